@@ -1,0 +1,145 @@
+/**
+ * Which TensorFlow.js backend runs the math, and why.
+ *
+ * Order when nothing is asked for: native TensorFlow (@tensorflow/tfjs-node-gpu, or @tensorflow/tfjs-node built by
+ * `npm run setup:native`), then WebGPU through Dawn (npm `webgpu`) when a real GPU adapter exists, then WebAssembly,
+ * then plain JavaScript. `DPO_BACKEND=tensorflow|webgpu|wasm|cpu` or the `backend` option forces one.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
+
+export interface BackendChoice {
+  /** tf.getBackend() after the choice. */
+  name: BackendName;
+  /** Why this one: what was asked for and what was tried. */
+  reason: string;
+  /** True when the math runs on a GPU. */
+  gpu: boolean;
+  /** Where the backend came from (package and version). */
+  detail: string;
+}
+
+export interface BackendOptions {
+  /** Force a backend; default process.env.DPO_BACKEND, else the best that loads. */
+  backend?: BackendName | string;
+  /** Do not print the choice. */
+  quiet?: boolean;
+}
+
+const ORDER: BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+let current: BackendChoice | null = null;
+
+/** Loads the native TensorFlow binding: the GPU build first, then the CPU build. */
+function loadNative(): { detail: string; gpu: boolean } {
+  const errors: string[] = [];
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      require(pkg);
+      const version = require(`${pkg}/package.json`).version as string;
+      return { detail: `${pkg}@${version}`, gpu: pkg.endsWith("-gpu") };
+    } catch (e) {
+      errors.push(`${pkg}: ${firstLine(e)}`);
+    }
+  }
+  throw new Error(errors.join("; "));
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0];
+}
+
+/** Installs navigator.gpu from Dawn (npm `webgpu`) and checks that a hardware adapter exists. */
+async function loadWebGPU(): Promise<{ detail: string }> {
+  const g = globalThis as any;
+  if (!g.navigator?.gpu) {
+    const webgpu = require("webgpu");
+    Object.assign(g, webgpu.globals);
+    const gpu = webgpu.create([]);
+    if (!g.navigator) g.navigator = {};
+    Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true });
+  }
+  const adapter = await g.navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new Error("no WebGPU adapter (no GPU, or no Vulkan/Metal/D3D12 driver)");
+  const info = adapter.info ?? {};
+  if (adapter.isFallbackAdapter || /cpu|swiftshader|llvmpipe|lavapipe/i.test(`${info.adapterType ?? ""} ${info.description ?? ""} ${info.device ?? ""}`)) {
+    throw new Error(`only a software adapter (${info.description || info.device || "fallback"}): slower than wasm`);
+  }
+  // The WebGPU backend reads navigator.gpu when it is imported, so import it only now.
+  require("@tensorflow/tfjs-backend-webgpu");
+  return { detail: `WebGPU on ${info.vendor ?? "?"} ${info.description || info.device || info.architecture || ""}`.trim() };
+}
+
+async function tryBackend(name: BackendName): Promise<{ detail: string; gpu: boolean }> {
+  switch (name) {
+    case "tensorflow": {
+      const native = loadNative();
+      if (!(await tf.setBackend("tensorflow"))) throw new Error("tf.setBackend('tensorflow') failed");
+      return native;
+    }
+    case "webgpu": {
+      const { detail } = await loadWebGPU();
+      if (!(await tf.setBackend("webgpu"))) throw new Error("tf.setBackend('webgpu') failed");
+      return { detail, gpu: true };
+    }
+    case "wasm": {
+      require("@tensorflow/tfjs-backend-wasm");
+      if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') failed");
+      return { detail: `@tensorflow/tfjs-backend-wasm@${require("@tensorflow/tfjs-backend-wasm/package.json").version} (SIMD, 1 thread in Node)`, gpu: false };
+    }
+    case "cpu":
+      if (!(await tf.setBackend("cpu"))) throw new Error("tf.setBackend('cpu') failed");
+      return { detail: `@tensorflow/tfjs-backend-cpu@${tf.version_core} (plain JavaScript)`, gpu: false };
+  }
+}
+
+/**
+ * Chooses and initialises the backend. Idempotent: a second call returns the first choice unless another backend
+ * is asked for explicitly.
+ */
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendChoice> {
+  const asked = (opts.backend ?? process.env.DPO_BACKEND ?? "").trim().toLowerCase();
+  if (current && (!asked || asked === current.name)) return current;
+  if (asked && !ORDER.includes(asked as BackendName)) {
+    throw new Error(`unknown backend "${asked}" (DPO_BACKEND or --backend): use one of ${ORDER.join(", ")}`);
+  }
+  let choice: BackendChoice;
+  if (asked) {
+    try {
+      const { detail, gpu } = await tryBackend(asked as BackendName);
+      choice = { name: asked as BackendName, reason: `asked for ${asked}${opts.backend ? "" : " (DPO_BACKEND)"}`, gpu, detail };
+    } catch (e) {
+      const hint = asked === "tensorflow" ? " (install @tensorflow/tfjs-node-gpu, or run `npm run setup:native`)" : "";
+      throw new Error(`backend "${asked}" was asked for but does not load: ${firstLine(e)}${hint}`);
+    }
+  } else {
+    const skipped: string[] = [];
+    let found: BackendChoice | null = null;
+    for (const name of ORDER) {
+      try {
+        const { detail, gpu } = await tryBackend(name);
+        found = { name, reason: skipped.length ? `best that loads; skipped ${skipped.join("; ")}` : "best available", gpu, detail };
+        break;
+      } catch (e) {
+        skipped.push(`${name} (${firstLine(e)})`);
+      }
+    }
+    if (!found) throw new Error(`no TensorFlow.js backend loads: ${skipped.join("; ")}`);
+    choice = found;
+  }
+  await tf.ready();
+  current = choice;
+  if (!opts.quiet) console.log(describeBackend(choice));
+  return choice;
+}
+
+/** One line a learner can read: which backend, on what, and why. */
+export function describeBackend(choice: BackendChoice): string {
+  return `dpo-ts backend: ${choice.name} — ${choice.detail}; ${choice.gpu ? "GPU" : "no GPU"}; ${choice.reason}`;
+}
+
+/** The current choice, or null before initBackend. */
+export function currentBackend(): BackendChoice | null {
+  return current;
+}

@@ -1,0 +1,101 @@
+/**
+ * Text generation with a KV cache: the prompt is encoded once, then each new token attends to cached keys/values.
+ * Greedy (temperature 0), or sampling with temperature, top-k and top-p (nucleus), seeded.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../data/rng";
+import { disposeCache, KVCache } from "./gpt2";
+import type { CausalLM } from "./io";
+
+export interface GenerationOptions {
+  /** Tokens to generate at most. Default 32. */
+  maxNewTokens?: number;
+  /** 0 = greedy (default); > 0 samples from softmax(logits / temperature). */
+  temperature?: number;
+  /** Keep only the k most likely tokens when sampling (0 = all). */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability reaches p when sampling (1 = all). */
+  topP?: number;
+  /** Stop after any of these ids (default: the model config's eos_token_id). null never stops early. */
+  eosTokenId?: number | number[] | null;
+  /** Seed of the sampler. */
+  seed?: number;
+  /** Called with each new token id as soon as it is chosen (streaming). */
+  onToken?: (id: number) => void;
+}
+
+export interface GenerationOutput {
+  /** The new token ids (the EOS that stopped generation included). */
+  tokens: number[];
+  finishReason: "stop" | "length";
+}
+
+/** Picks the next token from one row of logits (host array). */
+export function pickToken(logits: Float32Array, opts: { temperature: number; topK: number; topP: number }, rng: Rng): number {
+  if (!(opts.temperature > 0)) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+  }
+  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  if (opts.topK > 0) order = order.slice(0, opts.topK);
+  const max = logits[order[0]];
+  let probs = order.map((i) => Math.exp((logits[i] - max) / opts.temperature));
+  let total = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / total);
+  if (opts.topP < 1) {
+    let cumulative = 0;
+    let keep = 0;
+    while (keep < probs.length && cumulative < opts.topP) cumulative += probs[keep++];
+    order = order.slice(0, Math.max(1, keep));
+    probs = probs.slice(0, Math.max(1, keep));
+    total = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((p) => p / total);
+  }
+  let r = rng.float();
+  for (let i = 0; i < order.length; i++) {
+    r -= probs[i];
+    if (r <= 0) return order[i];
+  }
+  return order[order.length - 1];
+}
+
+/** Generates a continuation of one prompt. */
+export async function generate(model: CausalLM, promptIds: number[], opts: GenerationOptions = {}): Promise<GenerationOutput> {
+  if (promptIds.length === 0) throw new Error("generate: empty prompt (give at least one token)");
+  const maxNewTokens = opts.maxNewTokens ?? 32;
+  const sampling = { temperature: opts.temperature ?? 0, topK: opts.topK ?? 0, topP: opts.topP ?? 1 };
+  const eosOption = opts.eosTokenId === undefined ? model.config.eosTokenId : opts.eosTokenId;
+  const stopIds = new Set(eosOption === null ? [] : Array.isArray(eosOption) ? eosOption : [eosOption]);
+  const rng = new Rng(opts.seed ?? 0);
+  const tokens: number[] = [];
+  let cache: KVCache | undefined;
+  let input = promptIds;
+  let finishReason: GenerationOutput["finishReason"] = "length";
+  try {
+    for (let i = 0; i < maxNewTokens; i++) {
+      const pastLength = cache ? cache[0].key.shape[2] : 0;
+      if (pastLength + input.length > model.config.nPositions) break; // the model has no positions left
+      const inputIds = tf.tensor2d([input], [1, input.length], "int32");
+      const { logits, presentKeyValues } = model.forward(inputIds, { pastKeyValues: cache, useCache: true });
+      inputIds.dispose();
+      disposeCache(cache);
+      cache = presentKeyValues;
+      const last = tf.tidy(() => logits.slice([0, input.length - 1, 0], [1, 1, -1]).reshape([-1]));
+      logits.dispose();
+      const values = (await last.data()) as Float32Array;
+      last.dispose();
+      const next = pickToken(values, sampling, rng);
+      tokens.push(next);
+      opts.onToken?.(next);
+      if (stopIds.has(next)) {
+        finishReason = "stop";
+        break;
+      }
+      input = [next];
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return { tokens, finishReason };
+}

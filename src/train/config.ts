@@ -1,0 +1,113 @@
+/**
+ * DPOConfig: TRL's DPOConfig / Hugging Face TrainingArguments knobs, in camelCase, with TRL's defaults where they
+ * make sense for dpo-ts. Every knob is one the trainer actually reads.
+ */
+import { LossType, LOSS_TYPES } from "./loss";
+import { SchedulerType, SCHEDULER_TYPES } from "./scheduler";
+
+export interface DPOConfig {
+  /** Run folder: metrics.jsonl, config.json, checkpoints, final/. Default "runs/dpo". */
+  outputDir: string;
+  /** β, the strength of the KL penalty to the reference model. TRL: 0.1. */
+  beta: number;
+  /** "sigmoid" (DPO), "hinge" (SLiC), "ipo", "robust". TRL: "sigmoid". */
+  lossType: LossType;
+  /** ε: probability that a preference label is flipped (cDPO / robust DPO). TRL: 0. */
+  labelSmoothing: number;
+  /** Peak learning rate. TRL: 1e-6. */
+  learningRate: number;
+  /** "constant", "constant_with_warmup", "linear" or "cosine". Transformers: "linear". */
+  lrSchedulerType: SchedulerType;
+  /** Updates of linear warmup from 0 to learningRate. Transformers: 0. */
+  warmupSteps: number;
+  /** Warmup as a fraction of all updates, used when warmupSteps is 0. Transformers: 0. */
+  warmupRatio: number;
+  /** Pairs per micro-batch. Transformers: 8. */
+  perDeviceTrainBatchSize: number;
+  /** Pairs per evaluation batch. Transformers: 8. */
+  perDeviceEvalBatchSize: number;
+  /** Micro-batches whose gradients are summed before one update. Transformers: 1. */
+  gradientAccumulationSteps: number;
+  /** Passes over the training set when maxSteps ≤ 0. Transformers: 3. */
+  numTrainEpochs: number;
+  /** Total updates; overrides numTrainEpochs when > 0. Transformers: -1. */
+  maxSteps: number;
+  /** Longest prompt + completion in tokens (completion truncated from the right). TRL: 1024. */
+  maxLength: number;
+  /** Longest prompt in tokens (truncated from the left). TRL 0.x: 512. */
+  maxPromptLength: number;
+  /** Decoupled weight decay of AdamW (not on biases and LayerNorm). Transformers: 0. */
+  weightDecay: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
+  /** Clip gradients to this global L2 norm (0 disables). Transformers: 1. */
+  maxGradNorm: number;
+  /** Seed for data order and initialisation. Transformers: 42. */
+  seed: number;
+  /** Log metrics every N updates (metrics are means over the micro-batches since the last log). TRL: 10. */
+  loggingSteps: number;
+  /** "no" or "steps": evaluate on the eval set every evalSteps updates (and at the end). */
+  evalStrategy: "no" | "steps";
+  /** Evaluate every N updates; defaults to loggingSteps like transformers. */
+  evalSteps: number;
+  /** Save a checkpoint (HF folder) every N updates; 0 saves only the final model. */
+  saveSteps: number;
+  /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs). */
+  precomputeRefLogProbs: boolean;
+  /** Name used in logs and the default run folder. */
+  runName: string;
+}
+
+export const DEFAULT_DPO_CONFIG: DPOConfig = {
+  outputDir: "runs/dpo",
+  beta: 0.1,
+  lossType: "sigmoid",
+  labelSmoothing: 0,
+  learningRate: 1e-6,
+  lrSchedulerType: "linear",
+  warmupSteps: 0,
+  warmupRatio: 0,
+  perDeviceTrainBatchSize: 8,
+  perDeviceEvalBatchSize: 8,
+  gradientAccumulationSteps: 1,
+  numTrainEpochs: 3,
+  maxSteps: -1,
+  maxLength: 1024,
+  maxPromptLength: 512,
+  weightDecay: 0,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEpsilon: 1e-8,
+  maxGradNorm: 1,
+  seed: 42,
+  loggingSteps: 10,
+  evalStrategy: "no",
+  evalSteps: 0,
+  saveSteps: 0,
+  precomputeRefLogProbs: false,
+  runName: "dpo",
+};
+
+/** Fills defaults, checks every knob's type and range, and names the offending knob (and source) in errors. */
+export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unknown>, source = "DPOConfig"): DPOConfig {
+  const known = new Set(Object.keys(DEFAULT_DPO_CONFIG));
+  for (const key of Object.keys(partial)) {
+    if (!known.has(key)) throw new Error(`${source}: unknown option "${key}" (known: ${[...known].join(", ")})`);
+  }
+  const config = { ...DEFAULT_DPO_CONFIG, ...(partial as Partial<DPOConfig>) };
+  for (const [key, value] of Object.entries(config)) {
+    const expected = typeof (DEFAULT_DPO_CONFIG as unknown as Record<string, unknown>)[key];
+    if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
+    if (expected === "number" && !Number.isFinite(value as number)) throw new Error(`${source}: option "${key}" must be finite`);
+  }
+  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxLength", "maxPromptLength", "loggingSteps"];
+  for (const key of positive) if (!((config[key] as number) > 0)) throw new Error(`${source}: option "${key}" must be > 0, got ${config[key]}`);
+  if (!LOSS_TYPES.includes(config.lossType)) throw new Error(`${source}: option "lossType" must be one of ${LOSS_TYPES.join(", ")}, got "${config.lossType}"`);
+  if (!SCHEDULER_TYPES.includes(config.lrSchedulerType)) throw new Error(`${source}: option "lrSchedulerType" must be one of ${SCHEDULER_TYPES.join(", ")}`);
+  if (config.labelSmoothing < 0 || config.labelSmoothing >= 0.5) throw new Error(`${source}: option "labelSmoothing" must be in [0, 0.5)`);
+  if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
+  if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
+  if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
+  return config;
+}

@@ -1,0 +1,437 @@
+/**
+ * DPOTrainer: trains a policy against a frozen reference on preference pairs, like TRL's DPOTrainer.
+ *
+ * One update = gradientAccumulationSteps micro-batches; each micro-batch scores chosen and rejected completions in
+ * one forward pass ([chosen; rejected] rows), takes the DPO loss against the reference's log-probs, and adds its
+ * gradients. Then global-norm clipping, one AdamW step at the scheduled learning rate, and (every loggingSteps)
+ * one log entry with TRL's metric names, appended to OUT/metrics.jsonl.
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "fs";
+import * as path from "path";
+import { CausalLM, saveModel } from "../model/io";
+import type { Tokenizer } from "../tokenizer/tokenizer";
+import type { PreferenceRow } from "../data/preferences";
+import { tokenizePairs } from "../data/tokenize";
+import { Rng } from "../data/rng";
+import { collatePairs, disposeBatch, PairBatch, TokenIdsPair } from "./batch";
+import { DPOConfig, resolveConfig } from "./config";
+import { completionLogps } from "./logps";
+import { dpoLoss } from "./loss";
+import { AdamW, clipGradNorm } from "./optimizer";
+import { learningRateAt } from "./scheduler";
+
+/** One logged step: "step", "epoch" and TRL's metric names ("loss", "rewards/chosen", …; "eval_" prefixed for eval). */
+export interface LogEntry {
+  step: number;
+  [metric: string]: number;
+}
+
+/** The per-batch metrics, in TRL's names and order. */
+export const METRIC_NAMES = [
+  "loss",
+  "rewards/chosen",
+  "rewards/rejected",
+  "rewards/accuracies",
+  "rewards/margins",
+  "logps/chosen",
+  "logps/rejected",
+  "logits/chosen",
+  "logits/rejected",
+] as const;
+
+export interface TrainerState {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** Non-padding tokens processed so far (prompt + completions, chosen and rejected). */
+  tokensSeen: number;
+  pairsSeen: number;
+  elapsedSeconds: number;
+  lastLog: LogEntry | null;
+  logHistory: LogEntry[];
+}
+
+export interface TrainerCallback {
+  onTrainBegin?(state: TrainerState, config: DPOConfig): void | Promise<void>;
+  onStepEnd?(state: TrainerState): void | Promise<void>;
+  onLog?(entry: LogEntry, state: TrainerState): void | Promise<void>;
+  onEvaluate?(metrics: LogEntry, state: TrainerState): void | Promise<void>;
+  onSave?(dir: string, state: TrainerState): void | Promise<void>;
+  onTrainEnd?(state: TrainerState): void | Promise<void>;
+}
+
+export interface DPOTrainerOptions {
+  /** The policy being trained. */
+  model: CausalLM;
+  /** The frozen reference; default a frozen copy of the policy as it is now (TRL's default). */
+  refModel?: CausalLM;
+  tokenizer: Tokenizer;
+  trainDataset: PreferenceRow[];
+  evalDataset?: PreferenceRow[];
+  args?: Partial<DPOConfig>;
+  callbacks?: TrainerCallback[];
+  /** Where the rows came from, for messages (e.g. a file name). */
+  datasetName?: string;
+}
+
+export interface TrainOutput {
+  globalStep: number;
+  trainLoss: number;
+  metrics: Record<string, number>;
+  state: TrainerState;
+}
+
+export class DPOTrainer {
+  readonly config: DPOConfig;
+  readonly model: CausalLM;
+  readonly refModel: CausalLM;
+  readonly tokenizer: Tokenizer;
+  readonly trainPairs: TokenIdsPair[];
+  readonly evalPairs: TokenIdsPair[];
+  readonly state: TrainerState;
+  private readonly ownsRef: boolean;
+  private readonly callbacks: TrainerCallback[];
+  private readonly optimizer: AdamW;
+  private readonly paramNameOfVariable = new Map<string, string>();
+  private refLogpsCache: Float32Array[] | null = null;
+
+  constructor(opts: DPOTrainerOptions) {
+    this.config = resolveConfig((opts.args ?? {}) as Record<string, unknown>);
+    this.model = opts.model;
+    this.tokenizer = opts.tokenizer;
+    this.ownsRef = !opts.refModel;
+    this.refModel = opts.refModel ?? opts.model.clone({ trainable: false });
+    if (this.refModel.config.vocabSize !== this.model.config.vocabSize) {
+      throw new Error(`reference vocabulary (${this.refModel.config.vocabSize}) differs from the policy's (${this.model.config.vocabSize})`);
+    }
+    this.callbacks = opts.callbacks ?? [];
+    const tokenizeOptions = { maxLength: this.config.maxLength, maxPromptLength: this.config.maxPromptLength };
+    const name = opts.datasetName ?? "train dataset";
+    const train = tokenizePairs(opts.trainDataset, this.tokenizer, tokenizeOptions);
+    if (train.dropped.length) {
+      console.warn(`${name}: ${train.dropped.length} row(s) dropped because the prompt leaves no room for a completion within maxLength ${this.config.maxLength}: rows ${train.dropped.map((i) => i + 1).join(", ")}`);
+    }
+    if (train.pairs.length === 0) throw new Error(`${name}: no trainable rows`);
+    this.trainPairs = train.pairs;
+    const evaluation = tokenizePairs(opts.evalDataset ?? [], this.tokenizer, tokenizeOptions);
+    if (evaluation.dropped.length) {
+      console.warn(`eval dataset: ${evaluation.dropped.length} row(s) dropped (prompt too long): rows ${evaluation.dropped.map((i) => i + 1).join(", ")}`);
+    }
+    this.evalPairs = evaluation.pairs;
+    this.optimizer = new AdamW({
+      beta1: this.config.adamBeta1,
+      beta2: this.config.adamBeta2,
+      epsilon: this.config.adamEpsilon,
+      weightDecay: this.config.weightDecay,
+    });
+    this.model.params.forEach((v, name) => this.paramNameOfVariable.set(v.name, name));
+    this.state = { step: 0, totalSteps: this.totalSteps(), epoch: 0, tokensSeen: 0, pairsSeen: 0, elapsedSeconds: 0, lastLog: null, logHistory: [] };
+  }
+
+  /** Updates per epoch (micro-batches rounded up, then grouped by gradientAccumulationSteps). */
+  stepsPerEpoch(): number {
+    const microBatches = Math.ceil(this.trainPairs.length / this.config.perDeviceTrainBatchSize);
+    return Math.max(1, Math.floor(microBatches / this.config.gradientAccumulationSteps));
+  }
+
+  totalSteps(): number {
+    return this.config.maxSteps > 0 ? this.config.maxSteps : Math.ceil(this.config.numTrainEpochs * this.stepsPerEpoch());
+  }
+
+  private warmupSteps(): number {
+    return this.config.warmupSteps > 0 ? this.config.warmupSteps : Math.ceil(this.config.warmupRatio * this.totalSteps());
+  }
+
+  /** The learning rate of update `step` (0-based). */
+  learningRate(step: number): number {
+    return learningRateAt(step, {
+      learningRate: this.config.learningRate,
+      type: this.config.lrSchedulerType,
+      warmupSteps: this.warmupSteps(),
+      totalSteps: this.totalSteps(),
+    });
+  }
+
+  /** Micro-batches of training pair indices, epoch after epoch, shuffled with the seed. */
+  private *microBatches(): Generator<{ indices: number[]; epoch: number }> {
+    const rng = new Rng(this.config.seed);
+    const n = this.trainPairs.length;
+    const batchSize = this.config.perDeviceTrainBatchSize;
+    for (let epoch = 0; ; epoch++) {
+      const order = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng.float() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      for (let start = 0; start < n; start += batchSize) yield { indices: order.slice(start, start + batchSize), epoch };
+    }
+  }
+
+  /** Reference log-probs of a batch's 2B rows: [2B], no gradient. */
+  private referenceLogps(batch: PairBatch, indices: number[] | null): tf.Tensor1D {
+    if (this.refLogpsCache && indices) {
+      const values = new Float32Array(2 * indices.length);
+      indices.forEach((pairIndex, i) => {
+        values[i] = this.refLogpsCache![pairIndex][0];
+        values[indices.length + i] = this.refLogpsCache![pairIndex][1];
+      });
+      return tf.tensor1d(values);
+    }
+    return tf.tidy(() => {
+      const { logits } = this.refModel.forward(batch.inputIds, { attentionMask: batch.attentionMask });
+      return completionLogps(logits, batch.inputIds, batch.completionMask).logps;
+    });
+  }
+
+  /** Computes reference log-probs for every training pair once (precomputeRefLogProbs). */
+  private async precomputeReference(): Promise<void> {
+    const cache: Float32Array[] = [];
+    const batchSize = this.config.perDeviceEvalBatchSize;
+    for (let start = 0; start < this.trainPairs.length; start += batchSize) {
+      const pairs = this.trainPairs.slice(start, start + batchSize);
+      const batch = collatePairs(pairs, this.tokenizer.padTokenId);
+      const logps = this.referenceLogps(batch, null);
+      const values = (await logps.data()) as Float32Array;
+      pairs.forEach((_, i) => cache.push(Float32Array.of(values[i], values[pairs.length + i])));
+      logps.dispose();
+      disposeBatch(batch);
+    }
+    this.refLogpsCache = cache;
+  }
+
+  /**
+   * Loss and metrics of one batch; differentiable w.r.t. the policy when called inside tf.variableGrads.
+   * Returns the mean loss (scalar) and the metric vector [METRIC_NAMES.length].
+   */
+  private batchLossAndMetrics(batch: PairBatch, referenceLogps: tf.Tensor1D): { loss: tf.Scalar; metrics: tf.Tensor1D } {
+    const B = batch.numPairs;
+    const { logits } = this.model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, T, V]
+    const policy = completionLogps(logits, batch.inputIds, batch.completionMask);
+    logits.dispose();
+    const first = (t: tf.Tensor1D) => t.slice(0, B);
+    const second = (t: tf.Tensor1D) => t.slice(B, B);
+    const { losses, chosenRewards, rejectedRewards } = dpoLoss(
+      {
+        policyChosenLogps: first(policy.logps),
+        policyRejectedLogps: second(policy.logps),
+        referenceChosenLogps: first(referenceLogps),
+        referenceRejectedLogps: second(referenceLogps),
+        chosenLengths: first(policy.tokenCounts),
+        rejectedLengths: second(policy.tokenCounts),
+      },
+      this.config,
+    );
+    const loss = losses.mean() as tf.Scalar;
+    const metrics = tf.stack([
+      loss,
+      chosenRewards.mean(),
+      rejectedRewards.mean(),
+      chosenRewards.greater(rejectedRewards).cast("float32").mean(), // strict >, like TRL
+      chosenRewards.sub(rejectedRewards).mean(),
+      first(policy.logps).mean(),
+      second(policy.logps).mean(),
+      first(policy.meanLogitSums).sum().div(first(policy.tokenCounts).sum()), // token-weighted, TRL 1.x
+      second(policy.meanLogitSums).sum().div(second(policy.tokenCounts).sum()),
+    ]) as tf.Tensor1D;
+    return { loss, metrics };
+  }
+
+  /** One update: forward/backward over the accumulation micro-batches, clip, AdamW. Returns metric sums. */
+  private trainStep(microBatches: { indices: number[] }[]): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number } {
+    const variables = this.model.trainableVariables();
+    let accumulated: Map<string, tf.Tensor> | null = null;
+    const metricSum = new RunningSum();
+    let tokens = 0;
+    let pairs = 0;
+    for (const { indices } of microBatches) {
+      const batch = collatePairs(indices.map((i) => this.trainPairs[i]), this.tokenizer.padTokenId);
+      const referenceLogps = this.referenceLogps(batch, indices);
+      let metrics: tf.Tensor1D | null = null;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = this.batchLossAndMetrics(batch, referenceLogps);
+        metrics = tf.keep(out.metrics);
+        return out.loss.div(microBatches.length) as tf.Scalar;
+      }, variables);
+      value.dispose();
+      referenceLogps.dispose();
+      tokens += batch.tokenCount;
+      pairs += batch.numPairs;
+      disposeBatch(batch);
+      const named = new Map<string, tf.Tensor>();
+      for (const [variableName, grad] of Object.entries(grads)) named.set(this.paramNameOfVariable.get(variableName)!, grad);
+      if (!accumulated) accumulated = named;
+      else {
+        for (const [name, grad] of named) {
+          const sum = accumulated.get(name)!.add(grad);
+          accumulated.get(name)!.dispose();
+          grad.dispose();
+          accumulated.set(name, sum);
+        }
+      }
+      metricSum.add(metrics!);
+    }
+    const { grads, norm } = clipGradNorm(accumulated!, this.config.maxGradNorm);
+    this.optimizer.apply(this.model.params, grads, this.learningRate(this.state.step));
+    grads.forEach((g) => g.dispose());
+    return { metricSum: metricSum.take(), gradNorm: norm, tokens, pairs };
+  }
+
+  /** Trains for the configured steps, logging, evaluating and saving as configured. */
+  async train(): Promise<TrainOutput> {
+    const cfg = this.config;
+    fs.mkdirSync(cfg.outputDir, { recursive: true });
+    fs.writeFileSync(path.join(cfg.outputDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
+    const metricsFile = path.join(cfg.outputDir, "metrics.jsonl");
+    fs.writeFileSync(metricsFile, "");
+    if (cfg.precomputeRefLogProbs) await this.precomputeReference();
+    const total = this.totalSteps();
+    this.state.totalSteps = total;
+    for (const cb of this.callbacks) await cb.onTrainBegin?.(this.state, cfg);
+    const started = Date.now();
+    const batches = this.microBatches();
+    const windowSum = new RunningSum();
+    let windowCount = 0;
+    let lossTotal = 0;
+    let lossCount = 0;
+    let lastNorm: tf.Scalar | null = null;
+    for (let step = 0; step < total; step++) {
+      const group: { indices: number[]; epoch: number }[] = [];
+      for (let k = 0; k < cfg.gradientAccumulationSteps; k++) group.push(batches.next().value as { indices: number[]; epoch: number });
+      const learningRate = this.learningRate(step);
+      const { metricSum, gradNorm, tokens, pairs } = this.trainStep(group);
+      lastNorm?.dispose();
+      lastNorm = gradNorm;
+      windowSum.add(metricSum);
+      windowCount += group.length;
+      this.state.step = step + 1;
+      this.state.epoch = (step + 1) / this.stepsPerEpoch();
+      this.state.tokensSeen += tokens;
+      this.state.pairsSeen += pairs;
+      this.state.elapsedSeconds = (Date.now() - started) / 1000;
+      const isLast = step + 1 === total;
+      if ((step + 1) % cfg.loggingSteps === 0 || isLast) {
+        // The only synchronous point of a step: read the metrics at logging steps.
+        const sumTensor = windowSum.take();
+        const sums = (await sumTensor.data()) as Float32Array;
+        sumTensor.dispose();
+        const entry: LogEntry = { step: step + 1, epoch: round(this.state.epoch) };
+        METRIC_NAMES.forEach((name, i) => (entry[name] = sums[i] / windowCount));
+        entry.grad_norm = (await lastNorm.data())[0];
+        entry.learning_rate = learningRate;
+        lossTotal += entry.loss * windowCount;
+        lossCount += windowCount;
+        windowCount = 0;
+        await this.log(entry, metricsFile);
+      }
+      if (cfg.evalStrategy === "steps" && this.evalPairs.length && ((step + 1) % cfg.evalSteps === 0 || isLast)) {
+        const evalEntry = await this.evaluate();
+        await this.log(evalEntry, metricsFile);
+        for (const cb of this.callbacks) await cb.onEvaluate?.(evalEntry, this.state);
+      }
+      if (cfg.saveSteps > 0 && (step + 1) % cfg.saveSteps === 0 && !isLast) {
+        await this.saveModel(path.join(cfg.outputDir, `checkpoint-${step + 1}`));
+      }
+      for (const cb of this.callbacks) await cb.onStepEnd?.(this.state);
+    }
+    windowSum.dispose();
+    lastNorm?.dispose();
+    await this.saveModel(path.join(cfg.outputDir, "final"));
+    for (const cb of this.callbacks) await cb.onTrainEnd?.(this.state);
+    const trainLoss = lossCount ? lossTotal / lossCount : NaN;
+    const summary = {
+      train_runtime: this.state.elapsedSeconds,
+      train_samples_per_second: this.state.pairsSeen / Math.max(1e-9, this.state.elapsedSeconds),
+      train_tokens_per_second: this.state.tokensSeen / Math.max(1e-9, this.state.elapsedSeconds),
+      train_steps_per_second: this.state.step / Math.max(1e-9, this.state.elapsedSeconds),
+      train_loss: trainLoss,
+    };
+    fs.writeFileSync(path.join(cfg.outputDir, "train_results.json"), JSON.stringify(summary, null, 2) + "\n");
+    return { globalStep: this.state.step, trainLoss, metrics: summary, state: this.state };
+  }
+
+  private async log(entry: LogEntry, metricsFile: string): Promise<void> {
+    fs.appendFileSync(metricsFile, JSON.stringify(entry) + "\n");
+    this.state.lastLog = entry;
+    this.state.logHistory.push(entry);
+    for (const cb of this.callbacks) await cb.onLog?.(entry, this.state);
+  }
+
+  /**
+   * Metrics of pairs without training. Means over batches of `batchSize` pairs (TRL averages per-batch means);
+   * with batchSize ≥ the number of pairs it is one batch over all of them.
+   */
+  async computeMetrics(pairs: TokenIdsPair[], batchSize = this.config.perDeviceEvalBatchSize): Promise<Record<string, number>> {
+    if (pairs.length === 0) throw new Error("computeMetrics: no pairs");
+    const sum = new RunningSum();
+    let batches = 0;
+    for (let start = 0; start < pairs.length; start += batchSize) {
+      const batch = collatePairs(pairs.slice(start, start + batchSize), this.tokenizer.padTokenId);
+      const metrics = tf.tidy(() => {
+        const referenceLogps = this.referenceLogps(batch, null);
+        return this.batchLossAndMetrics(batch, referenceLogps).metrics;
+      });
+      disposeBatch(batch);
+      sum.add(metrics);
+      batches += 1;
+    }
+    const total = sum.take();
+    const values = (await total.data()) as Float32Array;
+    total.dispose();
+    const out: Record<string, number> = {};
+    METRIC_NAMES.forEach((name, i) => (out[name] = values[i] / batches));
+    return out;
+  }
+
+  /** Metrics on the eval set, "eval_" prefixed, at the current step. */
+  async evaluate(): Promise<LogEntry> {
+    if (!this.evalPairs.length) throw new Error("evaluate: no eval dataset");
+    const metrics = await this.computeMetrics(this.evalPairs);
+    const entry: LogEntry = { step: this.state.step, epoch: round(this.state.epoch) };
+    for (const [name, value] of Object.entries(metrics)) entry[`eval_${name}`] = value;
+    return entry;
+  }
+
+  /** Saves the policy (and tokenizer) as a Hugging Face folder. */
+  async saveModel(dir: string): Promise<void> {
+    await saveModel(this.model, dir);
+    await this.tokenizer.save(dir);
+    for (const cb of this.callbacks) await cb.onSave?.(dir, this.state);
+  }
+
+  /** Frees the optimizer state and the reference copy the trainer made (not the models it was given). */
+  dispose(): void {
+    this.optimizer.dispose();
+    if (this.ownsRef) this.refModel.dispose();
+  }
+}
+
+/** A sum of same-shaped tensors that owns (and disposes) what it is given. */
+class RunningSum {
+  private total: tf.Tensor1D | null = null;
+  add(t: tf.Tensor1D): void {
+    if (!this.total) {
+      this.total = t;
+      return;
+    }
+    const next = this.total.add(t) as tf.Tensor1D;
+    this.total.dispose();
+    t.dispose();
+    this.total = next;
+  }
+  /** The sum so far; the caller owns it and the running sum starts again from zero. */
+  take(): tf.Tensor1D {
+    if (!this.total) throw new Error("RunningSum: nothing added");
+    const t = this.total;
+    this.total = null;
+    return t;
+  }
+  dispose(): void {
+    this.total?.dispose();
+    this.total = null;
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
