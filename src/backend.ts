@@ -6,6 +6,8 @@
  * then plain JavaScript. `DPO_BACKEND=tensorflow|webgpu|wasm|cpu` or the `backend` option forces one.
  */
 import * as tf from "@tensorflow/tfjs";
+import * as fs from "fs";
+import * as path from "path";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
@@ -30,10 +32,24 @@ export interface BackendOptions {
 const ORDER: BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
 let current: BackendChoice | null = null;
 
+/** True when the package's native addon was built (an unbuilt one registers kernels, then throws on load). */
+function addonBuilt(pkg: string): boolean {
+  try {
+    const dir = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "lib");
+    return fs.readdirSync(dir).some((sub) => sub.startsWith("napi-v") && fs.existsSync(path.join(dir, sub, "tfjs_binding.node")));
+  } catch {
+    return false;
+  }
+}
+
 /** Loads the native TensorFlow binding: the GPU build first, then the CPU build. */
 function loadNative(): { detail: string; gpu: boolean } {
   const errors: string[] = [];
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    if (!addonBuilt(pkg)) {
+      errors.push(`${pkg}: not installed or not built`);
+      continue;
+    }
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       require(pkg);

@@ -1,1 +1,100 @@
+/**
+ * dpo-ts: Direct Preference Optimization in TypeScript.
+ *
+ * DPO aligns a language model with preferences (a prompt, a chosen and a rejected answer) using a classification
+ * loss against a frozen reference model: no reward model, no reinforcement learning. This package holds everything
+ * the recipe needs, with Hugging Face's formats and TRL's names:
+ *
+ * - {@link initBackend}: pick the TensorFlow.js backend (native TensorFlow, WebGPU, wasm, cpu) and say why;
+ * - {@link loadModel} / {@link saveModel}: GPT-2 checkpoints in Hugging Face format (config.json + safetensors);
+ * - {@link Tokenizer}: tokenizer.json, tokenizer_config.json and chat templates;
+ * - {@link loadPreferenceDataset}, {@link chatmlFormat}: preference data (standard or Intel/orca_dpo_pairs columns);
+ * - {@link DPOTrainer} with {@link DPOConfig}: training with TRL's losses, metrics and knobs;
+ * - {@link generate}: text generation with a KV cache;
+ * - {@link startServer}: an OpenAI-compatible HTTP endpoint;
+ * - metrics: TensorBoard event files, plotly figures, an HTML report.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, loadModel, Tokenizer, loadPreferenceDataset, DPOTrainer } from "dpo-ts";
+ * await initBackend();
+ * const tokenizer = await Tokenizer.fromDir("data/sft-model");
+ * const model = loadModel("data/sft-model");
+ * const rows = loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
+ * const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { beta: 0.1, learningRate: 5e-5, maxSteps: 50 } });
+ * await trainer.train();
+ * ```
+ * @packageDocumentation
+ */
+
 export const VERSION = "0.1.0";
+
+// Backend
+export { initBackend, describeBackend, currentBackend } from "./backend";
+export type { BackendChoice, BackendName, BackendOptions } from "./backend";
+
+// Model
+export { loadModel, saveModel, readModelWeights } from "./model/io";
+export type { CausalLM } from "./model/io";
+export { GPT2LMHeadModel, disposeCache } from "./model/gpt2";
+export type { ForwardOptions, ForwardOutput, KVCache } from "./model/gpt2";
+export { parseConfig, readConfig, gpt2Config, configToJson } from "./model/config";
+export type { ModelConfig, GPT2Config } from "./model/config";
+export { readSafetensors, writeSafetensors } from "./model/safetensors";
+export type { HostTensor, SafetensorsFile } from "./model/safetensors";
+export { generate, pickToken } from "./model/generate";
+export type { GenerationOptions, GenerationOutput } from "./model/generate";
+
+// Tokenizer
+export { Tokenizer } from "./tokenizer/tokenizer";
+export type { ChatMessage } from "./tokenizer/tokenizer";
+export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIAL_TOKENS } from "./tokenizer/train-bpe";
+
+// Data
+export { loadPreferenceDataset, detectPreferenceFormat } from "./data/dataset";
+export type { PreferenceFormat } from "./data/dataset";
+export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
+export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences";
+export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./data/format";
+export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
+export type { TokenizedPair, TokenizeOptions } from "./data/tokenize";
+export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
+export { Rng } from "./data/rng";
+
+// Training
+export { DPOTrainer } from "./train/trainer";
+export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
+export { DEFAULT_DPO_CONFIG, resolveConfig } from "./train/config";
+export type { DPOConfig } from "./train/config";
+export { dpoLoss, LOSS_TYPES } from "./train/loss";
+export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";
+export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
+export { completionLogps, tokenLogProbs } from "./train/logps";
+export { collatePairs, collateSequences, disposeBatch } from "./train/batch";
+export type { PairBatch, TokenIdsPair } from "./train/batch";
+export { AdamW, clipGradNorm } from "./train/optimizer";
+export { learningRateAt, SCHEDULER_TYPES } from "./train/scheduler";
+export type { SchedulerType } from "./train/scheduler";
+export { trainSFT, DEFAULT_SFT_CONFIG } from "./train/sft";
+export type { SFTConfig } from "./train/sft";
+
+// Metrics: TensorBoard, plots, report
+export { SummaryWriter, tensorboardTag, hparamsMarkdown } from "./metrics/tensorboard";
+export { MetricsLogger, formatLogLine } from "./metrics/logger";
+export {
+  lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
+  completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
+  seriesFromLog, ema, histogram,
+} from "./metrics/plots";
+export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table } from "./metrics/plots";
+export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
+export { writeReport, buildReport, readMetricsLog } from "./metrics/report";
+
+// Serving
+export { startServer } from "./serve/server";
+export type { ServerOptions, RunningServer } from "./serve/server";
+
+// Notebooks
+export { displayBundle, LiveDisplay } from "./course/display";
+export { runNotebook, runNotebookInChild } from "./course/runner";
+export { installKernel } from "./cli/kernel";

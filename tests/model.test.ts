@@ -6,6 +6,8 @@ import * as path from "path";
 import { loadModel, saveModel } from "../src/model/io";
 import { readSafetensors } from "../src/model/safetensors";
 import { useBackendForTests } from "./helpers/backend";
+import { pythonWith } from "./helpers/python";
+import { spawnSync } from "child_process";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, "expected.json"), "utf8"));
@@ -94,5 +96,59 @@ describe("generation", () => {
     expect(out.tokens).toEqual(greedy.slice(0, greedy.indexOf(greedy[3]) + 1));
     expect(out.finishReason).toBe("stop");
     model.dispose();
+  });
+});
+
+describe("transformers loads what dpo-ts saves", () => {
+  const python = pythonWith("torch", "transformers");
+  it.skipIf(!python)("AutoModelForCausalLM + AutoTokenizer on a saved folder give the same logits and ids", async () => {
+    const { Tokenizer } = await import("../src/tokenizer/tokenizer");
+    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-hf-load-"));
+    await saveModel(model, dir);
+    await tokenizer.save(dir);
+    const script = [
+      "import json, sys, torch",
+      "from transformers import AutoModelForCausalLM, AutoTokenizer",
+      "d = sys.argv[1]",
+      "m = AutoModelForCausalLM.from_pretrained(d).eval()",
+      "t = AutoTokenizer.from_pretrained(d)",
+      "ids = t('Question: What colour is the sky?\\nAnswer:', add_special_tokens=False)['input_ids']",
+      "with torch.no_grad(): logits = m(torch.tensor([ids])).logits[0, :3, :8].tolist()",
+      "print(json.dumps({'ids': ids, 'logits': logits}))",
+    ].join("\n");
+    const run = spawnSync(python!, ["-c", script, dir], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(out.ids).toEqual(expected.ids[0].prompt);
+    const want: number[][] = expected.models.gpt2.first_logits_prompt0_pos0to2_vocab0to7;
+    out.logits.forEach((row: number[], i: number) => row.forEach((x, j) => expect(Math.abs(x - want[i][j])).toBeLessThan(1e-5)));
+    model.dispose();
+  });
+});
+
+describe("safetensors", () => {
+  it("reads F16 and BF16 tensors as float32 and names the tensor in errors", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-st-"));
+    const values = [1, -2.5, 0.333251953125, 65504];
+    const f16 = Buffer.alloc(8);
+    [0x3c00, 0xc100, 0x3555, 0x7bff].forEach((h, i) => f16.writeUInt16LE(h, i * 2)); // IEEE half bit patterns
+    const bf16 = Buffer.alloc(8);
+    values.forEach((v, i) => bf16.writeUInt16LE(Buffer.from(new Float32Array([v]).buffer).readUInt32LE(0) >>> 16, i * 2));
+    const header = JSON.stringify({ a: { dtype: "F16", shape: [2, 2], data_offsets: [0, 8] }, b: { dtype: "BF16", shape: [4], data_offsets: [8, 16] } });
+    const file = path.join(dir, "x.safetensors");
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(header), f16, bf16]));
+    const { tensors } = readSafetensors(file);
+    expect(tensors.get("a")!.shape).toEqual([2, 2]);
+    expect(Array.from(tensors.get("a")!.data)).toEqual(values);
+    // bfloat16 = the upper half of a float32 (8 mantissa bits): 0.333251953125 → 0.33203125, 65504 → 65280
+    expect(Array.from(tensors.get("b")!.data)).toEqual([1, -2.5, 0.33203125, 65280]); // the top 16 bits of each float32
+    const bad = JSON.stringify({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } });
+    len.writeBigUInt64LE(BigInt(bad.length));
+    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(bad), Buffer.alloc(8)]));
+    expect(() => readSafetensors(file)).toThrow(/tensor "w": data_offsets \[0, 8\] do not fit shape \[3\] of F32/);
   });
 });

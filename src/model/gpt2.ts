@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ModelConfig } from "./config";
 import { HostTensor } from "./safetensors";
-import { activation, embedding, layerNorm, linear } from "./layers";
+import { activation, embedding, layerNorm, linear, matMul } from "./layers";
 
 /** Keys and values of earlier positions, one entry per layer: [B, H, S, headDim] each. */
 export type KVCache = { key: tf.Tensor4D; value: tf.Tensor4D }[];
@@ -166,9 +166,9 @@ export class GPT2LMHeadModel {
           v = tf.concat([past[layer].value, v], 2);
         }
         if (opts.useCache) present.push({ key: tf.keep(k), value: tf.keep(v) });
-        const scores = tf.matMul(q, k, false, true).mul(layerScale).add(attentionBias); // [B, H, T, S]
+        const scores = matMul(q, k, false, true).mul(layerScale).add(attentionBias); // [B, H, T, S]
         const probs = tf.softmax(scores, -1);
-        const attended = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B, T, D]
+        const attended = matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B, T, D]
         x = x.add(linear(attended, this.p(prefix + "attn.c_proj.weight"), this.p(prefix + "attn.c_proj.bias")));
         const h2 = layerNorm(x, this.p(prefix + "ln_2.weight"), this.p(prefix + "ln_2.bias"), cfg.layerNormEpsilon);
         const hidden = activation(cfg.activationFunction, linear(h2, this.p(prefix + "mlp.c_fc.weight"), this.p(prefix + "mlp.c_fc.bias")));
@@ -176,7 +176,7 @@ export class GPT2LMHeadModel {
       }
       x = layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"), cfg.layerNormEpsilon);
       const head = this.p<tf.Rank.R2>(cfg.tieWordEmbeddings ? "wte.weight" : "lm_head.weight"); // [V, D]
-      return tf.matMul(x.reshape([B * T, D]) as tf.Tensor2D, head, false, true).reshape([B, T, cfg.vocabSize]) as tf.Tensor3D;
+      return matMul(x.reshape([B * T, D]), head, false, true).reshape([B, T, cfg.vocabSize]) as tf.Tensor3D;
     });
     return opts.useCache ? { logits, presentKeyValues: present } : { logits };
   }

@@ -5,13 +5,54 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/** Swaps the last two axes. [..., m, n] → [..., n, m] */
+function swapLast(x: tf.Tensor): tf.Tensor {
+  const axes = x.shape.map((_, i) => i);
+  [axes[axes.length - 1], axes[axes.length - 2]] = [axes[axes.length - 2], axes[axes.length - 1]];
+  return tf.transpose(x, axes);
+}
+
+/**
+ * The wasm backend's (XNNPACK) matMul is 10–40× slower when asked to transpose an operand than on a plain one, and
+ * tf.matMul's gradient always asks for transposes. There, transpose explicitly, in the forward and backward pass.
+ */
+function explicitTransposes(): boolean {
+  return tf.getBackend() === "wasm";
+}
+
+/**
+ * op(a) @ op(b) where op transposes the last two axes when asked; a and b have equal batch dimensions.
+ * a: [..., m, k] (or [..., k, m]), b: [..., k, n] (or [..., n, k]) → [..., m, n]
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if (!explicitTransposes()) return tf.matMul(a, b, transposeA, transposeB);
+  const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y] = args as tf.Tensor[];
+    (args[2] as tf.GradSaveFunc)([x, y]);
+    const opX = transposeA ? swapLast(x) : x;
+    const opY = transposeB ? swapLast(y) : y;
+    return {
+      value: tf.matMul(opX, opY),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sy] = saved;
+        // C = op(x)·op(y):  d op(x) = dy·op(y)ᵀ,  d op(y) = op(x)ᵀ·dy; transpose back where op transposed.
+        const dx = transposeA ? tf.matMul(transposeB ? swapLast(sy) : sy, swapLast(dy)) : tf.matMul(dy, transposeB ? sy : swapLast(sy));
+        const dyGrad = transposeB ? tf.matMul(swapLast(dy), transposeA ? swapLast(sx) : sx) : tf.matMul(transposeA ? sx : swapLast(sx), dy);
+        return [dx, dyGrad];
+      },
+    };
+  });
+  return product(a, b);
+}
+
 /** x @ W + b over the last axis, with W stored [in, out] like GPT-2's Conv1D. x: [..., in] → [..., out]. */
 export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
   const inDim = weight.shape[0];
   const outDim = weight.shape[1];
   const leading = x.shape.slice(0, -1);
   // A 2-D matMul: a batched matMul's gradient w.r.t. a broadcast weight has the wrong shape in tfjs 4.22.
-  const y = tf.fused.matMul({ a: x.reshape([-1, inDim]) as tf.Tensor2D, b: weight, bias });
+  const x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
+  const y = explicitTransposes() ? (bias ? matMul(x2d, weight).add(bias) : matMul(x2d, weight)) : tf.fused.matMul({ a: x2d, b: weight, bias });
   return y.reshape([...leading, outDim]);
 }
 
@@ -32,7 +73,7 @@ export function activation(name: string, x: tf.Tensor): tf.Tensor {
     case "gelu_pytorch_tanh":
     case "gelu_fast":
       // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
-      return tf.tidy(() => x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(SQRT_2_OVER_PI)).add(1)));
+      return tf.tidy(() => x.mul(0.5).mul(tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI)).add(1)));
     case "gelu":
       return tf.tidy(() => x.mul(0.5).mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)));
     case "relu":
@@ -47,10 +88,13 @@ export function activation(name: string, x: tf.Tensor): tf.Tensor {
 
 /**
  * Embedding lookup table[ids] whose gradient is a scatter-add (ScatterNd) instead of tf.gather's
- * UnsortedSegmentSum, which is seconds-slow on the cpu backend and missing on wasm.
+ * UnsortedSegmentSum, which is seconds-slow on the cpu backend and missing on wasm. Native TensorFlow's own
+ * UnsortedSegmentSum is faster than its ScatterNd at GPT-2's vocabulary (bench/embedding-grad.js), so there the
+ * plain gather is kept.
  * table: [V, D], ids: int32 [...] → [..., D]
  */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() === "tensorflow") return tf.gather(table, ids);
   const flatIds = ids.reshape([-1]) as tf.Tensor1D; // [N]
   const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const weights = args[0] as tf.Tensor;

@@ -25,15 +25,29 @@ export interface PairBatch {
 
 export function collatePairs(pairs: TokenIdsPair[], padTokenId: number): PairBatch {
   if (pairs.length === 0) throw new Error("collatePairs: empty batch");
-  const B = pairs.length;
-  const sequences: { prompt: number[]; completion: number[] }[] = [
-    ...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })),
-    ...pairs.map((p) => ({ prompt: p.promptIds, completion: p.rejectedIds })),
-  ];
+  const batch = collateSequences(
+    [...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })), ...pairs.map((p) => ({ prompt: p.promptIds, completion: p.rejectedIds }))],
+    padTokenId,
+  );
+  return { ...batch, numPairs: pairs.length };
+}
+
+/** Prompt + completion token ids of one sequence. */
+export interface PromptCompletion {
+  prompt: number[];
+  completion: number[];
+}
+
+export type SequenceBatch = Omit<PairBatch, "numPairs">;
+
+/** Right-pads prompt+completion sequences into one batch (the rows in the given order). */
+export function collateSequences(sequences: PromptCompletion[], padTokenId: number): SequenceBatch {
+  if (sequences.length === 0) throw new Error("collateSequences: empty batch");
+  const R = sequences.length;
   const T = Math.max(...sequences.map((s) => s.prompt.length + s.completion.length));
-  const ids = new Int32Array(2 * B * T).fill(padTokenId);
-  const attention = new Int32Array(2 * B * T);
-  const completion = new Float32Array(2 * B * T);
+  const ids = new Int32Array(R * T).fill(padTokenId);
+  const attention = new Int32Array(R * T);
+  const completion = new Float32Array(R * T);
   let tokenCount = 0;
   sequences.forEach((s, row) => {
     const base = row * T;
@@ -50,15 +64,14 @@ export function collatePairs(pairs: TokenIdsPair[], padTokenId: number): PairBat
     tokenCount += s.prompt.length + s.completion.length;
   });
   return {
-    numPairs: B,
-    inputIds: tf.tensor2d(ids, [2 * B, T], "int32"),
-    attentionMask: tf.tensor2d(attention, [2 * B, T], "int32"),
-    completionMask: tf.tensor2d(completion, [2 * B, T], "float32"),
+    inputIds: tf.tensor2d(ids, [R, T], "int32"),
+    attentionMask: tf.tensor2d(attention, [R, T], "int32"),
+    completionMask: tf.tensor2d(completion, [R, T], "float32"),
     tokenCount,
   };
 }
 
-export function disposeBatch(batch: PairBatch): void {
+export function disposeBatch(batch: SequenceBatch): void {
   batch.inputIds.dispose();
   batch.attentionMask.dispose();
   batch.completionMask.dispose();

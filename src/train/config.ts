@@ -57,6 +57,17 @@ export interface DPOConfig {
   precomputeRefLogProbs: boolean;
   /** Name used in logs and the default run folder. */
   runName: string;
+  /** Where metric logs go besides metrics.jsonl: "tensorboard" (event files in loggingDir) or "none". */
+  reportTo: "tensorboard" | "none";
+  /** TensorBoard log folder; default (empty) the run folder, outputDir. */
+  loggingDir: string;
+  /** After training, greedy generations of policy and reference for this many eval (else train) prompts, saved to
+   * samples.json and shown in report.html (TRL's generate_during_eval, once). 0 disables. */
+  numSampleGenerations: number;
+  /** Tokens per sample generation. */
+  sampleMaxNewTokens: number;
+  /** Write report.html (config, curves, final metrics, samples) into the run folder after training. */
+  writeReport: boolean;
 }
 
 export const DEFAULT_DPO_CONFIG: DPOConfig = {
@@ -87,6 +98,11 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   saveSteps: 0,
   precomputeRefLogProbs: false,
   runName: "dpo",
+  reportTo: "tensorboard",
+  loggingDir: "",
+  numSampleGenerations: 4,
+  sampleMaxNewTokens: 48,
+  writeReport: true,
 };
 
 /** Fills defaults, checks every knob's type and range, and names the offending knob (and source) in errors. */
@@ -108,6 +124,8 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (config.labelSmoothing < 0 || config.labelSmoothing >= 0.5) throw new Error(`${source}: option "labelSmoothing" must be in [0, 0.5)`);
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
+  if (config.reportTo !== "tensorboard" && config.reportTo !== "none") throw new Error(`${source}: option "reportTo" must be "tensorboard" or "none"`);
   if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
+  if (!config.loggingDir) config.loggingDir = config.outputDir;
   return config;
 }

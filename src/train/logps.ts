@@ -16,13 +16,14 @@ export function tokenLogProbs(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tens
     const logSumExp = tf.logSumExp(x, -1); // [N]
     const flatIndex = tf.range(0, N, 1, "int32").mul(tf.scalar(V, "int32")).add(labels.cast("int32")); // [N]
     const picked = tf.gather(x.reshape([-1]), flatIndex); // [N]
-    (args[1] as tf.GradSaveFunc)([x, logSumExp]);
+    // Saved for the backward pass (the caller's tidy disposes the originals before it runs).
+    (args[1] as tf.GradSaveFunc)([x, logSumExp, labels]);
     return {
       value: picked.sub(logSumExp),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedLogits, savedLse] = saved;
+        const [savedLogits, savedLse, savedLabels] = saved;
         const probs = tf.exp(savedLogits.sub(savedLse.expandDims(1))); // [N, V]
-        return tf.oneHot(labels, V).sub(probs).mul(dy.expandDims(1));
+        return tf.oneHot(savedLabels as tf.Tensor1D, V).sub(probs).mul(dy.expandDims(1));
       },
     };
   });

@@ -35,6 +35,14 @@ export interface DPOLossOutput {
   rejectedRewards: tf.Tensor1D; // [B], a metric
 }
 
+/**
+ * log σ(z) = −softplus(−z). (tf.logSigmoid's gradient reads its input from a closure, which a surrounding
+ * tf.tidy has already disposed by the time the backward pass runs.)
+ */
+function logSigmoid(z: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(z)));
+}
+
 export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossOutput {
   const { beta, labelSmoothing: eps, lossType } = opts;
   return tf.tidy(() => {
@@ -49,7 +57,7 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
     let losses: tf.Tensor;
     switch (lossType) {
       case "sigmoid":
-        losses = tf.logSigmoid(h.mul(beta)).mul(-(1 - eps)).sub(tf.logSigmoid(h.mul(-beta)).mul(eps));
+        losses = logSigmoid(h.mul(beta)).mul(-(1 - eps)).sub(logSigmoid(h.mul(-beta)).mul(eps));
         break;
       case "hinge":
         losses = tf.relu(tf.scalar(1).sub(h.mul(beta)));
@@ -59,7 +67,7 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
         break;
       case "robust":
         if (eps >= 0.5) throw new Error('loss "robust" needs labelSmoothing < 0.5');
-        losses = tf.logSigmoid(h.mul(beta)).mul(-(1 - eps)).add(tf.logSigmoid(h.mul(-beta)).mul(eps)).div(1 - 2 * eps);
+        losses = logSigmoid(h.mul(beta)).mul(-(1 - eps)).add(logSigmoid(h.mul(-beta)).mul(eps)).div(1 - 2 * eps);
         break;
       default:
         throw new Error(`unknown loss type "${lossType}" (use one of ${LOSS_TYPES.join(", ")})`);

@@ -17,8 +17,11 @@ import { Rng } from "../data/rng";
 import { collatePairs, disposeBatch, PairBatch, TokenIdsPair } from "./batch";
 import { DPOConfig, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
-import { dpoLoss } from "./loss";
+import { dpoBatchLoss, METRIC_NAMES } from "./step";
 import { AdamW, clipGradNorm } from "./optimizer";
+import { SummaryWriter } from "../metrics/tensorboard";
+import { writeReport } from "../metrics/report";
+import { generate } from "../model/generate";
 import { learningRateAt } from "./scheduler";
 
 /** One logged step: "step", "epoch" and TRL's metric names ("loss", "rewards/chosen", …; "eval_" prefixed for eval). */
@@ -26,19 +29,6 @@ export interface LogEntry {
   step: number;
   [metric: string]: number;
 }
-
-/** The per-batch metrics, in TRL's names and order. */
-export const METRIC_NAMES = [
-  "loss",
-  "rewards/chosen",
-  "rewards/rejected",
-  "rewards/accuracies",
-  "rewards/margins",
-  "logps/chosen",
-  "logps/rejected",
-  "logits/chosen",
-  "logits/rejected",
-] as const;
 
 export interface TrainerState {
   step: number;
@@ -95,6 +85,7 @@ export class DPOTrainer {
   private readonly optimizer: AdamW;
   private readonly paramNameOfVariable = new Map<string, string>();
   private refLogpsCache: Float32Array[] | null = null;
+  private tensorboard: SummaryWriter | null = null;
 
   constructor(opts: DPOTrainerOptions) {
     this.config = resolveConfig((opts.args ?? {}) as Record<string, unknown>);
@@ -200,43 +191,6 @@ export class DPOTrainer {
     this.refLogpsCache = cache;
   }
 
-  /**
-   * Loss and metrics of one batch; differentiable w.r.t. the policy when called inside tf.variableGrads.
-   * Returns the mean loss (scalar) and the metric vector [METRIC_NAMES.length].
-   */
-  private batchLossAndMetrics(batch: PairBatch, referenceLogps: tf.Tensor1D): { loss: tf.Scalar; metrics: tf.Tensor1D } {
-    const B = batch.numPairs;
-    const { logits } = this.model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, T, V]
-    const policy = completionLogps(logits, batch.inputIds, batch.completionMask);
-    logits.dispose();
-    const first = (t: tf.Tensor1D) => t.slice(0, B);
-    const second = (t: tf.Tensor1D) => t.slice(B, B);
-    const { losses, chosenRewards, rejectedRewards } = dpoLoss(
-      {
-        policyChosenLogps: first(policy.logps),
-        policyRejectedLogps: second(policy.logps),
-        referenceChosenLogps: first(referenceLogps),
-        referenceRejectedLogps: second(referenceLogps),
-        chosenLengths: first(policy.tokenCounts),
-        rejectedLengths: second(policy.tokenCounts),
-      },
-      this.config,
-    );
-    const loss = losses.mean() as tf.Scalar;
-    const metrics = tf.stack([
-      loss,
-      chosenRewards.mean(),
-      rejectedRewards.mean(),
-      chosenRewards.greater(rejectedRewards).cast("float32").mean(), // strict >, like TRL
-      chosenRewards.sub(rejectedRewards).mean(),
-      first(policy.logps).mean(),
-      second(policy.logps).mean(),
-      first(policy.meanLogitSums).sum().div(first(policy.tokenCounts).sum()), // token-weighted, TRL 1.x
-      second(policy.meanLogitSums).sum().div(second(policy.tokenCounts).sum()),
-    ]) as tf.Tensor1D;
-    return { loss, metrics };
-  }
-
   /** One update: forward/backward over the accumulation micro-batches, clip, AdamW. Returns metric sums. */
   private trainStep(microBatches: { indices: number[] }[]): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number } {
     const variables = this.model.trainableVariables();
@@ -249,7 +203,7 @@ export class DPOTrainer {
       const referenceLogps = this.referenceLogps(batch, indices);
       let metrics: tf.Tensor1D | null = null;
       const { value, grads } = tf.variableGrads(() => {
-        const out = this.batchLossAndMetrics(batch, referenceLogps);
+        const out = dpoBatchLoss(this.model, batch, referenceLogps, this.config);
         metrics = tf.keep(out.metrics);
         return out.loss.div(microBatches.length) as tf.Scalar;
       }, variables);
@@ -284,6 +238,10 @@ export class DPOTrainer {
     fs.writeFileSync(path.join(cfg.outputDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
     const metricsFile = path.join(cfg.outputDir, "metrics.jsonl");
     fs.writeFileSync(metricsFile, "");
+    if (cfg.reportTo === "tensorboard") {
+      this.tensorboard = new SummaryWriter(cfg.loggingDir);
+      this.tensorboard.addHparams(cfg as unknown as Record<string, unknown>);
+    }
     if (cfg.precomputeRefLogProbs) await this.precomputeReference();
     const total = this.totalSteps();
     this.state.totalSteps = total;
@@ -336,7 +294,11 @@ export class DPOTrainer {
     }
     windowSum.dispose();
     lastNorm?.dispose();
+    this.tensorboard?.close();
+    this.tensorboard = null;
     await this.saveModel(path.join(cfg.outputDir, "final"));
+    if (cfg.numSampleGenerations > 0) await this.writeSamples(path.join(cfg.outputDir, "samples.json"));
+    if (cfg.writeReport) writeReport(cfg.outputDir);
     for (const cb of this.callbacks) await cb.onTrainEnd?.(this.state);
     const trainLoss = lossCount ? lossTotal / lossCount : NaN;
     const summary = {
@@ -352,6 +314,7 @@ export class DPOTrainer {
 
   private async log(entry: LogEntry, metricsFile: string): Promise<void> {
     fs.appendFileSync(metricsFile, JSON.stringify(entry) + "\n");
+    this.tensorboard?.addScalars(entry);
     this.state.lastLog = entry;
     this.state.logHistory.push(entry);
     for (const cb of this.callbacks) await cb.onLog?.(entry, this.state);
@@ -369,7 +332,7 @@ export class DPOTrainer {
       const batch = collatePairs(pairs.slice(start, start + batchSize), this.tokenizer.padTokenId);
       const metrics = tf.tidy(() => {
         const referenceLogps = this.referenceLogps(batch, null);
-        return this.batchLossAndMetrics(batch, referenceLogps).metrics;
+        return dpoBatchLoss(this.model, batch, referenceLogps, this.config).metrics;
       });
       disposeBatch(batch);
       sum.add(metrics);
@@ -390,6 +353,25 @@ export class DPOTrainer {
     const entry: LogEntry = { step: this.state.step, epoch: round(this.state.epoch) };
     for (const [name, value] of Object.entries(metrics)) entry[`eval_${name}`] = value;
     return entry;
+  }
+
+  /** Greedy generations of policy and reference for the first eval (else train) prompts: samples.json for the report. */
+  async writeSamples(file: string): Promise<{ prompt: string; policy: string; reference: string }[]> {
+    const source = this.evalPairs.length ? this.evalPairs : this.trainPairs;
+    const samples: { prompt: string; policy: string; reference: string }[] = [];
+    const completion = async (model: CausalLM, promptIds: number[]) => {
+      const out = await generate(model, promptIds, { maxNewTokens: this.config.sampleMaxNewTokens, eosTokenId: this.tokenizer.eosTokenId });
+      return this.tokenizer.decode(out.tokens, { skipSpecialTokens: true });
+    };
+    for (const pair of source.slice(0, this.config.numSampleGenerations)) {
+      samples.push({
+        prompt: this.tokenizer.decode(pair.promptIds, { skipSpecialTokens: false }),
+        policy: await completion(this.model, pair.promptIds),
+        reference: await completion(this.refModel, pair.promptIds),
+      });
+    }
+    fs.writeFileSync(file, JSON.stringify(samples, null, 2) + "\n");
+    return samples;
   }
 
   /** Saves the policy (and tokenizer) as a Hugging Face folder. */

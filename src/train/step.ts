@@ -1,0 +1,59 @@
+/**
+ * The DPO objective of one batch: one policy forward over [chosen; rejected] rows, completion log-probs, the loss
+ * against the reference's log-probs, and TRL's metrics.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { CausalLM } from "../model/io";
+import type { PairBatch } from "./batch";
+import { completionLogps } from "./logps";
+import { dpoLoss, DPOLossOptions } from "./loss";
+
+/** The per-batch metrics, in TRL's names and order. */
+export const METRIC_NAMES = [
+  "loss",
+  "rewards/chosen",
+  "rewards/rejected",
+  "rewards/accuracies",
+  "rewards/margins",
+  "logps/chosen",
+  "logps/rejected",
+  "logits/chosen",
+  "logits/rejected",
+] as const;
+
+/**
+ * Mean DPO loss (scalar; differentiable w.r.t. the policy inside tf.variableGrads) and the metric vector
+ * [METRIC_NAMES.length]. referenceLogps: [2B], chosen rows first.
+ */
+export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps: tf.Tensor1D, opts: DPOLossOptions): { loss: tf.Scalar; metrics: tf.Tensor1D } {
+  const B = batch.numPairs;
+  const { logits } = policy.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, T, V]
+  const logps = completionLogps(logits, batch.inputIds, batch.completionMask); // each [2B]
+  logits.dispose();
+  const chosen = (t: tf.Tensor1D) => t.slice(0, B);
+  const rejected = (t: tf.Tensor1D) => t.slice(B, B);
+  const { losses, chosenRewards, rejectedRewards } = dpoLoss(
+    {
+      policyChosenLogps: chosen(logps.logps),
+      policyRejectedLogps: rejected(logps.logps),
+      referenceChosenLogps: chosen(referenceLogps),
+      referenceRejectedLogps: rejected(referenceLogps),
+      chosenLengths: chosen(logps.tokenCounts),
+      rejectedLengths: rejected(logps.tokenCounts),
+    },
+    opts,
+  );
+  const loss = losses.mean() as tf.Scalar;
+  const metrics = tf.stack([
+    loss,
+    chosenRewards.mean(),
+    rejectedRewards.mean(),
+    chosenRewards.greater(rejectedRewards).cast("float32").mean(), // strict >, like TRL
+    chosenRewards.sub(rejectedRewards).mean(),
+    chosen(logps.logps).mean(),
+    rejected(logps.logps).mean(),
+    chosen(logps.meanLogitSums).sum().div(chosen(logps.tokenCounts).sum()), // token-weighted, TRL 1.x
+    rejected(logps.meanLogitSums).sum().div(rejected(logps.tokenCounts).sum()),
+  ]) as tf.Tensor1D;
+  return { loss, metrics };
+}

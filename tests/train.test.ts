@@ -1,0 +1,143 @@
+import { describe, it, expect, beforeAll } from "vitest";
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { loadModel } from "../src/model/io";
+import { Tokenizer } from "../src/tokenizer/tokenizer";
+import { readPreferenceFile } from "../src/data/preferences";
+import { DPOTrainer } from "../src/train/trainer";
+import { collatePairs, disposeBatch } from "../src/train/batch";
+import { completionLogps } from "../src/train/logps";
+import { dpoBatchLoss } from "../src/train/step";
+import { AdamW, clipGradNorm } from "../src/train/optimizer";
+import { learningRateAt } from "../src/train/scheduler";
+import { useBackendForTests } from "./helpers/backend";
+
+const FIX = path.join(__dirname, "fixtures/hf-tiny");
+const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
+let tokenizer: Tokenizer;
+
+beforeAll(async () => {
+  await useBackendForTests();
+  tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+});
+
+describe("DPO gradient", () => {
+  it("matches central finite differences of the loss", async () => {
+    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+    const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows });
+    const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
+    const refLogps = tf.tidy(() => completionLogps(reference.forward(batch.inputIds, { attentionMask: batch.attentionMask }).logits, batch.inputIds, batch.completionMask).logps);
+    const opts = { beta: 0.5, lossType: "sigmoid" as const, labelSmoothing: 0 };
+    const lossValue = () => tf.tidy(() => dpoBatchLoss(policy, batch, refLogps, opts).loss.dataSync()[0]);
+    const variables = policy.trainableVariables();
+    const { value, grads } = tf.variableGrads(() => dpoBatchLoss(policy, batch, refLogps, opts).loss, variables);
+    value.dispose();
+    // Coordinates across the network: embeddings (tied with the head), attention, MLP, LayerNorm, positions.
+    const probes: [string, number][] = [["wte.weight", 5 * 48 + 3], ["wte.weight", 2 * 48 + 7], ["h.0.attn.c_attn.weight", 100], ["h.1.attn.c_proj.weight", 7], ["h.1.mlp.c_fc.weight", 333], ["h.0.ln_1.weight", 4], ["ln_f.bias", 11], ["wpe.weight", 3 * 48 + 1]];
+    for (const [name, index] of probes) {
+      const param = policy.params.get(name)!;
+      const analytic = grads[param.name].dataSync()[index];
+      const original = param.dataSync().slice();
+      const eps = 1e-2;
+      const at = (delta: number) => {
+        const values = original.slice();
+        values[index] += delta;
+        param.assign(tf.tensor(values, param.shape));
+        return lossValue();
+      };
+      const numeric = (at(eps) - at(-eps)) / (2 * eps);
+      param.assign(tf.tensor(original, param.shape));
+      expect(Math.abs(analytic - numeric), `${name}[${index}]: analytic ${analytic}, numeric ${numeric}`).toBeLessThan(2e-3 + 3e-2 * Math.abs(numeric));
+    }
+    Object.values(grads).forEach((g) => g.dispose());
+    refLogps.dispose();
+    disposeBatch(batch);
+    trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+});
+
+describe("optimizer", () => {
+  it("AdamW follows torch.optim.AdamW's update (hand-computed)", () => {
+    const p = tf.variable(tf.tensor1d([1, -2]), true, "adamw_probe");
+    const params = new Map([["w", p]]);
+    const opt = new AdamW({ weightDecay: 0.1 });
+    const g = [0.5, -1];
+    let m = [0, 0], v = [0, 0], w = [1, -2];
+    for (let t = 1; t <= 3; t++) {
+      opt.apply(params, new Map([["w", tf.tensor1d(g)]]), 0.01);
+      w = w.map((wi, i) => {
+        wi = wi * (1 - 0.01 * 0.1);
+        m[i] = 0.9 * m[i] + 0.1 * g[i];
+        v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+        return wi - (0.01 / (1 - 0.9 ** t)) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
+      });
+    }
+    const got = Array.from(p.dataSync());
+    got.forEach((x, i) => expect(x).toBeCloseTo(w[i], 6));
+    opt.dispose();
+    p.dispose();
+  });
+
+  it("clips to the global norm like torch's clip_grad_norm_", () => {
+    const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([0, 4])]]);
+    const { grads: clipped, norm } = clipGradNorm(grads, 1);
+    expect(norm.dataSync()[0]).toBeCloseTo(5, 5);
+    expect(Array.from(clipped.get("a")!.dataSync())[0]).toBeCloseTo(3 / (5 + 1e-6), 6);
+    clipped.forEach((g) => g.dispose());
+    norm.dispose();
+  });
+
+  it("schedules like transformers' get_scheduler", () => {
+    const base = { learningRate: 1, warmupSteps: 2, totalSteps: 10 };
+    expect([0, 1, 2, 6, 10].map((s) => learningRateAt(s, { ...base, type: "linear" }))).toEqual([0, 0.5, 1, 0.5, 0]);
+    expect(learningRateAt(6, { ...base, type: "cosine" })).toBeCloseTo(0.5, 10);
+    expect(learningRateAt(0, { ...base, type: "constant" })).toBe(1);
+  });
+});
+
+describe("DPOTrainer", () => {
+  it("keeps tf.memory().numTensors flat across steps and writes metrics.jsonl and final/", async () => {
+    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-train-"));
+    const counts: number[] = [];
+    const trainer = new DPOTrainer({
+      model: policy, tokenizer, trainDataset: rows, evalDataset: rows.slice(0, 2),
+      args: { outputDir: out, maxSteps: 6, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, loggingSteps: 2, evalStrategy: "steps", evalSteps: 3, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 1 },
+      callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+    });
+    await trainer.train();
+    // Between logging steps the trainer holds one running metric sum; after each log it holds none. So the count
+    // after every logging step (2, 4, 6) is the same, and the steps between are exactly one higher: nothing leaks.
+    const afterLogs = counts.filter((_, i) => (i + 1) % 2 === 0);
+    expect(new Set(afterLogs).size, `numTensors per step: ${counts}`).toBe(1);
+    counts.forEach((c, i) => expect(c, `numTensors per step: ${counts}`).toBe(afterLogs[0] + ((i + 1) % 2 === 0 ? 0 : 1)));
+    const logs = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const train = logs.filter((l) => "loss" in l);
+    const evals = logs.filter((l) => "eval_loss" in l);
+    expect(train.map((l) => l.step)).toEqual([2, 4, 6]);
+    expect(evals.map((l) => l.step)).toEqual([3, 6]);
+    for (const key of ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "grad_norm", "learning_rate"]) {
+      expect(Number.isFinite(train[0][key]), key).toBe(true);
+    }
+    expect(train[0].learning_rate).toBeCloseTo(learningRateAt(1, { learningRate: 1e-3, type: "cosine", warmupSteps: 1, totalSteps: 6 }), 10);
+    const reloaded = loadModel(path.join(out, "final"));
+    expect(reloaded.numParameters()).toBe(policy.numParameters());
+    expect(fs.existsSync(path.join(out, "final/tokenizer.json"))).toBe(true);
+    // After training: sample generations of policy vs reference, and the self-contained report.
+    const samples = JSON.parse(fs.readFileSync(path.join(out, "samples.json"), "utf8"));
+    expect(samples).toHaveLength(2);
+    expect(samples[0].prompt).toBe(rows[0].prompt);
+    expect(typeof samples[0].policy).toBe("string");
+    const report = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(report).toContain("rewards/accuracies");
+    expect(report).toContain("<script");
+    reloaded.dispose();
+    trainer.dispose();
+    policy.dispose();
+  });
+});
