@@ -94,7 +94,9 @@ export { writeReport, buildReport, readMetricsLog } from "./metrics/report";
 export { startServer } from "./serve/server";
 export type { ServerOptions, RunningServer } from "./serve/server";
 
-// Notebooks
+// Notebooks and progress
 export { displayBundle, LiveDisplay } from "./course/display";
+export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./course/progress";
+export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./course/progress";
 export { runNotebook, runNotebookInChild } from "./course/runner";
 export { installKernel } from "./cli/kernel";

@@ -51,6 +51,8 @@ export interface DPOConfig {
   evalStrategy: "no" | "steps";
   /** Evaluate every N updates; defaults to loggingSteps like transformers. */
   evalSteps: number;
+  /** Also evaluate (and log) before the first update, at step 0 (transformers' eval_on_start). */
+  evalOnStart: boolean;
   /** Save a checkpoint (HF folder) every N updates; 0 saves only the final model. */
   saveSteps: number;
   /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs). */
@@ -95,6 +97,7 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   loggingSteps: 10,
   evalStrategy: "no",
   evalSteps: 0,
+  evalOnStart: false,
   saveSteps: 0,
   precomputeRefLogProbs: false,
   runName: "dpo",

@@ -239,6 +239,10 @@ export class DPOTrainer {
     const metricsFile = path.join(cfg.outputDir, "metrics.jsonl");
     fs.writeFileSync(metricsFile, "");
     if (cfg.reportTo === "tensorboard") {
+      // A new run in the same folder starts a new TensorBoard history, as metrics.jsonl starts anew.
+      if (fs.existsSync(cfg.loggingDir)) {
+        for (const f of fs.readdirSync(cfg.loggingDir)) if (f.startsWith("events.out.tfevents.")) fs.rmSync(path.join(cfg.loggingDir, f));
+      }
       this.tensorboard = new SummaryWriter(cfg.loggingDir);
       this.tensorboard.addHparams(cfg as unknown as Record<string, unknown>);
     }
@@ -246,6 +250,11 @@ export class DPOTrainer {
     const total = this.totalSteps();
     this.state.totalSteps = total;
     for (const cb of this.callbacks) await cb.onTrainBegin?.(this.state, cfg);
+    if (cfg.evalOnStart && this.evalPairs.length) {
+      const evalEntry = await this.evaluate();
+      await this.log(evalEntry, metricsFile);
+      for (const cb of this.callbacks) await cb.onEvaluate?.(evalEntry, this.state);
+    }
     const started = Date.now();
     const batches = this.microBatches();
     const windowSum = new RunningSum();
