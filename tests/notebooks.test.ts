@@ -28,6 +28,9 @@ import type { LogEntry, TrainerState } from "../src/train/trainer";
 const ROOT = path.resolve(__dirname, "..");
 const NOTEBOOKS = path.join(ROOT, "notebooks");
 const NAMES = ["01-install", "02-dataset", "03-trainer", "04-metrics", "05-serve"];
+const CHROMIUM = process.env.DPO_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
+const NBCONVERT = path.join(ROOT, ".venv/bin/jupyter-nbconvert");
+const SHOTS = process.env.DPO_SCREENSHOT_DIR ?? path.join(os.tmpdir(), "dpo-ts-screens");
 const RUN_NAME = `test-notebooks-${process.pid}`;
 const RUN_DIR = path.join(ROOT, "runs", RUN_NAME);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-notebooks-test-"));
@@ -168,7 +171,45 @@ describe("course notebooks run headlessly, in order", () => {
     expect(figures.filter((o) => String(o.data["text/html"]).includes("plotly.js-basic-dist-min")).length).toBe(1);
     expect(d.some((o) => String(o.data["text/html"]).includes("<td>rewards/margins</td>"))).toBe(true);
     expect(stdout(nb)).toMatch(/TensorBoard event file|no TensorBoard event files/);
+    // Every output carries the three MIME types: plotly JSON (JupyterLab's plotly renderer), HTML with plotly.js
+    // (any front end, offline), and a text summary (terminals, tests).
+    for (const o of figures) expect(Object.keys(o.data).sort()).toEqual(["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
   });
+
+  it.skipIf(!fs.existsSync(CHROMIUM) || !fs.existsSync(NBCONVERT))("04-metrics exported with nbconvert draws every chart in headless Chromium", async () => {
+    expect(results.has("04-metrics")).toBe(true);
+    const executed = results.get("04-metrics")!.res.outPath!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nb04-"));
+    const html = path.join(dir, "04-metrics.html");
+    const r = spawnSync(NBCONVERT, ["--to", "html", executed, "--output-dir", dir, "--output", "04-metrics"], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
+    const errors: string[] = [];
+    try {
+      const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+      page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.route(/^(?!file:|data:)/, (route) => route.abort()); // offline: only the template's CDN assets fail
+      await page.goto("file://" + html);
+      await page.waitForFunction(() => {
+        const plots = Array.from(document.querySelectorAll(".plotly-graph-div"));
+        return plots.length >= 6 && plots.every((p) => p.querySelector(".main-svg"));
+      }, undefined, { timeout: 60_000 });
+      const plots = await page.evaluate(() =>
+        Array.from(document.querySelectorAll(".plotly-graph-div")).map((p) => ({
+          title: p.querySelector(".gtitle")?.textContent ?? "",
+          paths: Array.from(p.querySelectorAll(".scatterlayer path.js-line, .scatterlayer path.point, .barlayer path")).filter((e) => (e.getAttribute("d") ?? "").length > 4).length,
+        })),
+      );
+      for (const p of plots) expect(p.paths, `chart "${p.title}" has drawn traces`).toBeGreaterThan(0);
+      fs.mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: path.join(SHOTS, "04-metrics-nbconvert.png"), fullPage: true });
+      expect(errors.filter((e) => !/ERR_FAILED|Failed to load resource|net::/.test(e))).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 240_000);
 
   it("05-serve: answers an OpenAI chat completion and compares with the reference", async () => {
     expect(results.has("03-trainer")).toBe(true);
