@@ -12,7 +12,7 @@
  */
 import type { LogEntry, TrainerCallback, TrainerState } from "../train/trainer";
 import { formatLogLine } from "../metrics/logger";
-import { PlotlyFigure, PlotlyTrace, seriesFromLog, COLORS } from "../metrics/plots";
+import { PlotlyFigure, PlotlyTrace, seriesFromLog, COLORS, baseLayout } from "../metrics/plots";
 import { escapeHtml, mimeBundle } from "../metrics/render";
 import { LiveDisplay } from "./display";
 
@@ -175,22 +175,14 @@ export function liveTrainingFigure(log: readonly LogEntry[], opts: { title?: str
   ].filter((t): t is PlotlyTrace => t !== null);
   return {
     data,
-    layout: {
-      title: { text: opts.title ?? "Training (live): loss and reward accuracy", x: 0.02, xanchor: "left" },
-      xaxis: { title: { text: "step" }, zeroline: false },
-      yaxis: { title: { text: "loss" }, zeroline: false },
+    layout: baseLayout(opts.title ?? "Training (live): loss and reward accuracy", "loss", {
       // Own ticks (0, 0.25, ... 1) and no grid: plotly would otherwise sync them to the loss axis' grid.
       yaxis2: {
         title: { text: "reward accuracy" }, overlaying: "y", side: "right", range: [-0.02, 1.02], zeroline: false,
         tickmode: "linear", tick0: 0, dtick: 0.25, showgrid: false,
       },
-      hovermode: "x unified",
-      legend: { orientation: "h", x: 0, xanchor: "left", y: 0, yref: "container", yanchor: "bottom" },
       margin: { l: 60, r: 60, t: 48, b: 96 },
-      height: 340,
-      paper_bgcolor: "white",
-      plot_bgcolor: "white",
-    },
+    }),
   };
 }
 

@@ -110,7 +110,8 @@ export function metricNames(log: readonly MetricLogEntry[]): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Layout helpers
 
-function baseLayout(title: string, yTitle: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** The layout every dpo-ts figure shares: title top left, "step" on x, legend below, white background. */
+export function baseLayout(title: string, yTitle: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     title: { text: title, x: 0.02, xanchor: "left" },
     xaxis: { title: { text: "step" }, zeroline: false },
