@@ -88,7 +88,7 @@ export {
 } from "./metrics/plots";
 export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table } from "./metrics/plots";
 export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
-export { writeReport, buildReport, readMetricsLog } from "./metrics/report";
+export { writeReport, buildReport, readMetricsLog, writeComparison, buildComparison } from "./metrics/report";
 
 // Serving
 export { startServer } from "./serve/server";

@@ -89,4 +89,31 @@ describe("dpo-ts CLI", () => {
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/unknown option "bogus"/);
   });
+
+  it("train without --out makes runs/<name> the run folder; report and compare rebuild their pages", () => {
+    const name = `cli-test-${process.pid}`;
+    const runDir = path.join(ROOT, "runs", name);
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-compare-"));
+    try {
+      const run = dpoTs("train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--name", name, "--steps", "2", "--batch-size", "4", "--logging-steps", "1", "--json");
+      expect(run.status, run.stderr).toBe(0);
+      for (const f of ["metrics.jsonl", "config.json", "report.html", "samples.json", "final/model.safetensors"]) expect(fs.existsSync(path.join(runDir, f)), f).toBe(true);
+      expect(fs.readdirSync(runDir).some((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+      fs.rmSync(path.join(runDir, "report.html"));
+      const report = dpoTs("report", runDir);
+      expect(report.status, report.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(runDir, "report.html"), "utf8")).toContain("Implicit KL to reference");
+      const second = dpoTs("train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", other, "--beta", "0.5", "--steps", "2", "--batch-size", "4", "--logging-steps", "1", "--json");
+      expect(second.status, second.stderr).toBe(0);
+      const page = path.join(other, "compare.html");
+      const compare = dpoTs("compare", runDir, other, "--out", page);
+      expect(compare.status, compare.stderr).toBe(0);
+      const html = fs.readFileSync(page, "utf8");
+      expect(html).toContain(name);
+      expect(html).toContain(path.basename(other));
+      expect(html).toContain("rewards/margins");
+    } finally {
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
+  });
 });

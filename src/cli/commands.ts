@@ -46,7 +46,6 @@ export async function trainCommand({ options: cliOptions }: ParsedArgs): Promise
   const policyDir = need(options, "policy", "train");
   const dataFile = need(options, "data", "train");
   const args = configFromOptions(options, cliOptions.config ? `${cliOptions.config} / command line` : "dpo-ts train");
-  if (!options.out) throw new Error("dpo-ts train: --out is required");
   const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? policyDir);
   let trainRows = loadPreferenceDataset(dataFile, tokenizer);
   let evalRows = options.evalData ? loadPreferenceDataset(options.evalData as string, tokenizer) : [];

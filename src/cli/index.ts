@@ -9,6 +9,7 @@
  *   dpo-ts course   [--name NAME] [--steps N]      (the five notebooks, headless, into runs/NAME/)
  *   dpo-ts kernel install [--user | --prefix DIR] [--name dpo-ts]
  *   dpo-ts report RUN_DIR                          (rebuild RUN_DIR/report.html)
+ *   dpo-ts compare RUN_DIR... [--out FILE]         (runs side by side)
  * Every command takes --backend tensorflow|webgpu|wasm|cpu (default: DPO_BACKEND, else the best that loads).
  */
 import { parseArgs } from "./args";
@@ -29,6 +30,7 @@ commands:
   kernel    kernel install [--user | --prefix DIR] [--name dpo-ts]: register the Jupyter kernel for the notebooks
   bench     DPO training-step throughput on every backend that loads, beside TRL
   report    report RUN_DIR: rebuild RUN_DIR/report.html (config, curves, final metrics, sample generations)
+  compare   compare RUN_DIR... [--out runs/compare.html]: several runs side by side (e.g. a beta sweep)
 
 common: --backend tensorflow|webgpu|wasm|cpu   --json`;
 
@@ -54,6 +56,11 @@ async function main(argv: string[]): Promise<void> {
     serve: async () => (await import("./serve")).serveCommand(args),
     course: async () => (await import("./course")).courseCommand(args),
     bench: async () => (await import("./bench")).benchCommand(args),
+    compare: async () => {
+      if (args.positional.length === 0) throw new Error("usage: dpo-ts compare RUN_DIR... [--out compare.html]");
+      const out = (args.options.out as string) ?? "runs/compare.html";
+      console.log(`written ${(await import("../metrics/report")).writeComparison(args.positional, out)}`);
+    },
     report: async () => {
       const runDir = args.positional[0];
       if (!runDir) throw new Error("usage: dpo-ts report RUN_DIR");

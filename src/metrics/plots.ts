@@ -587,14 +587,23 @@ export interface NamedFigure {
  * The standard DPO dashboard for one run: loss, rewards, margins, accuracy, log-probs, KL (if logged), learning
  * rate, grad norm. Figures without data are left out.
  */
-export function dpoDashboard(log: readonly MetricLogEntry[], opts: CurveOptions = {}): NamedFigure[] {
+export function dpoDashboard(log: readonly MetricLogEntry[], opts: CurveOptions & { beta?: number } = {}): NamedFigure[] {
+  // Without a logged KL metric, the implicit KL to the reference on chosen answers is rewards/chosen / β
+  // (mean log π(y_w|x) − log π_ref(y_w|x)), train and eval.
+  const logged = metricNames(log).some((k) => /(^|[/_])kl($|[/_])/i.test(k));
+  const kl = logged || !opts.beta
+    ? klFigure(log)
+    : klFigure([
+        seriesFromLog(log, "rewards/chosen", "KL on chosen (rewards/chosen ÷ β)"),
+        seriesFromLog(log, "eval_rewards/chosen", "eval KL on chosen"),
+      ].map((s) => ({ ...s, y: s.y.map((v) => v / opts.beta!) })).filter((s) => s.x.length > 0));
   const figs: NamedFigure[] = [
     { id: "loss", title: "Loss", figure: lossFigure(log, opts) },
     { id: "rewards", title: "Rewards", figure: rewardsFigure(log, opts) },
     { id: "margins", title: "Margins", figure: marginsFigure(log, opts) },
     { id: "accuracy", title: "Accuracy", figure: accuracyFigure(log, opts) },
     { id: "logps", title: "Log-probabilities", figure: logpsFigure(log) },
-    { id: "kl", title: "KL", figure: klFigure(log) },
+    { id: "kl", title: "KL", figure: kl },
     { id: "learning_rate", title: "Learning rate", figure: learningRateFigure(log) },
     { id: "grad_norm", title: "Gradient norm", figure: gradNormFigure(log, opts) },
   ];

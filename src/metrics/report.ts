@@ -11,6 +11,9 @@ import * as fs from "fs";
 import * as path from "path";
 import {
   MetricLogEntry,
+  RunLog,
+  compareRunsFigure,
+  compareTable,
   completionLengthFigure,
   dpoDashboard,
   finalMetrics,
@@ -160,7 +163,8 @@ export function buildReport(runDir: string, opts: ReportOptions = {}): string {
   }
   sections.push({ id: "summary", title: "Summary", blocks: [{ kind: "table", table: summary }] });
 
-  const dash = dpoDashboard(log, { smoothing: opts.smoothing });
+  const beta = typeof config?.beta === "number" ? config.beta : undefined;
+  const dash = dpoDashboard(log, { smoothing: opts.smoothing, beta });
   sections.push({
     id: "curves",
     title: "Training curves",
@@ -225,4 +229,31 @@ export function writeReport(runDir: string, opts: ReportOptions = {}): string {
   const out = path.join(runDir, "report.html");
   fs.writeFileSync(out, html);
   return out;
+}
+
+/**
+ * A page that puts several runs side by side (e.g. a β sweep): one figure per metric with a curve per run, and a
+ * table of each run's final values. Runs are folders with a metrics.jsonl; their names are the folder names.
+ */
+export function buildComparison(runDirs: string[], opts: { title?: string; metrics?: string[] } = {}): string {
+  if (runDirs.length === 0) throw new Error("compare: give at least one run folder");
+  const runs: RunLog[] = runDirs.map((dir) => ({ name: path.basename(path.resolve(dir)), log: readMetricsLog(path.join(dir, "metrics.jsonl")) }));
+  const metrics = opts.metrics ?? ["loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected", "logps/chosen"];
+  const figures = metrics
+    .map((metric) => compareRunsFigure(runs, metric))
+    .filter((figure) => figure.data.length > 0)
+    .map((figure) => ({ kind: "figure" as const, figure }));
+  return htmlPage({
+    title: opts.title ?? `DPO runs compared: ${runs.map((r) => r.name).join(", ")}`,
+    sections: [
+      { id: "curves", title: "Curves", intro: "One curve per run (train: solid; eval: dashed).", blocks: figures },
+      { id: "final", title: "Final values", blocks: [{ kind: "table", table: compareTable(runs), digits: 5 }] },
+    ],
+  });
+}
+
+/** Writes {@link buildComparison} to `outFile` and returns its path. */
+export function writeComparison(runDirs: string[], outFile: string, opts: { title?: string; metrics?: string[] } = {}): string {
+  fs.writeFileSync(outFile, buildComparison(runDirs, opts));
+  return outFile;
 }

@@ -6,7 +6,8 @@ import { LossType, LOSS_TYPES } from "./loss";
 import { SchedulerType, SCHEDULER_TYPES } from "./scheduler";
 
 export interface DPOConfig {
-  /** Run folder: metrics.jsonl, config.json, checkpoints, final/. Default "runs/dpo". */
+  /** Run folder: metrics.jsonl, config.json, TensorBoard events, report.html, checkpoints, final/.
+   * Default "runs/<runName>". */
   outputDir: string;
   /** β, the strength of the KL penalty to the reference model. TRL: 0.1. */
   beta: number;
@@ -115,6 +116,7 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
     if (!known.has(key)) throw new Error(`${source}: unknown option "${key}" (known: ${[...known].join(", ")})`);
   }
   const config = { ...DEFAULT_DPO_CONFIG, ...(partial as Partial<DPOConfig>) };
+  if (partial.outputDir === undefined && typeof config.runName === "string") config.outputDir = `runs/${config.runName}`;
   for (const [key, value] of Object.entries(config)) {
     const expected = typeof (DEFAULT_DPO_CONFIG as unknown as Record<string, unknown>)[key];
     if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
