@@ -2,7 +2,7 @@
  * dpo-ts bench: DPO training-step throughput (tokens/s, pairs/s) and peak memory on every backend that loads, beside
  * TRL (bench/trl_throughput.py in the project's Python venv) on the same HF model folder, data and batch, fp32.
  *
- *   dpo-ts bench [--config course|gpt2-small] [--backends tensorflow,wasm,cpu] [--steps 5] [--warmup 2] [--skip-trl]
+ *   dpo-ts bench [--config course|gpt2-small] [--backends tensorflow,wasm,cpu] [--steps 5] [--warmup 2] [--batch-size B] [--skip-trl]
  *
  * Configs (stated in the output):
  *   course      data/sft-model (the course's GPT-2: 4 layers, 64 wide), 4 ChatML pairs of data/orca_dpo_pairs.jsonl a step
@@ -113,7 +113,10 @@ export async function benchCommand({ options }: ParsedArgs): Promise<void> {
   const config = (options.config as string) ?? "course";
   const outDir = path.join(ROOT, "runs/bench");
   const py = options.skipTrl ? null : python();
-  const { model, prefs, batchSize, description } = prepare(config, outDir, py);
+  const prepared = prepare(config, outDir, py);
+  const { model, prefs } = prepared;
+  const batchSize = numberOption(options, "batchSize", prepared.batchSize)!;
+  const description = batchSize === prepared.batchSize ? prepared.description : `${prepared.description.replace(/\d+ (ChatML )?pairs/, `${batchSize} $1pairs`)} (--batch-size ${batchSize})`;
   const warmup = String(numberOption(options, "warmup", 2));
   const steps = String(numberOption(options, "steps", 5));
   const backends = ((options.backends as string) ?? "tensorflow,webgpu,wasm,cpu").split(",").map((b) => b.trim()).filter(Boolean);
@@ -124,7 +127,7 @@ export async function benchCommand({ options }: ParsedArgs): Promise<void> {
     const line = run.stdout.trim().split("\n").pop() ?? "";
     if (run.status === 0 && line.startsWith("{")) results.push(JSON.parse(line));
     else {
-      const reason = (run.stderr.match(/dpo-ts: (.*)/)?.[1] ?? run.stderr.trim().split("\n").pop() ?? "failed").slice(0, 300);
+      const reason = (run.stderr.match(/dpo-ts: (.*)/)?.[1] ?? (run.signal ? `killed by ${run.signal}` : run.error?.message) ?? `exit ${run.status}: ${run.stderr.trim().split("\n").pop()}`).slice(0, 300);
       results.push({ framework: "dpo-ts", backend, tokens_per_s: NaN, pairs_per_s: NaN, step_s_mean: NaN, tokens_per_step: NaN, peak_rss_mb: NaN, error: reason });
     }
     const r = results[results.length - 1];

@@ -66,14 +66,37 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, 
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/**
+ * GPT-2's GELU, 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), with its derivative written out:
+ * autodiff through the composite would keep every intermediate [tokens, 4D] tensor alive for the backward pass.
+ *   dy/dx = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·x²)
+ */
+function geluTanh(x: tf.Tensor): tf.Tensor {
+  const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    (args[1] as tf.GradSaveFunc)([input]);
+    const tanhU = (v: tf.Tensor) => tf.tanh(v.add(v.mul(v).mul(v).mul(0.044715)).mul(SQRT_2_OVER_PI));
+    return {
+      value: tf.tidy(() => input.mul(0.5).mul(tanhU(input).add(1))),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const v = saved[0];
+          const t = tanhU(v);
+          const du = v.mul(v).mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
+          return dy.mul(t.add(1).mul(0.5).add(v.mul(0.5).mul(tf.scalar(1).sub(t.square())).mul(du)));
+        }),
+    };
+  });
+  return gelu(x);
+}
+
 /** The activations transformers names in config.json's activation_function. */
 export function activation(name: string, x: tf.Tensor): tf.Tensor {
   switch (name) {
     case "gelu_new":
     case "gelu_pytorch_tanh":
     case "gelu_fast":
-      // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
-      return tf.tidy(() => x.mul(0.5).mul(tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI)).add(1)));
+      return geluTanh(x);
     case "gelu":
       return tf.tidy(() => x.mul(0.5).mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)));
     case "relu":

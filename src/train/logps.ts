@@ -20,11 +20,12 @@ export function tokenLogProbs(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tens
     (args[1] as tf.GradSaveFunc)([x, logSumExp, labels]);
     return {
       value: picked.sub(logSumExp),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedLogits, savedLse, savedLabels] = saved;
-        const probs = tf.exp(savedLogits.sub(savedLse.expandDims(1))); // [N, V]
-        return tf.oneHot(savedLabels as tf.Tensor1D, V).sub(probs).mul(dy.expandDims(1));
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [savedLogits, savedLse, savedLabels] = saved;
+          const probs = tf.exp(savedLogits.sub(savedLse.expandDims(1))); // [N, V]
+          return tf.oneHot(savedLabels as tf.Tensor1D, V).sub(probs).mul(dy.expandDims(1));
+        }),
     };
   });
   return pick(logits) as tf.Tensor1D;
@@ -46,12 +47,14 @@ export interface CompletionLogps {
 export function completionLogps(logits: tf.Tensor3D, inputIds: tf.Tensor2D, completionMask: tf.Tensor2D): CompletionLogps {
   return tf.tidy(() => {
     const [R, T, V] = logits.shape;
-    const predicting = logits.slice([0, 0, 0], [R, T - 1, V]).reshape([R * (T - 1), V]) as tf.Tensor2D; // [R·(T-1), V]
-    const labels = inputIds.slice([0, 1], [R, T - 1]).reshape([-1]) as tf.Tensor1D; // [R·(T-1)]
-    const mask = completionMask.slice([0, 1], [R, T - 1]).cast("float32"); // [R, T-1]
-    const perToken = tokenLogProbs(predicting, labels).reshape([R, T - 1]); // [R, T-1]
+    // Shift the labels and the mask left instead of slicing the logits: no copy of the largest tensor of the step
+    // (and no pad of its gradient). The last position predicts nothing: label 0, mask 0.
+    const allLogits = logits.reshape([R * T, V]) as tf.Tensor2D; // [R·T, V]
+    const labels = tf.concat([inputIds.slice([0, 1], [R, T - 1]), tf.zeros([R, 1], "int32")], 1).reshape([-1]) as tf.Tensor1D; // [R·T]
+    const mask = tf.concat([completionMask.slice([0, 1], [R, T - 1]).cast("float32"), tf.zeros([R, 1])], 1); // [R, T]
+    const perToken = tokenLogProbs(allLogits, labels).reshape([R, T]); // [R, T]
     const logps = perToken.mul(mask).sum(1) as tf.Tensor1D;
-    const meanLogitSums = predicting.mean(1).reshape([R, T - 1]).mul(mask).sum(1) as tf.Tensor1D;
+    const meanLogitSums = allLogits.mean(1).reshape([R, T]).mul(mask).sum(1) as tf.Tensor1D;
     return { logps, meanLogitSums, tokenCounts: mask.sum(1) as tf.Tensor1D };
   });
 }
