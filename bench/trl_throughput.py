@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--loss-type", default="sigmoid")
     b.add_argument("--max-length", type=int, default=0, help="DPOConfig.max_length (0 = None: no truncation)")
     b.add_argument("--gradient-checkpointing", action="store_true", help="TRL's default is on; off here")
+    b.add_argument("--all-rows", action="store_true",
+                   help="train on every row of --prefs (shuffled, like dpo-ts) instead of repeating the first batch; "
+                        "--warmup and --steps must then be whole epochs, and tokens/step is the data set's tokens per "
+                        "epoch divided by the steps of an epoch")
     b.add_argument("--out", default=None, help="also write the JSON result here")
     return p
 
@@ -232,7 +236,12 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
 
     rows = read_prefs(prefs_path)
     bs = args.batch_size
-    rows = [rows[i % len(rows)] for i in range(bs)]  # exactly one full batch per epoch, same batch every step
+    if args.all_rows:
+        if len(rows) % bs or args.warmup % (len(rows) // bs) or args.steps % (len(rows) // bs):
+            raise SystemExit(f"--all-rows: {len(rows)} rows, batch {bs}: --warmup {args.warmup} and --steps {args.steps} "
+                             f"must be multiples of the {len(rows) // bs} steps of an epoch (and rows a multiple of the batch)")
+    else:
+        rows = [rows[i % len(rows)] for i in range(bs)]  # exactly one full batch per epoch, same batch every step
 
     class StepTimer(TrainerCallback):
         def __init__(self):
@@ -272,8 +281,10 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
     if len(timer.times) != total:
         raise SystemExit(f"expected {total} timed steps, got {len(timer.times)}")
     timed = timer.times[args.warmup:]
-    tokens = int(batch["attention_mask"].sum().item())
-    completion_tokens = int(batch["completion_mask"].sum().item())
+    # The collated batch holds the whole data set: one epoch's tokens, spread over its steps.
+    steps_per_epoch = len(rows) // bs
+    tokens = int(batch["attention_mask"].sum().item()) / steps_per_epoch
+    completion_tokens = int(batch["completion_mask"].sum().item()) / steps_per_epoch
     mean_s = statistics.fmean(timed)
     median_s = statistics.median(timed)
     n_params = sum(p.numel() for p in trainer.model.parameters())
@@ -286,7 +297,7 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
         "model": model_dir, "model_type": mcfg.get("model_type"),
         "model_config": {k: mcfg.get(k) for k in ("n_layer", "n_embd", "n_head", "vocab_size", "n_positions")},
         "params": n_params, "prefs": prefs_path, "dtype": "float32", "device": "cpu", "threads": threads,
-        "gradient_checkpointing": args.gradient_checkpointing, "loss_type": args.loss_type,
+        "gradient_checkpointing": args.gradient_checkpointing, "loss_type": args.loss_type, "all_rows": args.all_rows,
         "batch_size": bs, "padded_shape": list(batch["input_ids"].shape),  # [2B, T_max]
         "tokens_per_step": tokens, "completion_tokens_per_step": completion_tokens,
         "warmup_steps": args.warmup, "timed_steps": args.steps,

@@ -42,6 +42,23 @@ function addonBuilt(pkg: string): boolean {
   }
 }
 
+/** What dpo-ts uses of @tensorflow/tfjs-node's own API (beyond the backend): SavedModel execution. */
+export interface NativeModule {
+  node: {
+    loadSavedModel(path: string, tags: string[], signature: string): Promise<{
+      predict(inputs: Record<string, unknown>): unknown;
+      dispose(): void;
+    }>;
+  };
+}
+
+let nativeModule: NativeModule | null = null;
+
+/** The loaded @tensorflow/tfjs-node(-gpu) module, when the native backend was loaded. */
+export function loadedNativeModule(): NativeModule | null {
+  return nativeModule;
+}
+
 /** Loads the native TensorFlow binding: the GPU build first, then the CPU build. */
 function loadNative(): { detail: string; gpu: boolean } {
   const errors: string[] = [];
@@ -52,7 +69,7 @@ function loadNative(): { detail: string; gpu: boolean } {
     }
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      require(pkg);
+      nativeModule = require(pkg) as NativeModule;
       const version = require(`${pkg}/package.json`).version as string;
       return { detail: `${pkg}@${version}`, gpu: pkg.endsWith("-gpu") };
     } catch (e) {

@@ -69,7 +69,7 @@ export type { DPOConfig } from "./train/config";
 export { dpoLoss, LOSS_TYPES } from "./train/loss";
 export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";
 export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
-export { completionLogps, tokenLogProbs } from "./train/logps";
+export { completionLogps, headLogProbs } from "./train/logps";
 export { collatePairs, collateSequences, disposeBatch } from "./train/batch";
 export type { PairBatch, TokenIdsPair } from "./train/batch";
 export { AdamW, clipGradNorm } from "./train/optimizer";

@@ -8,7 +8,7 @@ import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
 import { collatePairs, disposeBatch } from "../src/train/batch";
-import { completionLogps } from "../src/train/logps";
+import { completionLogps, headLogProbs } from "../src/train/logps";
 import { dpoBatchLoss } from "../src/train/step";
 import { AdamW, clipGradNorm } from "../src/train/optimizer";
 import { learningRateAt } from "../src/train/scheduler";
@@ -29,7 +29,7 @@ describe("DPO gradient", () => {
     const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
     const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows });
     const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
-    const refLogps = tf.tidy(() => completionLogps(reference.forward(batch.inputIds, { attentionMask: batch.attentionMask }).logits, batch.inputIds, batch.completionMask).logps);
+    const refLogps = tf.tidy(() => completionLogps(reference, batch).logps);
     const opts = { beta: 0.5, lossType: "sigmoid" as const, labelSmoothing: 0 };
     const lossValue = () => tf.tidy(() => dpoBatchLoss(policy, batch, refLogps, opts).loss.dataSync()[0]);
     const variables = policy.trainableVariables();
@@ -58,6 +58,65 @@ describe("DPO gradient", () => {
     trainer.dispose();
     policy.dispose();
     reference.dispose();
+  });
+});
+
+describe("memory-saving paths give the same numbers", () => {
+  it("gradient checkpointing: same loss and gradients as keeping activations", () => {
+    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+    const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows });
+    const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
+    const refLogps = tf.tidy(() => completionLogps(reference, batch).logps);
+    const variables = policy.trainableVariables();
+    const run = (gradientCheckpointing: boolean) => {
+      const opts = { beta: 0.1, lossType: "sigmoid" as const, labelSmoothing: 0, gradientCheckpointing };
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.variableGrads(() => dpoBatchLoss(policy, batch, refLogps, opts).loss, variables);
+      const out = { loss: value.dataSync()[0], grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())])) };
+      value.dispose();
+      Object.values(grads).forEach((g) => g.dispose());
+      expect(tf.memory().numTensors, "tensors left behind by one gradient computation").toBe(before);
+      return out;
+    };
+    const plain = run(false);
+    const checkpointed = run(true);
+    expect(checkpointed.loss).toBeCloseTo(plain.loss, 6);
+    for (const [name, values] of Object.entries(plain.grads)) {
+      const scale = Math.max(...values.map(Math.abs));
+      checkpointed.grads[name].forEach((g, i) => expect(Math.abs(g - values[i]), name).toBeLessThan(1e-5 * scale + 1e-9));
+    }
+    refLogps.dispose();
+    disposeBatch(batch);
+    trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+
+  it("chunked LM-head log-probs: same values and gradients as one chunk", () => {
+    const N = 7, D = 5, V = 11;
+    const hidden = tf.randomNormal([N, D], 0, 1, "float32", 1) as tf.Tensor2D;
+    const head = tf.randomNormal([V, D], 0, 1, "float32", 2) as tf.Tensor2D;
+    const labels = tf.tensor1d([0, 3, 10, 5, 5, 1, 7], "int32");
+    const weights = tf.randomNormal([N], 0, 1, "float32", 3);
+    const run = (chunkRows: number) => {
+      const value = tf.tidy(() => Array.from(headLogProbs(hidden, head, labels, chunkRows).dataSync()));
+      const [dHidden, dHead] = tf.grads((h: tf.Tensor, w: tf.Tensor) => headLogProbs(h as tf.Tensor2D, w as tf.Tensor2D, labels, chunkRows).mul(weights).sum())([hidden, head]);
+      const out = { value, dHidden: Array.from(dHidden.dataSync()), dHead: Array.from(dHead.dataSync()) };
+      tf.dispose([dHidden, dHead]);
+      return out;
+    };
+    const whole = run(N);
+    // log softmax by hand for one row
+    const logits = tf.tidy(() => Array.from(hidden.matMul(head, false, true).dataSync()));
+    const row1 = logits.slice(V, 2 * V);
+    const lse = Math.log(row1.reduce((a, x) => a + Math.exp(x), 0));
+    expect(whole.value[1]).toBeCloseTo(row1[3] - lse, 5);
+    const chunked = run(3);
+    chunked.value.forEach((x, i) => expect(x).toBeCloseTo(whole.value[i], 5));
+    chunked.dHidden.forEach((x, i) => expect(x).toBeCloseTo(whole.dHidden[i], 5));
+    chunked.dHead.forEach((x, i) => expect(x).toBeCloseTo(whole.dHead[i], 5));
+    tf.dispose([hidden, head, labels, weights]);
   });
 });
 

@@ -2,11 +2,17 @@
  * dpo-ts bench: DPO training-step throughput (tokens/s, pairs/s) and peak memory on every backend that loads, beside
  * TRL (bench/trl_throughput.py in the project's Python venv) on the same HF model folder, data and batch, fp32.
  *
- *   dpo-ts bench [--config course|gpt2-small] [--backends tensorflow,wasm,cpu] [--steps 5] [--warmup 2] [--batch-size B] [--skip-trl]
+ *   dpo-ts bench [--config course|gpt2-small] [--backends tensorflow-compiled,tensorflow,webgpu,wasm,cpu] [--steps N]
+ *                [--warmup N] [--batch-size B] [--gradient-checkpointing | --no-gradient-checkpointing] [--skip-trl]
  *
  * Configs (stated in the output):
  *   course      data/sft-model (the course's GPT-2: 4 layers, 64 wide), 4 ChatML pairs of data/orca_dpo_pairs.jsonl a step
  *   gpt2-small  a random GPT-2-small-shaped model (12 layers, 768 wide, 12 heads, vocab 50257), 8 pairs of 256 tokens
+ * "tensorflow-compiled" is the native backend with DPOConfig.compileStep (each batch shape traced once into a
+ * TensorFlow graph; its first update per shape falls in the warm-up when warm-up covers an epoch).
+ * Both sides train on every pair of the data set, shuffled; warm-up and timed steps are whole epochs.
+ * Gradient checkpointing (both sides) is off for course and on for gpt2-small (TRL's default; dpo-ts's eager
+ * tape does not fit 8 × 256 tokens of GPT-2-small in 24 GB without it).
  * Each backend runs in its own process (tokens counted as TRL does: non-padding tokens of chosen and rejected
  * sequences, prompt included). The result goes to runs/bench/bench-<config>.json.
  */
@@ -38,7 +44,8 @@ interface Measurement {
 
 /** Worker: one backend, one process. Prints one JSON line. */
 async function worker(options: ParsedArgs["options"]): Promise<void> {
-  const choice = await initBackend({ backend: options.backend as string, quiet: true });
+  const compiled = options.backend === "tensorflow-compiled";
+  const choice = await initBackend({ backend: compiled ? "tensorflow" : (options.backend as string), quiet: true });
   const modelDir = options.model as string;
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const rows = loadPreferenceDataset(options.prefs as string, tokenizer);
@@ -54,7 +61,8 @@ async function worker(options: ParsedArgs["options"]): Promise<void> {
     args: {
       outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-bench-")),
       perDeviceTrainBatchSize: batchSize, maxSteps: warmup + steps, learningRate: 1e-6, lrSchedulerType: "constant",
-      loggingSteps: warmup + steps, maxLength: 100000, maxPromptLength: 100000,
+      loggingSteps: warmup + steps, maxLength: 100000, maxPromptLength: 100000, gradientCheckpointing: Boolean(options.gradientCheckpointing),
+      compileStep: compiled,
     },
     callbacks: [{ onStepEnd: (state) => void marks.push({ time: performance.now(), tokens: state.tokensSeen }) }],
   });
@@ -66,8 +74,8 @@ async function worker(options: ParsedArgs["options"]): Promise<void> {
   const tokens = marks[marks.length - 1].tokens - (warmup > 0 ? marks[warmup - 1].tokens : 0);
   const result: Measurement = {
     framework: "dpo-ts",
-    backend: choice.name,
-    detail: choice.detail,
+    backend: compiled ? "tensorflow (compileStep)" : choice.name,
+    detail: compiled ? `${choice.detail}; ${trainer.compileStats()!.graphs} graphs, ${trainer.compileStats()!.compileSeconds.toFixed(1)} s tracing + loading` : choice.detail,
     step_s_mean: timedSeconds / steps,
     tokens_per_step: tokens / steps,
     tokens_per_s: tokens / timedSeconds,
@@ -95,7 +103,7 @@ function prepare(config: string, outDir: string, py: string | null): { model: st
     const rows = loadPreferenceDataset(path.join(ROOT, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
     const prefs = path.join(outDir, "course-prefs.jsonl");
     writeJsonl(prefs, rows);
-    return { model, prefs, batchSize: 4, description: "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs of data/orca_dpo_pairs.jsonl per step, fp32" };
+    return { model, prefs, batchSize: 4, description: "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides (16 steps an epoch), fp32" };
   }
   if (config === "gpt2-small") {
     if (!py) throw new Error("the gpt2-small config builds its model with bench/trl_throughput.py: run scripts/setup-python.sh first");
@@ -117,13 +125,23 @@ export async function benchCommand({ options }: ParsedArgs): Promise<void> {
   const { model, prefs } = prepared;
   const batchSize = numberOption(options, "batchSize", prepared.batchSize)!;
   const description = batchSize === prepared.batchSize ? prepared.description : `${prepared.description.replace(/\d+ (ChatML )?pairs/, `${batchSize} $1pairs`)} (--batch-size ${batchSize})`;
-  const warmup = String(numberOption(options, "warmup", 2));
-  const steps = String(numberOption(options, "steps", 5));
-  const backends = ((options.backends as string) ?? "tensorflow,webgpu,wasm,cpu").split(",").map((b) => b.trim()).filter(Boolean);
-  console.log(`bench config "${config}": ${description}; ${warmup} warm-up + ${steps} timed steps; ${os.cpus().length} CPU cores`);
+  const rowCount = fs.readFileSync(prefs, "utf8").trim().split("\n").length;
+  if (rowCount % batchSize) throw new Error(`bench: ${rowCount} pairs do not split into batches of ${batchSize}`);
+  const epoch = rowCount / batchSize;
+  const wholeEpochs = (name: string, fallback: number) => {
+    const n = numberOption(options, name, fallback)!;
+    if (n % epoch) throw new Error(`bench: --${name} ${n} must be a whole number of epochs (${epoch} steps each)`);
+    return String(n);
+  };
+  const warmup = wholeEpochs("warmup", config === "course" ? epoch : 2 * epoch);
+  const steps = wholeEpochs("steps", config === "course" ? epoch : 3 * epoch);
+  const checkpointingOn = options.noGradientCheckpointing ? false : Boolean(options.gradientCheckpointing) || config === "gpt2-small";
+  const checkpointing = checkpointingOn ? ["--gradient-checkpointing"] : [];
+  const backends = ((options.backends as string) ?? "tensorflow-compiled,tensorflow,webgpu,wasm,cpu").split(",").map((b) => b.trim()).filter(Boolean);
+  console.log(`bench config "${config}": ${description}; ${warmup} warm-up + ${steps} timed steps; gradient checkpointing ${checkpointing.length ? "on" : "off"} (both sides); ${os.cpus().length} CPU cores`);
   const results: Measurement[] = [];
   for (const backend of backends) {
-    const run = spawnSync(process.execPath, [path.join(__dirname, "index.js"), "bench", "--worker", "--backend", backend, "--model", model, "--prefs", prefs, "--batch-size", String(batchSize), "--warmup", warmup, "--steps", steps], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const run = spawnSync(process.execPath, [path.join(__dirname, "index.js"), "bench", "--worker", "--backend", backend, "--model", model, "--prefs", prefs, "--batch-size", String(batchSize), "--warmup", warmup, "--steps", steps, ...checkpointing], { encoding: "utf8", maxBuffer: 1 << 26 });
     const line = run.stdout.trim().split("\n").pop() ?? "";
     if (run.status === 0 && line.startsWith("{")) results.push(JSON.parse(line));
     else {
@@ -135,7 +153,7 @@ export async function benchCommand({ options }: ParsedArgs): Promise<void> {
   }
   let trl: Measurement | null = null;
   if (py) {
-    const run = spawnSync(py, [path.join(ROOT, "bench/trl_throughput.py"), "--model", model, "--prefs", prefs, "--batch-size", String(batchSize), "--warmup", warmup, "--steps", steps], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const run = spawnSync(py, [path.join(ROOT, "bench/trl_throughput.py"), "--model", model, "--prefs", prefs, "--batch-size", String(batchSize), "--warmup", warmup, "--steps", steps, "--all-rows", ...checkpointing], { encoding: "utf8", maxBuffer: 1 << 26 });
     if (run.status === 0) {
       const r = JSON.parse(run.stdout);
       trl = { framework: "trl", backend: `torch ${r.versions.torch} cpu (${r.threads} threads)`, tokens_per_s: r.tokens_per_s, pairs_per_s: r.pairs_per_s, step_s_mean: r.step_s_mean, tokens_per_step: r.tokens_per_step, peak_rss_mb: r.peak_rss_mb };
@@ -149,6 +167,6 @@ export async function benchCommand({ options }: ParsedArgs): Promise<void> {
     else console.log(`| ${r.framework} | ${r.backend} | ${r.tokens_per_s.toFixed(0)} | ${r.pairs_per_s.toFixed(2)} | ${r.step_s_mean.toFixed(3)} | ${r.peak_rss_mb.toFixed(0)} | ${r.ratio_vs_trl === null ? "—" : r.ratio_vs_trl.toFixed(3)} |`);
   }
   const file = path.join(outDir, `bench-${config}.json`);
-  fs.writeFileSync(file, JSON.stringify({ config, description, date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), results: rows, trl }, null, 2) + "\n");
+  fs.writeFileSync(file, JSON.stringify({ config, description, gradient_checkpointing: checkpointing.length > 0, date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), results: rows, trl }, null, 2) + "\n");
   console.log(`\nwritten ${path.relative(process.cwd(), file)}`);
 }

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ModelConfig } from "./config";
 import { HostTensor } from "./safetensors";
-import { activation, embedding, layerNorm, linear, matMul } from "./layers";
+import { activation, checkpointed, embedding, layerNorm, linear, matMul } from "./layers";
 
 /** Keys and values of earlier positions, one entry per layer: [B, H, S, headDim] each. */
 export type KVCache = { key: tf.Tensor4D; value: tf.Tensor4D }[];
@@ -124,67 +124,99 @@ export class GPT2LMHeadModel {
 
   /** Logits for every position. inputIds: int32 [B, T] → logits [B, T, V]. */
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): ForwardOutput {
+    const [B, T] = inputIds.shape;
+    const present: KVCache | undefined = opts.useCache ? [] : undefined;
+    const logits = tf.tidy(() => {
+      const hidden = this.runLayers(inputIds, opts, present); // [B, T, D]
+      return matMul(hidden.reshape([B * T, this.config.nEmbd]), this.lmHeadWeight(), false, true).reshape([B, T, this.config.vocabSize]) as tf.Tensor3D;
+    });
+    return present ? { logits, presentKeyValues: present } : { logits };
+  }
+
+  /** The final hidden states (after ln_f), the input of the language-model head. inputIds: int32 [B, T] → [B, T, D]. */
+  hiddenStates(inputIds: tf.Tensor2D, opts: Omit<ForwardOptions, "useCache" | "pastKeyValues"> & { gradientCheckpointing?: boolean } = {}): tf.Tensor3D {
+    return tf.tidy(() => this.runLayers(inputIds, opts, undefined));
+  }
+
+  /** The language-model head's weight [V, D] (the token embedding when tied). */
+  lmHeadWeight(): tf.Tensor2D {
+    return this.p<tf.Rank.R2>(this.config.tieWordEmbeddings ? "wte.weight" : "lm_head.weight");
+  }
+
+  /** Embeddings → blocks → ln_f. Pushes each layer's keys/values into present when given. → [B, T, D] */
+  private runLayers(inputIds: tf.Tensor2D, opts: ForwardOptions & { gradientCheckpointing?: boolean }, present: KVCache | undefined): tf.Tensor3D {
     const cfg = this.config;
     const [B, T] = inputIds.shape;
     const D = cfg.nEmbd;
-    const H = cfg.nHead;
-    const headDim = D / H;
     const past = opts.pastKeyValues;
     const pastLength = past && past.length ? past[0].key.shape[2] : 0;
     const S = pastLength + T;
     if (S > cfg.nPositions && !opts.positionIds) {
       throw new Error(`sequence of ${S} tokens is longer than the model's n_positions ${cfg.nPositions}`);
     }
-    const present: KVCache = [];
-    const logits = tf.tidy(() => {
-      const tokens = embedding(this.p<tf.Rank.R2>("wte.weight"), inputIds); // [B, T, D]
-      const positions = opts.positionIds
-        ? tf.gather(this.p<tf.Rank.R2>("wpe.weight"), opts.positionIds) // [B, T, D] (no gradient needed: generation)
-        : tf.slice(this.p<tf.Rank.R2>("wpe.weight"), [pastLength, 0], [T, D]); // [T, D]
-      let x = tokens.add(positions); // [B, T, D]
+    const tokens = embedding(this.p<tf.Rank.R2>("wte.weight"), inputIds); // [B, T, D]
+    const positions = opts.positionIds
+      ? tf.gather(this.p<tf.Rank.R2>("wpe.weight"), opts.positionIds) // [B, T, D] (no gradient needed: generation)
+      : tf.slice(this.p<tf.Rank.R2>("wpe.weight"), [pastLength, 0], [T, D]); // [T, D]
+    let x = tokens.add(positions) as tf.Tensor3D; // [B, T, D]
 
-      // Additive attention bias: 0 where query t may attend key s (causal and not padding), -1e9 elsewhere.
-      const causal = tf.linalg.bandPart(tf.ones([T, S]), -1, pastLength); // [T, S]
-      let allowed: tf.Tensor = causal.reshape([1, 1, T, S]);
-      if (opts.attentionMask) allowed = allowed.mul(opts.attentionMask.cast("float32").reshape([B, 1, 1, S])); // [B, 1, T, S]
-      const attentionBias = allowed.sub(1).mul(1e9);
+    // Additive attention bias: 0 where query t may attend key s (causal and not padding), -1e9 elsewhere.
+    const causal = tf.linalg.bandPart(tf.ones([T, S]), -1, pastLength); // [T, S]
+    let allowed: tf.Tensor = causal.reshape([1, 1, T, S]);
+    if (opts.attentionMask) allowed = allowed.mul(opts.attentionMask.cast("float32").reshape([B, 1, 1, S])); // [B, 1, T, S]
+    const attentionBias = allowed.sub(1).mul(1e9) as tf.Tensor4D;
 
-      let scale = cfg.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1;
-      for (let layer = 0; layer < cfg.nLayer; layer++) {
-        const prefix = `h.${layer}.`;
-        const layerScale = cfg.scaleAttnByInverseLayerIdx ? scale / (layer + 1) : scale;
-        const h = layerNorm(x, this.p(prefix + "ln_1.weight"), this.p(prefix + "ln_1.bias"), cfg.layerNormEpsilon);
-        const qkv = linear(h, this.p(prefix + "attn.c_attn.weight"), this.p(prefix + "attn.c_attn.bias")); // [B, T, 3D]
-        // Split heads with 3-D slices and 4-D transposes (no 5-D tensors).
-        const heads = (part: number) =>
-          tf.slice(qkv, [0, 0, part * D], [B, T, D]).reshape([B, T, H, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
-        const q = heads(0);
-        let k = heads(1);
-        let v = heads(2);
-        if (past && past.length) {
-          k = tf.concat([past[layer].key, k], 2); // [B, H, S, hd]
-          v = tf.concat([past[layer].value, v], 2);
-        }
-        if (opts.useCache) present.push({ key: tf.keep(k), value: tf.keep(v) });
-        const scores = matMul(q, k, false, true).mul(layerScale).add(attentionBias); // [B, H, T, S]
-        const probs = tf.softmax(scores, -1);
-        const attended = matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B, T, D]
-        x = x.add(linear(attended, this.p(prefix + "attn.c_proj.weight"), this.p(prefix + "attn.c_proj.bias")));
-        const h2 = layerNorm(x, this.p(prefix + "ln_2.weight"), this.p(prefix + "ln_2.bias"), cfg.layerNormEpsilon);
-        const hidden = activation(cfg.activationFunction, linear(h2, this.p(prefix + "mlp.c_fc.weight"), this.p(prefix + "mlp.c_fc.bias")));
-        x = x.add(linear(hidden, this.p(prefix + "mlp.c_proj.weight"), this.p(prefix + "mlp.c_proj.bias")));
-      }
-      x = layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"), cfg.layerNormEpsilon);
-      const head = this.p<tf.Rank.R2>(cfg.tieWordEmbeddings ? "wte.weight" : "lm_head.weight"); // [V, D]
-      return matMul(x.reshape([B * T, D]), head, false, true).reshape([B, T, cfg.vocabSize]) as tf.Tensor3D;
-    });
-    return opts.useCache ? { logits, presentKeyValues: present } : { logits };
+    for (let layer = 0; layer < cfg.nLayer; layer++) {
+      const weights = BLOCK_PARTS.map((part) => this.p(`h.${layer}.${part}`));
+      if (opts.gradientCheckpointing && !past && !present) x = checkpointed(this.block.bind(this, layer), x, weights, attentionBias);
+      else x = this.block(layer, x, weights, attentionBias, past?.[layer], present);
+    }
+    return layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"), cfg.layerNormEpsilon) as tf.Tensor3D;
+  }
+
+  /**
+   * One pre-LayerNorm transformer block. weights: the tensors of BLOCK_PARTS, in order.
+   * x: [B, T, D], attentionBias: [B or 1, 1, T, S] → [B, T, D]
+   */
+  private block(layer: number, x: tf.Tensor3D, weights: tf.Tensor[], attentionBias: tf.Tensor, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, present?: KVCache): tf.Tensor3D {
+    const cfg = this.config;
+    const [B, T, D] = x.shape;
+    const H = cfg.nHead;
+    const headDim = D / H;
+    const [ln1W, ln1B, attnW, attnB, projW, projB, ln2W, ln2B, fcW, fcB, mlpProjW, mlpProjB] = weights as tf.Tensor1D[] & tf.Tensor2D[];
+    const scale = cfg.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1;
+    const layerScale = cfg.scaleAttnByInverseLayerIdx ? scale / (layer + 1) : scale;
+    const h = layerNorm(x, ln1W, ln1B, cfg.layerNormEpsilon);
+    const qkv = linear(h, attnW as tf.Tensor2D, attnB); // [B, T, 3D]
+    // Split heads with 3-D slices and 4-D transposes (no 5-D tensors).
+    const heads = (part: number) =>
+      tf.slice(qkv, [0, 0, part * D], [B, T, D]).reshape([B, T, H, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+    const q = heads(0);
+    let k = heads(1);
+    let v = heads(2);
+    if (past) {
+      k = tf.concat([past.key, k], 2); // [B, H, S, hd]
+      v = tf.concat([past.value, v], 2);
+    }
+    if (present) present.push({ key: tf.keep(k), value: tf.keep(v) });
+    const scores = matMul(q, k, false, true).mul(layerScale).add(attentionBias); // [B, H, T, S]
+    const probs = tf.softmax(scores, -1);
+    const attended = matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B, T, D]
+    const afterAttention = x.add(linear(attended, projW as tf.Tensor2D, projB));
+    const h2 = layerNorm(afterAttention, ln2W, ln2B, cfg.layerNormEpsilon);
+    const hidden = activation(cfg.activationFunction, linear(h2, fcW as tf.Tensor2D, fcB)); // [B, T, 4D]
+    return afterAttention.add(linear(hidden, mlpProjW as tf.Tensor2D, mlpProjB)) as tf.Tensor3D;
   }
 
   /** A deep copy; trainable=false gives a frozen reference model. */
   clone(opts: { trainable?: boolean } = {}): GPT2LMHeadModel {
     const params = new Map<string, tf.Variable>();
-    this.params.forEach((v, name) => params.set(name, tf.variable(v, opts.trainable ?? true, `${name}_${nextId++}`)));
+    this.params.forEach((v, name) => {
+      // A copy with its own storage (tf.variable(v) would share v's until v is next assigned).
+      const copy = tf.tidy(() => v.mul(1));
+      params.set(name, tf.variable(copy, opts.trainable ?? true, `${name}_${nextId++}`));
+      copy.dispose();
+    });
     return new GPT2LMHeadModel(this.config, params);
   }
 
@@ -205,6 +237,12 @@ export class GPT2LMHeadModel {
 }
 
 let nextId = 0;
+
+/** The weights of one block, in the order GPT2LMHeadModel.block takes them. */
+const BLOCK_PARTS = [
+  "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
+  "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
+];
 
 /** Frees a KV cache. */
 export function disposeCache(cache: KVCache | undefined): void {

@@ -131,3 +131,41 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   flatIds.dispose();
   return rows.reshape([...ids.shape, table.shape[1]]);
 }
+
+/**
+ * Gradient checkpointing (TRL's gradient_checkpointing): y = f(x, weights, constant) without keeping f's intermediate
+ * activations for the backward pass; the backward pass runs f again and differentiates that. One more forward pass
+ * per block buys memory: only x is kept per block, and the recomputed activations live for one block's backward.
+ * constant (e.g. the attention bias) gets no gradient.
+ * x: [...], weights: f's trainable inputs → f's output
+ */
+export function checkpointed<T extends tf.Tensor>(f: (x: T, weights: tf.Tensor[], constant: tf.Tensor) => T, x: T, weights: tf.Tensor[], constant: tf.Tensor): T {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const inputs = args.slice(0, -1) as tf.Tensor[];
+    save([inputs[0], constant]);
+    return {
+      value: tf.tidy(() => f(inputs[0] as T, inputs.slice(1), constant)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedX, savedConstant] = saved;
+        const recompute = (...xs: tf.Tensor[]) => f(xs[0] as T, xs.slice(1), savedConstant);
+        return withInnerTape(() => tf.grads(recompute)([savedX, ...inputs.slice(1)], dy));
+      },
+    };
+  });
+  return op(x, ...weights) as T;
+}
+
+/**
+ * Runs a nested gradient computation inside a backward pass. tfjs's engine keeps one active tape and drops it when a
+ * top-level gradient computation ends, which would drop the outer computation's tape; it is put back afterwards.
+ */
+function withInnerTape<R>(fn: () => R): R {
+  const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+  const outerTape = state.activeTape;
+  try {
+    return fn();
+  } finally {
+    state.activeTape = outerTape;
+  }
+}

@@ -17,17 +17,32 @@ export interface PairBatch {
   inputIds: tf.Tensor2D;
   /** 1 for real tokens, 0 for padding: int32 [2B, T] */
   attentionMask: tf.Tensor2D;
-  /** 1 on completion tokens (the tokens whose log-probs DPO sums): float32 [2B, T] */
-  completionMask: tf.Tensor2D;
+  /** The C completion tokens (the tokens whose log-probs DPO sums), each predicted from the position before it:
+   * flat index row·T + t of that predicting position, int32 [C] (positions of prompts and padding never reach the LM head). */
+  labelPositions: tf.Tensor1D;
+  /** The completion token ids those positions predict: int32 [C]. */
+  labels: tf.Tensor1D;
+  /** labelRows[r, c] = 1 when label c belongs to row r: float32 [2B, C]; a matMul with it sums per-token values per row. */
+  labelRows: tf.Tensor2D;
   /** Non-padding tokens in the batch (prompt + completion, chosen and rejected). */
   tokenCount: number;
 }
 
-export function collatePairs(pairs: TokenIdsPair[], padTokenId: number): PairBatch {
+/** How a batch is shaped. */
+export interface CollateOptions {
+  /** Pad the length T up to a multiple of this (TRL's pad_to_multiple_of); 0 or 1 pads to the longest row only. */
+  padToMultipleOf?: number;
+  /** One label slot per position (C = R·T; slots that predict no completion token are zero columns of labelRows),
+   * so that the batch's shapes depend on R and T only: what a compiled step, traced once per shape, needs. */
+  labelsAtEveryPosition?: boolean;
+}
+
+export function collatePairs(pairs: TokenIdsPair[], padTokenId: number, opts: CollateOptions = {}): PairBatch {
   if (pairs.length === 0) throw new Error("collatePairs: empty batch");
   const batch = collateSequences(
     [...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })), ...pairs.map((p) => ({ prompt: p.promptIds, completion: p.rejectedIds }))],
     padTokenId,
+    opts,
   );
   return { ...batch, numPairs: pairs.length };
 }
@@ -41,13 +56,17 @@ export interface PromptCompletion {
 export type SequenceBatch = Omit<PairBatch, "numPairs">;
 
 /** Right-pads prompt+completion sequences into one batch (the rows in the given order). */
-export function collateSequences(sequences: PromptCompletion[], padTokenId: number): SequenceBatch {
+export function collateSequences(sequences: PromptCompletion[], padTokenId: number, opts: CollateOptions = {}): SequenceBatch {
   if (sequences.length === 0) throw new Error("collateSequences: empty batch");
   const R = sequences.length;
-  const T = Math.max(...sequences.map((s) => s.prompt.length + s.completion.length));
+  const longest = Math.max(...sequences.map((s) => s.prompt.length + s.completion.length));
+  const multiple = Math.max(1, opts.padToMultipleOf ?? 1);
+  const T = Math.ceil(longest / multiple) * multiple;
   const ids = new Int32Array(R * T).fill(padTokenId);
   const attention = new Int32Array(R * T);
-  const completion = new Float32Array(R * T);
+  const positions: number[] = [];
+  const labels: number[] = [];
+  const labelRowOf: number[] = [];
   let tokenCount = 0;
   sequences.forEach((s, row) => {
     const base = row * T;
@@ -59,14 +78,41 @@ export function collateSequences(sequences: PromptCompletion[], padTokenId: numb
       const at = base + s.prompt.length + i;
       ids[at] = id;
       attention[at] = 1;
-      completion[at] = 1;
+      // Position at−1 predicts this token; a completion token at position 0 has no predictor (as in TRL's shift).
+      if (at > base) {
+        positions.push(at - 1);
+        labels.push(id);
+        labelRowOf.push(row);
+      }
     });
     tokenCount += s.prompt.length + s.completion.length;
   });
+  if (opts.labelsAtEveryPosition) {
+    // Slot p holds the token at p+1 (or 0); only the completion tokens' slots count in labelRows.
+    const slotLabels = new Int32Array(R * T);
+    const slotRows = new Float32Array(R * R * T);
+    positions.forEach((p, c) => {
+      slotLabels[p] = labels[c];
+      slotRows[labelRowOf[c] * R * T + p] = 1;
+    });
+    return {
+      inputIds: tf.tensor2d(ids, [R, T], "int32"),
+      attentionMask: tf.tensor2d(attention, [R, T], "int32"),
+      labelPositions: tf.range(0, R * T, 1, "int32") as tf.Tensor1D,
+      labels: tf.tensor1d(slotLabels, "int32"),
+      labelRows: tf.tensor2d(slotRows, [R, R * T], "float32"),
+      tokenCount,
+    };
+  }
+  const C = labels.length;
+  const labelRows = new Float32Array(R * C);
+  labelRowOf.forEach((row, c) => (labelRows[row * C + c] = 1));
   return {
     inputIds: tf.tensor2d(ids, [R, T], "int32"),
     attentionMask: tf.tensor2d(attention, [R, T], "int32"),
-    completionMask: tf.tensor2d(completion, [R, T], "float32"),
+    labelPositions: tf.tensor1d(positions, "int32"),
+    labels: tf.tensor1d(labels, "int32"),
+    labelRows: tf.tensor2d(labelRows, [R, C], "float32"),
     tokenCount,
   };
 }
@@ -74,5 +120,7 @@ export function collateSequences(sequences: PromptCompletion[], padTokenId: numb
 export function disposeBatch(batch: SequenceBatch): void {
   batch.inputIds.dispose();
   batch.attentionMask.dispose();
-  batch.completionMask.dispose();
+  batch.labelPositions.dispose();
+  batch.labels.dispose();
+  batch.labelRows.dispose();
 }

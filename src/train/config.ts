@@ -56,6 +56,17 @@ export interface DPOConfig {
   evalOnStart: boolean;
   /** Save a checkpoint (HF folder) every N updates; 0 saves only the final model. */
   saveSteps: number;
+  /** Recompute each transformer block's activations during the backward pass instead of keeping them: about one
+   * more forward pass of time for much less memory on long sequences and big models. TRL's DPOConfig defaults to
+   * true (GPU memory is scarce); dpo-ts defaults to false because at the course's size memory is not the limit. */
+  gradientCheckpointing: boolean;
+  /** Pad each batch's length to a multiple of this (TRL's pad_to_multiple_of); 0 pads to the longest row only.
+   * With compileStep, 0 means 32, so that few distinct batch shapes (and graphs) occur. */
+  padToMultipleOf: number;
+  /** Run each update as one TensorFlow graph, traced at the first update of each batch shape and then executed as a
+   * single session call (the analogue of transformers' torch_compile). Native "tensorflow" backend only, and
+   * gradientAccumulationSteps 1. Each new shape costs a traced eager update plus about a second of graph setup. */
+  compileStep: boolean;
   /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs). */
   precomputeRefLogProbs: boolean;
   /** Name used in logs and the default run folder. */
@@ -100,6 +111,9 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   evalSteps: 0,
   evalOnStart: false,
   saveSteps: 0,
+  gradientCheckpointing: false,
+  padToMultipleOf: 0,
+  compileStep: false,
   precomputeRefLogProbs: false,
   runName: "dpo",
   reportTo: "tensorboard",
@@ -130,6 +144,8 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
   if (config.reportTo !== "tensorboard" && config.reportTo !== "none") throw new Error(`${source}: option "reportTo" must be "tensorboard" or "none"`);
+  if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
+  if (config.compileStep && config.gradientAccumulationSteps !== 1) throw new Error(`${source}: option "compileStep" needs gradientAccumulationSteps 1, got ${config.gradientAccumulationSteps}`);
   if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
   if (!config.loggingDir) config.loggingDir = config.outputDir;
   return config;

@@ -21,9 +21,16 @@ export function defaultDecays(name: string): boolean {
   return !name.endsWith("bias") && !/(^|\.)(ln_\w+|ln_f|norm|layernorm|layer_norm)\./i.test(name);
 }
 
+/** The per-update scalars: lr/(1−β1^t), √(1−β2^t), and 1 − lr·λ. */
+export interface AdamWScalars {
+  stepSize: tf.Scalar;
+  biasCorrection2Sqrt: tf.Scalar;
+  decayFactor: tf.Scalar;
+}
+
 export class AdamW {
   private readonly opts: AdamWOptions;
-  private readonly moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable }>();
   /** Updates applied so far (t in the bias corrections). */
   stepCount = 0;
 
@@ -33,38 +40,58 @@ export class AdamW {
 
   /** Applies one update. params and grads are keyed by parameter name. */
   apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, learningRate: number): void {
+    const scalars = this.nextScalars(learningRate);
+    this.applyWith(params, grads, scalars);
+    tf.dispose(Object.values(scalars));
+  }
+
+  /**
+   * The scalars of the next update (and t ← t+1), as tensors, so that a compiled step takes them as inputs instead
+   * of freezing one step's values into its graph.
+   */
+  nextScalars(learningRate: number): AdamWScalars {
     this.stepCount += 1;
+    return {
+      stepSize: tf.scalar(learningRate / (1 - this.opts.beta1 ** this.stepCount)),
+      biasCorrection2Sqrt: tf.scalar(Math.sqrt(1 - this.opts.beta2 ** this.stepCount)),
+      decayFactor: tf.scalar(1 - learningRate * this.opts.weightDecay),
+    };
+  }
+
+  /** The moment estimates of each parameter, created (zeros) on first use. */
+  moments(params: Map<string, tf.Variable>): Map<string, { m: tf.Variable; v: tf.Variable }> {
+    params.forEach((param, name) => {
+      if (param.trainable && !this.state.has(name)) this.state.set(name, { m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false) });
+    });
+    return this.state;
+  }
+
+  /** Applies one update with the scalars of nextScalars. */
+  applyWith(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, scalars: AdamWScalars): void {
     const { beta1, beta2, epsilon, weightDecay } = this.opts;
-    const biasCorrection1 = 1 - beta1 ** this.stepCount;
-    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** this.stepCount);
-    const stepSize = learningRate / biasCorrection1;
+    const moments = this.moments(params);
     for (const [name, grad] of grads) {
       const param = params.get(name);
       if (!param) throw new Error(`AdamW: no parameter named ${name}`);
-      let state = this.moments.get(name);
-      if (!state) {
-        state = { m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false) };
-        this.moments.set(name, state);
-      }
-      const { m, v } = state;
+      const { m, v } = moments.get(name)!;
       tf.tidy(() => {
-        const decayed = weightDecay !== 0 && this.opts.decays!(name) ? param.mul(1 - learningRate * weightDecay) : param;
+        const decayed = weightDecay !== 0 && this.opts.decays!(name) ? param.mul(scalars.decayFactor) : param;
         const newM = m.mul(beta1).add(grad.mul(1 - beta1));
         const newV = v.mul(beta2).add(grad.square().mul(1 - beta2));
-        const denominator = newV.sqrt().div(biasCorrection2Sqrt).add(epsilon);
+        const denominator = newV.sqrt().div(scalars.biasCorrection2Sqrt).add(epsilon);
         m.assign(newM);
         v.assign(newV);
-        param.assign(decayed.sub(newM.div(denominator).mul(stepSize)));
+        param.assign(decayed.sub(newM.div(denominator).mul(scalars.stepSize)));
       });
     }
   }
 
   dispose(): void {
-    this.moments.forEach(({ m, v }) => {
+    this.state.forEach(({ m, v }) => {
       m.dispose();
       v.dispose();
     });
-    this.moments.clear();
+    this.state.clear();
   }
 }
 

@@ -82,8 +82,7 @@ export async function trainSFT(
     }
     const batch = collateSequences(order.splice(0, cfg.perDeviceTrainBatchSize).map((i) => sequences[i]), tokenizer.padTokenId);
     const { value, grads } = tf.variableGrads(() => {
-      const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask });
-      const { logps, tokenCounts } = completionLogps(logits, batch.inputIds, batch.completionMask);
+      const { logps, tokenCounts } = completionLogps(model, batch);
       return logps.sum().neg().div(tokenCounts.sum()) as tf.Scalar;
     }, variables);
     disposeBatch(batch);

@@ -25,11 +25,9 @@ export const METRIC_NAMES = [
  * Mean DPO loss (scalar; differentiable w.r.t. the policy inside tf.variableGrads) and the metric vector
  * [METRIC_NAMES.length]. referenceLogps: [2B], chosen rows first.
  */
-export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps: tf.Tensor1D, opts: DPOLossOptions): { loss: tf.Scalar; metrics: tf.Tensor1D } {
+export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps: tf.Tensor1D, opts: DPOLossOptions & { gradientCheckpointing?: boolean }): { loss: tf.Scalar; metrics: tf.Tensor1D } {
   const B = batch.numPairs;
-  const { logits } = policy.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, T, V]
-  const logps = completionLogps(logits, batch.inputIds, batch.completionMask); // each [2B]
-  logits.dispose();
+  const logps = completionLogps(policy, batch, { gradientCheckpointing: opts.gradientCheckpointing }); // each [2B]
   const chosen = (t: tf.Tensor1D) => t.slice(0, B);
   const rejected = (t: tf.Tensor1D) => t.slice(B, B);
   const { losses, chosenRewards, rejectedRewards } = dpoLoss(

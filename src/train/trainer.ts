@@ -18,7 +18,8 @@ import { collatePairs, disposeBatch, PairBatch, TokenIdsPair } from "./batch";
 import { DPOConfig, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { dpoBatchLoss, METRIC_NAMES } from "./step";
-import { AdamW, clipGradNorm } from "./optimizer";
+import { AdamW, AdamWScalars, clipGradNorm } from "./optimizer";
+import { COMPILED_PAD_MULTIPLE, CompiledUpdates } from "./compiled";
 import { SummaryWriter } from "../metrics/tensorboard";
 import { writeReport } from "../metrics/report";
 import { generate } from "../model/generate";
@@ -86,6 +87,8 @@ export class DPOTrainer {
   private readonly paramNameOfVariable = new Map<string, string>();
   private refLogpsCache: Float32Array[] | null = null;
   private tensorboard: SummaryWriter | null = null;
+  /** Compiled update graphs, by batch shape (compileStep). */
+  private compiled: CompiledUpdates | null = null;
 
   constructor(opts: DPOTrainerOptions) {
     this.config = resolveConfig((opts.args ?? {}) as Record<string, unknown>);
@@ -118,6 +121,11 @@ export class DPOTrainer {
     });
     this.model.params.forEach((v, name) => this.paramNameOfVariable.set(v.name, name));
     this.state = { step: 0, totalSteps: this.totalSteps(), epoch: 0, tokensSeen: 0, pairsSeen: 0, elapsedSeconds: 0, lastLog: null, logHistory: [] };
+  }
+
+  /** With compileStep: the graphs built so far (one per batch shape) and the seconds spent tracing and loading them. */
+  compileStats(): { graphs: number; graphRuns: number; compileSeconds: number } | null {
+    return this.compiled ? { graphs: this.compiled.graphCount, graphRuns: this.compiled.graphRuns, compileSeconds: this.compiled.compileSeconds } : null;
   }
 
   /** Updates per epoch (micro-batches rounded up, then grouped by gradientAccumulationSteps). */
@@ -169,10 +177,7 @@ export class DPOTrainer {
       });
       return tf.tensor1d(values);
     }
-    return tf.tidy(() => {
-      const { logits } = this.refModel.forward(batch.inputIds, { attentionMask: batch.attentionMask });
-      return completionLogps(logits, batch.inputIds, batch.completionMask).logps;
-    });
+    return tf.tidy(() => completionLogps(this.refModel, batch).logps);
   }
 
   /** Computes reference log-probs for every training pair once (precomputeRefLogProbs). */
@@ -192,15 +197,27 @@ export class DPOTrainer {
   }
 
   /** One update: forward/backward over the accumulation micro-batches, clip, AdamW. Returns metric sums. */
-  private trainStep(microBatches: { indices: number[] }[]): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number } {
+  private async trainStep(microBatches: { indices: number[] }[], learningRate: number): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number }> {
+    const collateOptions = this.compiled ? { padToMultipleOf: this.config.padToMultipleOf || COMPILED_PAD_MULTIPLE, labelsAtEveryPosition: true } : { padToMultipleOf: this.config.padToMultipleOf };
+    const batches = microBatches.map(({ indices }) => ({ indices, batch: collatePairs(indices.map((i) => this.trainPairs[i]), this.tokenizer.padTokenId, collateOptions) }));
+    const scalars = this.optimizer.nextScalars(learningRate);
+    try {
+      const { metricSum, gradNorm } = this.compiled
+        ? await this.compiledUpdate(batches[0].batch, batches[0].indices, scalars)
+        : this.update(batches.map(({ batch, indices }) => ({ batch, referenceLogps: this.referenceLogps(batch, indices) })), scalars);
+      return { metricSum, gradNorm, tokens: batches.reduce((n, b) => n + b.batch.tokenCount, 0), pairs: batches.reduce((n, b) => n + b.batch.numPairs, 0) };
+    } finally {
+      batches.forEach(({ batch }) => disposeBatch(batch));
+      tf.dispose(Object.values(scalars));
+    }
+  }
+
+  /** The eager update: gradients of each micro-batch (summed), clipping, AdamW. Disposes the reference log-probs. */
+  private update(microBatches: { batch: PairBatch; referenceLogps: tf.Tensor1D }[], scalars: AdamWScalars): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar } {
     const variables = this.model.trainableVariables();
     let accumulated: Map<string, tf.Tensor> | null = null;
     const metricSum = new RunningSum();
-    let tokens = 0;
-    let pairs = 0;
-    for (const { indices } of microBatches) {
-      const batch = collatePairs(indices.map((i) => this.trainPairs[i]), this.tokenizer.padTokenId);
-      const referenceLogps = this.referenceLogps(batch, indices);
+    for (const { batch, referenceLogps } of microBatches) {
       let metrics: tf.Tensor1D | null = null;
       const { value, grads } = tf.variableGrads(() => {
         const out = dpoBatchLoss(this.model, batch, referenceLogps, this.config);
@@ -209,9 +226,6 @@ export class DPOTrainer {
       }, variables);
       value.dispose();
       referenceLogps.dispose();
-      tokens += batch.tokenCount;
-      pairs += batch.numPairs;
-      disposeBatch(batch);
       const named = new Map<string, tf.Tensor>();
       for (const [variableName, grad] of Object.entries(grads)) named.set(this.paramNameOfVariable.get(variableName)!, grad);
       if (!accumulated) accumulated = named;
@@ -226,9 +240,58 @@ export class DPOTrainer {
       metricSum.add(metrics!);
     }
     const { grads, norm } = clipGradNorm(accumulated!, this.config.maxGradNorm);
-    this.optimizer.apply(this.model.params, grads, this.learningRate(this.state.step));
+    this.optimizer.applyWith(this.model.params, grads, scalars);
     grads.forEach((g) => g.dispose());
-    return { metricSum: metricSum.take(), gradNorm: norm, tokens, pairs };
+    return { metricSum: metricSum.take(), gradNorm: norm };
+  }
+
+  /**
+   * The update as a compiled graph (compileStep): its inputs are everything that changes between updates — the
+   * batch, AdamW's scalars, the policy's weights and moments, and the reference's weights (or its cached log-probs).
+   */
+  private async compiledUpdate(batch: PairBatch, indices: number[], scalars: AdamWScalars): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
+    const moments = this.optimizer.moments(this.model.params);
+    const cachedReference = this.refLogpsCache ? this.referenceLogps(batch, indices) : null;
+    const inputs: Record<string, tf.Tensor> = {
+      input_ids: batch.inputIds,
+      attention_mask: batch.attentionMask,
+      label_positions: batch.labelPositions,
+      labels: batch.labels,
+      label_rows: batch.labelRows,
+      step_size: scalars.stepSize,
+      bias_correction2_sqrt: scalars.biasCorrection2Sqrt,
+      decay_factor: scalars.decayFactor,
+    };
+    if (cachedReference) inputs.reference_logps = cachedReference;
+    else this.refModel.params.forEach((v, name) => (inputs[`reference/${name}`] = v));
+    this.model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
+    moments.forEach(({ m, v }, name) => {
+      inputs[`adam_m/${name}`] = m;
+      inputs[`adam_v/${name}`] = v;
+    });
+    const state = () => {
+      const out: Record<string, tf.Tensor> = {};
+      this.model.params.forEach((v, name) => v.trainable && (out[`policy/${name}`] = v));
+      moments.forEach(({ m, v }, name) => {
+        out[`adam_m/${name}`] = m;
+        out[`adam_v/${name}`] = v;
+      });
+      return out;
+    };
+    const key = `${batch.inputIds.shape}|${cachedReference ? "cached reference" : "reference model"}`;
+    const { outputs, traced } = await this.compiled!.run(key, inputs, () => {
+      const { metricSum, gradNorm } = this.update([{ batch, referenceLogps: cachedReference ?? this.referenceLogps(batch, null) }], scalars);
+      return { ...state(), metrics: metricSum, grad_norm: gradNorm };
+    });
+    if (!traced) {
+      // The graph returned the new weights and moments as new tensors: move them into the variables.
+      for (const [key, variable] of Object.entries(state())) {
+        (variable as tf.Variable).assign(outputs[key]);
+        outputs[key].dispose();
+      }
+      cachedReference?.dispose();
+    }
+    return { metricSum: outputs.metrics as tf.Tensor1D, gradNorm: outputs.grad_norm as tf.Scalar };
   }
 
   /** Trains for the configured steps, logging, evaluating and saving as configured. */
@@ -245,6 +308,10 @@ export class DPOTrainer {
       }
       this.tensorboard = new SummaryWriter(cfg.loggingDir);
       this.tensorboard.addHparams(cfg as unknown as Record<string, unknown>);
+    }
+    if (cfg.compileStep && !this.compiled) {
+      if (tf.getBackend() !== "tensorflow") throw new Error(`DPOConfig: option "compileStep" needs the native "tensorflow" backend; the active backend is "${tf.getBackend()}"`);
+      this.compiled = new CompiledUpdates();
     }
     if (cfg.precomputeRefLogProbs) await this.precomputeReference();
     const total = this.totalSteps();
@@ -266,7 +333,7 @@ export class DPOTrainer {
       const group: { indices: number[]; epoch: number }[] = [];
       for (let k = 0; k < cfg.gradientAccumulationSteps; k++) group.push(batches.next().value as { indices: number[]; epoch: number });
       const learningRate = this.learningRate(step);
-      const { metricSum, gradNorm, tokens, pairs } = this.trainStep(group);
+      const { metricSum, gradNorm, tokens, pairs } = await this.trainStep(group, learningRate);
       lastNorm?.dispose();
       lastNorm = gradNorm;
       windowSum.add(metricSum);
@@ -316,6 +383,7 @@ export class DPOTrainer {
       train_tokens_per_second: this.state.tokensSeen / Math.max(1e-9, this.state.elapsedSeconds),
       train_steps_per_second: this.state.step / Math.max(1e-9, this.state.elapsedSeconds),
       train_loss: trainLoss,
+      ...(this.compiled ? { compiled_graphs: this.compiled.graphCount, compile_seconds: this.compiled.compileSeconds } : {}),
     };
     fs.writeFileSync(path.join(cfg.outputDir, "train_results.json"), JSON.stringify(summary, null, 2) + "\n");
     return { globalStep: this.state.step, trainLoss, metrics: summary, state: this.state };
@@ -392,6 +460,8 @@ export class DPOTrainer {
 
   /** Frees the optimizer state and the reference copy the trainer made (not the models it was given). */
   dispose(): void {
+    this.compiled?.dispose();
+    this.compiled = null;
     this.optimizer.dispose();
     if (this.ownsRef) this.refModel.dispose();
   }

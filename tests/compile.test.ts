@@ -1,0 +1,133 @@
+/**
+ * Compiled updates (DPOConfig.compileStep): eager tfjs-node ops traced into a TensorFlow GraphDef, written as a
+ * SavedModel, loaded into a session and run. The graph must compute what eager execution computes, on inputs it
+ * has not seen, and a compiled training run must follow the eager run step for step.
+ * Needs the native backend; on the others only the clear refusal is tested.
+ */
+import { describe, it, expect, beforeAll } from "vitest";
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { createRequire } from "module";
+import { useBackendForTests } from "./helpers/backend";
+import { traceGraph } from "../src/compile/trace";
+import { GraphFunction } from "../src/compile/graph-function";
+import { encodeSavedModel } from "../src/compile/proto";
+import { loadModel } from "../src/model/io";
+import { Tokenizer } from "../src/tokenizer/tokenizer";
+import { readPreferenceFile } from "../src/data/preferences";
+import { DPOTrainer } from "../src/train/trainer";
+
+const FIX = path.join(__dirname, "fixtures/hf-tiny");
+const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
+let backend = "";
+
+beforeAll(async () => {
+  backend = await useBackendForTests();
+});
+
+const native = () => backend === "tensorflow";
+const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+
+describe("graph tracing (native backend)", () => {
+  it("writes a saved_model.pb that tfjs-node's own protobuf decoder reads back", (ctx) => {
+    if (!native()) return ctx.skip();
+    const bytes = encodeSavedModel({
+      nodes: [
+        { name: "x", op: "Placeholder", input: [], attr: { dtype: { type: "float32" }, shape: { shape: [2, 3] } } },
+        { name: "two", op: "Const", input: [], attr: { dtype: { type: "float32" }, value: { tensor: { dtype: "float32", shape: [], splat: 2 } } } },
+        { name: "y", op: "Mul", input: ["x:0", "two:0"], attr: { T: { type: "float32" } } },
+      ],
+      inputs: { x: { name: "x:0", dtype: "float32", shape: [2, 3] } },
+      outputs: { y: { name: "y:0", dtype: "float32", shape: [2, 3] } },
+      signatureKey: "serving_default",
+    });
+    const messages = createRequire(__filename)("@tensorflow/tfjs-node/dist/proto/api_pb");
+    const decoded = messages.SavedModel.deserializeBinary(bytes).toObject();
+    const meta = decoded.metaGraphsList[0];
+    expect(meta.metaInfoDef.tagsList).toEqual(["serve"]);
+    expect(meta.graphDef.nodeList.map((n: { op: string }) => n.op)).toEqual(["Placeholder", "Const", "Mul"]);
+    expect(meta.graphDef.nodeList[2].inputList).toEqual(["x:0", "two:0"]);
+    const signature = meta.signatureDefMap.find(([key]: [string]) => key === "serving_default")[1];
+    expect(signature.inputsMap[0][1].tensorShape.dimList.map((d: { size: number }) => d.size)).toEqual([2, 3]);
+  });
+
+  it("a traced function (matMul, softmax, reshape, gradients) gives eager's results on new inputs", async (ctx) => {
+    if (!native()) return ctx.skip();
+    const fn = (x: tf.Tensor2D, w: tf.Tensor2D, lr: tf.Scalar) =>
+      tf.tidy(() => {
+        const loss = (weights: tf.Tensor) => tf.softmax(x.matMul(weights as tf.Tensor2D)).reshape([-1]).square().sum() as tf.Scalar;
+        const { value, grad } = tf.valueAndGrad(loss)(w);
+        return { loss: value, w: w.sub(grad.mul(lr)) };
+      });
+    const inputs = { x: tf.randomNormal([4, 3], 0, 1, "float32", 1), w: tf.randomNormal([3, 5], 0, 1, "float32", 2), lr: tf.scalar(0.1) };
+    const { result, graph } = traceGraph(inputs, () => fn(inputs.x as tf.Tensor2D, inputs.w as tf.Tensor2D, inputs.lr as tf.Scalar));
+    expect(graph.stats.placeholders).toBe(3);
+    expect(graph.stats.ops).toBeGreaterThan(5);
+    const compiled = await GraphFunction.load(graph, tmp("dpo-graph-"));
+    // Fresh inputs: the graph must not have frozen the traced values.
+    const fresh = { x: tf.randomNormal([4, 3], 0, 1, "float32", 3), w: tf.randomNormal([3, 5], 0, 1, "float32", 4), lr: tf.scalar(0.5) };
+    const eager = fn(fresh.x as tf.Tensor2D, fresh.w as tf.Tensor2D, fresh.lr as tf.Scalar);
+    const out = compiled.run(fresh);
+    expect(out.loss.dataSync()[0]).toBeCloseTo(eager.loss.dataSync()[0], 5);
+    Array.from(out.w.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(eager.w.dataSync()[i], 5));
+    // The traced (eager) run itself is real.
+    expect(result.loss.dataSync()[0]).toBeCloseTo(fn(inputs.x as tf.Tensor2D, inputs.w as tf.Tensor2D, inputs.lr as tf.Scalar).loss.dataSync()[0], 6);
+    expect(() => compiled.run({ ...fresh, x: tf.zeros([5, 3]) })).toThrow(/input "x" is float32\[5,3\], the graph was traced with float32\[4,3\]/);
+    compiled.dispose();
+  });
+});
+
+describe("DPOTrainer with compileStep", () => {
+  it("follows the eager run step for step, with the weights updated and no tensors left behind", async (ctx) => {
+    if (!native()) return ctx.skip();
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+    const run = async (compileStep: boolean) => {
+      const policy = loadModel(path.join(FIX, "gpt2-policy"));
+      const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+      const counts: number[] = [];
+      const trainer = new DPOTrainer({
+        model: policy, refModel: reference, tokenizer, trainDataset: rows,
+        args: {
+          outputDir: tmp("dpo-compiled-"), maxSteps: 8, perDeviceTrainBatchSize: 2, loggingSteps: 1, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 2, weightDecay: 0.01,
+          reportTo: "none", numSampleGenerations: 0, writeReport: false, compileStep, padToMultipleOf: 8,
+        },
+        callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+      });
+      await trainer.train();
+      const weights = Array.from(policy.params.get("h.1.mlp.c_fc.weight")!.dataSync());
+      const logs = trainer.state.logHistory;
+      const stats = trainer.compileStats();
+      trainer.dispose();
+      policy.dispose();
+      reference.dispose();
+      return { logs, weights, counts, stats };
+    };
+    const eager = await run(false);
+    const compiled = await run(true);
+    expect(compiled.logs).toHaveLength(8);
+    // Some updates traced (one per batch shape), the others ran a graph.
+    expect(compiled.stats!.graphs).toBeGreaterThanOrEqual(1);
+    expect(compiled.stats!.graphRuns).toBe(8 - compiled.stats!.graphs);
+    expect(compiled.stats!.graphRuns).toBeGreaterThanOrEqual(4);
+    compiled.logs.forEach((entry, i) => {
+      for (const key of ["loss", "rewards/chosen", "rewards/margins", "rewards/accuracies", "logps/rejected", "logits/chosen", "grad_norm", "learning_rate"]) {
+        expect(Math.abs(entry[key] - eager.logs[i][key]), `step ${i + 1} ${key}: compiled ${entry[key]}, eager ${eager.logs[i][key]}`).toBeLessThan(1e-4 * (1 + Math.abs(eager.logs[i][key])));
+      }
+    });
+    compiled.weights.forEach((w, i) => expect(Math.abs(w - eager.weights[i])).toBeLessThan(1e-4));
+    // Steps that ran the graph (not the traces) leave the tensor count where it was.
+    expect(new Set(compiled.counts.slice(-4)).size, `numTensors per step: ${compiled.counts}`).toBe(1);
+  }, 120_000);
+
+  it("is refused clearly off the native backend", async (ctx) => {
+    if (native()) return ctx.skip();
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const trainer = new DPOTrainer({ model: policy, tokenizer, trainDataset: rows, args: { outputDir: tmp("dpo-compiled-"), maxSteps: 1, compileStep: true, reportTo: "none" } });
+    await expect(trainer.train()).rejects.toThrow(/"compileStep" needs the native "tensorflow" backend; the active backend is/);
+    trainer.dispose();
+    policy.dispose();
+  });
+});
