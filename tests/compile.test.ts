@@ -80,7 +80,10 @@ describe("graph tracing (native backend)", () => {
 });
 
 describe("DPOTrainer with compileStep", () => {
-  it("follows the eager run step for step, with the weights updated and no tensors left behind", async (ctx) => {
+  it.for([
+    { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1 },
+    { perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 },
+  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
     if (!native()) return ctx.skip();
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const run = async (compileStep: boolean) => {
@@ -90,7 +93,7 @@ describe("DPOTrainer with compileStep", () => {
       const trainer = new DPOTrainer({
         model: policy, refModel: reference, tokenizer, trainDataset: rows,
         args: {
-          outputDir: tmp("dpo-compiled-"), maxSteps: 8, perDeviceTrainBatchSize: 2, loggingSteps: 1, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 2, weightDecay: 0.01,
+          outputDir: tmp("dpo-compiled-"), maxSteps: 8, ...batching, loggingSteps: 1, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 2, weightDecay: 0.01,
           reportTo: "none", numSampleGenerations: 0, writeReport: false, compileStep, padToMultipleOf: 8,
         },
         callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],

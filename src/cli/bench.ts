@@ -75,7 +75,7 @@ async function worker(options: ParsedArgs["options"]): Promise<void> {
   const result: Measurement = {
     framework: "dpo-ts",
     backend: compiled ? "tensorflow (compileStep)" : choice.name,
-    detail: compiled ? `${choice.detail}; ${trainer.compileStats()!.graphs} graphs, ${trainer.compileStats()!.compileSeconds.toFixed(1)} s tracing + loading` : choice.detail,
+    detail: compiled ? `${choice.detail}; ${trainer.compileStats()!.graphs} graphs of ${trainer.compileStats()!.opsPerGraph.join("/")} TF ops, ${trainer.compileStats()!.compileSeconds.toFixed(1)} s tracing + loading` : choice.detail,
     step_s_mean: timedSeconds / steps,
     tokens_per_step: tokens / steps,
     tokens_per_s: tokens / timedSeconds,

@@ -32,6 +32,8 @@ export interface PairBatch {
 export interface CollateOptions {
   /** Pad the length T up to a multiple of this (TRL's pad_to_multiple_of); 0 or 1 pads to the longest row only. */
   padToMultipleOf?: number;
+  /** Pad to at least this length (before rounding up to padToMultipleOf). */
+  padToLength?: number;
   /** One label slot per position (C = R·T; slots that predict no completion token are zero columns of labelRows),
    * so that the batch's shapes depend on R and T only: what a compiled step, traced once per shape, needs. */
   labelsAtEveryPosition?: boolean;
@@ -59,7 +61,7 @@ export type SequenceBatch = Omit<PairBatch, "numPairs">;
 export function collateSequences(sequences: PromptCompletion[], padTokenId: number, opts: CollateOptions = {}): SequenceBatch {
   if (sequences.length === 0) throw new Error("collateSequences: empty batch");
   const R = sequences.length;
-  const longest = Math.max(...sequences.map((s) => s.prompt.length + s.completion.length));
+  const longest = Math.max(opts.padToLength ?? 0, ...sequences.map((s) => s.prompt.length + s.completion.length));
   const multiple = Math.max(1, opts.padToMultipleOf ?? 1);
   const T = Math.ceil(longest / multiple) * multiple;
   const ids = new Int32Array(R * T).fill(padTokenId);

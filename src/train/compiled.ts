@@ -37,6 +37,11 @@ export class CompiledUpdates {
     return this.graphs.size;
   }
 
+  /** TensorFlow ops in each graph (Placeholders and Consts not counted). */
+  get opsPerGraph(): number[] {
+    return [...this.graphs.values()].map((g) => g.graph.stats.ops);
+  }
+
   /**
    * Runs the update of shape `key`: the compiled graph when there is one, else eagerUpdate while tracing it.
    * inputs: every tensor the update reads that changes between updates (weights, optimizer state, batch, scalars).

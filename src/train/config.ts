@@ -64,8 +64,9 @@ export interface DPOConfig {
    * With compileStep, 0 means 32, so that few distinct batch shapes (and graphs) occur. */
   padToMultipleOf: number;
   /** Run each update as one TensorFlow graph, traced at the first update of each batch shape and then executed as a
-   * single session call (the analogue of transformers' torch_compile). Native "tensorflow" backend only, and
-   * gradientAccumulationSteps 1. Each new shape costs a traced eager update plus about a second of graph setup. */
+   * single session call (the analogue of transformers' torch_compile). Native "tensorflow" backend only. The
+   * micro-batches of an update are padded to one length; each new shape costs a traced eager update plus about a
+   * second of graph setup, so it pays off over longer runs. */
   compileStep: boolean;
   /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs). */
   precomputeRefLogProbs: boolean;
@@ -145,7 +146,6 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
   if (config.reportTo !== "tensorboard" && config.reportTo !== "none") throw new Error(`${source}: option "reportTo" must be "tensorboard" or "none"`);
   if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
-  if (config.compileStep && config.gradientAccumulationSteps !== 1) throw new Error(`${source}: option "compileStep" needs gradientAccumulationSteps 1, got ${config.gradientAccumulationSteps}`);
   if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
   if (!config.loggingDir) config.loggingDir = config.outputDir;
   return config;

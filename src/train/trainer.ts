@@ -124,8 +124,8 @@ export class DPOTrainer {
   }
 
   /** With compileStep: the graphs built so far (one per batch shape) and the seconds spent tracing and loading them. */
-  compileStats(): { graphs: number; graphRuns: number; compileSeconds: number } | null {
-    return this.compiled ? { graphs: this.compiled.graphCount, graphRuns: this.compiled.graphRuns, compileSeconds: this.compiled.compileSeconds } : null;
+  compileStats(): { graphs: number; opsPerGraph: number[]; graphRuns: number; compileSeconds: number } | null {
+    return this.compiled ? { graphs: this.compiled.graphCount, opsPerGraph: this.compiled.opsPerGraph, graphRuns: this.compiled.graphRuns, compileSeconds: this.compiled.compileSeconds } : null;
   }
 
   /** Updates per epoch (micro-batches rounded up, then grouped by gradientAccumulationSteps). */
@@ -198,12 +198,16 @@ export class DPOTrainer {
 
   /** One update: forward/backward over the accumulation micro-batches, clip, AdamW. Returns metric sums. */
   private async trainStep(microBatches: { indices: number[] }[], learningRate: number): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number }> {
-    const collateOptions = this.compiled ? { padToMultipleOf: this.config.padToMultipleOf || COMPILED_PAD_MULTIPLE, labelsAtEveryPosition: true } : { padToMultipleOf: this.config.padToMultipleOf };
+    // A compiled update pads all its micro-batches to one length: one graph per (batch sizes, length).
+    const longest = (indices: number[]) => Math.max(...indices.map((i) => this.trainPairs[i]).map((p) => p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length)));
+    const collateOptions = this.compiled
+      ? { padToMultipleOf: this.config.padToMultipleOf || COMPILED_PAD_MULTIPLE, padToLength: Math.max(...microBatches.map(({ indices }) => longest(indices))), labelsAtEveryPosition: true }
+      : { padToMultipleOf: this.config.padToMultipleOf };
     const batches = microBatches.map(({ indices }) => ({ indices, batch: collatePairs(indices.map((i) => this.trainPairs[i]), this.tokenizer.padTokenId, collateOptions) }));
     const scalars = this.optimizer.nextScalars(learningRate);
     try {
       const { metricSum, gradNorm } = this.compiled
-        ? await this.compiledUpdate(batches[0].batch, batches[0].indices, scalars)
+        ? await this.compiledUpdate(batches, scalars)
         : this.update(batches.map(({ batch, indices }) => ({ batch, referenceLogps: this.referenceLogps(batch, indices) })), scalars);
       return { metricSum, gradNorm, tokens: batches.reduce((n, b) => n + b.batch.tokenCount, 0), pairs: batches.reduce((n, b) => n + b.batch.numPairs, 0) };
     } finally {
@@ -249,21 +253,25 @@ export class DPOTrainer {
    * The update as a compiled graph (compileStep): its inputs are everything that changes between updates — the
    * batch, AdamW's scalars, the policy's weights and moments, and the reference's weights (or its cached log-probs).
    */
-  private async compiledUpdate(batch: PairBatch, indices: number[], scalars: AdamWScalars): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
+  private async compiledUpdate(batches: { batch: PairBatch; indices: number[] }[], scalars: AdamWScalars): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
     const moments = this.optimizer.moments(this.model.params);
-    const cachedReference = this.refLogpsCache ? this.referenceLogps(batch, indices) : null;
+    const cachedReference = this.refLogpsCache ? batches.map(({ batch, indices }) => this.referenceLogps(batch, indices)) : null;
     const inputs: Record<string, tf.Tensor> = {
-      input_ids: batch.inputIds,
-      attention_mask: batch.attentionMask,
-      label_positions: batch.labelPositions,
-      labels: batch.labels,
-      label_rows: batch.labelRows,
       step_size: scalars.stepSize,
       bias_correction2_sqrt: scalars.biasCorrection2Sqrt,
       decay_factor: scalars.decayFactor,
     };
-    if (cachedReference) inputs.reference_logps = cachedReference;
-    else this.refModel.params.forEach((v, name) => (inputs[`reference/${name}`] = v));
+    batches.forEach(({ batch }, k) => {
+      Object.assign(inputs, {
+        [`batch${k}/input_ids`]: batch.inputIds,
+        [`batch${k}/attention_mask`]: batch.attentionMask,
+        [`batch${k}/label_positions`]: batch.labelPositions,
+        [`batch${k}/labels`]: batch.labels,
+        [`batch${k}/label_rows`]: batch.labelRows,
+      });
+      if (cachedReference) inputs[`batch${k}/reference_logps`] = cachedReference[k];
+    });
+    if (!cachedReference) this.refModel.params.forEach((v, name) => (inputs[`reference/${name}`] = v));
     this.model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
     moments.forEach(({ m, v }, name) => {
       inputs[`adam_m/${name}`] = m;
@@ -278,9 +286,9 @@ export class DPOTrainer {
       });
       return out;
     };
-    const key = `${batch.inputIds.shape}|${cachedReference ? "cached reference" : "reference model"}`;
+    const key = `${batches.map(({ batch }) => batch.inputIds.shape).join(";")}|${cachedReference ? "cached reference" : "reference model"}`;
     const { outputs, traced } = await this.compiled!.run(key, inputs, () => {
-      const { metricSum, gradNorm } = this.update([{ batch, referenceLogps: cachedReference ?? this.referenceLogps(batch, null) }], scalars);
+      const { metricSum, gradNorm } = this.update(batches.map(({ batch }, k) => ({ batch, referenceLogps: cachedReference?.[k] ?? this.referenceLogps(batch, null) })), scalars);
       return { ...state(), metrics: metricSum, grad_norm: gradNorm };
     });
     if (!traced) {
@@ -289,7 +297,7 @@ export class DPOTrainer {
         (variable as tf.Variable).assign(outputs[key]);
         outputs[key].dispose();
       }
-      cachedReference?.dispose();
+      tf.dispose(cachedReference ?? []);
     }
     return { metricSum: outputs.metrics as tf.Tensor1D, gradNorm: outputs.grad_norm as tf.Scalar };
   }
