@@ -69,6 +69,8 @@ function loadNative(): { detail: string; gpu: boolean } {
     }
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // TensorFlow's C++ INFO lines (oneDNN banner, one per loaded graph) are noise here; warnings and errors stay.
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= "1";
       nativeModule = require(pkg) as NativeModule;
       const version = require(`${pkg}/package.json`).version as string;
       return { detail: `${pkg}@${version}`, gpu: pkg.endsWith("-gpu") };

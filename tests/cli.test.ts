@@ -73,6 +73,26 @@ describe("dpo-ts CLI", () => {
     expect(result.tokens.length).toBeGreaterThan(0);
   });
 
+  it("train --compile-step follows the eager run on the native backend, and is refused clearly elsewhere", () => {
+    const args = (out: string) => ["train", "--policy", path.join(FIX, "gpt2-policy"), "--ref", path.join(FIX, "gpt2-ref"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--steps", "4", "--batch-size", "2", "--lr", "1e-3", "--logging-steps", "1", "--json"];
+    const compiledOut = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-compiled-"));
+    const compiled = dpoTs(...args(compiledOut), "--compile-step", "--pad-to-multiple-of", "16");
+    if (compiled.status !== 0) {
+      expect(compiled.stderr).toMatch(/option "compileStep" needs the native "tensorflow" backend; the active backend is "(wasm|cpu|webgpu)"/);
+      return;
+    }
+    const eagerOut = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-eager-"));
+    const eager = dpoTs(...args(eagerOut), "--pad-to-multiple-of", "16");
+    expect(eager.status, eager.stderr).toBe(0);
+    const read = (dir: string) => fs.readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const [c, e] = [read(compiledOut), read(eagerOut)];
+    expect(c.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    c.forEach((entry, i) => expectMetrics(entry, e[i]));
+    const results = JSON.parse(fs.readFileSync(path.join(compiledOut, "train_results.json"), "utf8"));
+    expect(results.compiled_graphs).toBeGreaterThanOrEqual(1);
+    expect(results.compiled_graphs).toBeLessThan(4);
+  });
+
   it("train --config FILE.json takes the same keys; bad input names the file, row and field", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-config-"));
     const config = path.join(out, "config.json");

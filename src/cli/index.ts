@@ -34,7 +34,7 @@ commands:
 
 common: --backend tensorflow|webgpu|wasm|cpu   --json`;
 
-const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "help", "skip-trl", "worker"];
+const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker"];
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
