@@ -83,6 +83,7 @@ describe("DPOTrainer with compileStep", () => {
   it.for([
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1 },
     { perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 },
+    { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
   ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
     if (!native()) return ctx.skip();
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));

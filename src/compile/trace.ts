@@ -32,6 +32,7 @@ interface TensorRef {
 
 interface RecordedOp {
   op: string;
+  tag: string | null;
   attrs: OpAttr[];
   inputs: object[];
   inputDtypes: string[];
@@ -102,6 +103,8 @@ class Tracer {
   private consts = new Map<object, TensorValue>();
   private inputs: { key: string; ref: TensorRef }[] = [];
   private binding: Record<string, number> | null = null;
+  /** Marks the ops recorded now (see tracedAs). */
+  tag: string | null = null;
 
   addInput(key: string, t: tf.Tensor): void {
     if (this.producer.has(t.dataId)) throw new Error(`trace: input "${key}" is the same tensor as input "${(this.producer.get(t.dataId) as { key: string }).key}"`);
@@ -122,6 +125,7 @@ class Tracer {
     outputs.forEach((o, k) => this.producer.set(o.dataId, { kind: "op", index: this.ops.length, output: k }));
     this.ops.push({
       op,
+      tag: this.tag,
       attrs: attrs.map((a) => ({ ...a, value: Array.isArray(a.value) ? a.value.slice() : a.value })),
       inputs: inputIds,
       inputDtypes: inputs.map((t) => t.dtype),
@@ -222,6 +226,7 @@ class Tracer {
       if (!live[i]) return;
       const attr: Record<string, AttrValue> = {};
       r.attrs.forEach((a) => (attr[a.name] = this.attrValue(a)));
+      if (r.tag) attr._dpo_ts_tag = { s: r.tag };
       Object.entries(INFERRED_TYPE_ATTRS[r.op] ?? {}).forEach(([name, index]) => {
         if (!(name in attr)) attr[name] = { type: r.inputDtypes[index] };
       });
@@ -238,6 +243,24 @@ class Tracer {
       signatureOutputs[key] = { name, dtype: t.dtype, shape: t.shape.slice() };
     }
     return { nodes, inputs: signatureInputs, outputs: signatureOutputs, stats };
+  }
+}
+
+/**
+ * Runs fn with its recorded ops marked by an internal attribute (_dpo_ts_tag). Gradient checkpointing marks its
+ * recomputation: ops identical to the forward pass's would otherwise be merged with them by TensorFlow's graph
+ * optimiser (common-subexpression elimination), and the activations checkpointing frees would be kept after all.
+ * Outside a trace it only runs fn.
+ */
+export function tracedAs<R>(tag: string, fn: () => R): R {
+  if (!active) return fn();
+  const tracer = active;
+  const outer = tracer.tag;
+  tracer.tag = tag;
+  try {
+    return fn();
+  } finally {
+    tracer.tag = outer;
   }
 }
 

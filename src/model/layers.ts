@@ -4,6 +4,7 @@
  * op's gradient falls back to a slow or missing kernel (tf.gather's gradient needs UnsortedSegmentSum).
  */
 import * as tf from "@tensorflow/tfjs";
+import { tracedAs } from "../compile/trace";
 
 /** Swaps the last two axes. [..., m, n] → [..., n, m] */
 function swapLast(x: tf.Tensor): tf.Tensor {
@@ -149,7 +150,7 @@ export function checkpointed<T extends tf.Tensor>(f: (x: T, weights: tf.Tensor[]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedX, savedConstant] = saved;
         const recompute = (...xs: tf.Tensor[]) => f(xs[0] as T, xs.slice(1), savedConstant);
-        return withInnerTape(() => tf.grads(recompute)([savedX, ...inputs.slice(1)], dy));
+        return withInnerTape(() => tracedAs("recompute", () => tf.grads(recompute)([savedX, ...inputs.slice(1)], dy)));
       },
     };
   });
