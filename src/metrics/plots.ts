@@ -214,19 +214,24 @@ export function lossFigure(log: readonly MetricLogEntry[], opts: CurveOptions = 
   };
 }
 
-/** Implicit rewards β·(log π − log π_ref) of chosen vs rejected completions, train and eval. */
-export function rewardsFigure(log: readonly MetricLogEntry[], opts: CurveOptions = {}): PlotlyFigure {
+/** A metric of chosen vs rejected completions ("<metric>/chosen", "<metric>/rejected"), train and eval. */
+function chosenRejectedFigure(log: readonly MetricLogEntry[], metric: string, labels: [string, string], smoothing: number, title: string, yTitle: string): PlotlyFigure {
   return {
     data: trainEvalTraces(
       log,
       [
-        { key: "rewards/chosen", label: "chosen", color: COLORS.chosen },
-        { key: "rewards/rejected", label: "rejected", color: COLORS.rejected },
+        { key: `${metric}/chosen`, label: labels[0], color: COLORS.chosen },
+        { key: `${metric}/rejected`, label: labels[1], color: COLORS.rejected },
       ],
-      opts.smoothing ?? 0.6,
+      smoothing,
     ),
-    layout: baseLayout(opts.title ?? "Implicit rewards: chosen vs rejected", "reward"),
+    layout: baseLayout(title, yTitle),
   };
+}
+
+/** Implicit rewards β·(log π − log π_ref) of chosen vs rejected completions, train and eval. */
+export function rewardsFigure(log: readonly MetricLogEntry[], opts: CurveOptions = {}): PlotlyFigure {
+  return chosenRejectedFigure(log, "rewards", ["chosen", "rejected"], opts.smoothing ?? 0.6, opts.title ?? "Implicit rewards: chosen vs rejected", "reward");
 }
 
 /** Reward margin (chosen − rejected), train and eval; dotted zero line. */
@@ -267,17 +272,7 @@ export function gradNormFigure(log: readonly MetricLogEntry[], opts: CurveOption
 
 /** Log-probabilities of chosen and rejected completions under the policy, train and eval. */
 export function logpsFigure(log: readonly MetricLogEntry[], opts: CurveOptions = {}): PlotlyFigure {
-  return {
-    data: trainEvalTraces(
-      log,
-      [
-        { key: "logps/chosen", label: "log p(chosen)", color: COLORS.chosen },
-        { key: "logps/rejected", label: "log p(rejected)", color: COLORS.rejected },
-      ],
-      opts.smoothing ?? 0,
-    ),
-    layout: baseLayout(opts.title ?? "Policy log-probabilities", "log p (sum over completion)"),
-  };
+  return chosenRejectedFigure(log, "logps", ["log p(chosen)", "log p(rejected)"], opts.smoothing ?? 0, opts.title ?? "Policy log-probabilities", "log p (sum over completion)");
 }
 
 /**

@@ -89,31 +89,23 @@ export function collateSequences(sequences: PromptCompletion[], padTokenId: numb
     });
     tokenCount += s.prompt.length + s.completion.length;
   });
-  if (opts.labelsAtEveryPosition) {
-    // Slot p holds the token at p+1 (or 0); only the completion tokens' slots count in labelRows.
-    const slotLabels = new Int32Array(R * T);
-    const slotRows = new Float32Array(R * R * T);
-    positions.forEach((p, c) => {
-      slotLabels[p] = labels[c];
-      slotRows[labelRowOf[c] * R * T + p] = 1;
-    });
-    return {
-      inputIds: tf.tensor2d(ids, [R, T], "int32"),
-      attentionMask: tf.tensor2d(attention, [R, T], "int32"),
-      labelPositions: tf.range(0, R * T, 1, "int32") as tf.Tensor1D,
-      labels: tf.tensor1d(slotLabels, "int32"),
-      labelRows: tf.tensor2d(slotRows, [R, R * T], "float32"),
-      tokenCount,
-    };
-  }
-  const C = labels.length;
+  // Label slots: one per completion token, or one per position (slot p holds the token at p+1; slots that predict
+  // no completion token stay zero columns of labelRows).
+  const everyPosition = opts.labelsAtEveryPosition ?? false;
+  const C = everyPosition ? R * T : labels.length;
+  const slotPositions = everyPosition ? Int32Array.from({ length: C }, (_, i) => i) : Int32Array.from(positions);
+  const slotLabels = new Int32Array(C);
   const labelRows = new Float32Array(R * C);
-  labelRowOf.forEach((row, c) => (labelRows[row * C + c] = 1));
+  labels.forEach((id, c) => {
+    const slot = everyPosition ? positions[c] : c;
+    slotLabels[slot] = id;
+    labelRows[labelRowOf[c] * C + slot] = 1;
+  });
   return {
     inputIds: tf.tensor2d(ids, [R, T], "int32"),
     attentionMask: tf.tensor2d(attention, [R, T], "int32"),
-    labelPositions: tf.tensor1d(positions, "int32"),
-    labels: tf.tensor1d(labels, "int32"),
+    labelPositions: tf.tensor1d(slotPositions, "int32"),
+    labels: tf.tensor1d(slotLabels, "int32"),
     labelRows: tf.tensor2d(labelRows, [R, C], "float32"),
     tokenCount,
   };

@@ -47,12 +47,12 @@ export function headLogProbs(hidden: tf.Tensor2D, head: tf.Tensor2D, labels: tf.
         return [logSumExp, picked.sub(logSumExp)];
       }),
     );
-    const logSumExp = ranges.length === 1 ? perChunk[0][0] : tf.concat(perChunk.map((c) => c[0])); // [N]
-    const value = ranges.length === 1 ? perChunk[0][1] : tf.concat(perChunk.map((c) => c[1])); // [N]
+    const logSumExp = single ? perChunk[0][0] : tf.concat(perChunk.map((c) => c[0])); // [N]
+    const value = single ? perChunk[0][1] : tf.concat(perChunk.map((c) => c[1])); // [N]
     // Saved for the backward pass (the caller's tidy disposes the originals before it runs).
     save(keptLogits ? [x, w, labels, logSumExp, keptLogits] : [x, w, labels, logSumExp]);
     if (keptLogits) (keptLogits as tf.Tensor).dispose(); // the saved clone holds the data
-    if (ranges.length > 1) perChunk.forEach((c) => tf.dispose(c));
+    if (!single) perChunk.forEach((c) => tf.dispose(c));
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
