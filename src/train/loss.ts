@@ -30,6 +30,8 @@
  *   sft           mean NLL of the chosen completion tokens of the batch (the same value for every pair)
  * useWeighting (WPO) multiplies every per-pair loss by w_w·w_l, the policy's length-normalised sequence
  * probabilities computed by the caller (see logps.ts, wpoWeights). ldAlpha (LD-DPO) changes log π itself (logps.ts).
+ * (TRL 1.13 multiplies in place, which autograd rejects after a relu or an expand: its useWeighting fails at the
+ * first step with "hinge" and "sft". dpo-ts computes the same product for every loss.)
  * Implicit rewards r_w = β·ρ_w, r_l = β·ρ_l: metrics only (never differentiated), as in TRL.
  *
  * Where the paper, older TRL and TRL 1.13 differ (dpo-ts follows TRL 1.13 except for sigmoid's ε):
@@ -181,15 +183,21 @@ function smoothedSigmoidLoss(x: tf.Tensor, beta: number, eps: number): tf.Tensor
 
 /**
  * x sorted ascending over the batch (torch.sort(x, dim=0).values), differentiable: the sort order is a constant
- * permutation matrix and the values go through a matMul (tf.gather's gradient is slow on cpu and missing on wasm).
- * x: [B] → [B]
+ * permutation P (TopK has no gradient in tfjs), sorted = P·x and the gradient is Pᵀ·dy (a matMul, not a gather,
+ * whose gradient is slow on cpu and missing on wasm). x: [B] → [B]
  */
-function sortAscending(x: tf.Tensor1D): tf.Tensor1D {
+const sortAscending = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor1D;
+  const save = args[1] as tf.GradSaveFunc;
   const B = x.shape[0];
   const order = tf.topk(tf.neg(x), B, true).indices; // [B] int32, indices of x from smallest to largest
-  const permutation = tf.oneHot(order, B).cast("float32"); // [B, B], row i picks the i-th smallest
-  return permutation.matMul(x.expandDims(1)).reshape([B]) as tf.Tensor1D;
-}
+  const permutation = tf.oneHot(order, B).cast("float32") as tf.Tensor2D; // [B, B], row i picks the i-th smallest
+  save([permutation]);
+  return {
+    value: permutation.matMul(x.expandDims(1)).reshape([B]),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => saved[0].matMul(dy.expandDims(1), true, false).reshape([B]),
+  };
+}) as (x: tf.Tensor1D) => tf.Tensor1D;
 
 export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossOutput {
   checkLossOptions(opts, "dpoLoss");
