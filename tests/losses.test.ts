@@ -11,6 +11,7 @@ import { resolveConfig } from "../src/train/config";
 import { collatePairs, disposeBatch } from "../src/train/batch";
 import { completionLogps, lengthDesensitizedRows } from "../src/train/logps";
 import { loadModel, CausalLM } from "../src/model/io";
+import { lossShapesFigure } from "../src/metrics/plots";
 import { useBackendForTests } from "./helpers/backend";
 
 beforeAll(async () => {
@@ -104,6 +105,23 @@ describe("every loss type against hand-computed values", () => {
   }
   it("discopop with discopopTau 0.5", () => {
     close(ours({ lossType: "discopop", discopopTau: 0.5 }), byHand("discopop", { beta: 0.1, eps: 0, f: "reverse_kl", alpha: 0.5, tau: 0.5 }), "discopop");
+  });
+  it("lossCurves evaluates every loss but sft on a grid of margins, one pair per point; lossShapesFigure draws them", () => {
+    const margins = [-2, 0, 0.5, 2];
+    const curves = lossCurves(margins, { beta: 0.1 });
+    expect(curves.map((c) => c.name)).toEqual(LOSS_TYPES.filter((t) => t !== "sft"));
+    for (const c of curves) c.loss.forEach((v) => expect(Number.isFinite(v), c.name).toBe(true));
+    // Single-pair batches, margin split evenly: ρ_w = m/(2β), ρ_l = −m/(2β).
+    const m = 2, b = 0.1, rho = m / (2 * b);
+    const at = (name: string) => curves.find((c) => c.name === name)!.loss[3];
+    expect(at("sigmoid")).toBeCloseTo(-logSig(m), 5);
+    expect(at("aot")).toBeCloseTo(-logSig(m), 5); // a batch of one: sorting changes nothing
+    expect(at("bco_pair")).toBeCloseTo(-logSig(b * rho) - logSig(b * rho), 5);
+    expect(at("exo_pair")).toBeCloseTo(sig(m) * (logSig(m) - Math.log(1 - 1e-3)) + sig(-m) * (logSig(-m) - Math.log(1e-3)), 4);
+    const fig = lossShapesFigure(curves, { beta: 0.1 });
+    expect(fig.data.map((t) => t.name)).toEqual(curves.map((c) => c.name));
+    expect(fig.data[0].y).toEqual(curves[0].loss);
+    expect(String((fig.layout.title as { text: string }).text)).toContain("β = 0.1");
   });
   it("known points: sigmoid at Δ = 0 is ln 2, hinge at βΔ = 1 is 0, ipo at its target margin is 0", () => {
     const curves = lossCurves([0, 1, 0.5], { beta: 0.5, lossTypes: ["sigmoid", "hinge", "ipo"] });

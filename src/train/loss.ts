@@ -186,7 +186,7 @@ function smoothedSigmoidLoss(x: tf.Tensor, beta: number, eps: number): tf.Tensor
  * permutation P (TopK has no gradient in tfjs), sorted = P·x and the gradient is Pᵀ·dy (a matMul, not a gather,
  * whose gradient is slow on cpu and missing on wasm). x: [B] → [B]
  */
-const sortAscending = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+const sortByPermutation = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const x = args[0] as tf.Tensor1D;
   const save = args[1] as tf.GradSaveFunc;
   const B = x.shape[0];
@@ -198,6 +198,9 @@ const sortAscending = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => saved[0].matMul(dy.expandDims(1), true, false).reshape([B]),
   };
 }) as (x: tf.Tensor1D) => tf.Tensor1D;
+
+/** A batch of one is sorted already (and tf.oneHot needs a depth of at least 2). */
+const sortAscending = (x: tf.Tensor1D): tf.Tensor1D => (x.shape[0] < 2 ? x : sortByPermutation(x));
 
 export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossOutput {
   checkLossOptions(opts, "dpoLoss");
