@@ -67,6 +67,12 @@ computed with the initial weights):
   expected.json's ipo_* is the unnormalized paper form, so it will not match TRL's ipo.
 * sigmoid ignores label_smoothing in TRL 1.13 (dpo_trainer.py:1472-1473: -logsigmoid(beta*delta)); label smoothing
   only enters robust, exo_pair, aot, aot_unpaired. expected.json's sigmoid_*_ls0.1 (cDPO) has no TRL 1.13 twin.
+* use_weighting=True crashes TRL 1.13 at step 1 with hinge or sft (an in-place product autograd rejects).
+
+Many runs in one process (what tests/trl-parity.test.ts does, to pay Python's start-up once):
+  .venv/bin/python bench/trl_dpo.py --model ... --ref ... --prefs ... --lr 1e-3 --steps 5 \
+      --sweep '[{"name": "ipo", "loss_type": "ipo"}, {"name": "wpo", "use_weighting": true}]'
+prints {"versions", "args", "runs": [{"name", "trl_config", "logs"}, ...]}.
 """
 
 from __future__ import annotations
