@@ -107,7 +107,7 @@ describe("dpo-ts CLI", () => {
     expect(failed.stderr).toMatch(/bad\.jsonl:2: field "chosen"/);
     const unknown = dpoTs("train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--bogus", "1");
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toMatch(/unknown option "bogus"/);
+    expect(unknown.stderr).toMatch(/^dpo-ts train: unknown option "--bogus"/m);
   });
 
   it("train without --out makes runs/<name> the run folder; report and compare rebuild their pages", () => {
@@ -135,5 +135,120 @@ describe("dpo-ts CLI", () => {
     } finally {
       fs.rmSync(runDir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Cheap invocations only: help, version and validation errors never load a model or train. */
+describe("dpo-ts CLI is strict", () => {
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version;
+  const COMMANDS = ["train", "eval", "generate", "sft", "serve", "course", "kernel", "bench", "report", "compare"];
+
+  it("--version prints package.json's version, at the top and on every command", () => {
+    for (const args of [["--version"], ["train", "--version"], ["serve", "--version"]]) {
+      const run = dpoTs(...args);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout.trim()).toBe(`dpo-ts ${version}`);
+    }
+  });
+
+  it("every command's --help prints its generated usage and does nothing else", () => {
+    const top = dpoTs("--help");
+    expect(top.status).toBe(0);
+    for (const c of COMMANDS) expect(top.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    const runsBefore = fs.existsSync(path.join(ROOT, "runs/course")) ? fs.statSync(path.join(ROOT, "runs/course")).mtimeMs : null;
+    for (const c of COMMANDS) {
+      const started = Date.now();
+      const run = dpoTs(c, "--help");
+      expect(run.status, `${c}: ${run.stderr}`).toBe(0);
+      expect(run.stderr, c).toBe("");
+      expect(run.stdout, c).toMatch(new RegExp(`^usage: dpo-ts ${c}`));
+      expect(run.stdout, c).toContain("--help");
+      expect(Date.now() - started, `${c} --help must not start work`).toBeLessThan(10_000);
+    }
+    // course --help did not run the course
+    const runsAfter = fs.existsSync(path.join(ROOT, "runs/course")) ? fs.statSync(path.join(ROOT, "runs/course")).mtimeMs : null;
+    expect(runsAfter).toBe(runsBefore);
+    const train = dpoTs("train", "--help").stdout;
+    // Every DPOConfig knob is a kebab-case option, the short names are aliases beside it.
+    for (const flag of ["--learning-rate, --lr X", "--max-steps, --steps N", "--per-device-train-batch-size, --batch-size N", "--loss-type, --loss", "--label-smoothing X", "--save-steps N", "--precompute-ref-log-probs, --precompute-ref", "--no-write-report", "--config FILE"]) {
+      expect(train).toContain(flag);
+    }
+    const { DEFAULT_DPO_CONFIG } = require("../dist/train/config");
+    for (const knob of Object.keys(DEFAULT_DPO_CONFIG)) expect(train).toContain(`--${knob.replace(/[A-Z]/g, (c: string) => "-" + c.toLowerCase())}`);
+  });
+
+  it("refuses bad values naming the option: exit 1, `dpo-ts <command>: …`, no stack trace", () => {
+    const cases: [string[], RegExp][] = [
+      [["train", "--steps", "2.5"], /^dpo-ts train: --steps must be a positive whole number, got "2\.5"$/],
+      [["train", "--steps", "-1"], /^dpo-ts train: --steps must be a positive whole number \(> 0\), got "-1"$/],
+      [["train", "--steps", "0"], /^dpo-ts train: --steps must be a positive whole number \(> 0\), got "0"$/],
+      [["train", "--batch-size", "1.5"], /^dpo-ts train: --batch-size must be a positive whole number, got "1\.5"$/],
+      [["train", "--lr", "fast"], /^dpo-ts train: --lr must be a number, got "fast"$/],
+      [["train", "--lr", "-1"], /^dpo-ts train: --lr must be ≥ 0$/],
+      [["train", "--loss", "nope"], /^dpo-ts train: --loss must be one of sigmoid, .*got "nope"$/],
+      [["train", "--lr", "1e-5", "--learning-rate", "1e-6"], /^dpo-ts train: --lr and --learning-rate are the same option; give one$/],
+      [["train", "--json=yes"], /^dpo-ts train: --json is a flag and takes no value$/],
+      [["train", "--precompute-ref-log-probs", "true"], /^dpo-ts train: --precompute-ref-log-probs is a flag and takes no value \(got "true"\)$/],
+      [["train", "--steps"], /^dpo-ts train: --steps needs a value$/],
+      [["train"], /^dpo-ts train: --policy is required/],
+      [["generate", "--model", "m", "--prompt", "p", "--max-new-tokens", "1.5"], /^dpo-ts generate: --max-new-tokens must be a positive whole number, got "1\.5"$/],
+      [["generate", "--tempreature", "1"], /^dpo-ts generate: unknown option "--tempreature"/],
+      [["serve", "--prot", "8000"], /^dpo-ts serve: unknown option "--prot"/],
+      [["serve", "--api-key", "X"], /^dpo-ts serve: unknown option "--api-key"/],
+      [["serve", "--model", "m", "--port", "80.5"], /^dpo-ts serve: --port must be a whole number, got "80\.5"$/],
+      [["course", "--steps", "0"], /^dpo-ts course: --steps must be a positive whole number \(> 0\), got "0"$/],
+      [["bench", "--batch-size", "2.5"], /^dpo-ts bench: --batch-size must be a positive whole number, got "2\.5"$/],
+      [["sft", "--data", "d", "--out", "o", "--model", "m", "--steps", "-3"], /^dpo-ts sft: --steps must be a positive whole number \(> 0\), got "-3"$/],
+      [["kernel", "remove"], /^dpo-ts kernel: unknown subcommand "remove"/],
+      [["report"], /^dpo-ts report: give one run folder/],
+      [["eval", "--policy", "p", "--data", "d", "stray"], /^dpo-ts eval: unexpected argument "stray"/],
+      [["frobnicate"], /^dpo-ts: unknown command "frobnicate"/],
+    ];
+    for (const [args, want] of cases) {
+      const run = dpoTs(...args);
+      expect(run.status, args.join(" ")).toBe(1);
+      expect(run.stderr.trim(), args.join(" ")).toMatch(want);
+      expect(run.stderr, args.join(" ")).not.toMatch(/\n\s+at /);
+    }
+    const debug = spawnSync(process.execPath, [CLI, "train", "--steps", "0"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, DPO_DEBUG: "1" } });
+    expect(debug.status).toBe(1);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  it("--config reads a TRL DPOConfig YAML unchanged: snake_case names, infra keys noted, unknown keys refused by line", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-yaml-"));
+    const yaml = path.join(dir, "dpo.yaml");
+    fs.writeFileSync(yaml, [
+      "# a TRL user's config",
+      "model_name_or_path: m",
+      "learning_rate: 5.0e-7",
+      "per_device_train_batch_size: 2",
+      "max_steps: -1",
+      "lr_scheduler_type: cosine",
+      "bf16: true",
+      "report_to:",
+      "  - wandb",
+      "  - tensorboard",
+      "num_train_epochs: 1.5",
+      "",
+    ].join("\n"));
+    // The command line wins over the file: --batch-size 1.5 is refused although the file's value is fine.
+    const run = dpoTs("train", "--config", yaml, "--batch-size", "1.5");
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`dpo-ts train: ${yaml}:7: ignoring TRL option "bf16"`);
+    expect(run.stderr).toContain(`dpo-ts train: ${yaml}:8: ignoring report_to wandb`);
+    expect(run.stderr).toMatch(/dpo-ts train: --batch-size must be a positive whole number, got "1\.5"/);
+    // File values are checked too, named by file, line and key.
+    const noData = dpoTs("train", "--config", yaml);
+    expect(noData.stderr.trim().split("\n").pop()).toBe("dpo-ts train: --data is required (see --help)");
+    fs.writeFileSync(yaml, "learning_rate: 1e-6\nrpo_alpha: 0.5\n");
+    const unknown = dpoTs("train", "--config", yaml);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(new RegExp(`^dpo-ts train: ${yaml.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: rpo_alpha: unknown option`));
+    fs.writeFileSync(yaml, "per_device_train_batch_size: 2.5\n");
+    expect(dpoTs("train", "--config", yaml).stderr).toMatch(/dpo\.yaml:1: per_device_train_batch_size must be a positive whole number, got 2\.5/);
+    const json = path.join(dir, "dpo.json");
+    fs.writeFileSync(json, '{\n  "beta": 0.1,\n  "max_steps": "many"\n}\n');
+    expect(dpoTs("train", "--config", json).stderr).toMatch(/dpo\.json:3: max_steps must be a (positive )?whole number, got "many"/);
   });
 });

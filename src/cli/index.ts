@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<void> {
   await runCommand(await entry.load(), rest);
 }
 
-if (require.main === module) {
+if (typeof require !== "undefined" && require.main === module) {
   const argv = process.argv.slice(2);
   const name = argv[0] && !argv[0].startsWith("-") && COMMANDS.some((c) => c.name === argv[0]) ? argv[0] : undefined;
   main(argv).then(
