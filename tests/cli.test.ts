@@ -9,6 +9,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { pythonWith } from "./helpers/python";
+import { dpoConfigFrom, mergeValues, readConfigFile } from "../src/cli/dpo-options";
+import { trainOptions } from "../src/cli/train";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -71,6 +73,16 @@ describe("dpo-ts CLI", () => {
     const result = lastJson(gen.stdout);
     expect(typeof result.text).toBe("string");
     expect(result.tokens.length).toBeGreaterThan(0);
+  });
+
+  it("generate prints text without special tokens unless --keep-special-tokens", () => {
+    const args = ["generate", "--model", path.join(ROOT, "data/sft-model"), "--prompt", "What is the capital of France?", "--chat", "--max-new-tokens", "40", "--json"];
+    const plain = lastJson(dpoTs(...args).stdout);
+    const kept = lastJson(dpoTs(...args, "--keep-special-tokens").stdout);
+    expect(plain.finish_reason).toBe("stop");
+    expect(kept.tokens).toEqual(plain.tokens);
+    expect(plain.text).not.toContain("<|im_end|>");
+    expect(kept.text).toBe(plain.text + "<|im_end|>");
   });
 
   it("train --compile-step follows the eager run on the native backend, and is refused clearly elsewhere", () => {
@@ -251,4 +263,65 @@ describe("dpo-ts CLI is strict", () => {
     fs.writeFileSync(json, '{\n  "beta": 0.1,\n  "max_steps": "many"\n}\n');
     expect(dpoTs("train", "--config", json).stderr).toMatch(/dpo\.json:3: max_steps must be a (positive )?whole number, got "many"/);
   });
+
+  const trl = pythonWith("trl");
+  it.skipIf(!trl)("a YAML that `trl dpo --config` accepts gives dpo-ts the same settings (TRL's own parser as the reference)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-trl-yaml-"));
+    const yaml = path.join(dir, "dpo.yaml");
+    fs.writeFileSync(yaml, [
+      "model_name_or_path: models/policy",
+      "dataset_name: data/prefs.jsonl",
+      "output_dir: runs/from-trl",
+      "learning_rate: 5.0e-7",
+      "per_device_train_batch_size: 2",
+      "per_device_eval_batch_size: 3",
+      "gradient_accumulation_steps: 4",
+      "max_steps: -1",
+      "num_train_epochs: 2",
+      "beta: 0.25",
+      "loss_type: ipo",
+      "label_smoothing: 0",
+      "lr_scheduler_type: cosine",
+      "warmup_steps: 3",
+      "logging_steps: 5",
+      "seed: 7",
+      "max_length: 200",
+      "max_grad_norm: 0.5",
+      "weight_decay: 0.01",
+      "gradient_checkpointing: true",
+      "precompute_ref_log_probs: true",
+      "bf16: true",
+      "use_cpu: true",
+      "report_to:",
+      "  - wandb",
+      "  - tensorboard",
+      "push_to_hub: false",
+      "",
+    ].join("\n"));
+    const script = [
+      "import json, sys",
+      "from trl import DPOConfig, ModelConfig, ScriptArguments, TrlParser",
+      "s, c, m = TrlParser((ScriptArguments, DPOConfig, ModelConfig)).parse_args_and_config(['--config', sys.argv[1]])",
+      "keys = ['output_dir', 'learning_rate', 'per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_steps', 'num_train_epochs', 'beta', 'loss_type', 'label_smoothing', 'lr_scheduler_type', 'warmup_steps', 'logging_steps', 'seed', 'max_length', 'max_grad_norm', 'weight_decay', 'gradient_checkpointing', 'precompute_ref_log_probs', 'report_to']",
+      "out = {k: getattr(c, k) for k in keys}",
+      "out['lr_scheduler_type'] = str(getattr(c.lr_scheduler_type, 'value', c.lr_scheduler_type))",
+      "print(json.dumps({'config': out, 'model': m.model_name_or_path, 'data': s.dataset_name}))",
+    ].join("\n");
+    const ran = spawnSync(trl!, ["-c", script, yaml], { encoding: "utf8", cwd: dir });
+    expect(ran.status, ran.stderr).toBe(0);
+    const want = JSON.parse(ran.stdout.trim().split("\n").pop()!);
+    const file = readConfigFile(yaml, trainOptions);
+    expect(file.notes.join("\n")).toMatch(/ignoring TRL option "bf16"[^]*ignoring TRL option "use_cpu"[^]*ignoring report_to wandb[^]*ignoring TRL option "push_to_hub"/);
+    const merged = mergeValues({}, trainOptions, file.entries);
+    expect(merged.get("policy")?.value).toBe(want.model);
+    expect(merged.get("data")?.value).toBe(want.data);
+    const got = dpoConfigFrom(merged) as Record<string, unknown>;
+    const asList = (v: unknown) => ([] as unknown[]).concat(v);
+    for (const [trlKey, value] of Object.entries(want.config as Record<string, unknown>)) {
+      const knob = trlKey.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+      if (trlKey === "report_to") expect(asList(got[knob]), trlKey).toEqual(asList(value).filter((x) => x !== "wandb"));
+      else if (trlKey === "loss_type") expect(asList(got[knob]), trlKey).toEqual(asList(value));
+      else expect(got[knob], trlKey).toEqual(value);
+    }
+  }, 60_000);
 });
