@@ -7,7 +7,7 @@ import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
 import { DPOTrainer } from "../train/trainer";
-import { OptionsTable, integerValue, requiredString, stringValue } from "./framework";
+import { BACKEND_OPTION, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
 import { dpoConfigFrom, dpoConfigOptions, mergeValues } from "./dpo-options";
 
 /** DPOConfig knobs that only matter while training (left out of eval's options). */
@@ -26,7 +26,7 @@ export const evalOptions: OptionsTable = {
   data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
   tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
   "batch-size": { type: "string", valueName: "N", description: "pairs scored at once (default: all rows in one batch)" },
-  backend: { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" },
+  backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object" },
   quiet: { type: "boolean", description: "no backend banner" },
   ...dpoConfigOptions(TRAINING_ONLY_KNOBS),

@@ -54,6 +54,9 @@ export const COMMON_OPTIONS: OptionsTable = {
   version: { type: "boolean", description: "print the dpo-ts version and exit", group: "common" },
 };
 
+/** `--backend NAME`, for every command that computes. */
+export const BACKEND_OPTION: OptionSpec = { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" };
+
 /** The version in this package's package.json. */
 export function packageVersion(): string {
   const file = path.resolve(__dirname, "..", "..", "package.json");

@@ -6,7 +6,7 @@ import { initBackend } from "../backend";
 import { loadModel } from "../model/io";
 import { generate } from "../model/generate";
 import { Tokenizer } from "../tokenizer/tokenizer";
-import { OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
+import { BACKEND_OPTION, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
 
 export const generateOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR", description: "model folder (Hugging Face format)" },
@@ -18,7 +18,7 @@ export const generateOptions: OptionsTable = {
   "top-p": { type: "string", valueName: "P", description: "nucleus sampling mass (default 1)" },
   seed: { type: "string", valueName: "N", description: "sampling seed (default 0)" },
   "keep-special-tokens": { type: "boolean", description: "print special tokens such as <|im_end|> too" },
-  backend: { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" },
+  backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print {text, tokens, finish_reason} as JSON" },
 };
 

@@ -3,14 +3,14 @@ import { initBackend } from "../backend";
 import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { startServer } from "../serve/server";
-import { OptionsTable, integerValue, requiredString, stringValue } from "./framework";
+import { BACKEND_OPTION, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
 
 export const serveOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR", description: "model folder (Hugging Face format)" },
   host: { type: "string", valueName: "HOST", description: "address to listen on (default 127.0.0.1)" },
   port: { type: "string", valueName: "PORT", description: "port to listen on (default 8000)" },
   name: { type: "string", valueName: "NAME", description: "model name reported by /v1/models (default dpo-ts)" },
-  backend: { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" },
+  backend: BACKEND_OPTION,
 };
 
 export async function serveCommand(values: Record<string, unknown>): Promise<void> {

@@ -11,7 +11,7 @@ import { Tokenizer } from "../tokenizer/tokenizer";
 import { readInstructionFile } from "../data/preferences";
 import { chatmlInstruction } from "../data/format";
 import { trainSFT } from "../train/sft";
-import { CliError, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
+import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
 
 export const sftOptions: OptionsTable = {
   data: { type: "string", valueName: "FILE", description: "{system, question, answer} rows (.jsonl)" },
@@ -30,7 +30,7 @@ export const sftOptions: OptionsTable = {
   "max-length": { type: "string", valueName: "N", description: "tokens per row at most (default: the model's context)", group: "training" },
   seed: { type: "string", valueName: "N", description: "initialisation and data-order seed (default 0)", group: "training" },
   "logging-steps": { type: "string", valueName: "N", description: "log every N steps (default 50)", group: "training" },
-  backend: { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" },
+  backend: BACKEND_OPTION,
 };
 
 export async function sftCommand(values: Record<string, unknown>): Promise<void> {

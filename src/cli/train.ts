@@ -11,7 +11,7 @@ import { loadPreferenceDataset } from "../data/dataset";
 import { splitTrainEval } from "../data/preferences";
 import { DPOTrainer } from "../train/trainer";
 import { terminalProgress } from "../course/progress";
-import { CliError, OptionsTable, parseNumber } from "./framework";
+import { BACKEND_OPTION, CliError, OptionsTable, parseNumber } from "./framework";
 import { DPOConfig, resolveConfig } from "../train/config";
 import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } from "./dpo-options";
 
@@ -23,7 +23,7 @@ export const trainOptions: OptionsTable = {
   "eval-fraction": { type: "string", valueName: "F", description: "hold out this fraction of --data for evaluation instead" },
   tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
   config: { type: "string", valueName: "FILE", description: "options from FILE.json|.yaml|.yml (TRL snake_case names accepted); the command line wins" },
-  backend: { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" },
+  backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object with the final metrics instead of progress" },
   quiet: { type: "boolean", description: "no backend banner" },
   ...dpoConfigOptions(),
