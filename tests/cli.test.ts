@@ -10,6 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { pythonWith } from "./helpers/python";
 import { dpoConfigFrom, mergeValues, readConfigFile } from "../src/cli/dpo-options";
+import { parseCommandLine } from "../src/cli/framework";
+import { DEFAULT_DPO_CONFIG } from "../src/train/config";
 import { trainOptions } from "../src/cli/train";
 
 const ROOT = path.join(__dirname, "..");
@@ -264,6 +266,29 @@ describe("dpo-ts CLI is strict", () => {
     expect(dpoTs("train", "--config", json).stderr).toMatch(/dpo\.json:3: max_steps must be a (positive )?whole number, got "many"/);
   });
 
+  it("maps options to DPOConfig: aliases, lists, --no-<knob>, and --resume with or without a folder", () => {
+    const config = (...argv: string[]) => {
+      const { values } = parseCommandLine({ options: trainOptions }, argv);
+      return dpoConfigFrom(mergeValues(values, trainOptions), trainOptions) as Record<string, unknown>;
+    };
+    expect(config("--lr", "3e-4", "--steps", "7", "--batch-size", "2", "--precompute-ref", "--no-write-report", "--loss", "hinge")).toEqual({
+      learningRate: 3e-4, maxSteps: 7, perDeviceTrainBatchSize: 2, precomputeRefLogProbs: true, writeReport: false, lossType: "hinge",
+    });
+    expect(config("--loss", "sigmoid,sft").lossType).toEqual(["sigmoid", "sft"]);
+    expect(() => config("--loss", "sigmoid,,sft")).toThrow('--loss must be a comma-separated list without empty items, got "sigmoid,,sft"');
+    expect(() => config("--write-report", "--no-write-report")).toThrow("--no-write-report contradicts --write-report");
+    if ("lossWeights" in DEFAULT_DPO_CONFIG) expect(config("--loss-weights", "1,0.5").lossWeights).toEqual([1, 0.5]);
+    // util.parseArgs has no optional values: `--resume` alone is the newest checkpoint, `--resume DIR` that one.
+    const table = { resume: { type: "string" as const, impliedValue: "true", description: "" }, json: { type: "boolean" as const, description: "" } };
+    expect(parseCommandLine({ options: table }, ["--resume"]).values.resume).toBe("true");
+    expect(parseCommandLine({ options: table }, ["--resume", "--json"]).values).toMatchObject({ resume: "true", json: true });
+    expect(parseCommandLine({ options: table }, ["--resume", "runs/x/checkpoint-20"]).values.resume).toBe("runs/x/checkpoint-20");
+    if ("resumeFromCheckpoint" in DEFAULT_DPO_CONFIG) {
+      expect(config("--resume").resumeFromCheckpoint).toBe(true);
+      expect(config("--resume", "runs/x/checkpoint-20", "--json").resumeFromCheckpoint).toBe("runs/x/checkpoint-20");
+    }
+  });
+
   const trl = pythonWith("trl");
   it.skipIf(!trl)("a YAML that `trl dpo --config` accepts gives dpo-ts the same settings (TRL's own parser as the reference)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-trl-yaml-"));
@@ -315,7 +340,7 @@ describe("dpo-ts CLI is strict", () => {
     const merged = mergeValues({}, trainOptions, file.entries);
     expect(merged.get("policy")?.value).toBe(want.model);
     expect(merged.get("data")?.value).toBe(want.data);
-    const got = dpoConfigFrom(merged) as Record<string, unknown>;
+    const got = dpoConfigFrom(merged, trainOptions) as Record<string, unknown>;
     const asList = (v: unknown) => ([] as unknown[]).concat(v);
     for (const [trlKey, value] of Object.entries(want.config as Record<string, unknown>)) {
       const knob = trlKey.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

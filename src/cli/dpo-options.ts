@@ -300,13 +300,14 @@ export function mergeValues(values: Record<string, unknown>, table: OptionsTable
   return merged;
 }
 
-/** The DPOConfig overrides among merged values (knob options only; `--no-<knob>` sets false). */
-export function dpoConfigFrom(merged: ReturnType<typeof mergeValues>): Partial<DPOConfig> {
+/** The DPOConfig overrides among merged values: the options of `table` generated for knobs (`--no-<knob>` sets false). */
+export function dpoConfigFrom(merged: ReturnType<typeof mergeValues>, table: OptionsTable): Partial<DPOConfig> {
   const config: Record<string, unknown> = {};
   for (const [option, { value, where, fromFile }] of merged) {
     const knob = knobOf(option);
-    if (!knob) continue;
-    if (option.startsWith("no-") && !(option in DEFAULT_DPO_CONFIG)) {
+    if (!knob || table[option]?.group !== "DPOConfig") continue;
+    if (option === `no-${kebab(knob)}`) {
+      if (merged.has(kebab(knob))) throw new CliError(`${where} contradicts ${merged.get(kebab(knob))!.where}`);
       if (value === true) config[knob] = false;
       continue;
     }

@@ -36,7 +36,7 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   const policyDir = requiredString(values, "policy");
   const dataFile = requiredString(values, "data");
   const batchSizeOption = integerValue(values, "batch-size", { positive: true });
-  const args = dpoConfigFrom(mergeValues(values, evalOptions));
+  const args = dpoConfigFrom(mergeValues(values, evalOptions), evalOptions);
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
   const rows = loadPreferenceDataset(dataFile, tokenizer);

@@ -53,7 +53,7 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
     const v = merged.get(name);
     return v !== undefined && (v.value === true || v.value === "true");
   };
-  const args = dpoConfigFrom(merged);
+  const args = dpoConfigFrom(merged, trainOptions);
   checkConfig(args, merged);
   const policyDir = text("policy");
   const dataFile = text("data");
