@@ -278,6 +278,10 @@ describe("dpo-ts CLI is strict", () => {
     expect(() => config("--loss", "sigmoid,,sft")).toThrow('--loss must be a comma-separated list without empty items, got "sigmoid,,sft"');
     expect(() => config("--write-report", "--no-write-report")).toThrow("--no-write-report contradicts --write-report");
     if ("lossWeights" in DEFAULT_DPO_CONFIG) expect(config("--loss-weights", "1,0.5").lossWeights).toEqual([1, 0.5]);
+    // A command file may key its table in camelCase: the flag is kebab-case, the value keeps the table's key.
+    const camelTable = { maxLength: { type: "string" as const, description: "" }, dryRun: { type: "boolean" as const, description: "" } };
+    expect(parseCommandLine({ options: camelTable }, ["--max-length", "9", "--dry-run"]).values).toMatchObject({ maxLength: "9", dryRun: true });
+    expect(() => parseCommandLine({ options: camelTable }, ["--maxLength", "9"])).toThrow('unknown option "--maxLength"');
     // util.parseArgs has no optional values: `--resume` alone is the newest checkpoint, `--resume DIR` that one.
     const table = { resume: { type: "string" as const, impliedValue: "true", description: "" }, json: { type: "boolean" as const, description: "" } };
     expect(parseCommandLine({ options: table }, ["--resume"]).values.resume).toBe("true");

@@ -34,18 +34,16 @@ export const INTEGER_KNOBS = new Set<string>([
   "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxSteps", "maxLength",
   "maxPromptLength", "maxCompletionLength", "warmupSteps", "seed", "dataSeed", "loggingSteps", "evalSteps", "saveSteps",
   "saveTotalLimit", "padToMultipleOf", "numSampleGenerations", "sampleMaxNewTokens", "refModelSyncSteps", "loraR",
-  "loraAlpha",
 ]);
 
 /** Knobs that must be > 0 when given (maxSteps ≤ 0 in a TRL config file means "unset", as in transformers). */
 export const POSITIVE_KNOBS = new Set<string>([
   "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxSteps", "numTrainEpochs",
-  "maxLength", "maxPromptLength", "maxCompletionLength", "loggingSteps", "evalSteps", "saveTotalLimit", "beta",
-  "refModelSyncSteps", "loraR",
+  "maxPromptLength", "maxCompletionLength", "loggingSteps", "evalSteps", "beta", "refModelSyncSteps", "loraR",
 ]);
 
 /** Knobs that take a list (`--loss sigmoid,sft --loss-weights 1,0.5`), even where the default is one value. */
-export const LIST_KNOBS = new Set<string>(["lossType", "lossWeights", "reportTo", "loraTargetModules"]);
+export const LIST_KNOBS = new Set<string>(["lossType", "lossWeights", "reportTo"]);
 const NUMBER_LIST_KNOBS = new Set<string>(["lossWeights"]);
 
 /** TRL / transformers keys that only concern hardware, distribution, logging services or the Hub: ignored with a note. */
@@ -196,6 +194,8 @@ export function knobValue(knob: string, raw: unknown, what: string, fromFile = f
     if (fromFile && knob === "maxSteps" && Number(raw) <= 0) return parseNumber(raw, what, { integer });
     return parseNumber(raw, what, { integer, positive: POSITIVE_KNOBS.has(knob) });
   }
+  // A comma-separated text knob (loraTargetModules) written as a YAML list.
+  if (Array.isArray(raw) && raw.every((x) => typeof x === "string")) return raw.join(",");
   if (typeof raw !== "string") throw new CliError(`${what} must be text, got ${JSON.stringify(raw)}`);
   return raw;
 }

@@ -73,9 +73,29 @@ function typedToken(argv: string[], name: string): string {
   return argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ?? `--${name}`;
 }
 
-/** Strict parse of `argv` against `options` (the command's table plus COMMON_OPTIONS). Throws CliError. */
+/** kebab-case: the command-line spelling of an options-table key (`maxLength` → `max-length`; kebab keys stay). */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/** The command's table plus COMMON_OPTIONS keyed by flag name, and the table key each flag stands for. */
+function flagTable(options: OptionsTable): { table: OptionsTable; keyOf: Map<string, string> } {
+  const table: OptionsTable = {};
+  const keyOf = new Map<string, string>();
+  for (const [key, o] of Object.entries({ ...options, ...COMMON_OPTIONS })) {
+    table[flagName(key)] = o.aliasOf ? { ...o, aliasOf: flagName(o.aliasOf) } : o;
+    keyOf.set(flagName(key), key);
+  }
+  return { table, keyOf };
+}
+
+/**
+ * Strict parse of `argv` against `options` (the command's table plus COMMON_OPTIONS). On the command line every
+ * option is kebab-case; `values` are keyed as the table is (a table key `maxLength` is `--max-length`, value
+ * `values.maxLength`). Throws CliError.
+ */
 export function parseCommandLine(spec: Pick<CommandSpec, "options" | "positionals">, argv: string[]): ParsedCommandLine {
-  const table: OptionsTable = { ...spec.options, ...COMMON_OPTIONS };
+  const { table, keyOf } = flagTable(spec.options);
   // util.parseArgs has no optional values and reads "-1" as an option: `--resume` alone gets its implied value, and
   // `--steps -1` becomes `--steps=-1` so that the value is checked (and refused by name) like any other.
   const args: string[] = [];
@@ -120,7 +140,9 @@ export function parseCommandLine(spec: Pick<CommandSpec, "options" | "positional
       throw new CliError(`--${name} and --${o.aliasOf} are the same option; give one`);
     }
   }
-  return parsed;
+  const values: OptionValues = {};
+  for (const [flag, value] of Object.entries(parsed.values)) values[keyOf.get(flag) ?? flag] = value;
+  return { values, positionals: parsed.positionals };
 }
 
 function optionLine(name: string, o: OptionSpec, aliases: string[]): string {
@@ -134,7 +156,7 @@ function optionLine(name: string, o: OptionSpec, aliases: string[]): string {
 
 /** The --help text of a command, generated from its options table. */
 export function formatHelp(spec: CommandSpec): string {
-  const table: OptionsTable = { ...spec.options, ...COMMON_OPTIONS };
+  const { table } = flagTable(spec.options);
   const aliases = new Map<string, string[]>();
   for (const [name, o] of Object.entries(table)) if (o.aliasOf) aliases.set(o.aliasOf, [...(aliases.get(o.aliasOf) ?? []), name]);
   const groups = new Map<string, string[]>();
@@ -168,14 +190,14 @@ export function formatOverview(commands: { name: string; summary: string }[]): s
 export function stringValue(values: Record<string, unknown>, name: string): string | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  if (typeof v !== "string") throw new CliError(`--${name} needs a value`);
+  if (typeof v !== "string") throw new CliError(`--${flagName(name)} needs a value`);
   return v;
 }
 
 /** A string option that must be given. */
 export function requiredString(values: Record<string, unknown>, name: string): string {
   const v = stringValue(values, name);
-  if (v === undefined || v === "") throw new CliError(`--${name} is required (see --help)`);
+  if (v === undefined || v === "") throw new CliError(`--${flagName(name)} is required (see --help)`);
   return v;
 }
 
@@ -183,14 +205,14 @@ export function requiredString(values: Record<string, unknown>, name: string): s
 export function numberValue(values: Record<string, unknown>, name: string, opts: { min?: number; positive?: boolean } = {}): number | undefined {
   const raw = stringValue(values, name);
   if (raw === undefined) return undefined;
-  return parseNumber(raw, `--${name}`, opts);
+  return parseNumber(raw, `--${flagName(name)}`, opts);
 }
 
 /** A whole number, or undefined when not given; `positive` refuses 0 and negatives, `min` sets a lower bound. */
 export function integerValue(values: Record<string, unknown>, name: string, opts: { min?: number; positive?: boolean } = {}): number | undefined {
   const raw = stringValue(values, name);
   if (raw === undefined) return undefined;
-  return parseNumber(raw, `--${name}`, { ...opts, integer: true });
+  return parseNumber(raw, `--${flagName(name)}`, { ...opts, integer: true });
 }
 
 /** `raw` as a number, checked; `what` names the option in the error. */
@@ -208,7 +230,7 @@ export function parseNumber(raw: string | number, what: string, opts: { min?: nu
 export function listValue(values: Record<string, unknown>, name: string): string[] | undefined {
   const raw = stringValue(values, name);
   if (raw === undefined) return undefined;
-  return splitList(raw, `--${name}`);
+  return splitList(raw, `--${flagName(name)}`);
 }
 
 export function splitList(raw: string, what: string): string[] {

@@ -5,9 +5,10 @@
  * Adding a command: write src/cli/<name>.ts exporting
  *   export const <name>Options: OptionsTable = { "max-steps": { type: "string", valueName: "N", description: "…" }, … };
  *   export async function <name>Command(values: Record<string, unknown>, positionals: string[]): Promise<void> { … }
- * (OptionsTable = util.parseArgs's option format plus `description`, optional `valueName`, `group`; see framework.ts;
- * read values with its stringValue / integerValue / numberValue / listValue, which name the option in errors, and
- * throw CliError for mistakes the user can fix), then add ONE line to COMMANDS below:
+ * (OptionsTable = util.parseArgs's option format plus `description`, optional `valueName`, `group`; see framework.ts.
+ * Keys may be kebab-case or camelCase: the flag is always kebab-case (`maxLength` → --max-length) and `values` are
+ * keyed as the table is. Read values with stringValue / integerValue / numberValue / listValue, which name the option
+ * in errors, and throw CliError for mistakes the user can fix), then add ONE line to COMMANDS below:
  *   command("<name>", "one-line summary", () => import("./<name>")),
  * with `{ positionals: "RUN_DIR..." }` as a fourth argument if it takes arguments besides options. The module is loaded
  * only when its command runs; --help (generated from the options table) and --version come for free.
