@@ -255,10 +255,14 @@ describe("dpo-ts CLI is strict", () => {
     // File values are checked too, named by file, line and key.
     const noData = dpoTs("train", "--config", yaml);
     expect(noData.stderr.trim().split("\n").pop()).toBe("dpo-ts train: --data is required (see --help)");
-    fs.writeFileSync(yaml, "learning_rate: 1e-6\nrpo_alpha: 0.5\n");
+    fs.writeFileSync(yaml, "learning_rate: 1e-6\nlerning_rate: 0.5\n");
     const unknown = dpoTs("train", "--config", yaml);
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toMatch(new RegExp(`^dpo-ts train: ${yaml.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: rpo_alpha: unknown option`));
+    expect(unknown.stderr).toMatch(new RegExp(`^dpo-ts train: ${yaml.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: lerning_rate: unknown option`));
+    fs.writeFileSync(yaml, "rpo_alpha: 1\n");
+    expect(dpoTs("train", "--config", yaml).stderr).toMatch(/dpo\.yaml:1: rpo_alpha: RPO is loss_type \[sigmoid, sft\]/);
+    fs.writeFileSync(yaml, "optim: adamw_torch\ndeepspeed: ds.json\n");
+    expect(dpoTs("train", "--config", yaml).stderr).toMatch(/dpo\.yaml:1: optim "adamw_torch": dpo-ts runs its own AdamW[^]*dpo\.yaml:2: deepspeed: dpo-ts trains on one device: no DeepSpeed/);
     fs.writeFileSync(yaml, "per_device_train_batch_size: 2.5\n");
     expect(dpoTs("train", "--config", yaml).stderr).toMatch(/dpo\.yaml:1: per_device_train_batch_size must be a positive whole number, got 2\.5/);
     const json = path.join(dir, "dpo.json");
@@ -339,9 +343,10 @@ describe("dpo-ts CLI is strict", () => {
     const ran = spawnSync(trl!, ["-c", script, yaml], { encoding: "utf8", cwd: dir });
     expect(ran.status, ran.stderr).toBe(0);
     const want = JSON.parse(ran.stdout.trim().split("\n").pop()!);
-    const file = readConfigFile(yaml, trainOptions);
-    expect(file.notes.join("\n")).toMatch(/ignoring TRL option "bf16"[^]*ignoring TRL option "use_cpu"[^]*ignoring report_to wandb[^]*ignoring TRL option "push_to_hub"/);
-    const merged = mergeValues({}, trainOptions, file.entries);
+    const notes: string[] = [];
+    const entries = readConfigFile(yaml, trainOptions, (n) => notes.push(n));
+    expect(notes.join("\n")).toMatch(/ignoring TRL option "bf16"[^]*ignoring TRL option "use_cpu"[^]*ignoring report_to wandb[^]*ignoring TRL option "push_to_hub"/);
+    const merged = mergeValues({}, trainOptions, entries);
     expect(merged.get("policy")?.value).toBe(want.model);
     expect(merged.get("data")?.value).toBe(want.data);
     const got = dpoConfigFrom(merged, trainOptions) as Record<string, unknown>;

@@ -58,6 +58,21 @@ export const TRL_IGNORED_KEYS = new Set<string>([
   "include_num_input_tokens_seen", "overwrite_output_dir_if_exists",
 ]);
 
+/** TRL / transformers keys refused with a reason (they would change what is trained, and dpo-ts cannot do it). */
+const TRL_REFUSED_KEYS: Record<string, string> = {
+  deepspeed: "dpo-ts trains on one device: no DeepSpeed",
+  fsdp: "dpo-ts trains on one device: no FSDP",
+  fsdp_config: "dpo-ts trains on one device: no FSDP",
+  torch_compile: "not PyTorch: use compile_step (the native TensorFlow backend's graph mode)",
+  rpo_alpha: "RPO is loss_type [sigmoid, sft] with loss_weights in TRL 1.x",
+  reference_free: "not implemented by dpo-ts",
+  use_liger_kernel: "not PyTorch: no Liger kernels",
+  padding_free: "not implemented by dpo-ts",
+};
+
+/** transformers' optim values that are the AdamW dpo-ts runs. */
+const ADAMW_OPTIMS = new Set(["adamw_torch", "adamw_torch_fused", "adamw_hf"]);
+
 /** report_to values of transformers' integrations that dpo-ts has no writer for: dropped with a note. */
 const FOREIGN_REPORT_TO = new Set(["all", "azure_ml", "clearml", "codecarbon", "comet_ml", "dagshub", "dvclive", "flyte", "mlflow", "neptune", "swanlab", "trackio", "wandb"]);
 
@@ -209,9 +224,10 @@ export interface FileEntry {
 
 /**
  * Reads --config FILE (.json, .yaml, .yml): one object whose keys are `table`'s option names (kebab-case, camelCase or
- * TRL's snake_case; DPOConfig knob names too). Returns the entries and notes about ignored TRL keys.
+ * TRL's snake_case; DPOConfig knob names too). Returns the entries; each ignored TRL key is passed to `note` as it is
+ * met (so the notes come out even when a later key is an error).
  */
-export function readConfigFile(file: string, table: OptionsTable): { entries: FileEntry[]; notes: string[] } {
+export function readConfigFile(file: string, table: OptionsTable, note: (message: string) => void): FileEntry[] {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -248,14 +264,19 @@ export function readConfigFile(file: string, table: OptionsTable): { entries: Fi
   } else throw new CliError(`--config ${file}: must be a .json, .yaml or .yml file`);
 
   const entries: FileEntry[] = [];
-  const notes: string[] = [];
   const seen = new Map<string, string>();
   for (const { key, value, line } of pairs) {
     const where = `${file}:${line}: ${key}`;
     if (TRL_IGNORED_KEYS.has(key)) {
-      notes.push(`${file}:${line}: ignoring TRL option "${key}" (hardware, distribution or Hub setting; dpo-ts runs fp32 on one device)`);
+      note(`${file}:${line}: ignoring TRL option "${key}" (hardware, distribution or Hub setting; dpo-ts runs fp32 on one device)`);
       continue;
     }
+    if (key === "optim" && typeof value === "string" && ADAMW_OPTIMS.has(value)) {
+      note(`${file}:${line}: optim "${value}": dpo-ts runs its own AdamW (the same update)`);
+      continue;
+    }
+    if (key === "optim") throw new CliError(`${where}: dpo-ts trains with AdamW only (adamw_torch), got ${JSON.stringify(value)}`);
+    if (TRL_REFUSED_KEYS[key]) throw new CliError(`${where}: ${TRL_REFUSED_KEYS[key]}`);
     const option = fileKeyToOption(key, table);
     if (!option) {
       throw new CliError(`${where}: unknown option (neither a dpo-ts option nor a TRL DPOConfig knob dpo-ts implements; see dpo-ts train --help)`);
@@ -266,13 +287,13 @@ export function readConfigFile(file: string, table: OptionsTable): { entries: Fi
     if (option === "report-to") {
       const list = Array.isArray(v) ? v.map(String) : typeof v === "string" ? splitList(v, where) : [];
       const foreign = list.filter((x) => FOREIGN_REPORT_TO.has(x));
-      if (foreign.length) notes.push(`${file}:${line}: ignoring report_to ${foreign.join(", ")} (dpo-ts has no such integration)`);
+      if (foreign.length) note(`${file}:${line}: ignoring report_to ${foreign.join(", ")} (dpo-ts has no such integration)`);
       const kept = list.filter((x) => !FOREIGN_REPORT_TO.has(x));
       v = kept.length ? kept : ["none"];
     }
     entries.push({ option, value: v, where });
   }
-  return { entries, notes };
+  return entries;
 }
 
 /** The option of `table` a config-file key names: kebab, camel or snake spelling, an alias, or a TRL rename. */

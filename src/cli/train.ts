@@ -40,9 +40,9 @@ function checkConfig(args: Partial<DPOConfig>, merged: ReturnType<typeof mergeVa
 }
 
 export async function trainCommand(values: Record<string, unknown>): Promise<void> {
-  const file = typeof values.config === "string" ? readConfigFile(values.config, trainOptions) : { entries: [], notes: [] };
-  for (const note of file.notes) console.error(`dpo-ts train: ${note}`);
-  const merged = mergeValues(values, trainOptions, file.entries);
+  const note = (message: string) => console.error(`dpo-ts train: ${message}`);
+  const entries = typeof values.config === "string" ? readConfigFile(values.config, trainOptions, note) : [];
+  const merged = mergeValues(values, trainOptions, entries);
   const text = (name: string): string | undefined => {
     const v = merged.get(name);
     if (v === undefined) return undefined;
