@@ -55,7 +55,7 @@ export const TRL_IGNORED_KEYS = new Set<string>([
   "ddp_find_unused_parameters", "ddp_bucket_cap_mb", "ddp_broadcast_buffers", "disable_tqdm", "log_level",
   "log_level_replica", "log_on_each_node", "logging_nan_inf_filter", "save_safetensors", "save_on_each_node",
   "gradient_checkpointing_kwargs", "remove_unused_columns", "skip_memory_metrics", "include_tokens_per_second",
-  "include_num_input_tokens_seen", "overwrite_output_dir_if_exists",
+  "include_num_input_tokens_seen", "activation_offloading", "do_train", "do_eval", "do_predict",
 ]);
 
 /** TRL / transformers keys refused with a reason (they would change what is trained, and dpo-ts cannot do it). */
@@ -267,17 +267,18 @@ export function readConfigFile(file: string, table: OptionsTable, note: (message
   const seen = new Map<string, string>();
   for (const { key, value, line } of pairs) {
     const where = `${file}:${line}: ${key}`;
-    if (TRL_IGNORED_KEYS.has(key)) {
-      note(`${file}:${line}: ignoring TRL option "${key}" (hardware, distribution or Hub setting; dpo-ts runs fp32 on one device)`);
-      continue;
-    }
     if (key === "optim" && typeof value === "string" && ADAMW_OPTIMS.has(value)) {
       note(`${file}:${line}: optim "${value}": dpo-ts runs its own AdamW (the same update)`);
       continue;
     }
     if (key === "optim") throw new CliError(`${where}: dpo-ts trains with AdamW only (adamw_torch), got ${JSON.stringify(value)}`);
-    if (TRL_REFUSED_KEYS[key]) throw new CliError(`${where}: ${TRL_REFUSED_KEYS[key]}`);
     const option = fileKeyToOption(key, table);
+    // A key dpo-ts implements is never ignored or refused, even if listed below.
+    if (!option && TRL_IGNORED_KEYS.has(key)) {
+      note(`${file}:${line}: ignoring TRL option "${key}" (hardware, distribution or Hub setting; dpo-ts runs fp32 on one device)`);
+      continue;
+    }
+    if (!option && TRL_REFUSED_KEYS[key]) throw new CliError(`${where}: ${TRL_REFUSED_KEYS[key]}`);
     if (!option) {
       throw new CliError(`${where}: unknown option (neither a dpo-ts option nor a TRL DPOConfig knob dpo-ts implements; see dpo-ts train --help)`);
     }
