@@ -142,6 +142,23 @@ const KNOB_HELP: Record<string, string> = {
   sampleMaxNewTokens: "tokens per sample generation",
   writeReport: "write report.html into the run folder",
   overwriteOutputDir: "replace an existing run folder",
+  refLogpsCacheDir: "folder of cached reference log-probs (with --precompute-ref-log-probs)",
+  syncRefModel: "TR-DPO: move the reference towards the policy during training",
+  refModelMixupAlpha: "TR-DPO: weight of the policy in each reference update",
+  refModelSyncSteps: "TR-DPO: update the reference every N steps",
+  fDivergenceType: "reverse_kl, forward_kl, js_divergence or alpha_divergence",
+  fAlphaDivergenceCoef: "α of alpha_divergence",
+  ldAlpha: "LD-DPO: weight of the verbose part of longer responses",
+  useWeighting: "WPO: weight pairs by their policy probability",
+  discopopTau: "τ of the discopop loss",
+  maxCompletionLength: "longest completion in tokens",
+  truncationMode: "keep_start or keep_end",
+  usePeft: "train LoRA adapters instead of all weights",
+  loraR: "LoRA rank",
+  loraAlpha: "LoRA scaling α",
+  loraDropout: "dropout on the LoRA input",
+  loraTargetModules: "modules that get adapters (comma-separated, or all-linear)",
+  useRslora: "rank-stabilised LoRA scaling (α/√r)",
 };
 
 function knobOption(knob: string): OptionSpec {

@@ -10,14 +10,16 @@ import { DPOTrainer } from "../train/trainer";
 import { BACKEND_OPTION, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
 import { dpoConfigFrom, dpoConfigOptions, mergeValues } from "./dpo-options";
 
-/** DPOConfig knobs that only matter while training (left out of eval's options). */
+/** DPOConfig knobs that only matter while training (left out of eval's options; its --batch-size is the scoring batch). */
 const TRAINING_ONLY_KNOBS = [
+  "perDeviceEvalBatchSize",
   "outputDir", "learningRate", "lrSchedulerType", "warmupSteps", "warmupRatio", "perDeviceTrainBatchSize",
   "gradientAccumulationSteps", "numTrainEpochs", "maxSteps", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon",
   "maxGradNorm", "seed", "loggingSteps", "evalStrategy", "evalSteps", "evalOnStart", "saveSteps", "saveTotalLimit",
   "gradientCheckpointing", "compileStep", "runName", "reportTo", "loggingDir", "numSampleGenerations",
   "sampleMaxNewTokens", "writeReport", "resumeFromCheckpoint", "overwriteOutputDir", "syncRefModel",
-  "refModelMixupAlpha", "refModelSyncSteps", "precomputeRefLogProbs",
+  "refModelMixupAlpha", "refModelSyncSteps", "precomputeRefLogProbs", "refLogpsCacheDir", "precomputeRefBatchSize",
+  "usePeft", "loraR", "loraAlpha", "loraDropout", "loraTargetModules", "useRslora",
 ];
 
 export const evalOptions: OptionsTable = {
