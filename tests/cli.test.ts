@@ -182,6 +182,10 @@ describe("dpo-ts CLI is strict", () => {
     // course --help did not run the course
     const runsAfter = fs.existsSync(path.join(ROOT, "runs/course")) ? fs.statSync(path.join(ROOT, "runs/course")).mtimeMs : null;
     expect(runsAfter).toBe(runsBefore);
+    const helpAfterMistake = dpoTs("train", "--steps", "2.5", "--bogus", "--help");
+    expect(helpAfterMistake.status, helpAfterMistake.stderr).toBe(0);
+    expect(helpAfterMistake.stdout).toMatch(/^usage: dpo-ts train/);
+    expect(dpoTs("help", "serve").stdout).toMatch(/^usage: dpo-ts serve/);
     const train = dpoTs("train", "--help").stdout;
     // Every DPOConfig knob is a kebab-case option, the short names are aliases beside it.
     for (const flag of ["--learning-rate, --lr X", "--max-steps, --steps N", "--per-device-train-batch-size, --batch-size N", "--loss-type, --loss", "--label-smoothing X", "--save-steps N", "--precompute-ref-log-probs, --precompute-ref", "--no-write-report", "--config FILE"]) {

@@ -241,6 +241,9 @@ export function splitList(raw: string, what: string): string[] {
 
 /** Runs `argv` (the words after "dpo-ts <name>") against the command: --help and --version print and return. */
 export async function runCommand(spec: CommandSpec, argv: string[], print: (s: string) => void = console.log): Promise<void> {
+  // --help wins over any mistake elsewhere on the line (one asks for help after an error).
+  const beforeTerminator = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+  if (beforeTerminator.some((a) => a === "--help" || a === "-h")) return print(formatHelp(spec));
   const { values, positionals } = parseCommandLine(spec, argv);
   if (values.help) return print(formatHelp(spec));
   if (values.version) return print(`dpo-ts ${packageVersion()}`);
