@@ -193,8 +193,6 @@ function resolveLossKnobs(config: DPOConfig, source: string): void {
   const weights = config.lossWeights as unknown;
   if (typeof weights === "string") config.lossWeights = weights.split(",").map((w) => Number(w.trim()));
   else if (weights !== null && !Array.isArray(weights)) throw new Error(`${source}: option "lossWeights" must be a list of numbers or null, got ${JSON.stringify(weights)}`);
-  // A number given as text (a command line, a YAML string) is read as the number it spells.
-  if (typeof config.ldAlpha === "string" && (config.ldAlpha as string).trim() !== "" && Number.isFinite(Number(config.ldAlpha))) config.ldAlpha = Number(config.ldAlpha);
   const ldAlpha = config.ldAlpha as unknown;
   if (ldAlpha !== null && !(typeof ldAlpha === "number" && ldAlpha >= 0 && ldAlpha <= 1)) throw new Error(`${source}: option "ldAlpha" must be a number in [0, 1] or null, got ${JSON.stringify(ldAlpha)}`);
   for (const key of ["labelSmoothing", "fAlphaDivergenceCoef", "discopopTau"] as const) {
