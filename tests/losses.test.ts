@@ -172,7 +172,7 @@ describe("TRL's refusals", () => {
     refuse({ lossType: "exo_pair" }, /greater than 0 with the "exo_pair"/);
     refuse({ lossType: "robust", labelSmoothing: 0.5 }, /\[0, 0\.5\) for the "robust"/);
     refuse({ lossType: ["sigmoid", "sft"], lossWeights: [1] }, /same length as "lossType"/);
-    refuse({ lossType: "dpo" }, /unknown loss type "dpo"/);
+    refuse({ lossType: "dpo" }, /"lossType" must be one of sigmoid, .*got "dpo"/);
     refuse({ fDivergenceType: "kl" }, /"fDivergenceType" must be one of/);
     refuse({ ldAlpha: 1.5 }, /"ldAlpha" must be a number in \[0, 1\]/);
   });

@@ -124,7 +124,7 @@ export function checkLossOptions(opts: DPOLossOptions, source = "DPOConfig"): vo
   const types = lossTypeList(opts.lossType);
   if (types.length === 0) throw new Error(`${source}: option "lossType" is an empty list`);
   for (const t of types) {
-    if (!(LOSS_TYPES as readonly string[]).includes(t)) throw new Error(`${source}: option "lossType" has unknown loss type "${t}" (use one of ${LOSS_TYPES.join(", ")})`);
+    if (!(LOSS_TYPES as readonly string[]).includes(t)) throw new Error(`${source}: option "lossType" must be one of ${LOSS_TYPES.join(", ")}, got "${t}"`);
   }
   if (opts.lossWeights != null) {
     if (opts.lossWeights.length !== types.length) {
