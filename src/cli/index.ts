@@ -5,7 +5,7 @@
  *   dpo-ts train    --policy DIR [--ref DIR] --data FILE.jsonl --out DIR [--steps N] [--batch-size B] [--lr X] … | --config FILE.json
  *   dpo-ts generate --model DIR --prompt TEXT [--chat] [--max-new-tokens N] [--temperature 0] [--json]
  *   dpo-ts sft      --data FILE.jsonl --out DIR [--model DIR | --tokenizer DIR --n-layer …]
- *   dpo-ts serve    --model DIR [--port 8000] [--host 127.0.0.1]
+ *   dpo-ts serve    --model [NAME=]DIR ... [--port 8000] [--host 127.0.0.1] [--api-key KEY]
  *   dpo-ts course   [--name NAME] [--steps N]      (the five notebooks, headless, into runs/NAME/)
  *   dpo-ts kernel install [--user | --prefix DIR] [--name dpo-ts]
  *   dpo-ts report RUN_DIR                          (rebuild RUN_DIR/report.html)
@@ -25,7 +25,7 @@ commands:
             [--eval-steps N] [--config FILE.json]
   generate  --model DIR --prompt TEXT [--chat] [--max-new-tokens 32] [--temperature 0] [--top-k 0] [--top-p 1] [--json]
   sft       supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)
-  serve     OpenAI-compatible HTTP server: --model DIR [--port 8000] [--host 127.0.0.1]
+  serve     OpenAI-compatible server + chat page: --model [NAME=]DIR ... [--port 8000] [--api-key KEY] (serve --help)
   course    run the five course notebooks headlessly into runs/<name>/
   kernel    kernel install [--user | --prefix DIR] [--name dpo-ts]: register the Jupyter kernel for the notebooks
   bench     DPO training-step throughput on every backend that loads, beside TRL
@@ -47,13 +47,29 @@ async function main(argv: string[]): Promise<void> {
     if (code !== 0) process.exit(code);
     return;
   }
+  if (command === "serve") {
+    // Declared options table (util.parseArgs, strict: unknown options are errors).
+    const { serveOptions, serveCommand } = await import("./serve");
+    const { parseArgs: parseDeclared } = await import("util");
+    const table = Object.fromEntries(Object.entries(serveOptions).map(([k, { description: _d, valueName: _v, ...o }]: [string, any]) => [k, o]));
+    let parsed;
+    try {
+      parsed = parseDeclared({ args: rest, options: { ...table, help: { type: "boolean" } }, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new Error(`serve: ${(e as Error).message}`);
+    }
+    if (parsed.values.help) {
+      console.log("usage: dpo-ts serve --model [NAME=]DIR [--model ...] [options]\n\n" + Object.entries(serveOptions).map(([k, o]: [string, any]) => `  --${k}${o.valueName ? " " + o.valueName : ""}\n      ${o.description}${o.default !== undefined ? ` (default ${o.default})` : ""}`).join("\n"));
+      return;
+    }
+    return serveCommand(parsed.values, parsed.positionals);
+  }
   const args = parseArgs(rest, FLAGS);
   const commands: Record<string, () => Promise<void>> = {
     eval: async () => (await import("./commands")).evalCommand(args),
     train: async () => (await import("./commands")).trainCommand(args),
     generate: async () => (await import("./commands")).generateCommand(args),
     sft: async () => (await import("./sft")).sftCommand(args),
-    serve: async () => (await import("./serve")).serveCommand(args),
     course: async () => (await import("./course")).courseCommand(args),
     bench: async () => (await import("./bench")).benchCommand(args),
     compare: async () => {
