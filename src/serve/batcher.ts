@@ -48,7 +48,7 @@ export interface BatcherConfig {
   maxBatchSize?: number;
   /** Sequences waiting for a slot at most; submit() beyond that throws QueueFullError. Default 256. */
   maxQueue?: number;
-  /** Prompt tokens (padded) prefilled in one step at most, so one step stays short. At least one prompt. Default 2048. */
+  /** Prompt tokens (padded) prefilled in one step at most, so one step stays short. At least one prompt. Default 512. */
   maxPrefillTokens?: number;
   /** The model's context length (positions). */
   contextLength: number;
@@ -87,7 +87,7 @@ export class ContinuousBatcher {
   constructor(private readonly model: CausalLM, config: BatcherConfig) {
     this.maxBatchSize = config.maxBatchSize ?? 32;
     this.maxQueue = config.maxQueue ?? 256;
-    this.maxPrefillTokens = config.maxPrefillTokens ?? 2048;
+    this.maxPrefillTokens = config.maxPrefillTokens ?? 512;
     this.contextLength = config.contextLength;
   }
 
