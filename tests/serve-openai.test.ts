@@ -206,6 +206,28 @@ describe("errors, OpenAI-style, never a 500 for a client's mistake", () => {
     }
   });
 
+  it("a server fault is a 500 with type server_error, logged with its cause; the batcher recovers", async () => {
+    let fail = true;
+    const faulty = Object.create(policy) as CausalLM;
+    faulty.forward = (ids, o) => {
+      if (fail) throw new Error("simulated device failure");
+      return policy.forward(ids, o);
+    };
+    const lines: string[] = [];
+    const other = await serve({ models: [{ name: "dpo", model: faulty, tokenizer }], port: 0, log: (l) => lines.push(l) });
+    try {
+      const res = await fetch(`${other.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Hi", max_tokens: 4 }) });
+      expect(res.status).toBe(500);
+      expect((await res.json()).error.type).toBe("server_error");
+      expect(lines.join("\n")).toMatch(/500 on POST \/v1\/completions: Error: simulated device failure\n\s+at /);
+      fail = false;
+      const ok = await fetch(`${other.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Hi", max_tokens: 4 }) });
+      expect(ok.status).toBe(200);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("a non-loopback address without a key refuses to start, saying why", async () => {
     await expect(serve({ models: [{ name: "dpo", model: policy, tokenizer }], host: "0.0.0.0", port: 0, log: false })).rejects.toThrow(/without an API key.*--allow-unauthenticated/);
   });

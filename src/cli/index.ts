@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
     try {
       parsed = parseDeclared({ args: rest, options: { ...table, help: { type: "boolean" } }, allowPositionals: true, strict: true });
     } catch (e) {
-      throw new Error(`serve: ${(e as Error).message}`);
+      throw new Error(`dpo-ts serve: ${(e as Error).message}`);
     }
     if (parsed.values.help) {
       console.log("usage: dpo-ts serve --model [NAME=]DIR [--model ...] [options]\n\n" + Object.entries(serveOptions).map(([k, o]: [string, any]) => `  --${k}${o.valueName ? " " + o.valueName : ""}\n      ${o.description}${o.default !== undefined ? ` (default ${o.default})` : ""}`).join("\n"));
@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (e: Error) => {
-    console.error(`dpo-ts: ${e.message}`);
+    console.error(e.message.startsWith("dpo-ts ") ? e.message : `dpo-ts: ${e.message}`);
     if (process.env.DPO_DEBUG) console.error(e.stack);
     process.exit(1);
   },

@@ -1,6 +1,6 @@
 /** dpo-ts serve: the OpenAI-compatible server (and chat page) for one or more model folders, until Ctrl-C. */
 import { initBackend } from "../backend";
-import { modelNameFromPath, serve, ServedModel } from "../serve/server";
+import { checkExposure, modelNameFromPath, serve, ServedModel } from "../serve/server";
 
 export const serveOptions = {
   model: { type: "string", multiple: true, short: "m", description: "a model folder to serve, as NAME=DIR or DIR (name: the folder's); repeat for several", valueName: "[NAME=]DIR" },
@@ -33,17 +33,17 @@ export async function serveCommand(values: Record<string, unknown>, positionals:
   });
   const port = integer(values, "port", 0);
   if (port > 65535) throw new Error(`dpo-ts serve: --port must be at most 65535, got ${port}`);
+  const host = values.host as string;
+  const apiKey = (values["api-key"] as string | undefined) ?? process.env.DPO_API_KEY;
+  const allowUnauthenticated = values["allow-unauthenticated"] === true;
+  const limits = { maxBatchSize: integer(values, "max-batch-size", 1), maxQueue: integer(values, "max-queue", 0), maxTokensLimit: integer(values, "max-tokens-limit", 1) };
+  try {
+    checkExposure(host, apiKey, allowUnauthenticated); // before loading anything
+  } catch (e) {
+    throw new Error(`dpo-ts serve: ${(e as Error).message}`);
+  }
   await initBackend({ backend: values.backend as string | undefined });
-  const server = await serve({
-    models,
-    host: values.host as string,
-    port,
-    apiKey: (values["api-key"] as string | undefined) ?? process.env.DPO_API_KEY,
-    allowUnauthenticated: values["allow-unauthenticated"] === true,
-    maxBatchSize: integer(values, "max-batch-size", 1),
-    maxQueue: integer(values, "max-queue", 0),
-    maxTokensLimit: integer(values, "max-tokens-limit", 1),
-  }).catch((e: Error) => {
+  const server = await serve({ models, host, port, apiKey, allowUnauthenticated, ...limits }).catch((e: Error) => {
     throw new Error(`dpo-ts serve: ${e.message}`);
   });
   console.log(`serving ${server.models.join(", ")} at ${server.url}/v1 (OpenAI-compatible); chat page at ${server.url}/`);

@@ -141,6 +141,12 @@ export class ContinuousBatcher {
     row.resolve({ tokens: row.tokens, finishReason: finish });
   }
 
+  private fail(row: Row, error: Error): void {
+    if (row.finish) return;
+    row.finish = "cancelled";
+    row.reject(error);
+  }
+
   private wake(): void {
     if (this.running) return;
     this.running = true;
@@ -158,7 +164,7 @@ export class ContinuousBatcher {
       }
     } catch (e) {
       // A model failure fails every sequence in flight (the server answers 500 with the cause); the batcher restarts empty.
-      for (const row of [...this.waiting, ...this.rows]) row.reject(e as Error);
+      for (const row of [...this.waiting, ...this.rows]) this.fail(row, e as Error);
       this.waiting = [];
       this.rows = [];
       disposeCache(this.cache);
@@ -206,15 +212,27 @@ export class ContinuousBatcher {
       }
       row.mask = Array.from({ length: longest }, (_, j) => (j < pad ? 0 : 1));
     }
-    const inputIds = tf.tensor2d(ids, [k, longest], "int32"); // [k, L]
-    const attentionMask = tf.tensor2d(mask, [k, longest], "int32"); // [k, L]
-    const positionIds = tf.tensor2d(positions, [k, longest], "int32"); // [k, L]
-    const { logits, presentKeyValues } = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true });
-    tf.dispose([inputIds, attentionMask, positionIds]);
-    const last = tf.tidy(() => logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
-    logits.dispose();
-    const values = last.dataSync() as Float32Array; // prefill is one pass; its read is part of the step
-    last.dispose();
+    let values: Float32Array;
+    let presentKeyValues: KVCache | undefined;
+    try {
+      const inputIds = tf.tensor2d(ids, [k, longest], "int32"); // [k, L]
+      const attentionMask = tf.tensor2d(mask, [k, longest], "int32"); // [k, L]
+      const positionIds = tf.tensor2d(positions, [k, longest], "int32"); // [k, L]
+      let out: ReturnType<CausalLM["forward"]>;
+      try {
+        out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true });
+      } finally {
+        tf.dispose([inputIds, attentionMask, positionIds]);
+      }
+      presentKeyValues = out.presentKeyValues;
+      const last = tf.tidy(() => out.logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
+      out.logits.dispose();
+      values = last.dataSync() as Float32Array; // prefill is one pass; its read is part of the step
+      last.dispose();
+    } catch (e) {
+      for (const row of admitted) this.fail(row, e as Error);
+      throw e;
+    }
     const V = values.length / k;
     admitted.forEach((row, i) => this.accept(row, values.subarray(i * V, (i + 1) * V)));
     this.joinBatch(admitted, presentKeyValues!);

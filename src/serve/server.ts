@@ -85,16 +85,21 @@ export function modelNameFromPath(dir: string): string {
   return base === "final" || /^checkpoint-\d+$/.test(base) ? `${path.basename(path.dirname(resolved))}/${base}` : base;
 }
 
-/** Starts the server; resolves once it listens. */
-export async function serve(opts: ServeOptions): Promise<RunningServer> {
-  const host = opts.host ?? "127.0.0.1";
-  const apiKey = opts.apiKey ?? process.env.DPO_API_KEY ?? undefined;
-  if (!isLoopback(host) && !apiKey && !opts.allowUnauthenticated) {
+/** Throws unless listening on `host` is safe: loopback, or an API key, or unauthenticated access allowed explicitly. */
+export function checkExposure(host: string, apiKey: string | undefined, allowUnauthenticated: boolean | undefined): void {
+  if (!isLoopback(host) && !apiKey && !allowUnauthenticated) {
     throw new Error(
       `refusing to listen on ${host} without an API key: anyone who can reach this machine could use the models. ` +
         "Give an API key (--api-key KEY or DPO_API_KEY), or allow it explicitly (--allow-unauthenticated) on a trusted network.",
     );
   }
+}
+
+/** Starts the server; resolves once it listens. */
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const apiKey = opts.apiKey ?? process.env.DPO_API_KEY ?? undefined;
+  checkExposure(host, apiKey, opts.allowUnauthenticated);
   if (opts.models.length === 0) throw new Error("serve: no model given");
   const log = opts.log === false ? () => undefined : opts.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const limit = opts.maxTokensLimit ?? 512;
