@@ -162,4 +162,23 @@ describe("streaming server", () => {
     expect(after.choices[0].text.length).toBeGreaterThan(0);
     expect(elapsed).toBeLessThan(baseline * 3 + 100);
   });
+
+  it("holds tf.memory().numTensors flat across requests, streamed, cancelled and n > 1", async () => {
+    await (await post("/v1/completions", { prompt: "Hi", max_tokens: 4 })).json(); // warm-up
+    const before = tf.memory().numTensors;
+    for (let round = 0; round < 2; round++) {
+      const c = new AbortController();
+      const cancelled = await post("/v1/completions", { prompt: PROMPTS[1], max_tokens: 100, stream: true }, c.signal);
+      await cancelled.body!.getReader().read();
+      c.abort();
+      await Promise.all([
+        post("/v1/completions", { prompt: PROMPTS[0], max_tokens: 9, n: 3, temperature: 1 }).then((r) => r.json()),
+        post("/v1/chat/completions", { messages: [{ role: "user", content: "Hi" }], max_tokens: 7, stream: true }).then((r) => r.text()),
+      ]);
+    }
+    for (let t = performance.now(); performance.now() - t < 2000; ) {
+      if ((await (await fetch(`${server.url}/health`)).json()).models[0].active === 0) break;
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
