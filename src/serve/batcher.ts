@@ -157,7 +157,7 @@ export class ContinuousBatcher {
     try {
       while (this.rows.length > 0 || this.waiting.length > 0) {
         this.dropFinished();
-        this.admit();
+        await this.admit();
         if (this.rows.length > 0) await this.decodeStep();
         this.dropFinished();
         await new Promise<void>((r) => setImmediate(r)); // let HTTP handlers, health checks and cancels run
@@ -188,7 +188,7 @@ export class ContinuousBatcher {
   }
 
   /** Moves waiting sequences into the batch: one padded prefill pass for all admitted, then their caches join. */
-  private admit(): void {
+  private async admit(): Promise<void> {
     const room = this.maxBatchSize - this.rows.length;
     if (room <= 0 || this.waiting.length === 0) return;
     const admitted: Row[] = [];
@@ -227,8 +227,11 @@ export class ContinuousBatcher {
       presentKeyValues = out.presentKeyValues;
       const last = tf.tidy(() => out.logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
       out.logits.dispose();
-      values = last.dataSync() as Float32Array; // prefill is one pass; its read is part of the step
-      last.dispose();
+      try {
+        values = (await last.data()) as Float32Array;
+      } finally {
+        last.dispose();
+      }
     } catch (e) {
       for (const row of admitted) this.fail(row, e as Error);
       throw e;
@@ -302,8 +305,13 @@ export class ContinuousBatcher {
     const maskValues: number[] = [];
     for (const r of rows) maskValues.push(...r.mask, 1);
     const attentionMask = tf.tensor2d(maskValues, [B, S + 1], "int32");
-    const { logits, presentKeyValues } = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true });
-    tf.dispose([inputIds, positionIds, attentionMask]);
+    let out: ReturnType<CausalLM["forward"]>;
+    try {
+      out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true });
+    } finally {
+      tf.dispose([inputIds, positionIds, attentionMask]);
+    }
+    const { logits, presentKeyValues } = out;
     disposeCache(this.cache);
     this.cache = presentKeyValues;
     for (const r of rows) r.mask.push(1);
