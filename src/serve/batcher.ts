@@ -216,13 +216,15 @@ export class ContinuousBatcher {
     let presentKeyValues: KVCache | undefined;
     try {
       const inputIds = tf.tensor2d(ids, [k, longest], "int32"); // [k, L]
-      const attentionMask = tf.tensor2d(mask, [k, longest], "int32"); // [k, L]
-      const positionIds = tf.tensor2d(positions, [k, longest], "int32"); // [k, L]
+      // Without padding the model's defaults (all ones, positions 0..L-1) are the same, and cheaper.
+      const padded = mask.includes(0);
+      const attentionMask = padded ? tf.tensor2d(mask, [k, longest], "int32") : undefined; // [k, L]
+      const positionIds = padded ? tf.tensor2d(positions, [k, longest], "int32") : undefined; // [k, L]
       let out: ReturnType<CausalLM["forward"]>;
       try {
         out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true });
       } finally {
-        tf.dispose([inputIds, attentionMask, positionIds]);
+        tf.dispose([inputIds, ...(attentionMask ? [attentionMask, positionIds!] : [])]);
       }
       presentKeyValues = out.presentKeyValues;
       const last = tf.tidy(() => out.logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
@@ -301,15 +303,20 @@ export class ContinuousBatcher {
     const B = rows.length;
     const S = rows[0].mask.length;
     const inputIds = tf.tensor2d(rows.map((r) => r.tokens[r.tokens.length - 1]), [B, 1], "int32");
-    const positionIds = tf.tensor2d(rows.map((r) => r.length - 1), [B, 1], "int32");
-    const maskValues: number[] = [];
-    for (const r of rows) maskValues.push(...r.mask, 1);
-    const attentionMask = tf.tensor2d(maskValues, [B, S + 1], "int32");
+    // No row padded (a row's padding is on the left): the defaults (all ones, position S) are exactly right.
+    const padded = rows.some((r) => r.mask[0] === 0);
+    let positionIds: tf.Tensor2D | undefined, attentionMask: tf.Tensor2D | undefined;
+    if (padded) {
+      positionIds = tf.tensor2d(rows.map((r) => r.length - 1), [B, 1], "int32"); // [B, 1]
+      const maskValues: number[] = [];
+      for (const r of rows) maskValues.push(...r.mask, 1);
+      attentionMask = tf.tensor2d(maskValues, [B, S + 1], "int32"); // [B, S+1]
+    }
     let out: ReturnType<CausalLM["forward"]>;
     try {
       out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true });
     } finally {
-      tf.dispose([inputIds, positionIds, attentionMask]);
+      tf.dispose([inputIds, ...(padded ? [positionIds!, attentionMask!] : [])]);
     }
     const { logits, presentKeyValues } = out;
     disposeCache(this.cache);
