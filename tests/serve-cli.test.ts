@@ -41,12 +41,12 @@ describe("dpo-ts serve", () => {
     const saved = process.env.DPO_API_KEY;
     delete process.env.DPO_API_KEY;
     try {
-      await expect(serveCommand({ ...base, host: "0.0.0.0" }, [])).rejects.toThrow(/dpo-ts serve: refusing to listen on 0\.0\.0\.0 without an API key.*--allow-unauthenticated/);
+      await expect(serveCommand({ ...base, host: "0.0.0.0" }, [])).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without an API key.*--allow-unauthenticated/);
     } finally {
       if (saved !== undefined) process.env.DPO_API_KEY = saved;
     }
-    await expect(serveCommand({ ...base, port: "80a" }, [])).rejects.toThrow(/--port must be an integer/);
-    await expect(serveCommand({ ...base, "max-batch-size": "0" }, [])).rejects.toThrow(/--max-batch-size must be an integer ≥ 1/);
+    await expect(serveCommand({ ...base, port: "80a" }, [])).rejects.toThrow(/--port must be a whole number/);
+    await expect(serveCommand({ ...base, "max-batch-size": "0" }, [])).rejects.toThrow(/--max-batch-size must be a positive whole number/);
     await expect(serveCommand({ ...defaults }, [])).rejects.toThrow(/--model is required/);
     await expect(serveCommand(base, ["extra"])).rejects.toThrow(/unexpected argument "extra"/);
   });
