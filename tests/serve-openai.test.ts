@@ -111,6 +111,23 @@ describe("through the openai client", () => {
     expect(new Set(seeds.map((c) => c.choices[0].message.content)).size).toBeGreaterThan(1);
   });
 
+  it("n choices streamed: each index its own role chunk, deltas and finish_reason, as the non-streamed ones", async () => {
+    const req = { model: "dpo", messages: QUESTION, max_tokens: 10, temperature: 1, seed: 4, n: 2 };
+    const whole = await client.chat.completions.create(req);
+    const stream = await client.chat.completions.create({ ...req, stream: true });
+    const texts = ["", ""], roles = [0, 0], finishes: (string | null)[] = [null, null];
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        if (c.delta.role) roles[c.index]++;
+        texts[c.index] += c.delta.content ?? "";
+        if (c.finish_reason) finishes[c.index] = c.finish_reason;
+      }
+    }
+    expect(roles).toEqual([1, 1]);
+    expect(texts).toEqual(whole.choices.map((c) => c.message.content));
+    expect(finishes).toEqual(whole.choices.map((c) => c.finish_reason));
+  });
+
   it("stop strings end the answer before them (stop text not returned), also streamed", async () => {
     const full = (await client.completions.create({ model: "dpo", prompt: "Once upon a time", max_tokens: 24, temperature: 0 })).choices[0].text;
     expect(full.length).toBeGreaterThan(6);
