@@ -120,6 +120,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   let counter = 0;
   let closing = false;
   const inFlight = new Set<() => void>(); // each ends its request at close
+  const handling = new Set<Promise<void>>(); // every request being answered
 
   const checkKey = (req: http.IncomingMessage): void => {
     if (!apiKey) return;
@@ -145,6 +146,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   async function complete(req: http.IncomingMessage, res: http.ServerResponse, chat: boolean, note: { tokens: number }): Promise<void> {
     const body = await readBody(req, maxBody);
+    if (closing) throw new ApiError(503, "The server is shutting down.", null, "server_shutting_down");
     const served = pickModel(body);
     const { tokenizer } = served;
     const params = requestParams(body, { limit, maxN });
@@ -309,7 +311,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       if (closing) throw new ApiError(503, "The server is shutting down.", null, "server_shutting_down");
       return complete(req, res, route === "/v1/chat/completions", note);
     };
-    handle().catch((e: Error) => {
+    const answered = handle().catch((e: Error) => {
       const status = e instanceof ApiError ? e.status : 500;
       if (status >= 500 && !(e instanceof ApiError)) log(`dpo-ts serve: 500 on ${req.method} ${route}: ${e.stack ?? e.message}`);
       if (res.headersSent) {
@@ -321,6 +323,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       if (status === 413) res.setHeader("connection", "close");
       json(res, status, errorBody(status, e));
     });
+    handling.add(answered);
+    answered.finally(() => handling.delete(answered));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -338,8 +342,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       for (const end of [...inFlight]) end();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Streams end once their batcher step settles them; wait for it, then drop what remains.
-      await new Promise((r) => setTimeout(r, 50));
+      // Streams end (last chunk, [DONE]) once the batcher's current step settles them: wait for that, up to 5 s.
+      await Promise.race([Promise.allSettled([...handling]), new Promise((r) => setTimeout(r, 5000).unref())]);
       for (const m of models.values()) m.batcher.close();
       server.closeAllConnections();
       await stopped;
