@@ -50,6 +50,10 @@ export const COMMANDS: CommandEntry[] = [
   command("kernel", "kernel install: register the Jupyter kernel for the notebooks", () => import("./kernel"), { positionals: "install", usage: "install [--user | --prefix DIR] [--name NAME] [--display-name TEXT]" }),
   command("bench", "DPO training-step throughput on every backend that loads, beside TRL", () => import("./bench")),
   command("report", "rebuild RUN_DIR/report.html (config, curves, final metrics, sample generations)", () => import("./report"), { positionals: "RUN_DIR" }),
+  command("export-trl", "the same job for TRL: DPOConfig YAML, JSONL data, model, adapter, accelerate launch (ZeRO-3, FSDP)", async () => {
+    const m = await import("./export-trl");
+    return { "export-trlOptions": m.exportTrlOptions, "export-trlCommand": m.exportTrlCommand };
+  }, { positionals: "RUN_OR_CONFIG" }),
   command("compare", "several runs side by side (e.g. a beta sweep) on one page", () => import("./compare"), { positionals: "RUN_DIR..." }),
 ];
 
