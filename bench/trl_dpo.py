@@ -174,9 +174,11 @@ def compare(step1: dict, expected: dict) -> dict:
     return {"abs_diff": diffs, "max_abs_diff": max(diffs.values()) if diffs else None}
 
 
-def _train(DPOTrainer, args, ref_model, config, train_dataset, tokenizer):
+def _train(DPOTrainer, args, ref_model, config, train_dataset, tokenizer, model=None):
     trainer = DPOTrainer(
-        model=args.model,  # a path: TRL loads it (fp32) and, when ref is None, reloads it as the reference
+        # a path: TRL loads it (fp32) and, when ref is None, reloads it as the reference. In a sweep, a fresh copy of
+        # the once-loaded policy (same weights, same config._name_or_path, so TRL's reference reload is unchanged).
+        model=model if model is not None else args.model,
         ref_model=ref_model,
         args=config,
         train_dataset=train_dataset,
@@ -187,17 +189,37 @@ def _train(DPOTrainer, args, ref_model, config, train_dataset, tokenizer):
     return trainer, time.time() - t0
 
 
-def run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets) -> dict:
-    """One TRL training run with these options: {"args", "trl_config", "num_rows", "train_wall_s", "logs"}."""
-    rows = read_prefs(args.prefs)
+def _loaded(cache, key, load):
+    """load() once per key when a sweep passes a cache dict; every call otherwise."""
+    if cache is None:
+        return load()
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets, cache=None) -> dict:
+    """One TRL training run with these options: {"args", "trl_config", "num_rows", "train_wall_s", "logs"}.
+
+    With `cache` (a dict kept across the runs of a sweep) the rows, the tokenizer and the reference model are loaded
+    once, and the policy is loaded once and deep-copied for each run, so that every run starts from the same weights
+    with a fresh optimizer and scheduler (each run builds its own DPOTrainer) but pays no disk reads or parsing. The
+    reference is never updated (TRL runs it under no_grad in eval mode; disable_dropout only zeroes dropout p)."""
+    import copy
+
+    rows = _loaded(cache, ("rows", args.prefs), lambda: read_prefs(args.prefs))
     bs = args.batch_size or len(rows)
     loss_types = [s.strip() for s in args.loss_type.split(",") if s.strip()]
     loss_weights = [float(x) for x in args.loss_weights.split(",")] if args.loss_weights else None
 
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer = _loaded(cache, ("tokenizer", args.model), lambda: AutoTokenizer.from_pretrained(args.model))
     ref_model = None
     if args.ref:
-        ref_model = AutoModelForCausalLM.from_pretrained(args.ref, dtype=torch.float32)
+        ref_model = _loaded(cache, ("ref", args.ref), lambda: AutoModelForCausalLM.from_pretrained(args.ref, dtype=torch.float32))
+    policy = None
+    if cache is not None:
+        pristine = _loaded(cache, ("policy", args.model), lambda: AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32))
+        policy = copy.deepcopy(pristine)
 
     outdir = tempfile.mkdtemp(prefix="trl_dpo_")
     cfg_kwargs = dict(
@@ -239,7 +261,7 @@ def run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokeni
 
     # Trainer's PrinterCallback prints each log dict to stdout; keep stdout for our JSON only.
     with contextlib.redirect_stdout(sys.stderr):
-        trainer, wall = _train(DPOTrainer, args, ref_model, config, datasets.Dataset.from_list(rows), tokenizer)
+        trainer, wall = _train(DPOTrainer, args, ref_model, config, datasets.Dataset.from_list(rows), tokenizer, policy)
 
     logs = []
     for entry in trainer.state.log_history:
@@ -307,6 +329,7 @@ def main(argv=None) -> int:
     if args.sweep:
         spec = args.sweep if args.sweep.lstrip().startswith("[") else open(args.sweep, encoding="utf-8").read()
         runs = []
+        cache: dict = {}
         for entry in json.loads(spec):
             unknown = sorted(set(entry) - set(vars(args)) - {"name"})
             if unknown:
@@ -317,7 +340,7 @@ def main(argv=None) -> int:
             if isinstance(run_args.loss_type, list):
                 run_args.loss_type = ",".join(run_args.loss_type)
             _eprint(f"sweep: {entry.get('name', run_args.loss_type)}")
-            one = run_trl(run_args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets)
+            one = run_trl(run_args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets, cache)
             runs.append({"name": entry.get("name", run_args.loss_type), "trl_config": one["trl_config"], "logs": one["logs"]})
         versions = {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
                     "python": sys.version.split()[0]}

@@ -22,6 +22,7 @@ import { pythonWith } from "./helpers/python";
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("trl", "torch", "datasets");
+const trlCli = python ? path.join(path.dirname(python), "trl") : null;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-export-trl-"));
 
 const quiet = async (argv: string[]) => {
@@ -70,7 +71,7 @@ describe("export-trl", () => {
     const dir = path.join(tmp, "from-run");
     const env = { ...process.env, HF_HUB_OFFLINE: "1", HF_DATASETS_OFFLINE: "1", CUDA_VISIBLE_DEVICES: "", TOKENIZERS_PARALLELISM: "false", TQDM_DISABLE: "1", HF_DATASETS_DISABLE_PROGRESS_BARS: "1" };
     // save_strategy steps: TRL's full-precision log history lands in checkpoint-2/trainer_state.json.
-    const r = spawnSync(python!, ["-m", "trl.scripts.dpo", "--config", "dpo_config.yaml", "--use_cpu", "true", "--save_strategy", "steps", "--save_steps", "2", "--report_to", "none"], { cwd: dir, env, encoding: "utf8" });
+    const r = spawnSync(trlCli!, ["dpo", "--config", "dpo_config.yaml", "--use_cpu", "true", "--save_strategy", "steps", "--save_steps", "2", "--report_to", "none"], { cwd: dir, env, encoding: "utf8" });
     expect(r.status, r.stderr.slice(-3000)).toBe(0);
     const theirs = (JSON.parse(fs.readFileSync(path.join(dir, "output/checkpoint-2/trainer_state.json"), "utf8")).log_history as Record<string, number>[]).filter((e) => "loss" in e);
     const ours = fs.readFileSync(path.join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>).filter((e) => "loss" in e && !("eval_loss" in e));
