@@ -69,7 +69,7 @@ describe("export-trl", () => {
 
   it.skipIf(!python)(`TRL trains the exported folder to dpo-ts's losses (1e-4 relative)${python ? "" : " — skipped: .venv lacks trl/torch/datasets"}`, () => {
     const dir = path.join(tmp, "from-run");
-    const env = { ...process.env, HF_HUB_OFFLINE: "1", HF_DATASETS_OFFLINE: "1", CUDA_VISIBLE_DEVICES: "", TOKENIZERS_PARALLELISM: "false", TQDM_DISABLE: "1", HF_DATASETS_DISABLE_PROGRESS_BARS: "1" };
+    const env = { ...process.env, OMP_NUM_THREADS: "1", HF_HUB_OFFLINE: "1", HF_DATASETS_OFFLINE: "1", CUDA_VISIBLE_DEVICES: "", TOKENIZERS_PARALLELISM: "false", TQDM_DISABLE: "1", HF_DATASETS_DISABLE_PROGRESS_BARS: "1" };
     // save_strategy steps: TRL's full-precision log history lands in checkpoint-2/trainer_state.json.
     const r = spawnSync(trlCli!, ["dpo", "--config", "dpo_config.yaml", "--use_cpu", "true", "--save_strategy", "steps", "--save_steps", "2", "--report_to", "none"], { cwd: dir, env, encoding: "utf8" });
     expect(r.status, r.stderr.slice(-3000)).toBe(0);
@@ -83,7 +83,7 @@ describe("export-trl", () => {
         expect(Math.abs(ours[i][key] - theirs[i][key]) / Math.abs(theirs[i][key]), `step ${i + 1} ${key}`).toBeLessThan(1e-4);
       }
     }
-  }, 120_000);
+  }, 240_000);
 
   it("orca rows are exported in ChatML as dpo-ts trains on them; a separate reference model is refused", async () => {
     const orca = path.join(tmp, "orca.jsonl");
