@@ -1,0 +1,155 @@
+/**
+ * Llama, Mistral and Qwen2 against transformers: the committed tiny Llama fixture (tests/fixtures/hf-tiny/llama-*,
+ * expected.json by transformers) and random tiny Mistral (sliding window shorter than the sequences), Qwen2
+ * (q/k/v biases, tied head, sliding layers) and Llama variants (llama3 / linear rope, old-style rope_theta +
+ * rope_scaling, attention and MLP biases, tied head) that tests/helpers/make_tiny_models.py makes with
+ * transformers in the venv: logits, per-pair log-probs, greedy generation with the KV cache, metrics, and the
+ * 5-step DPO curve of TRL.
+ */
+import { describe, it, expect, beforeAll } from "vitest";
+import { spawnSync } from "child_process";
+import * as tf from "@tensorflow/tfjs";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { loadModel, CausalLM } from "../src/model/io";
+import { Tokenizer } from "../src/tokenizer/tokenizer";
+import { readPreferenceFile } from "../src/data/preferences";
+import { DPOTrainer, LogEntry } from "../src/train/trainer";
+import { collatePairs, disposeBatch } from "../src/train/batch";
+import { completionLogps } from "../src/train/logps";
+import { generate } from "../src/model/generate";
+import { useBackendForTests } from "./helpers/backend";
+import { pythonWith } from "./helpers/python";
+
+const ROOT = path.join(__dirname, "..");
+const FIX = path.join(__dirname, "fixtures/hf-tiny");
+const expected = JSON.parse(fs.readFileSync(path.join(FIX, "expected.json"), "utf8"));
+const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
+const pythonTransformers = pythonWith("torch", "transformers");
+const pythonTrl = pythonWith("torch", "transformers", "trl");
+
+function relClose(got: number, want: number, tol = 1e-4, what = ""): void {
+  expect(Math.abs(got - want) / Math.max(1, Math.abs(want)), `${what} got ${got}, want ${want}`).toBeLessThan(tol);
+}
+
+beforeAll(async () => {
+  await useBackendForTests();
+});
+
+/** Summed completion log-probs of every pair under a model: [chosen…, rejected…]. */
+async function pairLogps(model: CausalLM, tokenizer: Tokenizer): Promise<number[]> {
+  const trainer = new DPOTrainer({ model, refModel: model, tokenizer, trainDataset: rows });
+  const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
+  const logps = tf.tidy(() => completionLogps(model, batch).logps.arraySync() as number[]);
+  disposeBatch(batch);
+  trainer.dispose();
+  return logps;
+}
+
+/** dpo-ts's 5 logged steps of DPO (full batch, constant LR 1e-3, clipping at 1) on a policy folder. */
+async function ourCurve(policyDir: string, refDir: string | null, extra: Record<string, unknown> = {}): Promise<LogEntry[]> {
+  const tokenizer = await Tokenizer.fromDir(FIX + "/llama-policy");
+  const model = loadModel(policyDir);
+  const refModel = refDir ? loadModel(refDir, { trainable: false }) : undefined;
+  const trainer = new DPOTrainer({
+    model, refModel, tokenizer, trainDataset: rows,
+    args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-")), perDeviceTrainBatchSize: rows.length, maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, reportTo: "none", writeReport: false, numSampleGenerations: 0, ...extra },
+  });
+  await trainer.train();
+  const logs = trainer.state.logHistory;
+  trainer.dispose();
+  model.dispose();
+  refModel?.dispose();
+  return logs;
+}
+
+function compareCurves(ours: LogEntry[], theirs: Record<string, number>[], source: string): void {
+  expect(ours.map((l) => l.step)).toEqual(theirs.map((l) => l.step));
+  ours.forEach((entry, i) => {
+    for (const key of ["loss", "rewards/margins", "grad_norm", "rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected"]) {
+      const want = theirs[i][key];
+      const scale = key.startsWith("rewards/") ? Math.max(Math.abs(want), 1e-2) : Math.abs(want);
+      expect(Math.abs(entry[key] - want) / scale, `step ${entry.step} ${key}: dpo-ts ${entry[key]}, TRL (${source}) ${want}`).toBeLessThan(1e-3);
+    }
+  });
+}
+
+describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => {
+  it("first logits of prompt 0 within 1e-4", () => {
+    const model = loadModel(path.join(FIX, "llama-policy"));
+    const ids: number[] = expected.ids[0].prompt;
+    const got = tf.tidy(() => model.forward(tf.tensor2d([ids], [1, ids.length], "int32")).logits.slice([0, 0, 0], [1, 3, 8]).arraySync() as number[][][])[0];
+    const want: number[][] = expected.models.llama.first_logits_prompt0_pos0to2_vocab0to7;
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 8; j++) expect(Math.abs(got[i][j] - want[i][j])).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it("per-pair log-probs of policy and reference within 1e-4, and every metric", async () => {
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
+    const policy = loadModel(path.join(FIX, "llama-policy"));
+    const reference = loadModel(path.join(FIX, "llama-ref"), { trainable: false });
+    const [pol, ref] = [await pairLogps(policy, tokenizer), await pairLogps(reference, tokenizer)];
+    const B = rows.length;
+    expected.models.llama.metrics["sigmoid_beta0.1_ls0.0"].per_pair.forEach((pair: Record<string, number>, i: number) => {
+      relClose(pol[i], pair.policy_chosen_logp);
+      relClose(pol[B + i], pair.policy_rejected_logp);
+      relClose(ref[i], pair.ref_chosen_logp);
+      relClose(ref[B + i], pair.ref_rejected_logp);
+    });
+    for (const key of ["sigmoid_beta0.1_ls0.0", "hinge_beta0.1_ls0.0", "sigmoid_beta0.1_ls0.1"]) {
+      const [, lossType, beta, ls] = /^(\w+)_beta([\d.]+)_ls([\d.]+)$/.exec(key)!;
+      const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows, args: { lossType: lossType as "sigmoid", beta: Number(beta), labelSmoothing: Number(ls) } });
+      const got = await trainer.computeMetrics(trainer.trainPairs, rows.length);
+      for (const name of Object.keys(got)) relClose(got[name], expected.models.llama.metrics[key][name], 1e-4, `${key} ${name}`);
+      trainer.dispose();
+    }
+    policy.dispose();
+    reference.dispose();
+  });
+
+  it("greedy 12 tokens equal transformers' generate (GQA KV cache)", async () => {
+    const model = loadModel(path.join(FIX, "llama-policy"));
+    const before = tf.memory().numTensors;
+    const out = await generate(model, expected.ids[0].prompt, { maxNewTokens: 12, eosTokenId: null });
+    expect(out.tokens).toEqual(expected.models.llama.greedy_policy_prompt0_12_tokens);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it("gradient checkpointing gives the same gradients", () => {
+    const model = loadModel(path.join(FIX, "llama-policy"));
+    const ids = tf.tensor2d([expected.ids[0].prompt], undefined, "int32");
+    const grads = (checkpoint: boolean) => {
+      const { grads } = tf.variableGrads(() => model.hiddenStates(ids, { gradientCheckpointing: checkpoint }).square().mean() as tf.Scalar, model.trainableVariables());
+      const out = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync().slice()]));
+      tf.dispose(Object.values(grads));
+      return out;
+    };
+    const plain = grads(false);
+    const checkpointed = grads(true);
+    expect(Object.keys(checkpointed).sort()).toEqual(Object.keys(plain).sort());
+    for (const key of Object.keys(plain)) {
+      const a = plain[key], b = checkpointed[key];
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      expect(diff, key).toBeLessThan(1e-6);
+    }
+    ids.dispose();
+    model.dispose();
+  });
+
+  it("5-step DPO curve within 1e-3 of TRL's (recorded: bench/reference/trl_llama_tiny_lr1e-3.json)", async () => {
+    const trl = JSON.parse(fs.readFileSync(path.join(ROOT, "bench/reference/trl_llama_tiny_lr1e-3.json"), "utf8"));
+    compareCurves(await ourCurve(path.join(FIX, "llama-policy"), path.join(FIX, "llama-ref"), { beta: 0.1 }), trl.logs, "recorded");
+  });
+
+  it("refuses an unsupported model_type, naming it and the supported ones", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-bad-"));
+    const config = JSON.parse(fs.readFileSync(path.join(FIX, "llama-policy/config.json"), "utf8"));
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, model_type: "falcon" }));
+    expect(() => loadModel(dir)).toThrow(/config\.json: field "model_type" is "falcon"; dpo-ts supports "gpt2" \(GPT2LMHeadModel\), "llama" \(LlamaForCausalLM\), "mistral" \(MistralForCausalLM\), "qwen2" \(Qwen2ForCausalLM\)/);
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, rope_parameters: { rope_type: "yarn", rope_theta: 1e4, factor: 2 } }));
+    expect(() => loadModel(dir)).toThrow(/rope type "yarn" is not supported \(supported: default, linear, llama3\)/);
+  });
+});
