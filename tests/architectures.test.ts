@@ -153,3 +153,45 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     expect(() => loadModel(dir)).toThrow(/rope type "yarn" is not supported \(supported: default, linear, llama3\)/);
   });
 });
+
+describe.skipIf(!pythonTransformers)(`random tiny Mistral, Qwen2, Llama variants made by transformers${pythonTransformers ? "" : " (skipped: the venv lacks torch/transformers)"}`, () => {
+  let dir = "";
+  let made: Record<string, { logits_prompt0: number[][]; per_pair: { chosen: number; rejected: number }[]; greedy_prompt0_12_tokens: number[]; sequence_lengths: number[] }>;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tiny-models-"));
+    const run = spawnSync(pythonTransformers!, [path.join(__dirname, "helpers/make_tiny_models.py"), dir], { encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`make_tiny_models.py failed:\n${run.stderr.slice(-3000)}`);
+    made = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")).models;
+  }, 120_000);
+
+  for (const name of ["mistral", "qwen2", "llama-llama3", "llama-linear"]) {
+    it(`${name}: logits at every position within 1e-4, per-pair log-probs within 1e-4, greedy tokens identical`, async () => {
+      const model = loadModel(path.join(dir, name));
+      const want = made[name];
+      if (name === "mistral") expect(Math.min(...want.sequence_lengths)).toBeGreaterThan(5); // the window is shorter than every sequence
+      const ids: number[] = expected.ids[0].prompt;
+      const logits = tf.tidy(() => model.forward(tf.tensor2d([ids], undefined, "int32")).logits.arraySync() as number[][][])[0];
+      let worst = 0;
+      logits.forEach((row, t) => row.forEach((x, v) => (worst = Math.max(worst, Math.abs(x - want.logits_prompt0[t][v])))));
+      expect(worst).toBeLessThan(1e-4);
+      const logps = await pairLogps(model, await Tokenizer.fromDir(path.join(dir, name)));
+      want.per_pair.forEach((pair, i) => {
+        relClose(logps[i], pair.chosen, 1e-4, `${name} pair ${i} chosen`);
+        relClose(logps[rows.length + i], pair.rejected, 1e-4, `${name} pair ${i} rejected`);
+      });
+      const before = tf.memory().numTensors;
+      const out = await generate(model, ids, { maxNewTokens: 12, eosTokenId: null });
+      expect(out.tokens).toEqual(want.greedy_prompt0_12_tokens);
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    });
+  }
+
+  for (const name of ["mistral", "qwen2"]) {
+    it.skipIf(!pythonTrl)(`${name}: 5-step DPO curve within 1e-3 of live TRL (reference = a copy of the policy)${pythonTrl ? "" : " (skipped: no trl in the venv)"}`, async () => {
+      const run = spawnSync(pythonTrl!, [path.join(ROOT, "bench/trl_dpo.py"), "--model", path.join(dir, name), "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 });
+      if (run.status !== 0) throw new Error(`bench/trl_dpo.py failed:\n${run.stderr.slice(-3000)}`);
+      compareCurves(await ourCurve(path.join(dir, name), null, { beta: 0.1 }), JSON.parse(run.stdout).logs, "live TRL");
+    }, 120_000);
+  }
+});
