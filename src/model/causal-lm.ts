@@ -67,6 +67,9 @@ export interface CausalLM {
   saveAdapter(dir: string): Promise<void>;
   /** The same network with adapters switched off: shares every weight, owns nothing (disposing it frees nothing). */
   withAdaptersDisabled(): CausalLM;
+  /** The same network with a frozen copy of the adapters as they are now: shares the base weights, owns only the
+   * adapter copies (TRL's reference for a model that starts from a pretrained adapter, its "ref" adapter). */
+  withFrozenAdapterCopy(): CausalLM;
   /** A new model without adapters whose weights are W + scaling·B·A (PEFT's merge_and_unload). */
   mergeAdapters(): CausalLM;
   dispose(): void;
@@ -85,9 +88,11 @@ export type WeightLookup = (name: string) => tf.Tensor;
 
 let nextVariableId = 0;
 
-/** A variable named uniquely (tfjs variable names must be unique in the engine). */
+/** A variable named uniquely (tfjs variable names must be unique in the engine); takes ownership of value. */
 export function newVariable(name: string, value: tf.Tensor, trainable: boolean): tf.Variable {
-  return tf.variable(value, trainable, `${name}_${nextVariableId++}`);
+  const variable = tf.variable(value, trainable, `${name}_${nextVariableId++}`);
+  value.dispose(); // the variable keeps the data
+  return variable;
 }
 
 export abstract class TransformerLM<C extends ModelConfig = ModelConfig> implements CausalLM {
@@ -97,6 +102,8 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
   nameOrPath: string | null = null;
   /** Modules that carry adapters, in a fixed order (their index seeds their dropout mask). */
   private adapterModules: string[] = [];
+  /** Parameters borrowed from another model (withFrozenAdapterCopy): never disposed here. */
+  private borrowed = new Set<string>();
   private dropoutSeedBase = 0;
   private forwardCount = 0;
 
@@ -213,9 +220,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     this.params.forEach((v, name) => {
       if (!adapters && name.includes(".lora_")) return;
       // A copy with its own storage (tf.variable(v) would share v's until v is next assigned).
-      const copy = tf.tidy(() => v.mul(1));
-      params.set(name, newVariable(name, copy, opts.trainable ?? (adapters ? v.trainable : true)));
-      copy.dispose();
+      params.set(name, newVariable(name, tf.tidy(() => v.mul(1)), opts.trainable ?? (adapters ? v.trainable : true)));
     });
     const model = this.create(params);
     if (!adapters) {
@@ -306,6 +311,25 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return new AdaptersDisabled(this);
   }
 
+  withFrozenAdapterCopy(): CausalLM {
+    if (!this.lora) throw new Error("withFrozenAdapterCopy: this model has no LoRA adapters");
+    const params = new Map<string, tf.Variable>();
+    const borrowed = new Set<string>();
+    this.params.forEach((v, name) => {
+      if (name.includes(".lora_")) params.set(name, newVariable(name, tf.tidy(() => v.mul(1)), false));
+      else {
+        params.set(name, v);
+        borrowed.add(name);
+      }
+    });
+    const model = this.create(params);
+    model.lora = { ...this.lora };
+    model.adapterModules = [...this.adapterModules];
+    model.borrowed = borrowed;
+    model.nameOrPath = this.nameOrPath;
+    return model;
+  }
+
   mergeAdapters(): CausalLM {
     const params = new Map<string, tf.Variable>();
     const scaling = this.lora ? loraScaling(this.lora) : 0;
@@ -319,7 +343,6 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
         return v.add(this.conv1dWeights ? delta.transpose() : delta);
       });
       params.set(name, newVariable(name, merged, true));
-      merged.dispose();
     });
     const model = this.create(params);
     model.nameOrPath = this.nameOrPath;
@@ -327,7 +350,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
   }
 
   dispose(): void {
-    this.params.forEach((v) => v.dispose());
+    this.params.forEach((v, name) => this.borrowed.has(name) || v.dispose());
     this.params.clear();
   }
 }
@@ -383,6 +406,9 @@ class AdaptersDisabled implements CausalLM {
   }
   withAdaptersDisabled(): CausalLM {
     return this;
+  }
+  withFrozenAdapterCopy(): CausalLM {
+    throw new Error("a model with its adapters disabled has no adapters to copy");
   }
   mergeAdapters(): CausalLM {
     return this.clone();

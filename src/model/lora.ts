@@ -126,7 +126,7 @@ export function readAdapter(dir: string): AdapterFiles {
     throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
   }
   if (raw.peft_type !== "LORA") throw new Error(`${configFile}: field "peft_type" is ${JSON.stringify(raw.peft_type)}; dpo-ts reads "LORA" adapters`);
-  for (const [key, unsupported] of [["use_dora", true], ["bias", "all"], ["bias", "lora_only"]] as const) {
+  for (const [key, unsupported] of [["use_dora", true], ["lora_bias", true], ["bias", "all"], ["bias", "lora_only"]] as const) {
     if (raw[key] === unsupported) throw new Error(`${configFile}: field "${key}" = ${JSON.stringify(unsupported)} is not supported`);
   }
   if (raw.modules_to_save) throw new Error(`${configFile}: field "modules_to_save" is not supported (only LoRA matrices are read)`);
