@@ -195,3 +195,24 @@ describe.skipIf(!pythonTransformers)(`random tiny Mistral, Qwen2, Llama variants
     }, 120_000);
   }
 });
+
+describe("BOS from a tokenizer's post-processor and from a chat template", () => {
+  it("adds the post-processor's BOS once, and none more when the (templated) text already starts with it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-bos-"));
+    for (const f of ["tokenizer_config.json", "chat_template.jinja"]) fs.copyFileSync(path.join(FIX, "llama-policy", f), path.join(dir, f));
+    const tj = JSON.parse(fs.readFileSync(path.join(FIX, "llama-policy/tokenizer.json"), "utf8"));
+    // A Llama-style post-processor: BOS before every sequence (the fixture's bos_token is <|endoftext|>, id 0).
+    const bos = { SpecialToken: { id: "<|endoftext|>", type_id: 0 } };
+    tj.post_processor = {
+      type: "TemplateProcessing",
+      single: [bos, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [bos, { Sequence: { id: "A", type_id: 0 } }, bos, { Sequence: { id: "B", type_id: 1 } }],
+      special_tokens: { "<|endoftext|>": { id: "<|endoftext|>", ids: [0], tokens: ["<|endoftext|>"] } },
+    };
+    fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tj));
+    const tokenizer = await Tokenizer.fromDir(dir);
+    const plain = tokenizer.encode("Say something kind.", { addSpecialTokens: false });
+    expect(tokenizer.encode("Say something kind.", { addSpecialTokens: true })).toEqual([0, ...plain]);
+    expect(tokenizer.encode("<|endoftext|>Say something kind.", { addSpecialTokens: true })).toEqual([0, ...plain]);
+  });
+});
