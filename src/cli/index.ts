@@ -18,7 +18,9 @@ const USAGE = `usage: dpo-ts <command> [options]
 
 commands:
   eval      DPO metrics of --policy against --ref on --data (one batch over all rows)
-  train     DPO training: --policy DIR [--ref DIR] --data FILE --out DIR [--steps N] [--batch-size B] [--lr X]
+  train     DPO training: --policy DIR [--adapter DIR] [--ref DIR] --data FILE --out DIR [--steps N] [--batch-size B] [--lr X]
+            LoRA: --use-peft [--lora-r 16 --lora-alpha 16 --lora-dropout 0.05 --lora-target-modules all-linear]
+            (--adapter DIR, a PEFT adapter, also works with eval, generate and serve)
             [--beta 0.1] [--loss sigmoid|hinge|ipo|robust] [--label-smoothing 0] [--scheduler constant|linear|cosine]
             [--warmup-steps 0] [--max-grad-norm 1] [--weight-decay 0] [--seed 42] [--logging-steps 10]
             [--grad-accum 1] [--max-length 1024] [--max-prompt-length 512] [--eval-data FILE | --eval-fraction F]
@@ -34,7 +36,7 @@ commands:
 
 common: --backend tensorflow|webgpu|wasm|cpu   --json`;
 
-const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker"];
+const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker", "use-peft", "use-rslora"];
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -22,7 +22,7 @@ export const CLI_TO_CONFIG: Record<string, keyof DPOConfig> = {
 };
 
 /** Options that are not DPOConfig knobs (handled by the command itself). */
-const COMMAND_OPTIONS = new Set(["policy", "ref", "data", "evalData", "evalFraction", "config", "backend", "json", "tokenizer", "quiet"]);
+const COMMAND_OPTIONS = new Set(["policy", "adapter", "ref", "data", "evalData", "evalFraction", "config", "backend", "json", "tokenizer", "quiet"]);
 
 function coerce(key: keyof DPOConfig, value: unknown, where: string): unknown {
   const kind = typeof DEFAULT_DPO_CONFIG[key];
