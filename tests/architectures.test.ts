@@ -21,6 +21,7 @@ import { completionLogps } from "../src/train/logps";
 import { generate } from "../src/model/generate";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
+import { compareToTrl } from "./helpers/trl-compare";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -62,17 +63,6 @@ async function ourCurve(policyDir: string, refDir: string | null, extra: Record<
   model.dispose();
   refModel?.dispose();
   return logs;
-}
-
-function compareCurves(ours: LogEntry[], theirs: Record<string, number>[], source: string): void {
-  expect(ours.map((l) => l.step)).toEqual(theirs.map((l) => l.step));
-  ours.forEach((entry, i) => {
-    for (const key of ["loss", "rewards/margins", "grad_norm", "rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected"]) {
-      const want = theirs[i][key];
-      const scale = key.startsWith("rewards/") ? Math.max(Math.abs(want), 1e-2) : Math.abs(want);
-      expect(Math.abs(entry[key] - want) / scale, `step ${entry.step} ${key}: dpo-ts ${entry[key]}, TRL (${source}) ${want}`).toBeLessThan(1e-3);
-    }
-  });
 }
 
 describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => {
@@ -141,7 +131,7 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
 
   it("5-step DPO curve within 1e-3 of TRL's (recorded: bench/reference/trl_llama_tiny_lr1e-3.json)", async () => {
     const trl = JSON.parse(fs.readFileSync(path.join(ROOT, "bench/reference/trl_llama_tiny_lr1e-3.json"), "utf8"));
-    compareCurves(await ourCurve(path.join(FIX, "llama-policy"), path.join(FIX, "llama-ref"), { beta: 0.1 }), trl.logs, "recorded");
+    compareToTrl(await ourCurve(path.join(FIX, "llama-policy"), path.join(FIX, "llama-ref"), { beta: 0.1 }), trl.logs, "recorded");
   });
 
   it("refuses an unsupported model_type, naming it and the supported ones", () => {
@@ -191,7 +181,7 @@ describe.skipIf(!pythonTransformers)(`random tiny Mistral, Qwen2, Llama variants
     it.skipIf(!pythonTrl)(`${name}: 5-step DPO curve within 1e-3 of live TRL (reference = a copy of the policy)${pythonTrl ? "" : " (skipped: no trl in the venv)"}`, async () => {
       const run = spawnSync(pythonTrl!, [path.join(ROOT, "bench/trl_dpo.py"), "--model", path.join(dir, name), "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 });
       if (run.status !== 0) throw new Error(`bench/trl_dpo.py failed:\n${run.stderr.slice(-3000)}`);
-      compareCurves(await ourCurve(path.join(dir, name), null, { beta: 0.1 }), JSON.parse(run.stdout).logs, "live TRL");
+      compareToTrl(await ourCurve(path.join(dir, name), null, { beta: 0.1 }), JSON.parse(run.stdout).logs, "live TRL");
     }, 120_000);
   }
 });

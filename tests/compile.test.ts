@@ -84,12 +84,14 @@ describe("DPOTrainer with compileStep", () => {
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1 },
     { perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 },
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
-  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
+    { arch: "llama", perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
+  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async ({ arch = "gpt2", ...batching }, ctx) => {
     if (!native()) return ctx.skip();
-    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
+    const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : "layers.1.mlp.up_proj.weight";
     const run = async (compileStep: boolean) => {
-      const policy = loadModel(path.join(FIX, "gpt2-policy"));
-      const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+      const policy = loadModel(path.join(FIX, `${arch}-policy`));
+      const reference = loadModel(path.join(FIX, `${arch}-ref`), { trainable: false });
       const counts: number[] = [];
       const trainer = new DPOTrainer({
         model: policy, refModel: reference, tokenizer, trainDataset: rows,
@@ -100,7 +102,7 @@ describe("DPOTrainer with compileStep", () => {
         callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
       });
       await trainer.train();
-      const weights = Array.from(policy.params.get("h.1.mlp.c_fc.weight")!.dataSync());
+      const weights = Array.from(policy.params.get(watched)!.dataSync());
       const logs = trainer.state.logHistory;
       const stats = trainer.compileStats();
       trainer.dispose();

@@ -17,6 +17,7 @@ import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer, LogEntry } from "../src/train/trainer";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
+import { compareToTrl } from "./helpers/trl-compare";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -176,14 +177,7 @@ describe.skipIf(!pythonPeft)(`LoRA against peft${pythonPeft ? "" : " (skipped: t
     const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, beta: 0.1 }) });
     await trainer.train();
     const ours: LogEntry[] = trainer.state.logHistory;
-    expect(ours.map((l) => l.step)).toEqual(trl.map((l) => l.step));
-    ours.forEach((entry, i) => {
-      for (const key of ["loss", "rewards/margins", "grad_norm", "rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected"]) {
-        const want = trl[i][key];
-        const scale = key.startsWith("rewards/") ? Math.max(Math.abs(want), 1e-2) : Math.abs(want);
-        expect(Math.abs(entry[key] - want) / scale, `step ${entry.step} ${key}: dpo-ts ${entry[key]}, TRL + peft ${want}`).toBeLessThan(1e-3);
-      }
-    });
+    compareToTrl(ours, trl, "TRL + peft");
     trainer.dispose();
     model.dispose();
   }, 180_000);

@@ -144,6 +144,9 @@ describe("course notebooks run headlessly, in order", () => {
     const out = stdout(nb);
     expect(out).toContain("eval loss 0.6931 (ln 2 = 0.6931)");
     expect(out).toMatch(/4 steps in [\d.]+ s/);
+    // The LoRA section: fresh adapters against the adapters-off reference start at ln 2; the adapter saved in peft's format.
+    expect(out).toContain("LoRA eval loss at step 0: 0.6931 (ln 2 = 0.6931)");
+    expect(out).toMatch(/saved: adapter_config\.json, adapter_model\.safetensors/);
     const d = displays(nb);
     // One status output, updated in place to its final state.
     const progress = d.filter((o) => String(o.data["text/plain"]).startsWith("DPO training"));

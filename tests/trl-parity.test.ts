@@ -15,6 +15,7 @@ import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer, LogEntry } from "../src/train/trainer";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
+import { compareToTrl } from "./helpers/trl-compare";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -44,17 +45,6 @@ async function ourLogs(args: Record<string, unknown>, withRef: boolean): Promise
   return logs;
 }
 
-function compare(ours: LogEntry[], theirs: Record<string, number>[], source: string): void {
-  expect(ours.map((l) => l.step)).toEqual(theirs.map((l) => l.step));
-  ours.forEach((entry, i) => {
-    for (const key of ["loss", "rewards/margins", "grad_norm", "rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected", "learning_rate"]) {
-      const want = theirs[i][key];
-      const scale = key === "rewards/margins" || key.startsWith("rewards/") ? Math.max(Math.abs(want), 1e-2) : Math.abs(want);
-      expect(Math.abs(entry[key] - want) / scale, `step ${entry.step} ${key}: dpo-ts ${entry[key]}, TRL (${source}) ${want}`).toBeLessThan(1e-3);
-    }
-  });
-}
-
 beforeAll(async () => {
   await useBackendForTests();
 });
@@ -65,7 +55,7 @@ describe(`TRL parity (${python ? "live TRL in " + python : "recorded TRL output"
       ["--model", "tests/fixtures/hf-tiny/gpt2-policy", "--ref", "tests/fixtures/hf-tiny/gpt2-ref", "--prefs", "tests/fixtures/hf-tiny/prefs.jsonl", "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"],
       "bench/reference/trl_gpt2_tiny_lr1e-3.json",
     );
-    compare(await ourLogs({ beta: 0.1, lossType: "sigmoid" }, true), logs, source);
+    compareToTrl(await ourLogs({ beta: 0.1, lossType: "sigmoid" }, true), logs, source);
   });
 
   it("reference = frozen copy of the policy (TRL's default)", async () => {
@@ -73,6 +63,6 @@ describe(`TRL parity (${python ? "live TRL in " + python : "recorded TRL output"
       ["--model", "tests/fixtures/hf-tiny/gpt2-policy", "--prefs", "tests/fixtures/hf-tiny/prefs.jsonl", "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"],
       "bench/reference/trl_gpt2_tiny_noref_lr1e-3.json",
     );
-    compare(await ourLogs({ beta: 0.1, lossType: "sigmoid" }, false), logs, source);
+    compareToTrl(await ourLogs({ beta: 0.1, lossType: "sigmoid" }, false), logs, source);
   });
 });
