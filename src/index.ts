@@ -77,7 +77,7 @@ export { Rng } from "./data/rng";
 // Training
 export { DPOTrainer } from "./train/trainer";
 export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
-export { DEFAULT_DPO_CONFIG, resolveConfig } from "./train/config";
+export { DEFAULT_DPO_CONFIG, resolveConfig, loraConfigOf } from "./train/config";
 export type { DPOConfig } from "./train/config";
 export { dpoLoss, LOSS_TYPES } from "./train/loss";
 export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";

@@ -85,16 +85,18 @@ describe("DPOTrainer with compileStep", () => {
     { perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 },
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
     { arch: "llama", perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
-  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async ({ arch = "gpt2", ...batching }, ctx) => {
+    // LoRA with the adapters-off policy as the reference (one set of base weights feeds both sides of the graph).
+    { arch: "llama", lora: true, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, usePeft: true, loraR: 4, loraAlpha: 8, loraTargetModules: "all-linear" },
+  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async ({ arch = "gpt2", lora = false, ...batching }, ctx) => {
     if (!native()) return ctx.skip();
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
-    const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : "layers.1.mlp.up_proj.weight";
+    const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : lora ? "layers.1.mlp.up_proj.lora_B.weight" : "layers.1.mlp.up_proj.weight";
     const run = async (compileStep: boolean) => {
       const policy = loadModel(path.join(FIX, `${arch}-policy`));
       const reference = loadModel(path.join(FIX, `${arch}-ref`), { trainable: false });
       const counts: number[] = [];
       const trainer = new DPOTrainer({
-        model: policy, refModel: reference, tokenizer, trainDataset: rows,
+        model: policy, refModel: lora ? undefined : reference, tokenizer, trainDataset: rows,
         args: {
           outputDir: tmp("dpo-compiled-"), maxSteps: 8, ...batching, loggingSteps: 1, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 2, weightDecay: 0.01,
           reportTo: "none", numSampleGenerations: 0, writeReport: false, compileStep, padToMultipleOf: 8,

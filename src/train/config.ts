@@ -92,7 +92,8 @@ export interface DPOConfig {
   loraR: number;
   /** LoRA alpha; updates are scaled by alpha / r (PEFT lora_alpha). PEFT: 8; TRL's ModelConfig: 32. */
   loraAlpha: number;
-  /** Dropout on the adapters' input, training only, seeded by `seed` (PEFT lora_dropout). PEFT: 0; TRL's ModelConfig: 0.05. */
+  /** Dropout on the adapters' input, training only, seeded by `seed` (PEFT lora_dropout). PEFT: 0; TRL's ModelConfig: 0.05.
+   * Note: TRL's disable_dropout (default true) also zeroes peft's LoRA dropout; dpo-ts applies this value as given. */
   loraDropout: number;
   /** Comma-separated module names (e.g. "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"; GPT-2:
    * "c_attn,c_proj,c_fc") or "all-linear" (PEFT target_modules). Empty: PEFT's default for the architecture
