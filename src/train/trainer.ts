@@ -275,7 +275,9 @@ export class DPOTrainer {
       });
       if (cachedReference) inputs[`batch${k}/reference_logps`] = cachedReference[k];
     });
-    if (!cachedReference) this.refModel.params.forEach((v, name) => (inputs[`reference/${name}`] = v));
+    // A LoRA reference shares the policy's base weights: each tensor is one graph input.
+    const policyVariables = new Set(this.model.params.values());
+    if (!cachedReference) this.refModel.params.forEach((v, name) => policyVariables.has(v) || (inputs[`reference/${name}`] = v));
     this.model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
     moments.forEach(({ m, v }, name) => {
       inputs[`adam_m/${name}`] = m;
