@@ -61,6 +61,7 @@ beforeAll(() => {
 
 afterAll(() => {
   fs.rmSync(RUN_DIR, { recursive: true, force: true });
+  fs.rmSync(`${RUN_DIR}-lora`, { recursive: true, force: true }); // notebook 03's LoRA run
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
