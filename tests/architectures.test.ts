@@ -19,6 +19,7 @@ import { DPOTrainer, LogEntry } from "../src/train/trainer";
 import { collatePairs, disposeBatch } from "../src/train/batch";
 import { completionLogps } from "../src/train/logps";
 import { generate } from "../src/model/generate";
+import { ContinuousBatcher } from "../src/serve/batcher";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
 import { compareToTrl } from "./helpers/trl-compare";
@@ -103,6 +104,21 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     const before = tf.memory().numTensors;
     const out = await generate(model, expected.ids[0].prompt, { maxNewTokens: 12, eosTokenId: null });
     expect(out.tokens).toEqual(expected.models.llama.greedy_policy_prompt0_12_tokens);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it("the server's continuous batching (left padding, position ids, GQA caches joined) gives generate()'s tokens", async () => {
+    const model = loadModel(path.join(FIX, "llama-policy"), { trainable: false });
+    const prompts: number[][] = expected.ids.map((p: { prompt: number[] }) => p.prompt);
+    const before = tf.memory().numTensors;
+    const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions, maxBatchSize: 3 });
+    const base = { temperature: 0, topP: 1, topK: 0, seed: 0, stopIds: [] };
+    const lengths = [12, 5, 9, 7];
+    const results = await Promise.all(prompts.map((p, i) => batcher.submit({ ...base, promptIds: p, maxNewTokens: lengths[i] }).result));
+    for (let i = 0; i < prompts.length; i++) {
+      expect(results[i].tokens).toEqual((await generate(model, prompts[i], { maxNewTokens: lengths[i], eosTokenId: null })).tokens);
+    }
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
