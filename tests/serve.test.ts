@@ -13,7 +13,7 @@ let model: CausalLM, tokenizer: Tokenizer, server: RunningServer;
 
 beforeAll(async () => {
   await useBackendForTests();
-  model = loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
+  model = await loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
   tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
   server = await startServer({ model, tokenizer, host: "127.0.0.1", port: 0, modelName: "tiny" });
 });

@@ -29,8 +29,8 @@ function trlLogs(args: string[], reference: string): { logs: Record<string, numb
 
 async function ourLogs(args: Record<string, unknown>, withRef: boolean): Promise<LogEntry[]> {
   const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-  const model = loadModel(path.join(FIX, "gpt2-policy"));
-  const refModel = withRef ? loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }) : undefined;
+  const model = await loadModel(path.join(FIX, "gpt2-policy"));
+  const refModel = withRef ? await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }) : undefined;
   const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: rows,

@@ -52,7 +52,7 @@ async function worker(options: ParsedArgs["options"]): Promise<void> {
   const batchSize = numberOption(options, "batchSize", 4)!;
   const warmup = numberOption(options, "warmup", 2)!;
   const steps = numberOption(options, "steps", 5)!;
-  const model = loadModel(modelDir);
+  const model = await loadModel(modelDir);
   const marks: { time: number; tokens: number }[] = [];
   const trainer = new DPOTrainer({
     model,

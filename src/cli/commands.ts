@@ -24,8 +24,8 @@ export async function evalCommand({ options }: ParsedArgs): Promise<void> {
   const dataFile = need(options, "data", "eval");
   const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? policyDir);
   const rows = loadPreferenceDataset(dataFile, tokenizer);
-  const model = loadModel(policyDir, { trainable: false });
-  const refModel = options.ref ? loadModel(need(options, "ref", "eval"), { trainable: false }) : undefined;
+  const model = await loadModel(policyDir, { trainable: false });
+  const refModel = options.ref ? await loadModel(need(options, "ref", "eval"), { trainable: false }) : undefined;
   const args = configFromOptions({ ...options, policy: undefined }, "dpo-ts eval");
   const trainer = new DPOTrainer({ model, refModel, tokenizer, trainDataset: rows, args, datasetName: dataFile });
   const batchSize = numberOption(options, "batchSize") ?? trainer.trainPairs.length;
@@ -56,8 +56,8 @@ export async function trainCommand({ options: cliOptions }: ParsedArgs): Promise
     evalRows = split.eval;
   }
   if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
-  const model = loadModel(policyDir);
-  const refModel = options.ref ? loadModel(options.ref as string, { trainable: false }) : undefined;
+  const model = await loadModel(policyDir);
+  const refModel = options.ref ? await loadModel(options.ref as string, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, args, datasetName: dataFile,
     callbacks: options.json ? [] : [terminalProgress()],
@@ -77,7 +77,7 @@ export async function generateCommand({ options }: ParsedArgs): Promise<void> {
   const modelDir = need(options, "model", "generate");
   const prompt = need(options, "prompt", "generate");
   const tokenizer = await Tokenizer.fromDir(modelDir);
-  const model = loadModel(modelDir, { trainable: false });
+  const model = await loadModel(modelDir, { trainable: false });
   const text = options.chat ? tokenizer.applyChatTemplate([{ role: "user", content: prompt }], { addGenerationPrompt: true }) : prompt;
   const out = await generate(model, tokenizer.encode(text, { addSpecialTokens: false }), {
     maxNewTokens: numberOption(options, "maxNewTokens", 32),

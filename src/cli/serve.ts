@@ -8,7 +8,7 @@ import { need, numberOption, ParsedArgs } from "./args";
 export async function serveCommand({ options }: ParsedArgs): Promise<void> {
   await initBackend({ backend: options.backend as string | undefined });
   const dir = need(options, "model", "serve");
-  const model = loadModel(dir, { trainable: false });
+  const model = await loadModel(dir, { trainable: false });
   const tokenizer = await Tokenizer.fromDir(dir);
   const server = await startServer({
     model,

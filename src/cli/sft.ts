@@ -19,7 +19,7 @@ export async function sftCommand({ options }: ParsedArgs): Promise<void> {
   const out = need(options, "out", "sft");
   const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? need(options, "model", "sft"));
   const model = options.model
-    ? loadModel(options.model as string)
+    ? await loadModel(options.model as string)
     : GPT2LMHeadModel.init(
         gpt2Config({
           vocabSize: tokenizer.vocabSize,
