@@ -3,6 +3,7 @@
 // error a user can meet (401/403/404, no safetensors, unknown split, offline with nothing cached).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -212,6 +213,19 @@ describe("models from the Hub", () => {
     await snapshotDownload("tiny/llama", { hubUrl: hub.url, cacheDir: partial, allowPatterns: ["config.json"] });
     const e2 = await errorOf(snapshotDownload("tiny/llama", { hubUrl: deadUrl, cacheDir: partial, timeoutMs: 2000, required: ["config.json", "model.safetensors"] }));
     expect(e2.message).toMatch(/file model\.safetensors of main \(commit [0-9a-f]{40}\) is not in the cache/);
+  });
+
+  it("an interrupted download leaves no complete-looking file, and the next call finishes it", async () => {
+    const cacheDir = tmpDir("cache");
+    const sha256 = crypto.createHash("sha256").update(fs.readFileSync(path.join(GPT2, "model.safetensors"))).digest("hex");
+    hub.cutNext.add(sha256);
+    const e = await errorOf(resolvePretrained("tiny/gpt2", "model", { hubUrl: hub.url, cacheDir }));
+    expect(e.message).toMatch(/model repo "tiny\/gpt2"@[0-9a-f]{40}: download of model\.safetensors interrupted \(.*\); nothing partial was kept/);
+    const storage = path.join(cacheDir, "models--tiny--gpt2");
+    expect(fs.readdirSync(path.join(storage, "blobs")).filter((b) => b.startsWith(sha256))).toEqual([]);
+    expect(fs.existsSync(path.join(storage, "snapshots", gpt2Commit, "model.safetensors"))).toBe(false);
+    const dir = await resolvePretrained("tiny/gpt2", "model", { hubUrl: hub.url, cacheDir });
+    expect(fs.readFileSync(path.join(dir, "model.safetensors")).equals(fs.readFileSync(path.join(GPT2, "model.safetensors")))).toBe(true);
   });
 
   it("names each Hub error and how to fix it", async () => {

@@ -198,7 +198,10 @@ export async function fetchIntoCache(s: HubSession, commit: string, files: RepoF
           } catch (err) {
             fs.rmSync(tmp, { force: true });
             // @huggingface/hub reports a failed stream by message only: prefer the error our fetch threw.
-            throw fetch.lastError ?? err;
+            if (fetch.lastError) throw fetch.lastError;
+            if (err instanceof HubError) throw err;
+            const reason = err instanceof Error ? err.message : String(err);
+            throw new HubError("http", `${s.type} repo "${s.repoId}"@${s.revision}: download of ${file.path} interrupted (${reason}); nothing partial was kept, run again to retry`);
           }
         }
       } catch (err) {

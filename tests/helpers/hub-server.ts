@@ -68,6 +68,8 @@ export class HubServer {
   readonly repos = new Map<string, Repo>();
   /** Every request seen: method, url, whether it carried an Authorization header. */
   readonly requests: { method: string; url: string; authorized: boolean }[] = [];
+  /** Contents (by LFS sha256 or git oid) whose next full download is cut after half the bytes, connection dropped. */
+  readonly cutNext = new Set<string>();
   private server: http.Server;
   private cdn: http.Server;
   url = "";
@@ -131,7 +133,7 @@ export class HubServer {
     if (parts[0] === "cdn" && parts.length === 2) {
       for (const repo of this.repos.values()) {
         for (const files of repo.commits.values()) {
-          for (const f of files.values()) if (f.lfs && f.oid === parts[1]) return this.sendContent(req, res, f.content, { ETag: `"${f.oid}"` });
+          for (const f of files.values()) if (f.lfs && f.oid === parts[1]) return this.sendContent(req, res, f.content, { ETag: `"${f.oid}"` }, f.oid);
         }
       }
       return fail(404, null, "no such object");
@@ -219,11 +221,11 @@ export class HubServer {
       });
       return void res.end();
     }
-    return this.sendContent(req, res, file.content, { ...common, ETag: `"${file.oid}"` });
+    return this.sendContent(req, res, file.content, { ...common, ETag: `"${file.oid}"` }, file.oid);
   }
 
   /** 200, or 206 for a "Range: bytes=a-b" request; HEAD sends headers only. */
-  private sendContent(req: http.IncomingMessage, res: http.ServerResponse, content: Buffer, headers: Record<string, string>): void {
+  private sendContent(req: http.IncomingMessage, res: http.ServerResponse, content: Buffer, headers: Record<string, string>, oid: string): void {
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     let body = content;
     if (range) {
@@ -237,6 +239,10 @@ export class HubServer {
       res.writeHead(206, { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(body.length), "Content-Range": `bytes ${start}-${end}/${content.length}` });
     } else {
       res.writeHead(200, { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(body.length) });
+      if (req.method !== "HEAD" && this.cutNext.delete(oid)) {
+        res.write(body.subarray(0, body.length >> 1));
+        return void setTimeout(() => res.destroy(), 20);
+      }
     }
     res.end(req.method === "HEAD" ? undefined : body);
   }
