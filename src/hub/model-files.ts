@@ -31,6 +31,18 @@ function isLocal(idOrDir: string): boolean {
  * `part` needs (downloaded if missing). Sharded weights: the index is fetched first, then only the shards it names.
  */
 export async function resolvePretrained(idOrDir: string, part: PretrainedPart, opts: HubOptions = {}): Promise<string> {
+  try {
+    return await resolveFolderOrRepo(idOrDir, part, opts);
+  } catch (err) {
+    // "org/name" may also have been meant as a folder: say that none exists, for a mistyped path.
+    if (err instanceof HubError && ["repo-not-found", "unauthorized", "offline", "offline-mode"].includes(err.kind)) {
+      err.message += ` (nor is there a local folder ${idOrDir})`;
+    }
+    throw err;
+  }
+}
+
+async function resolveFolderOrRepo(idOrDir: string, part: PretrainedPart, opts: HubOptions): Promise<string> {
   if (isLocal(idOrDir) || !looksLikeRepoId(idOrDir)) {
     if (fs.existsSync(idOrDir)) return idOrDir;
     const notAnId = isLocal(idOrDir) ? "" : ' (nor a Hub repo id like "org/name")';
