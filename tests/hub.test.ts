@@ -16,6 +16,7 @@ import { snapshotDownload } from "../src/hub/snapshot";
 import { resolveHubDataset } from "../src/hub/dataset-files";
 import { resolvePretrained } from "../src/hub/model-files";
 import { HubError } from "../src/hub/errors";
+import { readmeConfigs } from "../src/hub/readme-configs";
 import { loadPreferenceDataset, resolvePreferenceSource } from "../src/data/dataset";
 import { useBackendForTests } from "./helpers/backend";
 
@@ -395,6 +396,54 @@ print(json.dumps({"model": m, "data": d}))`,
     expect(fs.readdirSync(path.join(home, "hub/models--tiny--gpt2/blobs")).sort()).toEqual(blobs);
     // And the token Python sent never reached a file in the cache.
     expect(spawnSync("grep", ["-r", "-l", TOKEN, home], { encoding: "utf8" }).stdout).toBe("");
+  });
+});
+
+describe("where the Hub is", () => {
+  it("HF_ENDPOINT is honoured (trailing slash stripped, as huggingface_hub does) and HF_HUB_CACHE picks the cache", async () => {
+    const cacheDir = tmpDir("cache");
+    process.env.HF_ENDPOINT = hub.url + "/";
+    process.env.HF_HUB_CACHE = cacheDir;
+    try {
+      const tok = await Tokenizer.fromDir("tiny/gpt2");
+      expect(tok.vocabSize).toBeGreaterThan(0);
+    } finally {
+      delete process.env.HF_ENDPOINT;
+      delete process.env.HF_HUB_CACHE;
+    }
+    expect(fs.readFileSync(path.join(cacheDir, "models--tiny--gpt2/refs/main"), "utf8")).toBe(gpt2Commit);
+  });
+
+  it("README configs: split lists, one pattern, split -> patterns maps, the default config", () => {
+    const readme = [
+      "---",
+      "license: mit",
+      "configs:",
+      "- config_name: a",
+      "  data_files:",
+      "  - split: train_prefs",
+      "    path: data/train_prefs-*",
+      "  - split: test",
+      "    path: [t1.csv, t2.csv]",
+      "- config_name: b",
+      "  default: true",
+      '  data_files: "b/*.jsonl"',
+      "- config_name: c",
+      "  data_files:",
+      "    train: c/train.csv",
+      "    validation: [c/v1.csv]",
+      "---",
+      "# card",
+    ].join("\n");
+    const configs = readmeConfigs(readme)!;
+    expect(configs.map((c) => [c.name, c.isDefault, [...c.splits]])).toEqual([
+      ["a", false, [["train_prefs", ["data/train_prefs-*"]], ["test", ["t1.csv", "t2.csv"]]]],
+      ["b", true, [["train", ["b/*.jsonl"]]]],
+      ["c", false, [["train", ["c/train.csv"]], ["validation", ["c/v1.csv"]]]],
+    ]);
+    expect(readmeConfigs("# no header")).toBeNull();
+    expect(readmeConfigs("---\nlicense: mit\n---\n")).toBeNull();
+    expect(() => readmeConfigs("---\nconfigs: 3\n---\n", "x/README.md")).toThrow('x/README.md: "configs" must be a list');
   });
 });
 
