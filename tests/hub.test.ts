@@ -277,6 +277,10 @@ describe("models from the Hub", () => {
     const sent = hub.requests.slice(firstRequest).filter((r) => r.url.includes("org/private"));
     expect(sent.length).toBeGreaterThan(5);
     expect(sent.every((r) => r.authorized)).toBe(true);
+    // ...and only to the Hub: not to the CDN its LFS redirects point to.
+    const cdn = hub.requests.slice(firstRequest).filter((r) => r.url.startsWith("/cdn/"));
+    expect(cdn.length).toBeGreaterThan(0);
+    expect(cdn.some((r) => r.authorized)).toBe(false);
     expect(hub.requests.some((r) => r.url.includes(TOKEN))).toBe(false);
     const cacheText = spawnSync("grep", ["-r", "-l", TOKEN, cacheDir], { encoding: "utf8" });
     expect(cacheText.stdout).toBe("");

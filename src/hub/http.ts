@@ -15,6 +15,8 @@ export class HubNetworkError extends Error {
 
 export interface HubFetchOptions {
   token?: string;
+  /** The Hub's origin: the token goes to it only (not to CDNs or Xet storage, which have their own credentials). */
+  endpoint: string;
   /** Milliseconds to wait for response headers (default 10000, huggingface_hub's HF_HUB_ETAG_TIMEOUT). */
   timeoutMs?: number;
 }
@@ -26,7 +28,9 @@ export function hubFetch(opts: HubFetchOptions, ctx: RequestContext): typeof fet
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const headers = new Headers(init?.headers);
-    if (opts.token) headers.set("Authorization", `Bearer ${opts.token}`);
+    if (opts.token && !headers.has("Authorization") && new URL(url).origin === new URL(opts.endpoint).origin) {
+      headers.set("Authorization", `Bearer ${opts.token}`);
+    }
     headers.set("User-Agent", "dpo-ts (@huggingface/hub)");
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);

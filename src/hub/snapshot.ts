@@ -131,7 +131,7 @@ export async function guarded<T>(s: HubSession, fn: () => Promise<T>): Promise<T
 
 /** The commit sha a revision points to now, asked of the Hub. */
 export async function remoteCommit(s: HubSession): Promise<string> {
-  const fetch = hubFetch({ token: s.token, timeoutMs: s.timeoutMs }, context(s));
+  const fetch = hubFetch({ token: s.token, endpoint: s.endpoint, timeoutMs: s.timeoutMs }, context(s));
   const params = { name: s.repoId, revision: s.revision, hubUrl: s.endpoint, fetch, additionalFields: ["sha"] as ["sha"] };
   const info = s.type === "model" ? await modelInfo(params) : await datasetInfo(params);
   if (typeof info.sha !== "string" || !/^[0-9a-f]{40}$/.test(info.sha)) {
@@ -142,7 +142,7 @@ export async function remoteCommit(s: HubSession): Promise<string> {
 
 /** Every file of the repo at a commit, with the blob name huggingface_hub gives it. */
 export async function remoteFiles(s: HubSession, commit: string): Promise<RepoFile[]> {
-  const fetch = hubFetch({ token: s.token, timeoutMs: s.timeoutMs }, context(s));
+  const fetch = hubFetch({ token: s.token, endpoint: s.endpoint, timeoutMs: s.timeoutMs }, context(s));
   const files: RepoFile[] = [];
   for await (const entry of listFiles({ repo: { type: s.type, name: s.repoId }, revision: commit, recursive: true, hubUrl: s.endpoint, fetch })) {
     if (entry.type !== "file") continue;
@@ -176,13 +176,16 @@ export async function fetchIntoCache(s: HubSession, commit: string, files: RepoF
         const blob = s.cache.blobPath(file.etag);
         if (!fs.existsSync(blob)) {
           fs.mkdirSync(path.dirname(blob), { recursive: true });
-          const fetch = hubFetch({ token: s.token, timeoutMs: s.timeoutMs }, context(s, file.path));
+          const fetch = hubFetch({ token: s.token, endpoint: s.endpoint, timeoutMs: s.timeoutMs }, context(s, file.path));
           const data = await downloadFile({ repo: { type: s.type, name: s.repoId }, path: file.path, revision: commit, hubUrl: s.endpoint, fetch });
           if (!data) throw new HubError("file-not-found", `${s.type} repo "${s.repoId}"@${s.revision}: file ${file.path} not found (HTTP 404)`, 404);
           const tmp = `${blob}.${crypto.randomBytes(4).toString("hex")}.incomplete`;
           let fileBytes = 0;
+          // LFS blobs are named by their sha256: check it, so a corrupted transfer never becomes a blob.
+          const sha256 = /^[0-9a-f]{64}$/.test(file.etag) ? crypto.createHash("sha256") : null;
           const counter = new Transform({
             transform(chunk: Buffer, _enc, done) {
+              sha256?.update(chunk);
               fileBytes += chunk.length;
               doneBytes += chunk.length;
               reporter.update({ repoId: s.repoId, file: file.path, fileBytes, fileSize: file.size, doneBytes, totalBytes, filesDone, filesTotal: missing.length });
@@ -193,6 +196,10 @@ export async function fetchIntoCache(s: HubSession, commit: string, files: RepoF
             await pipeline(Readable.fromWeb(data.stream() as unknown as NodeReadableStream), counter, fs.createWriteStream(tmp));
             if (fileBytes !== file.size) {
               throw new HubError("http", `${s.type} repo "${s.repoId}": ${file.path} arrived with ${fileBytes} bytes, the listing says ${file.size}`);
+            }
+            const got = sha256?.digest("hex");
+            if (got !== undefined && got !== file.etag) {
+              throw new HubError("http", `${s.type} repo "${s.repoId}": ${file.path} arrived with sha256 ${got}, the listing says ${file.etag}`);
             }
             fs.renameSync(tmp, blob);
           } catch (err) {
