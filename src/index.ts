@@ -70,10 +70,11 @@ export { DPOTrainer } from "./train/trainer";
 export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
 export { DEFAULT_DPO_CONFIG, resolveConfig } from "./train/config";
 export type { DPOConfig } from "./train/config";
-export { dpoLoss, LOSS_TYPES } from "./train/loss";
-export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";
+export { dpoLoss, lossCurves, checkLossOptions, LOSS_TYPES, F_DIVERGENCE_TYPES, F_DIVERGENCE_LOSS_TYPES } from "./train/loss";
+export type { LossType, FDivergenceType, DPOLossOptions, PreferenceLogps } from "./train/loss";
 export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
-export { completionLogps, headLogProbs } from "./train/logps";
+export type { DPOStepOptions } from "./train/step";
+export { completionLogps, headLogProbs, lengthDesensitizedRows } from "./train/logps";
 export { collatePairs, collateSequences, disposeBatch } from "./train/batch";
 export type { PairBatch, TokenIdsPair } from "./train/batch";
 export { AdamW, clipGradNorm } from "./train/optimizer";
@@ -88,9 +89,10 @@ export { MetricsLogger, formatLogLine } from "./metrics/logger";
 export {
   lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
   completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
+  lossShapesFigure,
   seriesFromLog, ema, histogram,
 } from "./metrics/plots";
-export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table } from "./metrics/plots";
+export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table, LossCurve } from "./metrics/plots";
 export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
 export { writeReport, buildReport, readMetricsLog, writeComparison, buildComparison } from "./metrics/report";
 
