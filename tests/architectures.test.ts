@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadModel, CausalLM } from "../src/model/io";
+import { loadModelFromDir, CausalLM } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer, LogEntry } from "../src/train/trainer";
@@ -52,8 +52,8 @@ async function pairLogps(model: CausalLM, tokenizer: Tokenizer): Promise<number[
 /** dpo-ts's 5 logged steps of DPO (full batch, constant LR 1e-3, clipping at 1) on a policy folder. */
 async function ourCurve(policyDir: string, refDir: string | null, extra: Record<string, unknown> = {}): Promise<LogEntry[]> {
   const tokenizer = await Tokenizer.fromDir(FIX + "/llama-policy");
-  const model = loadModel(policyDir);
-  const refModel = refDir ? loadModel(refDir, { trainable: false }) : undefined;
+  const model = loadModelFromDir(policyDir);
+  const refModel = refDir ? loadModelFromDir(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: rows,
     args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-")), perDeviceTrainBatchSize: rows.length, maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, reportTo: "none", writeReport: false, numSampleGenerations: 0, ...extra },
@@ -68,7 +68,7 @@ async function ourCurve(policyDir: string, refDir: string | null, extra: Record<
 
 describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => {
   it("first logits of prompt 0 within 1e-4", () => {
-    const model = loadModel(path.join(FIX, "llama-policy"));
+    const model = loadModelFromDir(path.join(FIX, "llama-policy"));
     const ids: number[] = expected.ids[0].prompt;
     const got = tf.tidy(() => model.forward(tf.tensor2d([ids], [1, ids.length], "int32")).logits.slice([0, 0, 0], [1, 3, 8]).arraySync() as number[][][])[0];
     const want: number[][] = expected.models.llama.first_logits_prompt0_pos0to2_vocab0to7;
@@ -78,8 +78,8 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
 
   it("per-pair log-probs of policy and reference within 1e-4, and every metric", async () => {
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
-    const policy = loadModel(path.join(FIX, "llama-policy"));
-    const reference = loadModel(path.join(FIX, "llama-ref"), { trainable: false });
+    const policy = loadModelFromDir(path.join(FIX, "llama-policy"));
+    const reference = loadModelFromDir(path.join(FIX, "llama-ref"), { trainable: false });
     const [pol, ref] = [await pairLogps(policy, tokenizer), await pairLogps(reference, tokenizer)];
     const B = rows.length;
     expected.models.llama.metrics["sigmoid_beta0.1_ls0.0"].per_pair.forEach((pair: Record<string, number>, i: number) => {
@@ -100,7 +100,7 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
   });
 
   it("greedy 12 tokens equal transformers' generate (GQA KV cache)", async () => {
-    const model = loadModel(path.join(FIX, "llama-policy"));
+    const model = loadModelFromDir(path.join(FIX, "llama-policy"));
     const before = tf.memory().numTensors;
     const out = await generate(model, expected.ids[0].prompt, { maxNewTokens: 12, eosTokenId: null });
     expect(out.tokens).toEqual(expected.models.llama.greedy_policy_prompt0_12_tokens);
@@ -109,7 +109,7 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
   });
 
   it("the server's continuous batching (left padding, position ids, GQA caches joined) gives generate()'s tokens", async () => {
-    const model = loadModel(path.join(FIX, "llama-policy"), { trainable: false });
+    const model = loadModelFromDir(path.join(FIX, "llama-policy"), { trainable: false });
     const prompts: number[][] = expected.ids.map((p: { prompt: number[] }) => p.prompt);
     const before = tf.memory().numTensors;
     const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions, maxBatchSize: 3 });
@@ -124,7 +124,7 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
   });
 
   it("gradient checkpointing gives the same gradients", () => {
-    const model = loadModel(path.join(FIX, "llama-policy"));
+    const model = loadModelFromDir(path.join(FIX, "llama-policy"));
     const ids = tf.tensor2d([expected.ids[0].prompt], undefined, "int32");
     const grads = (checkpoint: boolean) => {
       const { grads } = tf.variableGrads(() => model.hiddenStates(ids, { gradientCheckpointing: checkpoint }).square().mean() as tf.Scalar, model.trainableVariables());
@@ -154,9 +154,9 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-bad-"));
     const config = JSON.parse(fs.readFileSync(path.join(FIX, "llama-policy/config.json"), "utf8"));
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, model_type: "falcon" }));
-    expect(() => loadModel(dir)).toThrow(/config\.json: field "model_type" is "falcon"; dpo-ts supports "gpt2" \(GPT2LMHeadModel\), "llama" \(LlamaForCausalLM\), "mistral" \(MistralForCausalLM\), "qwen2" \(Qwen2ForCausalLM\)/);
+    expect(() => loadModelFromDir(dir)).toThrow(/config\.json: field "model_type" is "falcon"; dpo-ts supports "gpt2" \(GPT2LMHeadModel\), "llama" \(LlamaForCausalLM\), "mistral" \(MistralForCausalLM\), "qwen2" \(Qwen2ForCausalLM\)/);
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, rope_parameters: { rope_type: "yarn", rope_theta: 1e4, factor: 2 } }));
-    expect(() => loadModel(dir)).toThrow(/rope type "yarn" is not supported \(supported: default, linear, llama3\)/);
+    expect(() => loadModelFromDir(dir)).toThrow(/rope type "yarn" is not supported \(supported: default, linear, llama3\)/);
   });
 });
 
@@ -172,7 +172,7 @@ describe.skipIf(!pythonTransformers)(`random tiny Mistral, Qwen2, Llama variants
 
   for (const name of ["mistral", "qwen2", "llama-llama3", "llama-linear"]) {
     it(`${name}: logits at every position within 1e-4, per-pair log-probs within 1e-4, greedy tokens identical`, async () => {
-      const model = loadModel(path.join(dir, name));
+      const model = loadModelFromDir(path.join(dir, name));
       const want = made[name];
       if (name === "mistral") expect(Math.min(...want.sequence_lengths)).toBeGreaterThan(5); // the window is shorter than every sequence
       const ids: number[] = expected.ids[0].prompt;

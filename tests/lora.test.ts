@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadModel, saveMergedModel, saveModel, CausalLM } from "../src/model/io";
+import { loadModel, loadModelFromDir, saveMergedModel, saveModel, CausalLM } from "../src/model/io";
 import { readAdapter } from "../src/model/lora";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
@@ -63,7 +63,7 @@ describe("LoRA adapters", () => {
   it("fresh adapters vs the adapters-off reference: loss ln 2 at step 0, and no second model in memory", async () => {
     for (const [name, targets] of [["gpt2", "c_attn,c_proj,c_fc"], ["llama", ARTICLE_TARGETS]]) {
       const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${name}-policy`));
-      const model = loadModel(path.join(FIX, `${name}-policy`));
+      const model = loadModelFromDir(path.join(FIX, `${name}-policy`));
       const baseParams = model.numParameters();
       const before = tf.memory().numBytes;
       const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ usePeft: true, loraR: 16, loraAlpha: 16, loraDropout: 0.05, loraTargetModules: targets }) });
@@ -77,7 +77,7 @@ describe("LoRA adapters", () => {
       expect(metrics["rewards/margins"]).toBe(0);
       trainer.dispose();
       // Without LoRA the default reference is a full frozen copy: the contrast the test above rules out.
-      const plain = loadModel(path.join(FIX, `${name}-policy`));
+      const plain = loadModelFromDir(path.join(FIX, `${name}-policy`));
       const plainBefore = tf.memory().numBytes;
       const copyTrainer = new DPOTrainer({ model: plain, tokenizer, trainDataset: rows, args: baseArgs() });
       expect(tf.memory().numBytes - plainBefore).toBe(baseParams * 4);
@@ -90,7 +90,7 @@ describe("LoRA adapters", () => {
   it("only adapters train and only they get optimizer state; dropout is seeded and training-only", async () => {
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
     const run = async (dropout: number) => {
-      const model = loadModel(path.join(FIX, "llama-policy"));
+      const model = loadModelFromDir(path.join(FIX, "llama-policy"));
       const base = new Map([...model.params].map(([k, v]) => [k, v.dataSync().slice()]));
       const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ usePeft: true, loraR: 4, loraAlpha: 8, loraDropout: dropout, loraTargetModules: "all-linear", maxSteps: 2, learningRate: 1e-2, loggingSteps: 1 }) });
       const evalBefore = await trainer.computeMetrics(trainer.trainPairs, rows.length);
@@ -114,8 +114,8 @@ describe("LoRA adapters", () => {
     expect(a.losses[1]).not.toBe(noDropout.losses[1]); // dropout changed training
   });
 
-  it("an adapter folder reloads (loadModel(dir) on the adapter alone, and loadModel(base, { adapter }))", async () => {
-    const model = loadModel(path.join(FIX, "llama-policy"));
+  it("an adapter folder reloads (loadModelFromDir(dir) on the adapter alone, and loadModelFromDir(base, { adapter }))", async () => {
+    const model = loadModelFromDir(path.join(FIX, "llama-policy"));
     model.addAdapters({ r: 4, alpha: 8, dropout: 0, targetModules: ["q_proj", "v_proj"], useRslora: true }, 3);
     randomizeAdapters(model, 5);
     const dir = tmp("dpo-lora-adapter-");
@@ -125,12 +125,12 @@ describe("LoRA adapters", () => {
     expect(config).toMatchObject({ peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: ["q_proj", "v_proj"], use_rslora: true, fan_in_fan_out: false });
     const ids: number[] = expected.ids[0].prompt;
     const want = logitsOf(model, ids);
-    for (const reloaded of [loadModel(dir), loadModel(path.join(FIX, "llama-policy"), { adapter: dir })]) {
+    for (const reloaded of [loadModelFromDir(dir), await loadModel(dir), await loadModel(path.join(FIX, "llama-policy"), { adapter: dir })]) {
       expect(maxDiff(logitsOf(reloaded, ids), want)).toBeLessThan(1e-6);
       expect(maxDiff(logitsOf(reloaded, ids, { disableAdapters: true }), logitsOf(model, ids, { disableAdapters: true }))).toBeLessThan(1e-6);
       reloaded.dispose();
     }
-    const gpt2 = loadModel(path.join(FIX, "gpt2-policy"));
+    const gpt2 = loadModelFromDir(path.join(FIX, "gpt2-policy"));
     expect(() => gpt2.loadAdapter(readAdapter(dir), dir)).toThrow(/not a linear layer of this gpt2 model/);
     gpt2.dispose();
     model.dispose();
@@ -140,7 +140,7 @@ describe("LoRA adapters", () => {
 describe.skipIf(!pythonPeft)(`LoRA against peft${pythonPeft ? "" : " (skipped: the venv lacks torch/transformers/peft)"}`, () => {
   for (const [name, targets] of [["gpt2", ["c_attn", "c_proj", "c_fc"]], ["llama", ARTICLE_TARGETS.split(",")]] as const) {
     it(`${name}: adapter saved by dpo-ts → peft logits within 1e-4; merged model → transformers logits within 1e-4; peft's adapter → dpo-ts logits`, async () => {
-      const model = loadModel(path.join(FIX, `${name}-policy`));
+      const model = loadModelFromDir(path.join(FIX, `${name}-policy`));
       model.addAdapters({ r: 4, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false }, 1);
       randomizeAdapters(model, 11);
       const ids: number[] = expected.ids[0].prompt;
@@ -161,7 +161,7 @@ describe.skipIf(!pythonPeft)(`LoRA against peft${pythonPeft ? "" : " (skipped: t
       ]).map((r) => r.logits as number[][]);
       expect(maxDiff(ours, peftLogits)).toBeLessThan(1e-4);
       expect(maxDiff(ours, merged)).toBeLessThan(1e-4);
-      const loaded = loadModel(path.join(FIX, `${name}-policy`), { adapter: peftAdapter });
+      const loaded = loadModelFromDir(path.join(FIX, `${name}-policy`), { adapter: peftAdapter });
       expect(maxDiff(logitsOf(loaded, ids), theirs)).toBeLessThan(1e-4);
       loaded.dispose();
       model.dispose();
@@ -173,7 +173,7 @@ describe.skipIf(!pythonPeft)(`LoRA against peft${pythonPeft ? "" : " (skipped: t
     peftJobs([{ make_adapter: adapter, base: path.join(FIX, "llama-policy"), targets: ARTICLE_TARGETS.split(","), r: 4, alpha: 8 }]);
     const trl = python(pythonTrlPeft!, ["bench/trl_dpo.py", "--model", path.join(FIX, "llama-policy"), "--adapter", adapter, "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"]).logs as Record<string, number>[];
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
-    const model = loadModel(path.join(FIX, "llama-policy"), { adapter });
+    const model = loadModelFromDir(path.join(FIX, "llama-policy"), { adapter });
     const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, beta: 0.1 }) });
     await trainer.train();
     const ours: LogEntry[] = trainer.state.logHistory;

@@ -148,6 +148,8 @@ describe("course notebooks run headlessly, in order", () => {
     // The LoRA section: fresh adapters against the adapters-off reference start at ln 2; the adapter saved in peft's format.
     expect(out).toContain("LoRA eval loss at step 0: 0.6931 (ln 2 = 0.6931)");
     expect(out).toMatch(/saved: adapter_config\.json, adapter_model\.safetensors/);
+    // Section 6: every loss against the margin, from the trainer's own dpoLoss.
+    expect(out).toContain("14 losses; sigmoid at margin 0: 0.6931 (ln 2 = 0.6931)");
     const d = displays(nb);
     // One status output, updated in place to its final state.
     const progress = d.filter((o) => String(o.data["text/plain"]).startsWith("DPO training"));

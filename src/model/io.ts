@@ -11,6 +11,8 @@ import { configToJson, modelFromWeights, readConfig } from "./architectures";
 import type { CausalLM } from "./causal-lm";
 import { readAdapter } from "./lora";
 import { readSafetensors, writeSafetensors, HostTensor } from "./safetensors";
+import { resolvePretrained } from "../hub/model-files";
+import type { HubOptions } from "../hub/snapshot";
 
 export type { CausalLM } from "./causal-lm";
 
@@ -33,25 +35,15 @@ export function readModelWeights(dir: string): Map<string, HostTensor> {
   throw new Error(`${single}: not found`);
 }
 
-export interface LoadModelOptions {
-  /** false freezes every weight (a reference or an inference model). Default true. */
-  trainable?: boolean;
-  /** A PEFT LoRA adapter folder to attach (its weights train, the base is frozen). */
-  adapter?: string;
-}
-
 /**
- * Loads a causal language model from a Hugging Face folder. A PEFT adapter folder (adapter_config.json, no
- * config.json) loads its base_model_name_or_path with the adapter attached, as peft's AutoPeftModelForCausalLM does.
+ * Loads a causal language model from a Hugging Face folder (synchronous; no Hub), with a PEFT adapter folder attached
+ * when `adapter` names one. A PEFT adapter folder given as the model (adapter_config.json, no config.json) loads its
+ * base_model_name_or_path (a folder here) with the adapter attached, as peft's AutoPeftModelForCausalLM does.
  */
-export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
-  let adapterDir = opts.adapter;
-  if (!fs.existsSync(path.join(dir, "config.json")) && fs.existsSync(path.join(dir, "adapter_config.json"))) {
-    if (adapterDir) throw new Error(`${dir}: is a PEFT adapter folder, and another adapter (${adapterDir}) was given`);
-    const base = readAdapter(dir).baseModel;
-    if (!base) throw new Error(`${path.join(dir, "adapter_config.json")}: field "base_model_name_or_path" is empty; load the base model and pass this folder as its adapter`);
-    return loadModel(path.isAbsolute(base) || fs.existsSync(base) ? base : path.join(dir, base), { ...opts, adapter: dir });
-  }
+export function loadModelFromDir(dir: string, opts: { trainable?: boolean; adapter?: string } = {}): CausalLM {
+  const adapterDir = opts.adapter;
+  const base = adapterBase(dir, adapterDir);
+  if (base !== null) return loadModelFromDir(base, { ...opts, adapter: dir });
   const config = readConfig(dir);
   const model = modelFromWeights(config, readModelWeights(dir), { trainable: opts.trainable, source: dir });
   model.nameOrPath = path.resolve(dir);
@@ -64,6 +56,43 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
       throw e;
     }
   }
+  return model;
+}
+
+export interface LoadModelOptions extends HubOptions {
+  /** false: weights are constants (a reference model, eval, serving). Default true. */
+  trainable?: boolean;
+  /** A PEFT LoRA adapter folder to attach (its weights train, the base is frozen). */
+  adapter?: string;
+}
+
+/**
+ * When dir is a PEFT adapter folder (adapter_config.json, no config.json): its base_model_name_or_path, resolved
+ * against dir when relative and present there; else null.
+ */
+function adapterBase(dir: string, otherAdapter: string | undefined): string | null {
+  if (fs.existsSync(path.join(dir, "config.json")) || !fs.existsSync(path.join(dir, "adapter_config.json"))) return null;
+  if (otherAdapter) throw new Error(`${dir}: is a PEFT adapter folder, and another adapter (${otherAdapter}) was given`);
+  const base = readAdapter(dir).baseModel;
+  if (!base) throw new Error(`${path.join(dir, "adapter_config.json")}: field "base_model_name_or_path" is empty; load the base model and pass this folder as its adapter`);
+  return !path.isAbsolute(base) && fs.existsSync(path.join(dir, base)) ? path.join(dir, base) : base;
+}
+
+/**
+ * Loads a causal language model from a folder or a Hugging Face Hub repo id ("HuggingFaceTB/SmolLM2-135M-Instruct"):
+ * a repo's config, tokenizer files and safetensors weights are downloaded into the Hugging Face cache (or found
+ * there; offline too), then read as from a folder. `revision`, `cacheDir`, `token`, `hubUrl`: see {@link HubOptions}.
+ * `adapter`: a local PEFT adapter folder to attach; a PEFT adapter folder given as the model loads its base (a folder
+ * or a Hub id) with that adapter.
+ */
+export async function loadModel(idOrDir: string, opts: LoadModelOptions = {}): Promise<CausalLM> {
+  const { trainable, adapter, ...hub } = opts;
+  const dir = await resolvePretrained(idOrDir, "model", hub);
+  const base = adapterBase(dir, adapter);
+  const model = base !== null ? loadModelFromDir(await resolvePretrained(base, "model", hub), { trainable, adapter: dir }) : loadModelFromDir(dir, { trainable, adapter });
+  // A Hub model keeps its repo id (saved adapters name it as base_model_name_or_path, as peft does).
+  if (base === null && dir !== idOrDir) model.nameOrPath = idOrDir;
+  else if (base !== null && !fs.existsSync(base)) model.nameOrPath = base;
   return model;
 }
 
