@@ -25,6 +25,7 @@ const { loadModel } = require("../dist/model/io");
 const { Tokenizer } = require("../dist/tokenizer/tokenizer");
 const { loadPreferenceDataset } = require("../dist/data/dataset");
 const { DPOTrainer } = require("../dist/train/trainer");
+const { matmulRoofGflops } = require("../dist/cli/bench-worker");
 
 const MATMULS = new Set(["BatchMatMul", "_FusedMatMul", "MatMul"]);
 const root = path.join(__dirname, "..");
@@ -63,22 +64,6 @@ function tally(prof) {
 
 function trainerFor(model, tokenizer, rows, args, callbacks) {
   return new DPOTrainer({ model, tokenizer, trainDataset: rows, callbacks, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, ...args } });
-}
-
-/** GFLOP/s of a [n, n] × [n, n] matmul on the current backend, best of 3 after one untimed. */
-function roofGflops(n = 3072) {
-  const a = tf.randomNormal([n, n]);
-  const b = tf.randomNormal([n, n]);
-  let best = Infinity;
-  for (let i = 0; i < 4; i++) {
-    const t0 = performance.now();
-    const c = tf.matMul(a, b);
-    c.dataSync();
-    if (i) best = Math.min(best, performance.now() - t0);
-    c.dispose();
-  }
-  tf.dispose([a, b]);
-  return (2 * n ** 3) / (best / 1000) / 1e9;
 }
 
 (async () => {
@@ -126,7 +111,7 @@ function roofGflops(n = 3072) {
     compiled.dispose();
     const msPerUpdate = (marks[47] - marks[31]) / 16;
     const ops = stats.opsPerGraph.reduce((a, b) => a + b, 0) / stats.opsPerGraph.length;
-    const roof = roofGflops();
+    const roof = matmulRoofGflops(3072);
     const atRoofMs = (eager.matmul_gflop / roof) * 1000;
     result.compiled = {
       graphs: stats.graphs, ops_per_graph: stats.opsPerGraph, ops_per_update: ops, compile_s: stats.compileSeconds, ms_per_update: msPerUpdate,

@@ -13,6 +13,12 @@ Examples (repo root):
 
   # Only build model + data (no TRL run):       add --no-bench
   # Measure an existing folder and prefs file:  --model DIR --prefs FILE --batch-size 4
+  # The machine's fp32 matmul roof in torch:    --no-bench --roof 3072 --threads 2
+  # A cold start (what `dpo-ts bench` reports as "40 updates"): --cold --warmup 0 --steps 40 --model DIR --prefs FILE
+  #   --batch-size 4 --grad-accum 2 --lr 2e-4 --lr-scheduler cosine --lr-warmup-steps 4 --max-length 256
+
+`dpo-ts bench` (src/cli/bench.ts) runs this script once per round and side, in a fresh process each time, with the
+same --threads as the native backend's TF_NUM_INTRAOP_THREADS.
 
 What is timed: one optimizer step as TRL runs it = policy forward + reference forward (no_grad) + DPO loss and
 TRL's metric bookkeeping + backward + grad-norm clip + AdamW step + zero_grad (from the Trainer's on_step_begin to
@@ -22,6 +28,10 @@ on_step_end callbacks; data loading/collation happens before on_step_begin and i
 tokens/s counts non-pad tokens (attention_mask == 1) of the chosen AND rejected sequences, prompt included, i.e.
 TRL's own `num_tokens` accounting, divided by the step time. pairs/s = batch_size / step time.
 Peak RSS is the process high-water mark (ru_maxrss), which includes model loading.
+
+--cold times one wall clock from loading the tokenizer, through DPOTrainer's construction (policy and reference
+loaded from disk, the data set tokenized) to the end of --steps updates over every row of --prefs: the cold-start
+figure. TRL saves nothing (save_strategy "no"); dpo-ts's side writes its final model, which only counts against it.
 
 Synthetic prefs (--make-prefs): each row's prompt is P single-token words and chosen/rejected are C single-token
 words each (different random words), where the words are vocabulary entries that encode to exactly one token on

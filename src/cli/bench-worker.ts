@@ -5,7 +5,8 @@
  * Tasks:
  *   throughput  warm-up epochs, then timed epochs of DPO updates: tokens/s, s/update, compile time, peak RSS
  *   updates     notebook 03's training from a cold start: load policy + reference, build the trainer (tokenizes the
- *               data), N updates (compile/trace included); the wall time is what a learner waits for
+ *               data), N updates (compile/trace included); the wall time is what a learner waits for. train()
+ *               also saves the final model (TRL's side saves nothing), which only counts against us.
  *   roof        GFLOP/s of a large fp32 matmul on the native backend: the machine's ceiling for the figures beside it
  */
 import * as fs from "fs";
@@ -30,6 +31,9 @@ export interface WorkerResult {
   tokens_per_step?: number;
   /** Tracing + graph loading of compileStep, seconds (compiled backend only). */
   compile_s?: number;
+  /** Graphs traced, and their compile seconds, after the warm-up (batch shapes the warm-up did not meet). */
+  graphs_traced_in_timed_steps?: number;
+  compile_s_in_timed_steps?: number;
   /** Wall time of the updates task: model load + trainer + N updates. */
   wall_s?: number;
   updates?: number;
@@ -53,7 +57,9 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
   const steps = integerValue(values, "steps", { positive: true }) ?? 5;
   const model = loadModel(modelDir);
   const marks: { time: number; tokens: number }[] = [];
-  const trainer = new DPOTrainer({
+  // A batch shape first met after the warm-up is traced inside the timed steps: counted there, and reported.
+  const warm: { stats: ReturnType<DPOTrainer["compileStats"]> } = { stats: null };
+  const trainer: DPOTrainer = new DPOTrainer({
     model,
     tokenizer,
     trainDataset: rows,
@@ -64,7 +70,12 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
       loggingSteps: warmup + steps, maxLength: 100000, maxPromptLength: 100000, gradientCheckpointing: Boolean(values["gradient-checkpointing"]),
       compileStep: compiled,
     },
-    callbacks: [{ onStepEnd: (state) => void marks.push({ time: performance.now(), tokens: state.tokensSeen }) }],
+    callbacks: [{
+      onStepEnd: (state) => {
+        marks.push({ time: performance.now(), tokens: state.tokensSeen });
+        if (marks.length === warmup) warm.stats = trainer.compileStats();
+      },
+    }],
   });
   const started = performance.now();
   await trainer.train();
@@ -81,7 +92,7 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
     tokens_per_step: tokens / steps,
     tokens_per_s: tokens / timedSeconds,
     pairs_per_s: (batchSize * steps) / timedSeconds,
-    ...(stats ? { compile_s: stats.compileSeconds } : {}),
+    ...(stats ? { compile_s: stats.compileSeconds, graphs_traced_in_timed_steps: stats.graphs - (warm.stats?.graphs ?? 0), compile_s_in_timed_steps: stats.compileSeconds - (warm.stats?.compileSeconds ?? 0) } : {}),
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
   trainer.dispose();
@@ -110,15 +121,14 @@ async function updates(values: Record<string, unknown>, backendName: string, com
   return { task: "updates", backend: backendName, detail, updates: n, wall_s: wall, ...(stats ? { compile_s: stats.compileSeconds } : {}), peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
 }
 
-/** Best of a few timed [N, N] × [N, N] fp32 matmuls, after one untimed: 2N³ flops each. */
-function roof(values: Record<string, unknown>, backendName: string, detail: string): WorkerResult {
-  const n = integerValue(values, "roof-size", { positive: true }) ?? 3072;
+/** GFLOP/s of a [n, n] × [n, n] fp32 matmul on the current backend: best of 3 timed after one untimed (2n³ flops). */
+export function matmulRoofGflops(n: number): number {
   const a = tf.randomNormal([n, n]); // [N, N]
   const b = tf.randomNormal([n, n]); // [N, N]
   let best = Infinity;
   for (let i = 0; i < 4; i++) {
     const t0 = performance.now();
-    const c = tf.matMul(a, b);
+    const c = tf.matMul(a, b); // [N, N]
     c.dataSync(); // waits for the result
     const ms = performance.now() - t0;
     c.dispose();
@@ -126,7 +136,12 @@ function roof(values: Record<string, unknown>, backendName: string, detail: stri
   }
   a.dispose();
   b.dispose();
-  return { task: "roof", backend: backendName, detail: `${detail}; ${n}² matmul, best of 3`, gflops: (2 * n ** 3) / (best / 1000) / 1e9 };
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+function roof(values: Record<string, unknown>, backendName: string, detail: string): WorkerResult {
+  const n = integerValue(values, "roof-size", { positive: true }) ?? 3072;
+  return { task: "roof", backend: backendName, detail: `${detail}; ${n}² matmul, best of 3`, gflops: matmulRoofGflops(n) };
 }
 
 /** Runs the task named by --task on --backend and prints its result as one JSON line. */

@@ -18,7 +18,7 @@
  *
  * Configs (stated in the output):
  *   course      data/sft-model (the course's GPT-2: 4 layers, 64 wide), 4 ChatML pairs of data/orca_dpo_pairs.jsonl a step
- *   4x256       a random GPT-2 of 4 layers, 256 wide, 4 heads (the course tokenizer, vocab 512; 3.3M parameters),
+ *   4x256       a random GPT-2 of 4 layers, 256 wide, 4 heads (the course tokenizer, vocab 512; 3.4M parameters),
  *               8 pairs of the course data a step
  *   gpt2-small  a random GPT-2-small-shaped model (12 layers, 768 wide, 12 heads, vocab 50257), 8 pairs of 256 tokens
  * "tensorflow-compiled" is the native backend with DPOConfig.compileStep (each batch shape traced once into a
@@ -97,7 +97,7 @@ function prepare(config: ConfigName, outDir: string, py: string | null): Prepare
   if (config === "course") {
     return {
       model: path.join(ROOT, "data/sft-model"), prefs: coursePrefs(outDir), batchSize: 4, backends: ["tensorflow-compiled", "tensorflow", "wasm"], updates: 40,
-      description: "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides (16 steps an epoch), fp32",
+      description: "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
     };
   }
   if (config === "4x256") {
@@ -105,7 +105,7 @@ function prepare(config: ConfigName, outDir: string, py: string | null): Prepare
     makeModel(py, config, ["--make-model", model, "--n-layer", "4", "--n-embd", "256", "--n-head", "4", "--vocab", "512", "--n-positions", "256", "--tokenizer-from", path.join(ROOT, "data/sft-model")]);
     return {
       model, prefs: coursePrefs(outDir), batchSize: 8, backends: ["tensorflow-compiled", "tensorflow"], updates: 0,
-      description: "random GPT-2 of 4 layers, 256 wide, 4 heads (course tokenizer, vocab 512, 256 positions; 3.3M parameters), 8 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides (8 steps an epoch), fp32",
+      description: "random GPT-2 of 4 layers, 256 wide, 4 heads (course tokenizer, vocab 512, 256 positions; 3.4M parameters), 8 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
     };
   }
   const model = path.join(outDir, "gpt2-small");
@@ -202,10 +202,11 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const { model, prefs } = prepared;
   const batchSize = batchSizeOption ?? prepared.batchSize;
   const updates = updatesOption ?? prepared.updates;
-  const description = batchSize === prepared.batchSize ? prepared.description : `${prepared.description.replace(/\d+ (ChatML )?pairs per step/, `${batchSize} $1pairs per step`)} (--batch-size ${batchSize})`;
   const rowCount = fs.readFileSync(prefs, "utf8").trim().split("\n").length;
   if (rowCount % batchSize) throw new CliError(`--batch-size ${batchSize}: ${rowCount} pairs do not split into batches of ${batchSize}`);
   const epoch = rowCount / batchSize;
+  const described = batchSize === prepared.batchSize ? prepared.description : `${prepared.description.replace(/\d+ (ChatML )?pairs per step/, `${batchSize} $1pairs per step`)} (--batch-size ${batchSize})`;
+  const description = `${described}; ${epoch} step(s) an epoch`;
   const wholeEpochs = (name: string, given: number | undefined, fallback: number) => {
     const n = given ?? fallback;
     if (n % epoch) throw new CliError(`--${name} ${n} must be a whole number of epochs (${epoch} steps each)`);
@@ -268,7 +269,8 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
       side.peak_rss_mb.push(r.result?.peak_rss_mb ?? NaN);
       if (r.result) {
         side.detail = r.result.detail;
-        console.log(`    ${side.label}: ${formatNumber(r.result.tokens_per_s!)} tokens/s, ${formatNumber(r.result.step_s_mean!)} s/step` + (r.result.compile_s !== undefined ? `, compile ${formatNumber(r.result.compile_s)} s` : ""));
+        console.log(`    ${side.label}: ${formatNumber(r.result.tokens_per_s!)} tokens/s, ${formatNumber(r.result.step_s_mean!)} s/step` + (r.result.compile_s !== undefined ? `, compile ${formatNumber(r.result.compile_s)} s` : "") +
+          (r.result.graphs_traced_in_timed_steps ? ` (${r.result.graphs_traced_in_timed_steps} batch shape(s) first met in the timed steps: ${formatNumber(r.result.compile_s_in_timed_steps!)} s of compile counted in them)` : ""));
       } else failed(side, round, "throughput", r.error);
     }
     if (py) {
