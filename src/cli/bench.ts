@@ -226,6 +226,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const worker = (task: string, backend: string, extra: string[]) =>
     spawnJson<WorkerResult>(process.execPath, [cli, "bench", "--worker", "--task", task, "--backend", backend, "--model", model, ...extra], env);
 
+  const loadStart = os.loadavg()[0];
   console.log(`bench config "${config}": ${description}`);
   console.log(`  ${rounds} interleaved round(s) (${[...backends.map((b) => `dpo-ts ${b}`), ...(py ? ["TRL"] : [])].join(", ")}), each measurement a fresh process; ` +
     `${warmup} warm-up + ${steps} timed steps; gradient checkpointing ${checkpointingOn ? "on" : "off"} (both sides); ` +
@@ -332,7 +333,11 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   if (roofSize) console.log(`\nfp32 matmul roof (${roofSize}², ${threads} threads, same run): native backend ${formatSummary(roof.native_gflops)} GFLOP/s; torch ${formatSummary(roof.torch_gflops)} GFLOP/s`);
   for (const s of all) for (const e of s.errors) console.log(`error: ${s.label}: ${e}`);
   for (const e of roofs.errors) console.log(`error: matmul roof: ${e}`);
+  // Another process's load steals the same cores from whichever side runs then; the interleaving spreads it, no more.
+  // The bench itself keeps about `threads` runnable; more than one beyond that (or above 1 before it began) is others.
+  const loadEnd = os.loadavg()[0];
   const warnings = [
+    loadStart > 1 || loadEnd > threads + 1 ? `warning: 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end (the bench alone keeps about ${threads} busy, on ${os.cpus().length} cores): other processes shared the machine; rerun it idle` : null,
     ...summary.flatMap((s) => [spreadWarning(s.side, "tokens/s", s.tokens_per_s), spreadWarning(s.side, `${updates} updates' wall time`, s.updates_wall_s)]),
     spreadWarning("native backend", "matmul roof", roof.native_gflops),
     spreadWarning("torch", "matmul roof", roof.torch_gflops),
@@ -343,7 +348,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   fs.writeFileSync(file, JSON.stringify({
     config, description, date: new Date().toISOString(), rounds, threads, batch_size: batchSize, warmup_steps: Number(warmup), timed_steps: Number(steps),
     gradient_checkpointing: checkpointingOn, cold_start: notebook ? { updates, ...NOTEBOOK_03, train_pairs: notebook.pairs, truncated_rows: notebook.truncated } : null,
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg_end: os.loadavg() }, roof, summary, warnings, measurements: log,
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg_1m_start: loadStart, loadavg_end: os.loadavg() }, roof, summary, warnings, measurements: log,
   }, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
   console.log(`\nwritten ${path.relative(process.cwd(), file)}`);
 }
