@@ -330,7 +330,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
     console.log(`\n| ${updates} updates from a cold start (notebook 03) | wall s | of which compile s | × TRL | process s |\n|---|---|---|---|---|`);
     for (const s of summary) console.log(`| ${s.side} | ${formatSummary(s.updates_wall_s)} | ${s.updates_compile_s.n ? formatSummary(s.updates_compile_s) : "—"} | ${s.side === "TRL" ? "1" : formatRatio(s.updates_ratio_vs_trl)} | ${formatSummary(s.updates_process_s)} |`);
   }
-  if (roofSize) console.log(`\nfp32 matmul roof (${roofSize}², ${threads} threads, same run): native backend ${formatSummary(roof.native_gflops)} GFLOP/s; torch ${formatSummary(roof.torch_gflops)} GFLOP/s`);
+  if (roofSize) console.log(`\nfp32 matmul roof (${roofSize}², ${threads} threads, same run): native backend ${formatSummary(roof.native_gflops)} GFLOP/s` + (py ? `; torch ${formatSummary(roof.torch_gflops)} GFLOP/s` : ""));
   for (const s of all) for (const e of s.errors) console.log(`error: ${s.label}: ${e}`);
   for (const e of roofs.errors) console.log(`error: matmul roof: ${e}`);
   // Another process's load steals the same cores from whichever side runs then; the interleaving spreads it, no more.
