@@ -21,7 +21,7 @@ const path = require("path");
 const os = require("os");
 const fs = require("fs");
 const { initBackend } = require("../dist/backend");
-const { loadModel } = require("../dist/model/io");
+const { loadModelFromDir } = require("../dist/model/io");
 const { Tokenizer } = require("../dist/tokenizer/tokenizer");
 const { loadPreferenceDataset } = require("../dist/data/dataset");
 const { DPOTrainer } = require("../dist/train/trainer");
@@ -70,7 +70,7 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
   await initBackend({ backend, quiet: true });
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
   const rows = loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
-  const model = loadModel(path.join(root, "data/sft-model"));
+  const model = loadModelFromDir(path.join(root, "data/sft-model"));
   const profiled = async (steps) => {
     const trainer = trainerFor(model, tokenizer, rows, { maxSteps: steps, loggingSteps: steps });
     const t0 = performance.now();

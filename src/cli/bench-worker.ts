@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend";
-import { loadModel } from "../model/io";
+import { loadModelFromDir } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
 import { DPOTrainer } from "../train/trainer";
@@ -55,7 +55,7 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
   const batchSize = integerValue(values, "batch-size", { positive: true }) ?? 4;
   const warmup = integerValue(values, "warmup", { min: 0 }) ?? 2;
   const steps = integerValue(values, "steps", { positive: true }) ?? 5;
-  const model = loadModel(modelDir);
+  const model = loadModelFromDir(modelDir);
   const marks: { time: number; tokens: number }[] = [];
   // A batch shape first met after the warm-up is traced inside the timed steps: counted there, and reported.
   const warm: { stats: ReturnType<DPOTrainer["compileStats"]> } = { stats: null };
@@ -109,8 +109,8 @@ async function updates(values: Record<string, unknown>, backendName: string, com
   const modelDir = requiredString(values, "model");
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const rows = loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
-  const policy = loadModel(modelDir);
-  const reference = loadModel(modelDir, { trainable: false });
+  const policy = loadModelFromDir(modelDir);
+  const reference = loadModelFromDir(modelDir, { trainable: false });
   const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows, args: { ...NOTEBOOK_03, ...QUIET, outputDir: tempDir(), maxSteps: n, compileStep: compiled } });
   await trainer.train();
   const wall = (performance.now() - started) / 1000;
