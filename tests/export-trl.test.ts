@@ -94,6 +94,11 @@ describe("export-trl", () => {
     expect(rows).toEqual(loadPreferenceDataset(orca, await Tokenizer.fromDir(tok)));
     expect(rows[0].prompt).toContain("<|im_start|>user\n");
     expect(fs.readFileSync(path.join(tmp, "orca-out/dpo_config.yaml"), "utf8")).toContain(`model_name_or_path: ${JSON.stringify(tok)}\n`);
+    const withLora = path.join(tmp, "lora.yaml");
+    fs.writeFileSync(withLora, fs.readFileSync(jobFile, "utf8") + "use_peft: true\nlora_r: 16\nlora_alpha: 16\nlora_target_modules: c_attn,c_proj,c_fc\n");
+    await quiet(["export-trl", withLora, "--out", path.join(tmp, "lora-out"), "--link-model"]);
+    const loraYaml = fs.readFileSync(path.join(tmp, "lora-out/dpo_config.yaml"), "utf8");
+    for (const line of ["use_peft: true", "lora_r: 16", "lora_alpha: 16", 'lora_target_modules: ["c_attn", "c_proj", "c_fc"]']) expect(loraYaml, line).toContain(line + "\n");
     const withRef = path.join(tmp, "ref.yaml");
     fs.writeFileSync(withRef, fs.readFileSync(jobFile, "utf8") + `ref: ${JSON.stringify(path.join(FIX, "gpt2-ref"))}\n`);
     await expect(main(["export-trl", withRef, "--out", path.join(tmp, "ref-out")])).rejects.toThrow(/reference model is .*gpt2-ref.*TRL's dpo script takes none/);

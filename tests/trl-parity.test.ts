@@ -128,13 +128,13 @@ function trlSweep(): Promise<{ runs: Map<string, Logs>; source: string }> {
 
 /** The fixture, read and tokenized once; each run trains a fresh copy of the policy (the reference is never
  * updated, so one frozen copy serves every run). */
-let fixture: { tokenizer: Tokenizer; policy: ReturnType<typeof loadModel>; ref: ReturnType<typeof loadModel>; rows: ReturnType<typeof readPreferenceFile> } | null = null;
+let fixture: { tokenizer: Tokenizer; policy: Awaited<ReturnType<typeof loadModel>>; ref: Awaited<ReturnType<typeof loadModel>>; rows: ReturnType<typeof readPreferenceFile> } | null = null;
 
 async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogEntry[]> {
   fixture ??= {
     tokenizer: await Tokenizer.fromDir(path.join(FIX, "gpt2-policy")),
-    policy: loadModel(path.join(FIX, "gpt2-policy"), { trainable: false }),
-    ref: loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }),
+    policy: await loadModel(path.join(FIX, "gpt2-policy"), { trainable: false }),
+    ref: await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }),
     rows: readPreferenceFile(path.join(FIX, "prefs.jsonl")),
   };
   const { tokenizer, rows } = fixture;

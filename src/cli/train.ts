@@ -17,12 +17,13 @@ import { DPOConfig, resolveConfig } from "../train/config";
 import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } from "./dpo-options";
 
 export const trainOptions: OptionsTable = {
-  policy: { type: "string", valueName: "DIR", description: "model folder to train (Hugging Face format; TRL: model_name_or_path)" },
-  ref: { type: "string", valueName: "DIR", description: "reference model folder (default: a frozen copy of --policy)" },
+  policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to train (Hugging Face format; TRL: model_name_or_path)" },
+  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
+  ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: a frozen copy of --policy)" },
   data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet; TRL: dataset_name)" },
   "eval-data": { type: "string", valueName: "FILE", description: "evaluation pairs (turns on evalStrategy \"steps\")" },
   "eval-fraction": { type: "string", valueName: "F", description: "hold out this fraction of --data for evaluation instead" },
-  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
+  tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   config: { type: "string", valueName: "FILE", description: "options from FILE.json|.yaml|.yml (TRL snake_case names accepted); the command line wins" },
   backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object with the final metrics instead of progress" },
@@ -101,15 +102,15 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
   const evalData = text("eval-data");
   const { trainRows, evalRows } = jobRows(tokenizer, dataFile, evalData, evalFraction, args.seed ?? 42);
   if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
-  const model = loadModel(policyDir);
+  const model = await loadModel(policyDir, { adapter: text("adapter") }); // --adapter: train that adapter, the base frozen
   const refDir = text("ref");
-  const refModel = refDir ? loadModel(refDir, { trainable: false }) : undefined;
+  const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, args, datasetName: dataFile,
     callbacks: json ? [] : [terminalProgress()],
   });
   // Where the job's inputs are, so that `dpo-ts export-trl RUN_DIR` can rebuild the same job for TRL.
-  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")) };
+  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")) };
   fs.mkdirSync(trainer.config.outputDir, { recursive: true });
   fs.writeFileSync(path.join(trainer.config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n");
   const result = await trainer.train();

@@ -10,6 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
+import { resolvePretrained } from "../hub/model-files";
+import type { HubOptions } from "../hub/snapshot";
 
 export interface ChatMessage {
   role: string;
@@ -141,9 +143,11 @@ export class Tokenizer {
   /**
    * Loads a Hugging Face tokenizer folder: tokenizer.json (required), tokenizer_config.json (eos/pad/bos tokens; older
    * folders may keep them in special_tokens_map.json), chat_template.jinja (else tokenizer_config.json's chat_template).
+   * A Hub repo id ("HuggingFaceTB/SmolLM2-135M-Instruct") is accepted too: its tokenizer files are downloaded into
+   * (or found in) the Hugging Face cache; `opts` are the Hub options (revision, cacheDir, token, hubUrl).
    */
-  static async fromDir(dir: string): Promise<Tokenizer> {
-    return Tokenizer.fromDirSync(dir);
+  static async fromDir(dirOrId: string, opts: HubOptions = {}): Promise<Tokenizer> {
+    return Tokenizer.fromDirSync(await resolvePretrained(dirOrId, "tokenizer", opts));
   }
 
   /** Synchronous {@link Tokenizer.fromDir}. */
@@ -164,10 +168,17 @@ export class Tokenizer {
 
   /**
    * Text to token ids. Special tokens written in the text are matched as tokens. `addSpecialTokens` (default false)
-   * applies the tokenizer.json post-processor (e.g. a BOS for Llama tokenizers), like HF's `add_special_tokens=True`.
+   * applies the tokenizer.json post-processor (e.g. a BOS for Llama tokenizers), like HF's `add_special_tokens=True`,
+   * except that a text that already starts with the BOS token (a chat template that writes it, as Llama 3's and
+   * Mistral's do) does not get a second one: the double BOS HF would produce here is TRL's most reported data bug.
    */
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
+    const ids = this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
+    const bos = this.bosTokenId;
+    if (opts.addSpecialTokens && bos !== null && this.bosToken && ids.length >= 2 && ids[0] === bos && ids[1] === bos && text.startsWith(this.bosToken)) {
+      return ids.slice(1);
+    }
+    return ids;
   }
 
   /** Token strings (byte-level symbols for GPT-2 style tokenizers), for inspection. */

@@ -149,6 +149,16 @@ export function trlConfigOf(job: Pick<TrlExportJob, "config" | "evalRows">, mode
     delete keys.eval_on_start;
   }
   if (keys.report_to !== "tensorboard") keys.report_to = "none";
+  // LoRA (TrlParser's ModelConfig): only when the job trains adapters; target modules as the list PEFT takes.
+  const lora = ["use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora"];
+  if (keys.use_peft !== true) {
+    for (const k of lora) delete keys[k];
+  } else {
+    const targets = String(keys.lora_target_modules ?? "");
+    if (targets === "") delete keys.lora_target_modules; // PEFT's default for the architecture, as in dpo-ts
+    else keys.lora_target_modules = targets === "all-linear" ? targets : targets.split(",").map((t) => t.trim());
+    if (job.config.loraDropout > 0) notes.push(`loraDropout ${job.config.loraDropout}: TRL's disable_dropout (true here, as dpo-ts disables the model's dropout) also zeroes peft's LoRA dropout, so TRL trains without it; set disable_dropout: false in dpo_config.yaml to keep it (and the model's own dropout)`);
+  }
   if (cfg.resumeFromCheckpoint) notes.push("resumeFromCheckpoint is not exported: the TRL job starts from the model at the start of the dpo-ts job");
   return { keys, comments };
 }
