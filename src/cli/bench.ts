@@ -24,7 +24,8 @@ import { initBackend } from "../backend";
 import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
-import { writeJsonl } from "../data/preferences";
+import { readOrcaFile, writeJsonl } from "../data/preferences";
+import { chatmlFormat } from "../data/format";
 import { DPOTrainer } from "../train/trainer";
 import { numberOption, ParsedArgs } from "./args";
 
@@ -48,7 +49,7 @@ async function worker(options: ParsedArgs["options"]): Promise<void> {
   const choice = await initBackend({ backend: compiled ? "tensorflow" : (options.backend as string), quiet: true });
   const modelDir = options.model as string;
   const tokenizer = await Tokenizer.fromDir(modelDir);
-  const rows = loadPreferenceDataset(options.prefs as string, tokenizer);
+  const rows = await loadPreferenceDataset(options.prefs as string, tokenizer);
   const batchSize = numberOption(options, "batchSize", 4)!;
   const warmup = numberOption(options, "warmup", 2)!;
   const steps = numberOption(options, "steps", 5)!;
@@ -100,7 +101,7 @@ function prepare(config: string, outDir: string, py: string | null): { model: st
   if (config === "course") {
     const model = path.join(ROOT, "data/sft-model");
     const tokenizer = Tokenizer.fromDirSync(model);
-    const rows = loadPreferenceDataset(path.join(ROOT, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
+    const rows = readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl")).slice(0, 64).map((row) => chatmlFormat(row, tokenizer));
     const prefs = path.join(outDir, "course-prefs.jsonl");
     writeJsonl(prefs, rows);
     return { model, prefs, batchSize: 4, description: "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides (16 steps an epoch), fp32" };

@@ -23,7 +23,7 @@ export async function evalCommand({ options }: ParsedArgs): Promise<void> {
   const policyDir = need(options, "policy", "eval");
   const dataFile = need(options, "data", "eval");
   const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? policyDir);
-  const rows = loadPreferenceDataset(dataFile, tokenizer);
+  const rows = await loadPreferenceDataset(dataFile, tokenizer, { skipInvalid: Boolean(options.skipInvalid) });
   const model = loadModel(policyDir, { trainable: false });
   const refModel = options.ref ? loadModel(need(options, "ref", "eval"), { trainable: false }) : undefined;
   const args = configFromOptions({ ...options, policy: undefined }, "dpo-ts eval");
@@ -47,8 +47,8 @@ export async function trainCommand({ options: cliOptions }: ParsedArgs): Promise
   const dataFile = need(options, "data", "train");
   const args = configFromOptions(options, cliOptions.config ? `${cliOptions.config} / command line` : "dpo-ts train");
   const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? policyDir);
-  let trainRows = loadPreferenceDataset(dataFile, tokenizer);
-  let evalRows = options.evalData ? loadPreferenceDataset(options.evalData as string, tokenizer) : [];
+  let trainRows = await loadPreferenceDataset(dataFile, tokenizer, { skipInvalid: Boolean(options.skipInvalid) });
+  let evalRows = options.evalData ? await loadPreferenceDataset(options.evalData as string, tokenizer, { skipInvalid: Boolean(options.skipInvalid) }) : [];
   const evalFraction = numberOption(options, "evalFraction", 0)!;
   if (evalFraction > 0) {
     const split = splitTrainEval(trainRows, Math.max(1, Math.round(evalFraction * trainRows.length)), (args.seed as number) ?? 42);

@@ -21,12 +21,13 @@ commands:
   train     DPO training: --policy DIR [--ref DIR] --data FILE --out DIR [--steps N] [--batch-size B] [--lr X]
             [--beta 0.1] [--loss sigmoid|hinge|ipo|robust] [--label-smoothing 0] [--scheduler constant|linear|cosine]
             [--warmup-steps 0] [--max-grad-norm 1] [--weight-decay 0] [--seed 42] [--logging-steps 10]
-            [--grad-accum 1] [--max-length 1024] [--max-prompt-length 512] [--eval-data FILE | --eval-fraction F]
+            [--grad-accum 1] [--max-length 1024] [--truncation-mode keep_start] [--eval-data FILE | --eval-fraction F]
             [--eval-steps N] [--config FILE.json]
   generate  --model DIR --prompt TEXT [--chat] [--max-new-tokens 32] [--temperature 0] [--top-k 0] [--top-p 1] [--json]
   sft       supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)
   serve     OpenAI-compatible HTTP server: --model DIR [--port 8000] [--host 127.0.0.1]
   course    run the five course notebooks headlessly into runs/<name>/
+  data      data inspect SOURCE... [--format auto|standard|conversational|implicit|orca] [--tokenizer DIR] [--json]
   kernel    kernel install [--user | --prefix DIR] [--name dpo-ts]: register the Jupyter kernel for the notebooks
   bench     DPO training-step throughput on every backend that loads, beside TRL
   report    report RUN_DIR: rebuild RUN_DIR/report.html (config, curves, final metrics, sample generations)
@@ -34,7 +35,7 @@ commands:
 
 common: --backend tensorflow|webgpu|wasm|cpu   --json`;
 
-const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker"];
+const FLAGS = ["skip-invalid", "json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker"];
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -56,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
     serve: async () => (await import("./serve")).serveCommand(args),
     course: async () => (await import("./course")).courseCommand(args),
     bench: async () => (await import("./bench")).benchCommand(args),
+    data: async () => (await import("./data")).dataCommand(args.options, args.positional),
     compare: async () => {
       if (args.positional.length === 0) throw new Error("usage: dpo-ts compare RUN_DIR... [--out compare.html]");
       const out = (args.options.out as string) ?? "runs/compare.html";
@@ -73,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (e: Error) => {
     console.error(`dpo-ts: ${e.message}`);
     if (process.env.DPO_DEBUG) console.error(e.stack);

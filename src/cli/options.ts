@@ -3,7 +3,7 @@
  * Both the short CLI names (--lr, --steps) and DPOConfig's own names (learningRate, maxSteps) are accepted.
  */
 import * as fs from "fs";
-import { DEFAULT_DPO_CONFIG, DPOConfig } from "../train/config";
+import { DEFAULT_DPO_CONFIG, DPOConfig, NULLABLE_LENGTH_KNOBS } from "../train/config";
 import { camel, kebab } from "./args";
 
 /** CLI name → DPOConfig knob. */
@@ -22,10 +22,10 @@ export const CLI_TO_CONFIG: Record<string, keyof DPOConfig> = {
 };
 
 /** Options that are not DPOConfig knobs (handled by the command itself). */
-const COMMAND_OPTIONS = new Set(["policy", "ref", "data", "evalData", "evalFraction", "config", "backend", "json", "tokenizer", "quiet"]);
+const COMMAND_OPTIONS = new Set(["policy", "ref", "data", "evalData", "evalFraction", "config", "backend", "json", "tokenizer", "quiet", "skipInvalid"]);
 
 function coerce(key: keyof DPOConfig, value: unknown, where: string): unknown {
-  const kind = typeof DEFAULT_DPO_CONFIG[key];
+  const kind = NULLABLE_LENGTH_KNOBS.includes(key) ? "number" : typeof DEFAULT_DPO_CONFIG[key];
   if (kind === "number" && typeof value === "string") {
     const n = Number(value);
     if (!Number.isFinite(n)) throw new Error(`${where}: ${String(key)} must be a number, got "${value}"`);
