@@ -81,12 +81,12 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return -1;
 }
 
-/** Decodes UTF-8 strictly; `describe` says where, e.g. `field "chosen"`. Throws `invalid UTF-8 at byte N`. */
+/** Decodes UTF-8 strictly. Throws `invalid UTF-8 at byte N` (N 1-based within the line or field). */
 export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new Error(`invalid UTF-8 at byte ${firstInvalidUtf8(bytes)}`);
+    throw new Error(`invalid UTF-8 at byte ${firstInvalidUtf8(bytes) + 1}`);
   }
 }
 
