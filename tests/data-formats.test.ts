@@ -286,3 +286,19 @@ describe.skipIf(!py)("Parquet (written by pyarrow), data inspect, and TRL's toke
     }
   }, 240_000);
 });
+
+describe("DPOConfig's length knobs and the collator", () => {
+  it("TRL 1.13 defaults, legacy limits nullable, bad values named; keep_end's rejected prompt reaches the batch", async () => {
+    const { resolveConfig } = await import("../src/train/config");
+    const c = resolveConfig({});
+    expect([c.maxLength, c.truncationMode, c.maxPromptLength, c.maxCompletionLength]).toEqual([1024, "keep_start", null, null]);
+    expect(resolveConfig({ maxPromptLength: 128, truncationMode: "keep_end" }).maxPromptLength).toBe(128);
+    expect(() => resolveConfig({ maxPromptLength: 0 })).toThrow(`DPOConfig: option "maxPromptLength" must be a positive integer or null (no limit), got 0`);
+    expect(() => resolveConfig({ truncationMode: "middle" as never })).toThrow(/option "truncationMode" must be "keep_start" or "keep_end"/);
+    const { collatePairs } = await import("../src/train/batch");
+    const tf = await import("@tensorflow/tfjs");
+    const batch = collatePairs([{ promptIds: [1, 2, 3], chosenIds: [4], rejectedIds: [5, 6, 7], rejectedPromptIds: [3] }], 0);
+    expect(await batch.inputIds.array()).toEqual([[1, 2, 3, 4], [3, 5, 6, 7]]);
+    tf.dispose([batch.inputIds, batch.attentionMask, batch.labelPositions, batch.labels, batch.labelRows]);
+  });
+});
