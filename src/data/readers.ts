@@ -219,21 +219,17 @@ class CsvParser {
   }
 }
 
-/** Line-based readers (JSONL, CSV) over one stream of byte chunks. */
-function* parseLines(file: string, kind: "jsonl" | "csv", chunks: Iterable<Buffer>): Generator<RawItem> {
-  const splitter = new LineSplitter();
-  const parser = kind === "jsonl" ? new JsonlParser(file) : new CsvParser(file);
-  for (const chunk of chunks) {
-    for (const { line, bytes } of splitter.push(chunk)) {
-      const item = parser.parse(line, bytes);
-      if (item) yield item;
-    }
-  }
-  for (const { line, bytes } of splitter.end()) {
+/** Line-based readers (JSONL, CSV): the rows completed by one more chunk of bytes, or (chunk null) at the end. */
+function* feed(splitter: LineSplitter, parser: JsonlParser | CsvParser, chunk: Buffer | null): Generator<RawItem> {
+  for (const { line, bytes } of chunk === null ? splitter.end() : splitter.push(chunk)) {
     const item = parser.parse(line, bytes);
     if (item) yield item;
   }
-  if (parser instanceof CsvParser) parser.end();
+  if (chunk === null && parser instanceof CsvParser) parser.end();
+}
+
+function lineParser(file: string, kind: "jsonl" | "csv"): JsonlParser | CsvParser {
+  return kind === "jsonl" ? new JsonlParser(file) : new CsvParser(file);
 }
 
 /**
@@ -313,7 +309,9 @@ export function readRawRowsSync(file: string): RawItem[] {
   if (gzip) {
     try { bytes = zlib.gunzipSync(bytes); } catch (e) { throw gunzipError(file, e); }
   }
-  return [...(kind === "json" ? parseJsonDocument(file, bytes) : parseLines(file, kind, [bytes]))];
+  if (kind === "json") return [...parseJsonDocument(file, bytes)];
+  const splitter = new LineSplitter(), parser = lineParser(file, kind);
+  return [...feed(splitter, parser, bytes), ...feed(splitter, parser, null)];
 }
 
 /** Byte chunks of a file as a stream (gunzipped when `gzip`). */
@@ -408,19 +406,9 @@ export async function* readRawRows(file: string): AsyncGenerator<RawItem> {
     for await (const c of fileChunks(file, gzip)) chunks.push(c);
     yield* parseJsonDocument(file, Buffer.concat(chunks));
   } else {
-    const splitter = new LineSplitter();
-    const parser = kind === "jsonl" ? new JsonlParser(file) : new CsvParser(file);
-    for await (const chunk of fileChunks(file, gzip)) {
-      for (const { line, bytes } of splitter.push(chunk)) {
-        const item = parser.parse(line, bytes);
-        if (item) yield item;
-      }
-    }
-    for (const { line, bytes } of splitter.end()) {
-      const item = parser.parse(line, bytes);
-      if (item) yield item;
-    }
-    if (parser instanceof CsvParser) parser.end();
+    const splitter = new LineSplitter(), parser = lineParser(file, kind);
+    for await (const chunk of fileChunks(file, gzip)) yield* feed(splitter, parser, chunk);
+    yield* feed(splitter, parser, null);
   }
 }
 
