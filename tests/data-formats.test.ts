@@ -248,6 +248,12 @@ describe.skipIf(!py)("Parquet (written by pyarrow), data inspect, and TRL's toke
     expect(out.stderr).toContain(`dpo-ts data: 2 invalid row(s), first: ${bf}: row 13`);
     const summary = await inspectPreferenceData(bf);
     expect([summary.rows, summary.kept, summary.unit]).toEqual([25, 23, "characters"]);
+    // a binary column with invalid UTF-8 is named by row and field, never decoded to U+FFFD
+    const bin = path.join(dir, "binary.parquet");
+    const w = spawnSync(py!, ["-c", `import sys, pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({"prompt": ["p", "q"], "chosen": pa.array([b"ok", b"caf\\xc3("], pa.binary()), "rejected": ["r", "s"]}), sys.argv[1])`, bin], { encoding: "utf8" });
+    expect(w.status, w.stderr).toBe(0);
+    await expect(loadPreferenceDataset(bin)).rejects.toThrow(`${bin}: row 2: field "chosen" invalid UTF-8 at byte 4`);
   }, 120_000);
 
   it("conversational and implicit rows give exactly TRL 1.13's token ids on a Llama-3-style (BOS in the template) and a ChatML template", async () => {
@@ -266,13 +272,17 @@ describe.skipIf(!py)("Parquet (written by pyarrow), data inspect, and TRL's toke
         cases.push({ tokDir, name: `${name} ${kind}`, file: write(`${name}-${kind}.jsonl`, jsonl(subset)) });
       }
     }
+    // implicit-prompt standard rows: TRL's extract_prompt on strings, then its standard tokenization ("joint" mode)
+    const stdImplicit = [{ chosen: "The sky is blue today", rejected: "The sky is green today" }, { chosen: "Two plus two is four.", rejected: "Two plus two is five." }];
+    cases.push({ tokDir: path.join(FIX, "llama-policy"), name: "standard implicit", file: write("std-implicit.jsonl", jsonl(stdImplicit)) });
     const res = spawnSync(py!, [path.join(__dirname, "helpers/trl_tokenize.py"), ...cases.flatMap((c) => [c.file, c.tokDir])], { encoding: "utf8", timeout: 120_000 });
     expect(res.status, res.stderr).toBe(0);
     const trlAll = JSON.parse(res.stdout.trim().split("\n").pop()!) as Array<Array<{ prompt: number[]; chosen: number[]; rejected: number[] }>>;
     for (const [i, c] of cases.entries()) {
       const tok = await Tokenizer.fromDir(c.tokDir);
-      const ours = tokenizePairs(await loadPreferenceDataset(c.file, tok), tok, { maxLength: null }).pairs;
+      const ours = tokenizePairs(await loadPreferenceDataset(c.file, tok), tok, { maxLength: null, mode: c.name.startsWith("standard") ? "joint" : "separate" }).pairs;
       expect(ours.map((p) => ({ prompt: p.promptIds, chosen: p.chosenIds, rejected: p.rejectedIds })), c.name).toEqual(trlAll[i]);
+      if (c.name.startsWith("standard")) continue;
       for (const p of ours) {
         if (c.name.startsWith("llama3")) {
           expect(p.promptIds[0]).toBe(tok.bosTokenId);

@@ -103,16 +103,18 @@ export class DPOTrainer {
     const { maxLength, truncationMode, maxPromptLength, maxCompletionLength } = this.config;
     const tokenizeOptions = { maxLength, truncationMode, maxPromptLength, maxCompletionLength };
     const name = opts.datasetName ?? "train dataset";
+    const limits = `maxLength ${maxLength}, ${truncationMode}${maxPromptLength ? `, maxPromptLength ${maxPromptLength}` : ""}${maxCompletionLength ? `, maxCompletionLength ${maxCompletionLength}` : ""}`;
+    // nothing is dropped or cut without a word: each dropped row by its source line, truncation as counts
+    const report = (label: string, r: ReturnType<typeof tokenizePairs>) => {
+      if (r.droppedRows.length) console.warn(`${label}: ${r.droppedRows.length} row(s) dropped (TRL drops them too):\n${r.droppedRows.map((d) => `  ${d.where}: ${d.reason}`).join("\n")}`);
+      if (r.truncated.rows) console.warn(`${label}: ${r.truncated.rows} row(s) truncated (${limits}): prompt ${r.truncated.prompt}, chosen ${r.truncated.chosen}, rejected ${r.truncated.rejected}`);
+    };
     const train = tokenizePairs(opts.trainDataset, this.tokenizer, tokenizeOptions);
-    if (train.dropped.length) {
-      console.warn(`${name}: ${train.dropped.length} row(s) dropped (TRL drops them too):\n${train.droppedRows.map((d) => `  ${d.where}: ${d.reason}`).join("\n")}`);
-    }
+    report(name, train);
     if (train.pairs.length === 0) throw new Error(`${name}: no trainable rows`);
     this.trainPairs = train.pairs;
     const evaluation = tokenizePairs(opts.evalDataset ?? [], this.tokenizer, tokenizeOptions);
-    if (evaluation.dropped.length) {
-      console.warn(`eval dataset: ${evaluation.dropped.length} row(s) dropped:\n${evaluation.droppedRows.map((d) => `  ${d.where}: ${d.reason}`).join("\n")}`);
-    }
+    report("eval dataset", evaluation);
     this.evalPairs = evaluation.pairs;
     this.optimizer = new AdamW({
       beta1: this.config.adamBeta1,
