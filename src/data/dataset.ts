@@ -146,7 +146,8 @@ export async function loadPreferenceDataset(source: string | readonly string[], 
 
 /**
  * Rows as a stream, for data sets too big to hold: memory stays flat in the file size. The format is `format`, or
- * (auto) the first valid row's; a row in another format is an error (or skipped: `onSkip` hears of it).
+ * (auto) the first valid row's; a row in another format is an error. With skipInvalid each skipped row goes to
+ * `onSkip` (default: one line on stderr), never silently.
  */
 export async function* streamPreferenceRows(
   source: string | readonly string[],
@@ -170,8 +171,9 @@ export async function* streamPreferenceRows(
         yield convertRow(item, kind, { columns: opts.columns, renderer });
       } catch (e) {
         handle(e, skipped, opts);
-        opts.onSkip?.(skipped[skipped.length - 1]);
-        skipped.length = 0;
+        const s = skipped.pop()!;
+        if (opts.onSkip) opts.onSkip(s);
+        else console.warn(`${formatSource(s.source)}: skipped: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`);
       }
     }
   }
