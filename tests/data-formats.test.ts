@@ -159,6 +159,7 @@ describe("validation: one message naming file, line and field; skipInvalid repor
       ["missing.jsonl", JSON.stringify({ prompt: "p", chosen: "c", answer: "r" }), ':1: field "rejected" is missing: a preference row needs "chosen" and "rejected" (plus "prompt", or "question" for orca rows); the row has columns: prompt, chosen, answer'],
       ["msg.jsonl", JSON.stringify({ prompt: [user("q")], chosen: [{ role: "assistant" }], rejected: [assistant("r")] }), ':1: field "chosen[0].content" must be a non-empty string (missing)'],
       ["json.jsonl", good + "\n{oops}\n", ":2: invalid JSON at line 2"],
+      ["halfconv.jsonl", JSON.stringify({ prompt: [user("q")], chosen: "c", rejected: [assistant("r")] }), ':1: field "chosen" must be a non-empty list of {role, content} messages (got a string)'],
     ];
     for (const [name, text, message] of cases) {
       const f = write(name, text);

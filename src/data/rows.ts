@@ -105,7 +105,7 @@ function describe(v: unknown): string {
   if (v === undefined) return "missing";
   if (v === null) return "got null";
   if (Array.isArray(v)) return "got an array";
-  if (typeof v === "string") return v === "" ? "got an empty string" : "got whitespace only";
+  if (typeof v === "string") return v === "" ? "got an empty string" : v.trim() === "" ? "got whitespace only" : "got a string";
   return `got ${typeof v}`;
 }
 
