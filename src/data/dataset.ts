@@ -10,22 +10,24 @@
  * an error naming it. Conversational and orca rows are rendered with the tokenizer's chat template (without a
  * tokenizer: the built-in ChatML template). {@link streamPreferenceRows} reads big files as a stream instead.
  */
+import * as fs from "fs";
 import type { Tokenizer } from "../tokenizer/tokenizer";
+import { resolveHubDataset, HubDatasetOptions } from "../hub/dataset-files";
+import { looksLikeRepoId } from "../hub/repo-id";
 import type { PreferenceRow } from "./preferences";
 import { checkDataFile, formatSource, readRawRows, RawRow, RowError, RowSource } from "./readers";
 import { chatmlRenderer, classifyRow, ColumnName, convertRow, kindName, PreferenceFormat, PREFERENCE_FORMATS, RowKind } from "./rows";
 
 export type { PreferenceFormat };
 
-export interface LoadOptions {
+/** Load options; the Hub ones (split, config, revision, token, offline, ...) apply to data set ids only. */
+export interface LoadOptions extends HubDatasetOptions {
   /** "auto" (default): the most common format over all rows; else every row must be in this one. */
   format?: PreferenceFormat | "auto";
   /** Other column names for the canonical ones, e.g. `{prompt: "instruction", chosen: "better"}`. */
   columns?: Partial<Record<ColumnName, string>>;
   /** Skip invalid rows (each reported in `skipped`) instead of stopping at the first. Default false. */
   skipInvalid?: boolean;
-  /** Split of a data set id (Hub sources); ignored for local files. */
-  split?: string;
 }
 
 /** A row left out with skipInvalid, and why. */
@@ -50,10 +52,22 @@ export interface PreferenceData {
   templateFrom: "tokenizer" | "chatml";
 }
 
-/** The local files of a source: a path, or a list of paths (each must be a file; a directory is named). */
-export async function resolveDataFiles(source: string | readonly string[], _opts: LoadOptions = {}): Promise<string[]> {
-  const files = typeof source === "string" ? [source] : [...source];
-  if (files.length === 0) throw new Error("loadPreferenceDataset: no data files given");
+/**
+ * The local files of one preference data source: an existing path as it is; else a Hub data set id
+ * ("Intel/orca_dpo_pairs"), whose split (`opts.split`, default "train") is downloaded into the Hugging Face cache
+ * (or found there, offline too) — see resolveHubDataset.
+ */
+export async function resolvePreferenceSource(source: string, opts: HubDatasetOptions = {}): Promise<string[]> {
+  if (fs.existsSync(source) || !looksLikeRepoId(source)) return [source];
+  return (await resolveHubDataset(source, opts)).files;
+}
+
+/** The local files of a source or a list of sources (each must end up a file; a directory is named). */
+export async function resolveDataFiles(source: string | readonly string[], opts: LoadOptions = {}): Promise<string[]> {
+  const sources = typeof source === "string" ? [source] : [...source];
+  if (sources.length === 0) throw new Error("loadPreferenceDataset: no data files given");
+  const files: string[] = [];
+  for (const s of sources) files.push(...(await resolvePreferenceSource(s, opts)));
   for (const f of files) checkDataFile(f);
   return files;
 }
