@@ -235,7 +235,7 @@ async function jupyterlabCheck() {
           const disk = (await window.jupyterapp.serviceManager.contents.get(p, { content: true })).content;
           // key order and multi-line strings as arrays do not count as changes
           const canon = (v) => Array.isArray(v) ? `[${v.map(canon).join(",")}]`
-            : v && typeof v === "object" ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon(k === "source" && Array.isArray(v[k]) ? v[k].join("") : v[k])}`).join(",")}}`
+            : v && typeof v === "object" ? `{${Object.keys(v).filter((k) => v[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canon(k === "source" && Array.isArray(v[k]) ? v[k].join("") : v[k])}`).join(",")}}`
             : JSON.stringify(v);
           const keys = new Set([...Object.keys(now.metadata), ...Object.keys(disk.metadata)]);
           const meta = [...keys].filter((k) => canon(now.metadata[k]) !== canon(disk.metadata[k])).map((k) => `metadata.${k}: ${canon(disk.metadata[k])} -> ${canon(now.metadata[k])}`);
