@@ -91,7 +91,7 @@ describe("export-trl", () => {
     const tok = path.join(ROOT, "data/sft-model");
     await quiet(["export-trl", jobFile, "--data", orca, "--policy", tok, "--out", path.join(tmp, "orca-out"), "--link-model"]);
     const rows = readPreferenceFile(path.join(tmp, "orca-out/data/train.jsonl"));
-    expect(rows).toEqual(loadPreferenceDataset(orca, await Tokenizer.fromDir(tok)));
+    expect(rows).toEqual(await loadPreferenceDataset(orca, await Tokenizer.fromDir(tok)));
     expect(rows[0].prompt).toContain("<|im_start|>user\n");
     expect(fs.readFileSync(path.join(tmp, "orca-out/dpo_config.yaml"), "utf8")).toContain(`model_name_or_path: ${JSON.stringify(tok)}\n`);
     const withLora = path.join(tmp, "lora.yaml");

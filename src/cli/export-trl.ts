@@ -49,6 +49,7 @@ function readJob(source: string): { config: DPOConfig; job: TrainJob } {
   const job: TrainJob = {
     policy: text("policy"), ref: text("ref"), data: text("data"), evalData: text("eval-data"), tokenizer: text("tokenizer"), adapter: text("adapter"),
     evalFraction: fraction ? parseNumber(fraction.value as string, fraction.where) : undefined,
+    skipInvalid: merged.get("skip-invalid")?.value === true || merged.get("skip-invalid")?.value === "true" || undefined,
   };
   // Relative paths in a config file are relative to where `dpo-ts train --config` runs: the current folder.
   return { config: resolveConfig(dpoConfigFrom(merged, trainOptions) as Record<string, unknown>, source), job };
@@ -73,7 +74,7 @@ export async function exportTrlCommand(values: Record<string, unknown>, position
   const tokenizerDir = pick("tokenizer", "tokenizer");
   const tokenizer = await Tokenizer.fromDir(tokenizerDir ?? policy);
   const evalData = pick("eval-data", "evalData");
-  const { trainRows, evalRows } = jobRows(tokenizer, data, evalData, job.evalFraction ?? 0, config.seed);
+  const { trainRows, evalRows } = await jobRows(tokenizer, data, evalData, job.evalFraction ?? 0, config.seed, { skipInvalid: job.skipInvalid });
   checkPromptLengths(trainRows, config, (t) => tokenizer.encode(t, { addSpecialTokens: true }).length, data);
   checkPromptLengths(evalRows, config, (t) => tokenizer.encode(t, { addSpecialTokens: true }).length, evalData ?? data);
   const result = exportTrl({

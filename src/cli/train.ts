@@ -20,9 +20,10 @@ export const trainOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to train (Hugging Face format; TRL: model_name_or_path)" },
   adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: a frozen copy of --policy)" },
-  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet; TRL: dataset_name)" },
+  data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id (TRL: dataset_name)" },
   "eval-data": { type: "string", valueName: "FILE", description: "evaluation pairs (turns on evalStrategy \"steps\")" },
   "eval-fraction": { type: "string", valueName: "F", description: "hold out this fraction of --data for evaluation instead" },
+  "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   config: { type: "string", valueName: "FILE", description: "options from FILE.json|.yaml|.yml (TRL snake_case names accepted); the command line wins" },
   backend: BACKEND_OPTION,
@@ -42,6 +43,8 @@ export interface TrainJob {
   tokenizer?: string;
   /** A PEFT adapter folder the job starts from. */
   adapter?: string;
+  /** Invalid data rows were skipped (--skip-invalid). */
+  skipInvalid?: boolean;
 }
 
 /** A local path made absolute (a Hub repo id, which is no local path, stays as it is). */
@@ -51,9 +54,9 @@ function abs(p: string | undefined): string | undefined {
 
 /** The train and eval rows of a job: --data formatted as dpo-ts trains on it, eval rows from --eval-data or held out
  * (a seeded split of evalFraction of the rows). */
-export function jobRows(tokenizer: Tokenizer, dataFile: string, evalData: string | undefined, evalFraction: number, seed: number): { trainRows: PreferenceRow[]; evalRows: PreferenceRow[] } {
-  let trainRows = loadPreferenceDataset(dataFile, tokenizer);
-  let evalRows = evalData ? loadPreferenceDataset(evalData, tokenizer) : [];
+export async function jobRows(tokenizer: Tokenizer, dataFile: string, evalData: string | undefined, evalFraction: number, seed: number, load: { skipInvalid?: boolean } = {}): Promise<{ trainRows: PreferenceRow[]; evalRows: PreferenceRow[] }> {
+  let trainRows = await loadPreferenceDataset(dataFile, tokenizer, load);
+  let evalRows = evalData ? await loadPreferenceDataset(evalData, tokenizer, load) : [];
   if (evalFraction > 0) {
     const split = splitTrainEval(trainRows, Math.max(1, Math.round(evalFraction * trainRows.length)), seed);
     trainRows = split.train;
@@ -100,7 +103,8 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
   await initBackend({ backend: text("backend"), quiet: json || flag("quiet") });
   const tokenizer = await Tokenizer.fromDir(text("tokenizer") ?? policyDir);
   const evalData = text("eval-data");
-  const { trainRows, evalRows } = jobRows(tokenizer, dataFile, evalData, evalFraction, args.seed ?? 42);
+  const skipInvalid = flag("skip-invalid");
+  const { trainRows, evalRows } = await jobRows(tokenizer, dataFile, evalData, evalFraction, args.seed ?? 42, { skipInvalid });
   if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
   const model = await loadModel(policyDir, { adapter: text("adapter") }); // --adapter: train that adapter, the base frozen
   const refDir = text("ref");
@@ -110,7 +114,7 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
     callbacks: json ? [] : [terminalProgress()],
   });
   // Where the job's inputs are, so that `dpo-ts export-trl RUN_DIR` can rebuild the same job for TRL.
-  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")) };
+  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")), skipInvalid: skipInvalid || undefined };
   fs.mkdirSync(trainer.config.outputDir, { recursive: true });
   fs.writeFileSync(path.join(trainer.config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n");
   const result = await trainer.train();

@@ -163,12 +163,21 @@ export function trlConfigOf(job: Pick<TrlExportJob, "config" | "evalRows">, mode
   return { keys, comments };
 }
 
-/** Prompts longer than dpo-ts's maxPromptLength (which TRL 1.13 has not): the export would train differently. */
+/** Rows that dpo-ts's maxPromptLength / maxCompletionLength (which TRL 1.13 has not) would truncate: the exported
+ * job would train differently, so they are an error naming the row. */
 export function checkPromptLengths(rows: readonly PreferenceRow[], config: DPOConfig, countTokens: (text: string) => number, file: string): void {
+  const limits: ["prompt" | "chosen" | "rejected", number | null, string][] = [
+    ["prompt", config.maxPromptLength, "maxPromptLength"],
+    ["chosen", config.maxCompletionLength, "maxCompletionLength"],
+    ["rejected", config.maxCompletionLength, "maxCompletionLength"],
+  ];
   rows.forEach((row, i) => {
-    const n = countTokens(row.prompt);
-    if (n > config.maxPromptLength) {
-      throw new Error(`${file}: row ${i + 1}: prompt has ${n} tokens > maxPromptLength ${config.maxPromptLength}; dpo-ts truncates it from the left but TRL 1.13 has no max_prompt_length, so the exported job would train differently (raise maxPromptLength or shorten the prompt)`);
+    for (const [field, limit, knob] of limits) {
+      if (limit === null) continue;
+      const n = countTokens(row[field]) + (field === "prompt" ? 0 : 1); // + the EOS both append to completions
+      if (n > limit) {
+        throw new Error(`${file}: row ${i + 1}: ${field} has ${n} tokens > ${knob} ${limit}; dpo-ts truncates it but TRL 1.13 has no ${knob === "maxPromptLength" ? "max_prompt_length" : "max_completion_length"}, so the exported job would train differently (raise or unset ${knob})`);
+      }
     }
   });
 }
