@@ -57,7 +57,8 @@ describe("export-trl", () => {
     for (const f of ["dpo_config.yaml", "data/train.jsonl", "model/model.safetensors", "model/tokenizer.json", "accelerate/deepspeed_zero3.yaml", "accelerate/fsdp.yaml", "launch.sh"]) {
       expect(fs.readFileSync(path.join(tmp, "from-run", f)), f).toEqual(fs.readFileSync(path.join(tmp, "from-config", f)));
     }
-    expect(readPreferenceFile(path.join(tmp, "from-run/data/train.jsonl"))).toEqual(readPreferenceFile(path.join(FIX, "prefs.jsonl")));
+    const lines = fs.readFileSync(path.join(tmp, "from-run/data/train.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toEqual(readPreferenceFile(path.join(FIX, "prefs.jsonl")).map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected })));
     const yaml = fs.readFileSync(path.join(tmp, "from-run/dpo_config.yaml"), "utf8");
     for (const line of ['model_name_or_path: "./model"', 'dataset_name: "./data"', "learning_rate: 0.001", 'loss_type: ["sigmoid"]', "max_steps: 2", "per_device_train_batch_size: 4", "adam_epsilon: 1.0e-8", "bf16: false", 'eval_strategy: "no"']) {
       expect(yaml, line).toContain(line + "\n");
@@ -90,8 +91,8 @@ describe("export-trl", () => {
     fs.writeFileSync(orca, fs.readFileSync(path.join(ROOT, "data/orca_dpo_pairs.jsonl"), "utf8").split("\n").slice(0, 3).join("\n") + "\n");
     const tok = path.join(ROOT, "data/sft-model");
     await quiet(["export-trl", jobFile, "--data", orca, "--policy", tok, "--out", path.join(tmp, "orca-out"), "--link-model"]);
-    const rows = readPreferenceFile(path.join(tmp, "orca-out/data/train.jsonl"));
-    expect(rows).toEqual(await loadPreferenceDataset(orca, await Tokenizer.fromDir(tok)));
+    const rows = fs.readFileSync(path.join(tmp, "orca-out/data/train.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { prompt: string });
+    expect(rows).toEqual((await loadPreferenceDataset(orca, await Tokenizer.fromDir(tok))).map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected })));
     expect(rows[0].prompt).toContain("<|im_start|>user\n");
     expect(fs.readFileSync(path.join(tmp, "orca-out/dpo_config.yaml"), "utf8")).toContain(`model_name_or_path: ${JSON.stringify(tok)}\n`);
     const withLora = path.join(tmp, "lora.yaml");

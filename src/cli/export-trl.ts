@@ -75,6 +75,14 @@ export async function exportTrlCommand(values: Record<string, unknown>, position
   const tokenizer = await Tokenizer.fromDir(tokenizerDir ?? policy);
   const evalData = pick("eval-data", "evalData");
   const { trainRows, evalRows } = await jobRows(tokenizer, data, evalData, job.evalFraction ?? 0, config.seed, { skipInvalid: job.skipInvalid });
+  // Conversational rows were rendered with the chat template and get no EOS in dpo-ts; as text, TRL appends the EOS
+  // unless a completion already ends with it, so only those rows carry over unchanged.
+  [...trainRows, ...evalRows].forEach((row, i) => {
+    if (row.chatTemplated && !(row.chosen.endsWith(tokenizer.eosToken) && row.rejected.endsWith(tokenizer.eosToken))) {
+      const where = row.source ? JSON.stringify(row.source) : `row ${i + 1}`;
+      throw new CliError(`${where}: a conversational row whose completions do not end with the EOS token ${JSON.stringify(tokenizer.eosToken)}: TRL would append one that dpo-ts does not, so the exported job would train differently`);
+    }
+  });
   checkPromptLengths(trainRows, config, (t) => tokenizer.encode(t, { addSpecialTokens: true }).length, data);
   checkPromptLengths(evalRows, config, (t) => tokenizer.encode(t, { addSpecialTokens: true }).length, evalData ?? data);
   const result = exportTrl({

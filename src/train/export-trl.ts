@@ -267,10 +267,12 @@ export function exportTrl(job: TrlExportJob): TrlExportResult {
 
   // The data, as dpo-ts trained on it.
   fs.mkdirSync(path.join(out, "data"), { recursive: true });
-  writeJsonl(path.join(out, "data", "train.jsonl"), job.trainRows);
+  // TRL's columns only (a row's `source`, where dpo-ts read it, is not data).
+  const trlRows = (rows: readonly PreferenceRow[]) => rows.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected }));
+  writeJsonl(path.join(out, "data", "train.jsonl"), trlRows(job.trainRows));
   files.push("data/train.jsonl");
   if (job.evalRows?.length) {
-    writeJsonl(path.join(out, "data", "test.jsonl"), job.evalRows);
+    writeJsonl(path.join(out, "data", "test.jsonl"), trlRows(job.evalRows));
     files.push("data/test.jsonl");
   }
 
