@@ -318,7 +318,20 @@ describe.concurrent("runNotebookInChild", () => {
   }, 180_000);
 
   it("reports a child that exits in the middle of a cell", async () => {
-    const { res, nb } = await run("crash", { echo: true });
+    // echo copies the child's output to this process's stdout: catch it here rather than print it among the test results.
+    const echoed: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      echoed.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
+      return true;
+    });
+    let ran: Awaited<ReturnType<typeof run>>;
+    try {
+      ran = await run("crash", { echo: true });
+    } finally {
+      spy.mockRestore();
+    }
+    const { res, nb } = ran;
+    expect(echoed.join("")).toBe("about to exit\n");
     expect(res.ok).toBe(false);
     expect(res.exitCode).toBe(7);
     expect(res.error?.kind).toBe("crash");
