@@ -59,7 +59,7 @@ export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./dat
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
 export type { TokenizedPair, TokenizeOptions } from "./data/tokenize";
 export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
-export { Rng } from "./data/rng";
+export { Rng } from "./util/rng";
 
 // Training
 export { DPOTrainer } from "./train/trainer";
@@ -80,7 +80,7 @@ export type { SFTConfig } from "./train/sft";
 
 // Metrics: TensorBoard, plots, report
 export { SummaryWriter, tensorboardTag, hparamsMarkdown } from "./metrics/tensorboard";
-export { MetricsLogger, formatLogLine } from "./metrics/logger";
+export { formatLogLine } from "./metrics/logger";
 export {
   lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
   completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
@@ -98,5 +98,6 @@ export type { ServerOptions, RunningServer } from "./serve/server";
 export { displayBundle, LiveDisplay } from "./course/display";
 export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./course/progress";
 export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./course/progress";
-export { runNotebook, runNotebookInChild } from "./course/runner";
-export { installKernel } from "./cli/kernel";
+export { runNotebook } from "./course/runner";
+export { runNotebookInChild } from "./course/run-in-child";
+export { installKernel } from "./course/kernel";

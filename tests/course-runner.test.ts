@@ -19,9 +19,11 @@ import {
   readNotebook,
   serializeNotebook,
 } from "../src/course/notebook";
-import { ChildRunResult, injectParameters, parameterDeclarations, runNotebookInChild } from "../src/course/runner";
+import { injectParameters, parameterDeclarations } from "../src/course/parameters";
+import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
 import { LiveDisplay, displayBundle } from "../src/course/display";
-import { installKernel, jupyterUserDataDir, kernelCommand, kernelDir, kernelSpec } from "../src/cli/kernel";
+import { installKernel, jupyterUserDataDir, kernelDir, kernelSpec } from "../src/course/kernel";
+import { kernelCommand } from "../src/cli/kernel";
 
 const ROOT = path.resolve(__dirname, "..");
 const FIX = path.join(ROOT, "tests", "fixtures", "notebooks");

@@ -9,7 +9,7 @@ import {
 import { chatmlFormat, chatmlConversation, chatmlInstruction } from "../src/data/format";
 import { tokenizePair, tokenizePairs } from "../src/data/tokenize";
 import { generatePreferenceSet, generateInstructionSet, generateExample, badAnswer, REJECTION_KINDS } from "../src/data/generate";
-import { Rng, mulberry32 } from "../src/data/rng";
+import { Rng, mulberry32 } from "../src/util/rng";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");

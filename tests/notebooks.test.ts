@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { CellOutput, CodeCell, MarkdownCell, Notebook, cellTags, readNotebook } from "../src/course/notebook";
-import { ChildRunResult, runNotebookInChild } from "../src/course/runner";
+import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
 import {
   formatDuration,
   liveTrainingFigure,

@@ -7,7 +7,7 @@ import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { trainByteLevelBpe, trainChatMLTokenizer, bytesToUnicode, CHATML_TEMPLATE } from "../src/tokenizer/train-bpe";
 import { readPreferenceFile } from "../src/data/preferences";
 import { generateInstructionSet } from "../src/data/generate";
-import { Rng } from "../src/data/rng";
+import { Rng } from "../src/util/rng";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const GPT2_DIR = path.join(FIX, "gpt2-policy");

@@ -119,10 +119,6 @@ export function markdownCell(source: string, opts: { tags?: string[]; metadata?:
   return { cell_type: "markdown", id: opts.id ?? newCellId(), source, metadata: withTags(opts.metadata ?? {}, opts.tags) };
 }
 
-export function rawCell(source: string, opts: { metadata?: CellMetadata; id?: string } = {}): RawCell {
-  return { cell_type: "raw", id: opts.id ?? newCellId(), source, metadata: opts.metadata ?? {} };
-}
-
 function withTags(metadata: CellMetadata, tags: string[] | undefined): CellMetadata {
   return tags && tags.length > 0 ? { ...metadata, tags: [...tags] } : { ...metadata };
 }
@@ -354,16 +350,4 @@ export function serializeNotebook(nb: Notebook): string {
 export function writeNotebook(file: string, nb: Notebook): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, serializeNotebook(nb));
-}
-
-/** A deep copy of a notebook with every output and execution count cleared. */
-export function clearOutputs(nb: Notebook): Notebook {
-  const copy = JSON.parse(JSON.stringify(nb)) as Notebook;
-  for (const c of copy.cells) {
-    if (c.cell_type === "code") {
-      c.outputs = [];
-      c.execution_count = null;
-    }
-  }
-  return copy;
 }

@@ -18,7 +18,7 @@
  *
  * Everything is drawn from a mulberry32 PRNG: the same seed gives the same rows.
  */
-import { Rng } from "./rng";
+import { Rng } from "../util/rng";
 import type { InstructionRow, OrcaRow } from "./preferences";
 
 export type RejectionKind = "wrong" | "rude" | "offtopic" | "rambling" | "refuse";

@@ -10,7 +10,7 @@
  * - Instruction rows (SFT): `{system, question, answer}`; `system` may be "".
  */
 import * as fs from "fs";
-import { Rng } from "./rng";
+import { Rng } from "../util/rng";
 
 /** One preference pair in TRL's standard (non-conversational) format. */
 export interface PreferenceRow {
