@@ -77,7 +77,6 @@ function loadNative(): { detail: string; gpu: boolean } {
       continue;
     }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
       // TensorFlow's C++ INFO lines (oneDNN banner, one per loaded graph) are noise here; warnings and errors stay.
       process.env.TF_CPP_MIN_LOG_LEVEL ??= "1";
       nativeModule = require(pkg) as NativeModule;
@@ -96,6 +95,8 @@ function firstLine(e: unknown): string {
 
 /** Installs navigator.gpu from Dawn (npm `webgpu`) and checks that a hardware adapter exists. */
 async function loadWebGPU(): Promise<{ detail: string }> {
+  // navigator.gpu and the WebGPU globals are installed at run time; their types are not part of this build.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const g = globalThis as any;
   if (!g.navigator?.gpu) {
     const webgpu = require("webgpu");

@@ -40,10 +40,9 @@ describe("backend output", () => {
   });
 
   it("an unhandled rejection after the wasm backend loaded prints as Node prints it and exits with 1", () => {
-    const run = node(
-      `require(${JSON.stringify(LIB)}).initBackend({ quiet: true }).then(() => { Promise.reject(new Error("user reject")); })`,
-      { DPO_BACKEND: "wasm" },
-    );
+    const run = node(`require(${JSON.stringify(LIB)}).initBackend({ quiet: true }).then(() => { Promise.reject(new Error("user reject")); })`, {
+      DPO_BACKEND: "wasm",
+    });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("Error: user reject");
     expect(run.stderr).not.toContain("tf-backend-wasm");

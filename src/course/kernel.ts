@@ -123,4 +123,3 @@ export function installKernel(opts: InstallKernelOptions = {}): InstalledKernel 
   }
   return { name, dir, kernelJsonPath, spec };
 }
-

@@ -45,7 +45,7 @@ function jsonLiteral(value: unknown, where: string): string {
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) check(x, `${at}.${k}`);
       return;
     }
-    throw new Error(`${at}: a ${typeof v === "object" ? (v as object).constructor?.name ?? "object" : typeof v} is not a JSON value`);
+    throw new Error(`${at}: a ${typeof v === "object" ? ((v as object).constructor?.name ?? "object") : typeof v} is not a JSON value`);
   };
   check(value, where);
   return JSON.stringify(value);
@@ -57,11 +57,7 @@ function jsonLiteral(value: unknown, where: string): string {
  * type-checks against the `let` declaration (so a wrong type fails with a compile error naming the variable).
  * The assignments sit in a block so the cell has no last-expression value to echo.
  */
-export function injectParameters(
-  nb: Notebook,
-  parameters: Record<string, unknown>,
-  opts: { notebookPath?: string; allowUnknown?: boolean } = {},
-): Notebook {
+export function injectParameters(nb: Notebook, parameters: Record<string, unknown>, opts: { notebookPath?: string; allowUnknown?: boolean } = {}): Notebook {
   const file = opts.notebookPath ?? "<notebook>";
   const names = Object.keys(parameters);
   const cells: Cell[] = nb.cells.filter((c) => !cellTags(c).includes("injected-parameters"));

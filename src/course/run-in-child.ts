@@ -8,7 +8,6 @@ import * as path from "path";
 import { KERNEL_NODE_OPTIONS } from "./kernel";
 import type { CellEvent, CellStartEvent, CellTiming, RunNotebookOptions } from "./runner";
 
-
 export interface ChildRunOptions extends Omit<RunNotebookOptions, "checkpoint"> {
   /** Node options for the child (default: --enable-source-maps --max-old-space-size=4096). */
   nodeOptions?: string[];
@@ -74,9 +73,7 @@ export async function runNotebookInChild(notebookPath: string, opts: ChildRunOpt
   const os = await import("os");
   const t0 = Date.now();
   const absPath = path.resolve(notebookPath);
-  const outPath = path.resolve(
-    opts.outPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-nb-")), path.basename(notebookPath)),
-  );
+  const outPath = path.resolve(opts.outPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-nb-")), path.basename(notebookPath)));
   const entry = opts.entry ?? childEntry();
   const child = spawn(process.execPath, [...(opts.nodeOptions ?? DEFAULT_CHILD_NODE_OPTIONS), entry], {
     cwd: path.dirname(absPath),
@@ -165,6 +162,7 @@ export async function runNotebookInChild(notebookPath: string, opts: ChildRunOpt
     return { ...base, ok: false, error: { kind: "setup", message: f.message } };
   }
   const where = r ? ` while running cell ${r.index} (execution_count ${r.executionCount})` : "";
-  const message = `${notebookPath}: notebook child process exited with ${signal ? `signal ${signal}` : `code ${exitCode}`}${where}` + (log ? `\n${log.slice(-4000)}` : "");
+  const message =
+    `${notebookPath}: notebook child process exited with ${signal ? `signal ${signal}` : `code ${exitCode}`}${where}` + (log ? `\n${log.slice(-4000)}` : "");
   return { ...base, ok: false, error: { kind: "crash", message, cellIndex: r?.index, executionCount: r?.executionCount } };
 }

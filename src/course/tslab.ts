@@ -31,7 +31,10 @@ export interface TslabExecutor {
 /** tslab's `dist/jupyter.js`, as far as dpo-ts uses it. */
 export interface TslabJupyter {
   lastWriteDisplayData: WriteDisplayData | null;
-  JupyterHandlerImpl: new (executor: TslabExecutor, isJs: boolean) => {
+  JupyterHandlerImpl: new (
+    executor: TslabExecutor,
+    isJs: boolean,
+  ) => {
     handleKernel(): { language_info: Record<string, unknown> };
   };
 }

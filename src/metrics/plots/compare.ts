@@ -71,15 +71,13 @@ function escapeLabel(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-
 /**
  * Final metrics per run: one row per run, columns `run`, `step`, then the given metrics (default: loss,
  * rewards/margins, rewards/accuracies and their eval_ versions where any run has them). Missing values are null.
  */
 export function compareTable(runs: readonly RunLog[], metrics?: string[]): Table {
   const finals = runs.map((r) => ({ name: r.name, f: finalMetrics(r.log) }));
-  const get = (f: ReturnType<typeof finalMetrics>, m: string): number | undefined =>
-    m.startsWith("eval_") ? f.eval[m.slice(5)] : f.train[m];
+  const get = (f: ReturnType<typeof finalMetrics>, m: string): number | undefined => (m.startsWith("eval_") ? f.eval[m.slice(5)] : f.train[m]);
   const defaults = ["loss", "rewards/margins", "rewards/accuracies", "eval_loss", "eval_rewards/margins", "eval_rewards/accuracies"];
   const cols = metrics ?? defaults.filter((m) => finals.some(({ f }) => get(f, m) !== undefined));
   return {

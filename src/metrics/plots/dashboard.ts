@@ -17,7 +17,14 @@ export function lossFigure(log: readonly MetricLogEntry[], opts: CurveOptions = 
 }
 
 /** A metric of chosen vs rejected completions ("<metric>/chosen", "<metric>/rejected"), train and eval. */
-function chosenRejectedFigure(log: readonly MetricLogEntry[], metric: string, labels: [string, string], smoothing: number, title: string, yTitle: string): PlotlyFigure {
+function chosenRejectedFigure(
+  log: readonly MetricLogEntry[],
+  metric: string,
+  labels: [string, string],
+  smoothing: number,
+  title: string,
+  yTitle: string,
+): PlotlyFigure {
   return {
     data: trainEvalTraces(
       log,
@@ -74,17 +81,21 @@ export function gradNormFigure(log: readonly MetricLogEntry[], opts: CurveOption
 
 /** Log-probabilities of chosen and rejected completions under the policy, train and eval. */
 export function logpsFigure(log: readonly MetricLogEntry[], opts: CurveOptions = {}): PlotlyFigure {
-  return chosenRejectedFigure(log, "logps", ["log p(chosen)", "log p(rejected)"], opts.smoothing ?? 0, opts.title ?? "Policy log-probabilities", "log p (sum over completion)");
+  return chosenRejectedFigure(
+    log,
+    "logps",
+    ["log p(chosen)", "log p(rejected)"],
+    opts.smoothing ?? 0,
+    opts.title ?? "Policy log-probabilities",
+    "log p (sum over completion)",
+  );
 }
 
 /**
  * Implicit KL to the reference model, from given series (e.g. mean log π − log π_ref of sampled completions per
  * step, or rewards/β). Pass a log plus metric keys, or explicit series.
  */
-export function klFigure(
-  input: readonly MetricLogEntry[] | readonly Series[],
-  opts: { keys?: string[]; title?: string } = {},
-): PlotlyFigure {
+export function klFigure(input: readonly MetricLogEntry[] | readonly Series[], opts: { keys?: string[]; title?: string } = {}): PlotlyFigure {
   let series: Series[];
   if (input.length > 0 && "x" in (input[0] as object) && "y" in (input[0] as object)) {
     series = input as Series[];
@@ -93,7 +104,9 @@ export function klFigure(
     const keys = opts.keys ?? metricNames(log).filter((k) => /(^|[/_])kl($|[/_])/i.test(k));
     series = keys.map((k) => seriesFromLog(log, k, k.startsWith("eval_") ? `eval ${k.slice(5)}` : k)).filter((s) => s.x.length > 0);
   }
-  const data = series.map((s, i) => line(s, COLORS.runs[i % COLORS.runs.length], { dash: s.name.startsWith("eval") ? "dash" : "solid", markers: s.name.startsWith("eval") }));
+  const data = series.map((s, i) =>
+    line(s, COLORS.runs[i % COLORS.runs.length], { dash: s.name.startsWith("eval") ? "dash" : "solid", markers: s.name.startsWith("eval") }),
+  );
   const zero = hline(0, "0");
   return {
     data,
@@ -126,12 +139,14 @@ export function dpoDashboard(log: readonly MetricLogEntry[], opts: CurveOptions 
   // Without a logged KL metric, the implicit KL to the reference on chosen answers is rewards/chosen / β
   // (mean log π(y_w|x) − log π_ref(y_w|x)), train and eval.
   const logged = metricNames(log).some((k) => /(^|[/_])kl($|[/_])/i.test(k));
-  const kl = logged || !opts.beta
-    ? klFigure(log)
-    : klFigure([
-        seriesFromLog(log, "rewards/chosen", "KL on chosen (rewards/chosen ÷ β)"),
-        seriesFromLog(log, "eval_rewards/chosen", "eval KL on chosen"),
-      ].map((s) => ({ ...s, y: s.y.map((v) => v / opts.beta!) })).filter((s) => s.x.length > 0));
+  const kl =
+    logged || !opts.beta
+      ? klFigure(log)
+      : klFigure(
+          [seriesFromLog(log, "rewards/chosen", "KL on chosen (rewards/chosen ÷ β)"), seriesFromLog(log, "eval_rewards/chosen", "eval KL on chosen")]
+            .map((s) => ({ ...s, y: s.y.map((v) => v / opts.beta!) }))
+            .filter((s) => s.x.length > 0),
+        );
   const figs: NamedFigure[] = [
     { id: "loss", title: "Loss", figure: lossFigure(log, opts) },
     { id: "rewards", title: "Rewards", figure: rewardsFigure(log, opts) },

@@ -57,16 +57,15 @@ export function histogram(samples: ReadonlyArray<readonly number[]>, opts: { bin
  * Completion-length histograms (tokens), e.g. `{ chosen: [...], rejected: [...] }` or policy vs reference samples.
  * Overlaid semi-transparent bars on shared bins.
  */
-export function completionLengthFigure(
-  groups: Record<string, readonly number[]>,
-  opts: { bins?: number; title?: string; unit?: string } = {},
-): PlotlyFigure {
+export function completionLengthFigure(groups: Record<string, readonly number[]>, opts: { bins?: number; title?: string; unit?: string } = {}): PlotlyFigure {
   const names = Object.keys(groups);
-  const h = histogram(names.map((n) => groups[n]), { bins: opts.bins });
+  const h = histogram(
+    names.map((n) => groups[n]),
+    { bins: opts.bins },
+  );
   const width = h.edges[1] - h.edges[0];
   const centers = h.edges.slice(0, -1).map((e) => e + width / 2);
-  const colorOf = (n: string, i: number) =>
-    (COLORS as unknown as Record<string, string>)[n] ?? COLORS.runs[i % COLORS.runs.length];
+  const colorOf = (n: string, i: number) => (COLORS as unknown as Record<string, string>)[n] ?? COLORS.runs[i % COLORS.runs.length];
   const data: PlotlyTrace[] = names.map((name, i) => ({
     type: "bar",
     name: `${name} (n=${groups[name].length}, mean ${mean(groups[name]).toFixed(1)})`,
@@ -115,7 +114,7 @@ export function winRateFigure(results: readonly WinRate[], opts: { title?: strin
       name,
       y: labels,
       x: p,
-      text: p.map((v, i) => (v >= 6 ? `${v.toFixed(0)}%` : "")),
+      text: p.map((v) => (v >= 6 ? `${v.toFixed(0)}%` : "")),
       textposition: "inside",
       insidetextanchor: "middle",
       customdata: results.map((r, i) => [r[k] ?? 0, total[i]]),

@@ -50,7 +50,11 @@ export function hline(y: number, text: string): { shape: Record<string, unknown>
 }
 
 /** A scatter trace drawing one series as a line (dashed, with markers, faint or legend-less on request). */
-export function line(s: Series, color: string, opts: { dash?: string; markers?: boolean; width?: number; opacity?: number; group?: string; showlegend?: boolean } = {}): PlotlyTrace {
+export function line(
+  s: Series,
+  color: string,
+  opts: { dash?: string; markers?: boolean; width?: number; opacity?: number; group?: string; showlegend?: boolean } = {},
+): PlotlyTrace {
   return {
     type: "scatter",
     mode: opts.markers ? "lines+markers" : "lines",

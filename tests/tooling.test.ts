@@ -1,0 +1,49 @@
+/**
+ * The project's own tools, as `npm install` and `.ci/run` use them:
+ * - the build runs the pinned TypeScript (devDependencies), not tslab's bundled 5.0.4 that node_modules/.bin/tsc
+ *   points to;
+ * - the linter runs clean on the tree (eslint + typescript-eslint, eslint.config.mjs);
+ * - the formatter (prettier, printWidth 160) is configured and accepts files formatted by it.
+ */
+import { describe, it, expect } from "vitest";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+const ROOT = path.join(__dirname, "..");
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+
+function npmRun(script: string, ...args: string[]) {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const extra = args.length ? ["--", ...args] : [];
+  return spawnSync(npm, ["run", "--silent", script, ...extra], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+}
+
+describe("tooling", () => {
+  it("npm run build uses the pinned TypeScript, not tslab's bundled one", () => {
+    const pinned = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/typescript/package.json"), "utf8")).version as string;
+    const want = (pkg.devDependencies.typescript as string).replace(/^[~^]/, "").split(".").slice(0, 2).join("."); // "5.9"
+    expect(pinned.startsWith(want + "."), `node_modules/typescript is ${pinned}, package.json pins ${pkg.devDependencies.typescript}`).toBe(true);
+    for (const script of ["build", "prepare", "make-data"]) {
+      expect(pkg.scripts[script], script).toMatch(/^node \.\/node_modules\/typescript\/bin\/tsc /);
+    }
+    const run = npmRun("build", "--version");
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe(`Version ${pinned}`);
+  });
+
+  it("npm run lint is clean", () => {
+    const run = npmRun("lint");
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+  }, 120_000);
+
+  it("prettier is configured (printWidth 160) and the files written under it pass format:check", () => {
+    expect(JSON.parse(fs.readFileSync(path.join(ROOT, ".prettierrc.json"), "utf8")).printWidth).toBe(160);
+    const files = ["src/util/proto.ts", "src/util/rng.ts", "tests/architecture.test.ts", "eslint.config.mjs"];
+    const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules/prettier/bin/prettier.cjs"), "--check", ...files], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+  });
+});
