@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { pythonWith } from "./helpers/python";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -40,7 +41,7 @@ describe("dpo-ts CLI", () => {
   });
 
   const python = pythonWith("torch", "transformers", "tokenizers");
-  it.skipIf(!python)("eval matches transformers on GPT-2 checkpoints made fresh with another seed", () => {
+  it.skipIf(skipUnless(python, "dpo-ts eval against transformers on fresh checkpoints", NEEDS.torch))("eval matches transformers on GPT-2 checkpoints made fresh with another seed", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-fresh-fixture-"));
     const made = spawnSync(python!, [path.join(FIX, "../make_fixtures.py"), dir], { encoding: "utf8", env: { ...process.env, FIXTURE_SEED: "2024" } });
     expect(made.status, made.stderr).toBe(0);

@@ -24,6 +24,7 @@ import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
 import { LiveDisplay, displayBundle } from "../src/course/display";
 import { installKernel, jupyterUserDataDir, kernelDir, kernelSpec } from "../src/course/kernel";
 import { kernelCommand } from "../src/cli/kernel";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.resolve(__dirname, "..");
 const FIX = path.join(ROOT, "tests", "fixtures", "notebooks");
@@ -418,7 +419,7 @@ describe("kernelspec", () => {
     expect(err[1]).toContain('unknown option "--color=red"');
   });
 
-  it.skipIf(!fs.existsSync(JUPYTER))(
+  it.skipIf(skipUnless(fs.existsSync(JUPYTER), "the kernelspec through `jupyter nbconvert --execute`", NEEDS.jupyter))(
     "is found by Jupyter and executes a notebook through `jupyter nbconvert` like the runner",
     async () => {
       const prefix = path.join(tmp, "jupyter-prefix");

@@ -24,6 +24,7 @@ import {
 } from "../src/course/progress";
 import { courseNotebooks, notebookParameters } from "../src/cli/course";
 import type { LogEntry, TrainerState } from "../src/train/trainer";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.resolve(__dirname, "..");
 const NOTEBOOKS = path.join(ROOT, "notebooks");
@@ -176,7 +177,10 @@ describe("course notebooks run headlessly, in order", () => {
     for (const o of figures) expect(Object.keys(o.data).sort()).toEqual(["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
   });
 
-  it.skipIf(!fs.existsSync(CHROMIUM) || !fs.existsSync(NBCONVERT))("04-metrics exported with nbconvert draws every chart in headless Chromium", async () => {
+  it.skipIf(
+    skipUnless(fs.existsSync(CHROMIUM), "04-metrics charts in headless Chromium", NEEDS.chromium) ||
+      skipUnless(fs.existsSync(NBCONVERT), "04-metrics charts in headless Chromium", NEEDS.jupyter),
+  )("04-metrics exported with nbconvert draws every chart in headless Chromium", async () => {
     expect(results.has("04-metrics")).toBe(true);
     const executed = results.get("04-metrics")!.res.outPath!;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nb04-"));

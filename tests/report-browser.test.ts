@@ -28,6 +28,7 @@ import { figureHtml, mimeBundle, plotlyScriptTag, resetPlotlyInclusion } from ".
 import { spawn, spawnSync } from "child_process";
 import { writeReport } from "../src/metrics/report";
 import { syntheticLog, writeSyntheticRun } from "./helpers/synthetic-run";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const CHROMIUM = process.env.DPO_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -111,7 +112,7 @@ async function waitDrawn(page: Page, n: number) {
   );
 }
 
-describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
+describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium", NEEDS.chromium))("report and figures in headless Chromium", () => {
   let browser: Browser;
   const errors: string[] = [];
 
@@ -311,7 +312,7 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
     await page2.close();
   }, 120_000);
 
-  it.skipIf(!fs.existsSync(NBCONVERT))("nbconvert HTML export of notebook outputs draws every figure", async () => {
+  it.skipIf(!hasChromium || skipUnless(fs.existsSync(NBCONVERT), "nbconvert HTML export in Chromium", NEEDS.jupyter))("nbconvert HTML export of notebook outputs draws every figure", async () => {
     errors.length = 0;
     const nb = figureNotebook();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nbconvert-"));
@@ -335,7 +336,14 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
     await page.close();
   }, 180_000);
 
-  it.skipIf(!hasJupyterLab)("JupyterLab: trusted notebook draws every figure; untrusted shows the placeholders", async () => {
+  it.skipIf(
+    !hasChromium ||
+      skipUnless(
+        hasJupyterLab,
+        "JupyterLab in Chromium",
+        process.env.DPO_SKIP_JUPYTERLAB ? "DPO_SKIP_JUPYTERLAB is set: unset it" : NEEDS.jupyter,
+      ),
+  )("JupyterLab: trusted notebook draws every figure; untrusted shows the placeholders", async () => {
     errors.length = 0;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-jlab-"));
     const env = {

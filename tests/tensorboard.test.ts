@@ -11,6 +11,7 @@ import {
   hparamsMarkdown,
 } from "../src/metrics/tensorboard";
 import { formatLogLine } from "../src/metrics/logger";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const PY = path.resolve(__dirname, "../.venv/bin/python");
 const READER = path.resolve(__dirname, "helpers/read_tb.py");
@@ -74,7 +75,7 @@ describe("CRC32C / TFRecord framing", () => {
   });
 });
 
-describe.skipIf(!hasTensorboard)("SummaryWriter read back by TensorBoard's EventAccumulator", () => {
+describe.skipIf(skipUnless(hasTensorboard, "SummaryWriter read back by TensorBoard", NEEDS.tensorboard))("SummaryWriter read back by TensorBoard's EventAccumulator", () => {
   let dir: string;
   let out: any;
   const log = syntheticLog();

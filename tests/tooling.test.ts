@@ -3,7 +3,8 @@
  * - the build runs the pinned TypeScript (devDependencies), not tslab's bundled 5.0.4 that node_modules/.bin/tsc
  *   points to;
  * - the linter runs clean on the tree (eslint + typescript-eslint, eslint.config.mjs);
- * - the formatter (prettier, printWidth 160) is configured and accepts files formatted by it.
+ * - the formatter (prettier, printWidth 160) is configured and accepts files formatted by it;
+ * - every skip in tests/ goes through tests/helpers/skip.ts, which prints what is skipped and how to enable it.
  */
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "child_process";
@@ -45,5 +46,23 @@ describe("tooling", () => {
       encoding: "utf8",
     });
     expect(run.status, run.stdout + run.stderr).toBe(0);
+  });
+
+  it("every skipped test says why and how to enable it (skips go through tests/helpers/skip.ts)", () => {
+    const dir = path.join(ROOT, "tests");
+    const silent: string[] = [];
+    for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".test.ts"))) {
+      const text = fs.readFileSync(path.join(dir, name), "utf8");
+      // skipIf(<condition>): the condition must call skipUnless (which prints the reason).
+      for (const m of text.matchAll(/\.skipIf\(/g)) {
+        let depth = 1;
+        let i = m.index! + m[0].length;
+        for (; i < text.length && depth > 0; i++) depth += text[i] === "(" ? 1 : text[i] === ")" ? -1 : 0;
+        const condition = text.slice(m.index! + m[0].length, i - 1);
+        if (!/\bskipUnless\(/.test(condition)) silent.push(`${name}: skipIf(${condition.trim()})`);
+      }
+      for (const m of text.matchAll(/\b(?:ctx|context)\.skip\(|\b(?:it|test|describe)\.skip\(/g)) silent.push(`${name}: ${m[0]} (use skipTest / skipUnless)`);
+    }
+    expect(silent).toEqual([]);
   });
 });
