@@ -31,6 +31,9 @@ export const VERSION = "0.1.0";
 
 // Backend
 export { initBackend, describeBackend, currentBackend } from "./backend";
+
+// The data and model shipped with the package (absolute paths)
+export { EMBEDDED } from "./embedded";
 export type { BackendChoice, BackendName, BackendOptions } from "./backend";
 
 // Model

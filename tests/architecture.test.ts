@@ -14,6 +14,7 @@ const SRC = path.join(__dirname, "..", "src");
 const FORBIDDEN: Record<string, string[]> = {
   util: ["*"],
   backend: ["*-util"],
+  embedded: ["*"],
   tokenizer: ["data", "train", "model", "metrics", "compile", "course", "serve", "cli", "index"],
   data: ["train", "model", "metrics", "compile", "course", "serve", "cli", "index"],
   compile: ["model", "data", "tokenizer", "train", "metrics", "course", "serve", "cli", "index"],
