@@ -185,6 +185,67 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
     await page.close();
   }, 120_000);
 
+  /** Per figure card: how far the drawn plot (its SVG) reaches past the card's content box, in CSS pixels. */
+  async function overflowPerCard(page: Page) {
+    return page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLElement>(".card")).map((card) => {
+        const c = card.getBoundingClientRect();
+        const style = getComputedStyle(card);
+        const left = c.left + parseFloat(style.paddingLeft) + parseFloat(style.borderLeftWidth);
+        const right = c.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+        const svg = card.querySelector(".plotly-graph-div .main-svg")?.getBoundingClientRect();
+        return {
+          title: card.querySelector(".gtitle")?.textContent ?? "",
+          cardWidth: right - left,
+          svgWidth: svg?.width ?? 0,
+          overflow: svg ? Math.max(0, svg.right - right, left - svg.left) : Infinity,
+        };
+      }),
+    );
+  }
+
+  it("report.html: every figure fits its card at 1000, 1300 and 1600 px, also after the window is resized", async () => {
+    errors.length = 0;
+    const dir = writeSyntheticRun(fs.mkdtempSync(path.join(os.tmpdir(), "dpo-report-fit-")));
+    const file = writeReport(dir);
+    const check = async (page: Page, label: string) => {
+      // Plotly redraws on resize asynchronously: wait until every SVG fits (or time out and report the sizes).
+      await page
+        .waitForFunction(
+          () =>
+            Array.from(document.querySelectorAll<HTMLElement>(".card")).every((card) => {
+              const svg = card.querySelector(".main-svg");
+              return svg && svg.getBoundingClientRect().width <= card.clientWidth;
+            }),
+          undefined,
+          { timeout: 5_000 },
+        )
+        .catch(() => undefined);
+      const cards = await overflowPerCard(page);
+      expect(cards.length, label).toBe(9);
+      for (const c of cards) {
+        expect(c.overflow, `${label}: "${c.title}" is ${c.svgWidth}px wide in a ${c.cardWidth}px card`).toBeLessThanOrEqual(1);
+        expect(c.svgWidth, `${label}: "${c.title}" fills its card`).toBeGreaterThan(c.cardWidth - 2);
+      }
+    };
+    for (const width of [1000, 1300, 1600]) {
+      const page = await newPage();
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(pathToFileURL(file).href);
+      await waitDrawn(page, 9);
+      await check(page, `${width}px`);
+      await page.screenshot({ path: path.join(SHOTS, `report-${width}.png`) });
+      if (width === 1600) {
+        for (const resized of [1000, 1300]) {
+          await page.setViewportSize({ width: resized, height: 900 });
+          await check(page, `1600px resized to ${resized}px`);
+        }
+      }
+      await page.close();
+    }
+    expect(errors).toEqual([]);
+  }, 120_000);
+
   it("every figure builder produces figures valid under Plotly.validate", async () => {
     errors.length = 0;
     const log = syntheticLog(40);
