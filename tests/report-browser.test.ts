@@ -27,6 +27,7 @@ import {
 import { figureHtml, mimeBundle, plotlyScriptTag, resetPlotlyInclusion } from "../src/metrics/render";
 import { spawn, spawnSync } from "child_process";
 import { writeReport } from "../src/metrics/report";
+import { installKernel } from "../src/course/kernel";
 import { syntheticLog, writeSyntheticRun } from "./helpers/synthetic-run";
 import { NEEDS, skipUnless } from "./helpers/skip";
 
@@ -420,6 +421,11 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
       nb.metadata.title = name;
       fs.writeFileSync(path.join(dir, "nb", `${name}.ipynb`), JSON.stringify(nb));
     }
+    // a course notebook, with the dpo-ts kernel registered in this Jupyter's data dir: opening it must not mark it
+    // modified (JupyterLab rewrites metadata.language_info from the kernel's reply when it differs)
+    fs.copyFileSync(path.join(__dirname, "..", "notebooks", "02-dataset.ipynb"), path.join(dir, "nb", "course.ipynb"));
+    installKernel({ prefix: path.join(dir, "prefix") });
+    Object.assign(env, { JUPYTER_PATH: path.join(dir, "prefix", "share", "jupyter") });
     // sign one notebook, as JupyterLab does for notebooks it saved itself
     const t = spawnSync(JUPYTER, ["trust", path.join(dir, "nb", "trusted.ipynb")], { env, encoding: "utf8" });
     expect(t.status, t.stderr).toBe(0);
@@ -463,6 +469,20 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
         await page.close();
       }
       expect(results).toEqual({ trusted: { drawn: 3, placeholders: 0 }, untrusted: { drawn: 0, placeholders: 3 } });
+      {
+        const page = await newPage();
+        page.removeAllListeners("request");
+        const original = fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8");
+        await page.goto(`${base}/lab/workspaces/ws-course/tree/course.ipynb?reset&token=${token}`);
+        // the kernel started and answered kernel_info (JupyterLab has applied its language_info by now)
+        await page.waitForFunction(() => /\(dpo-ts\) \| Idle/.test(document.body.innerText), undefined, { timeout: 120_000 });
+        await page.waitForTimeout(1000);
+        const dirty = await page.evaluate(() => document.querySelectorAll(".lm-TabBar-tab.jp-mod-dirty").length);
+        await page.screenshot({ path: path.join(SHOTS, "jupyterlab-course.png") });
+        await page.close();
+        expect(dirty, "a course notebook is marked modified as soon as it opens").toBe(0);
+        expect(fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8")).toBe(original);
+      }
       expect(errors.filter((e) => !/Failed to load resource|favicon|404/.test(e))).toEqual([]);
     } finally {
       server.kill("SIGTERM");

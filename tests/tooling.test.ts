@@ -4,12 +4,15 @@
  *   points to;
  * - the linter runs clean on the tree (eslint + typescript-eslint, eslint.config.mjs);
  * - the formatter (prettier, printWidth 160) is configured and accepts files formatted by it;
- * - every skip in tests/ goes through tests/helpers/skip.ts, which prints what is skipped and how to enable it.
+ * - every skip in tests/ goes through tests/helpers/skip.ts, which prints what is skipped and how to enable it;
+ * - npm 11 blocks dependencies' install scripts unless package.json's allowScripts covers them: every dependency
+ *   with an install script has a decision there, and the Jupyter kernel's native part (zeromq) loads without one.
  */
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
@@ -64,5 +67,14 @@ describe("tooling", () => {
       for (const m of text.matchAll(/\b(?:ctx|context)\.skip\(|\b(?:it|test|describe)\.skip\(/g)) silent.push(`${name}: ${m[0]} (use skipTest / skipUnless)`);
     }
     expect(silent).toEqual([]);
+  });
+
+  it("every dependency's install script has an allowScripts decision, and zeromq (the kernel's transport) loads", () => {
+    expect(() => require("zeromq"), "tslab's Jupyter kernel needs zeromq's prebuilt addon").not.toThrow();
+    const npmVersion = spawnSync("npm", ["--version"], { encoding: "utf8" }).stdout.trim();
+    if (skipUnless(Number(npmVersion.split(".")[0]) >= 11, `allowScripts review (npm ${npmVersion})`, "needs npm >= 11 (npm install -g npm@11)")) return;
+    const ls = spawnSync("npm", ["install-scripts", "ls"], { cwd: ROOT, encoding: "utf8" });
+    expect(ls.status, ls.stderr).toBe(0);
+    expect(ls.stdout.trim()).toBe("No packages with unreviewed install scripts.");
   });
 });

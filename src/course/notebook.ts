@@ -16,6 +16,19 @@ export const DPO_TS_KERNELSPEC: KernelSpecMetadata = {
   language: "typescript",
 };
 
+/**
+ * `metadata.language_info` exactly as tslab's kernel reports it in its kernel_info reply (tslab/dist/jupyter.js,
+ * `handleKernel`). JupyterLab copies the kernel's language_info into the notebook when the kernel starts: a notebook
+ * that stores anything else is marked modified the moment it opens. tests/notebooks.test.ts compares this with tslab.
+ */
+export const TSLAB_LANGUAGE_INFO = {
+  codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
+  file_extension: ".ts",
+  mimetype: "text/typescript",
+  name: "typescript",
+  version: "3.7.2",
+};
+
 /** A MIME bundle: MIME type -> data (string, base64 string for binary types, or JSON for `*json` types). */
 export type MimeBundle = Record<string, unknown>;
 
@@ -130,7 +143,7 @@ export function newNotebook(cells: Cell[] = [], metadata: NotebookMetadata = {})
     nbformat_minor: 5,
     metadata: {
       kernelspec: { ...DPO_TS_KERNELSPEC },
-      language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/typescript" },
+      language_info: structuredClone(TSLAB_LANGUAGE_INFO),
       ...metadata,
     },
     cells,
