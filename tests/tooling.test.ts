@@ -20,7 +20,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"))
 function npmRun(script: string, ...args: string[]) {
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const extra = args.length ? ["--", ...args] : [];
-  return spawnSync(npm, ["run", "--silent", script, ...extra], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  return spawnSync(npm, ["run", "--silent", "--ignore-scripts", script, ...extra], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
 }
 
 describe("tooling", () => {
@@ -28,10 +28,14 @@ describe("tooling", () => {
     const pinned = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/typescript/package.json"), "utf8")).version as string;
     const want = (pkg.devDependencies.typescript as string).replace(/^[~^]/, "").split(".").slice(0, 2).join("."); // "5.9"
     expect(pinned.startsWith(want + "."), `node_modules/typescript is ${pinned}, package.json pins ${pkg.devDependencies.typescript}`).toBe(true);
-    for (const script of ["build", "prepare", "make-data"]) {
+    for (const script of ["build", "make-data"]) {
       expect(pkg.scripts[script], script).toMatch(/^node \.\/node_modules\/typescript\/bin\/tsc /);
     }
-    const run = npmRun("build", "--version");
+    // npm install runs prepare; prebuild empties dist/ first, so no file of an earlier build (a module since split
+    // into a folder, say) shadows the new output.
+    expect(pkg.scripts.prepare).toBe("npm run build");
+    expect(pkg.scripts.prebuild).toContain("rmSync('dist'");
+    const run = npmRun("build", "--version"); // --ignore-scripts (below): prebuild would empty dist/ under other tests
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe(`Version ${pinned}`);
   });
