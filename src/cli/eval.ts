@@ -1,0 +1,57 @@
+/**
+ * `dpo-ts eval`: the DPO metrics of --policy against --ref over every row of --data (TRL's metric names). Takes the
+ * DPOConfig knobs that change the scores (beta, loss, lengths, …); training-only knobs are not offered.
+ */
+import { initBackend } from "../backend";
+import { loadModel } from "../model/io";
+import { Tokenizer } from "../tokenizer/tokenizer";
+import { loadPreferenceDataset } from "../data/dataset";
+import { DPOTrainer } from "../train/trainer";
+import { BACKEND_OPTION, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
+import { dpoConfigFrom, dpoConfigOptions, mergeValues } from "./dpo-options";
+
+/** DPOConfig knobs that only matter while training (left out of eval's options; its --batch-size is the scoring batch). */
+const TRAINING_ONLY_KNOBS = [
+  "perDeviceEvalBatchSize",
+  "outputDir", "learningRate", "lrSchedulerType", "warmupSteps", "warmupRatio", "perDeviceTrainBatchSize",
+  "gradientAccumulationSteps", "numTrainEpochs", "maxSteps", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon",
+  "maxGradNorm", "seed", "loggingSteps", "evalStrategy", "evalSteps", "evalOnStart", "saveSteps", "saveTotalLimit",
+  "gradientCheckpointing", "compileStep", "runName", "reportTo", "loggingDir", "numSampleGenerations",
+  "sampleMaxNewTokens", "writeReport", "resumeFromCheckpoint", "overwriteOutputDir", "syncRefModel",
+  "refModelMixupAlpha", "refModelSyncSteps", "precomputeRefLogProbs", "refLogpsCacheDir", "precomputeRefBatchSize",
+  "usePeft", "loraR", "loraAlpha", "loraDropout", "loraTargetModules", "useRslora",
+];
+
+export const evalOptions: OptionsTable = {
+  policy: { type: "string", valueName: "DIR", description: "model folder to score (Hugging Face format)" },
+  ref: { type: "string", valueName: "DIR", description: "reference model folder (default: --policy itself)" },
+  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
+  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
+  "batch-size": { type: "string", valueName: "N", description: "pairs scored at once (default: all rows in one batch)" },
+  backend: BACKEND_OPTION,
+  json: { type: "boolean", description: "print one JSON object" },
+  quiet: { type: "boolean", description: "no backend banner" },
+  ...dpoConfigOptions(TRAINING_ONLY_KNOBS),
+};
+
+export async function evalCommand(values: Record<string, unknown>): Promise<void> {
+  const policyDir = requiredString(values, "policy");
+  const dataFile = requiredString(values, "data");
+  const batchSizeOption = integerValue(values, "batch-size", { positive: true });
+  const args = dpoConfigFrom(mergeValues(values, evalOptions), evalOptions);
+  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
+  const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
+  const rows = loadPreferenceDataset(dataFile, tokenizer);
+  const model = loadModel(policyDir, { trainable: false });
+  const refDir = stringValue(values, "ref");
+  const refModel = refDir ? loadModel(refDir, { trainable: false }) : undefined;
+  const trainer = new DPOTrainer({ model, refModel, tokenizer, trainDataset: rows, args, datasetName: dataFile });
+  const batchSize = batchSizeOption ?? trainer.trainPairs.length;
+  const metrics = await trainer.computeMetrics(trainer.trainPairs, batchSize);
+  const result = { ...metrics, pairs: trainer.trainPairs.length };
+  if (values.json) console.log(JSON.stringify(result));
+  else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(20)} ${v}`);
+  trainer.dispose();
+  model.dispose();
+  refModel?.dispose();
+}
