@@ -11,7 +11,7 @@
  * - {@link loadPreferenceDataset}, {@link chatmlFormat}: preference data (standard or Intel/orca_dpo_pairs columns);
  * - {@link DPOTrainer} with {@link DPOConfig}: training with TRL's losses, metrics and knobs;
  * - {@link generate}: text generation with a KV cache;
- * - {@link startServer}: an OpenAI-compatible HTTP endpoint;
+ * - {@link serve}: an OpenAI-compatible HTTP server (streaming, continuous batching, several models, chat page);
  * - metrics: TensorBoard event files, plotly figures, an HTML report.
  *
  * @example
@@ -69,10 +69,11 @@ export { DPOTrainer } from "./train/trainer";
 export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
 export { DEFAULT_DPO_CONFIG, resolveConfig } from "./train/config";
 export type { DPOConfig } from "./train/config";
-export { dpoLoss, LOSS_TYPES } from "./train/loss";
-export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";
+export { dpoLoss, lossCurves, checkLossOptions, LOSS_TYPES, F_DIVERGENCE_TYPES, F_DIVERGENCE_LOSS_TYPES } from "./train/loss";
+export type { LossType, FDivergenceType, DPOLossOptions, PreferenceLogps } from "./train/loss";
 export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
-export { completionLogps, headLogProbs } from "./train/logps";
+export type { DPOStepOptions } from "./train/step";
+export { completionLogps, headLogProbs, lengthDesensitizedRows } from "./train/logps";
 export { collatePairs, collateSequences, disposeBatch } from "./train/batch";
 export type { PairBatch, TokenIdsPair } from "./train/batch";
 export { AdamW, clipGradNorm } from "./train/optimizer";
@@ -87,15 +88,18 @@ export { formatLogLine } from "./metrics/logger";
 export {
   lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
   completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
+  lossShapesFigure,
   seriesFromLog, ema, histogram,
 } from "./metrics/plots";
-export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table } from "./metrics/plots";
+export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table, LossCurve } from "./metrics/plots";
 export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
 export { writeReport, buildReport, readMetricsLog, writeComparison, buildComparison } from "./metrics/report";
 
 // Serving
-export { startServer } from "./serve/server";
-export type { ServerOptions, RunningServer } from "./serve/server";
+export { serve, modelNameFromPath } from "./serve/server";
+export type { ServeOptions, ServedModel, RunningServer } from "./serve/server";
+export { ContinuousBatcher, QueueFullError } from "./serve/batcher";
+export type { BatcherConfig, SequenceRequest, SequenceResult, SequenceHandle, FinishReason } from "./serve/batcher";
 
 // Notebooks and progress
 export { displayBundle, LiveDisplay } from "./course/display";

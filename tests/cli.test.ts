@@ -213,7 +213,7 @@ describe("dpo-ts CLI is strict", () => {
       [["generate", "--model", "m", "--prompt", "p", "--max-new-tokens", "1.5"], /^dpo-ts generate: --max-new-tokens must be a positive whole number, got "1\.5"$/],
       [["generate", "--tempreature", "1"], /^dpo-ts generate: unknown option "--tempreature"/],
       [["serve", "--prot", "8000"], /^dpo-ts serve: unknown option "--prot"/],
-      [["serve", "--api-key", "X"], /^dpo-ts serve: unknown option "--api-key"/],
+      [["serve", "--model", "m", "--host", "0.0.0.0"], /^dpo-ts serve: refusing to listen on 0\.0\.0\.0 without an API key: .*--allow-unauthenticated/],
       [["serve", "--model", "m", "--port", "80.5"], /^dpo-ts serve: --port must be a whole number, got "80\.5"$/],
       [["course", "--steps", "0"], /^dpo-ts course: --steps must be a positive whole number \(> 0\), got "0"$/],
       [["bench", "--batch-size", "2.5"], /^dpo-ts bench: --batch-size must be a positive whole number, got "2\.5"$/],
@@ -281,7 +281,7 @@ describe("dpo-ts CLI is strict", () => {
       return dpoConfigFrom(mergeValues(values, trainOptions), trainOptions) as Record<string, unknown>;
     };
     expect(config("--lr", "3e-4", "--steps", "7", "--batch-size", "2", "--precompute-ref", "--no-write-report", "--loss", "hinge")).toEqual({
-      learningRate: 3e-4, maxSteps: 7, perDeviceTrainBatchSize: 2, precomputeRefLogProbs: true, writeReport: false, lossType: "hinge",
+      learningRate: 3e-4, maxSteps: 7, perDeviceTrainBatchSize: 2, precomputeRefLogProbs: true, writeReport: false, lossType: ["hinge"],
     });
     expect(config("--loss", "sigmoid,sft").lossType).toEqual(["sigmoid", "sft"]);
     expect(() => config("--loss", "sigmoid,,sft")).toThrow('--loss must be a comma-separated list without empty items, got "sigmoid,,sft"');

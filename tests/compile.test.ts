@@ -85,7 +85,11 @@ describe("DPOTrainer with compileStep", () => {
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1 },
     { perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 },
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
-  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
+    // Losses with batch-level parts: a sort over the batch (aot), the batch's token NLL (sft), per-token LD-DPO
+    // weights built from labelRows, WPO weights from the full logits, an f-divergence.
+    { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: ["aot", "sft"], lossWeights: [1, 0.5], ldAlpha: 0.5 },
+    { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: "sigmoid_norm", useWeighting: true, fDivergenceType: "js_divergence" },
+  ] as Record<string, unknown>[])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
     if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const run = async (compileStep: boolean) => {

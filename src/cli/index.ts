@@ -45,7 +45,7 @@ export const COMMANDS: CommandEntry[] = [
   command("eval", "DPO metrics of --policy against --ref on --data", () => import("./eval")),
   command("generate", "a continuation of --prompt by --model (--chat for the chat template)", () => import("./generate")),
   command("sft", "supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)", () => import("./sft")),
-  command("serve", "OpenAI-compatible HTTP server for --model", () => import("./serve")),
+  command("serve", "OpenAI-compatible server and chat page for one or more --model [NAME=]DIR (streaming, batching, API key)", () => import("./serve")),
   command("course", "run the five course notebooks headlessly into runs/<name>/", () => import("./course")),
   command("kernel", "kernel install: register the Jupyter kernel for the notebooks", () => import("./kernel"), { positionals: "install", usage: "install [--user | --prefix DIR] [--name NAME] [--display-name TEXT]" }),
   command("bench", "DPO training-step throughput on every backend that loads, beside TRL", () => import("./bench")),

@@ -177,7 +177,7 @@ export class DPOTrainer {
       });
       return tf.tensor1d(values);
     }
-    return tf.tidy(() => completionLogps(this.refModel, batch).logps);
+    return tf.tidy(() => completionLogps(this.refModel, batch, { ldAlpha: this.config.ldAlpha }).logps);
   }
 
   /** Computes reference log-probs for every training pair once (precomputeRefLogProbs). */

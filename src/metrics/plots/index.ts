@@ -7,6 +7,7 @@
  * - layout.ts: the shared layout, reference lines, train/eval curve traces;
  * - dashboard.ts: the per-signal DPO figures and `dpoDashboard`;
  * - distributions.ts: histograms, completion lengths, win rates, reward vs KL;
+ * - losses.ts: every DPO loss against the implicit reward margin;
  * - compare.ts: several runs side by side.
  */
 export * from "./figure";
@@ -14,4 +15,5 @@ export * from "./series";
 export * from "./layout";
 export * from "./dashboard";
 export * from "./distributions";
+export * from "./losses";
 export * from "./compare";
