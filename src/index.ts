@@ -16,11 +16,11 @@
  *
  * @example
  * ```ts
- * import { initBackend, loadModel, Tokenizer, loadPreferenceDataset, DPOTrainer } from "dpo-ts";
+ * import { initBackend, loadModel, Tokenizer, loadPreferenceDataset, DPOTrainer, EMBEDDED } from "dpo-ts";
  * await initBackend();
- * const tokenizer = await Tokenizer.fromDir("data/sft-model");
- * const model = loadModel("data/sft-model");
- * const rows = loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
+ * const tokenizer = await Tokenizer.fromDir(EMBEDDED.sftModel);
+ * const model = await loadModel(EMBEDDED.sftModel);
+ * const rows = loadPreferenceDataset(EMBEDDED.orcaDpoPairs, tokenizer);
  * const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { beta: 0.1, learningRate: 5e-5, maxSteps: 50 } });
  * await trainer.train();
  * ```
@@ -37,8 +37,8 @@ export { EMBEDDED } from "./embedded";
 export type { BackendChoice, BackendName, BackendOptions } from "./backend";
 
 // Model
-export { loadModel, saveModel, readModelWeights } from "./model/io";
-export type { CausalLM } from "./model/io";
+export { loadModel, loadModelFromDir, saveModel, readModelWeights } from "./model/io";
+export type { CausalLM, LoadModelOptions } from "./model/io";
 export { GPT2LMHeadModel, disposeCache } from "./model/gpt2";
 export type { ForwardOptions, ForwardOutput, KVCache } from "./model/gpt2";
 export { parseConfig, readConfig, gpt2Config, configToJson } from "./model/config";
@@ -48,13 +48,17 @@ export type { HostTensor, SafetensorsFile } from "./model/safetensors";
 export { generate, pickToken } from "./model/generate";
 export type { GenerationOptions, GenerationOutput } from "./model/generate";
 
+// Hugging Face Hub (models and data sets, in the cache Python's huggingface_hub uses)
+export { snapshotDownload, resolvePretrained, resolveHubDataset, HubError, hubCacheDir, hubEndpoint, hubOffline, looksLikeRepoId, formatProgress } from "./hub";
+export type { HubOptions, SnapshotOptions, Snapshot, HubDatasetOptions, HubDatasetFiles, HubErrorKind, DownloadProgress, ProgressHook } from "./hub";
+
 // Tokenizer
 export { Tokenizer } from "./tokenizer/tokenizer";
 export type { ChatMessage } from "./tokenizer/tokenizer";
 export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIAL_TOKENS } from "./tokenizer/train-bpe";
 
 // Data
-export { loadPreferenceDataset, detectPreferenceFormat } from "./data/dataset";
+export { loadPreferenceDataset, detectPreferenceFormat, resolvePreferenceSource } from "./data/dataset";
 export type { PreferenceFormat } from "./data/dataset";
 export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
 export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences";

@@ -93,8 +93,8 @@ describe("DPOTrainer with compileStep", () => {
     if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const run = async (compileStep: boolean) => {
-      const policy = loadModel(path.join(FIX, "gpt2-policy"));
-      const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+      const policy = await loadModel(path.join(FIX, "gpt2-policy"));
+      const reference = await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
       const counts: number[] = [];
       const trainer = new DPOTrainer({
         model: policy, refModel: reference, tokenizer, trainDataset: rows,
@@ -133,7 +133,7 @@ describe("DPOTrainer with compileStep", () => {
   it("is refused clearly off the native backend", async (ctx) => {
     if (native()) return skipTest(ctx, "compileStep refused off the native backend", "runs with DPO_BACKEND=wasm or cpu");
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const policy = await loadModel(path.join(FIX, "gpt2-policy"));
     const trainer = new DPOTrainer({ model: policy, tokenizer, trainDataset: rows, args: { outputDir: tmp("dpo-compiled-"), maxSteps: 1, compileStep: true, reportTo: "none" } });
     await expect(trainer.train()).rejects.toThrow(/"compileStep" needs the native "tensorflow" backend; the active backend is/);
     trainer.dispose();

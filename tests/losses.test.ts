@@ -186,8 +186,8 @@ describe("TRL's refusals", () => {
 
 describe("per-token parts: LD-DPO split and WPO weights (tests/fixtures/hf-tiny)", () => {
   let model: CausalLM;
-  beforeAll(() => {
-    model = loadModel(path.join(__dirname, "fixtures/hf-tiny/gpt2-policy"));
+  beforeAll(async () => {
+    model = await loadModel(path.join(__dirname, "fixtures/hf-tiny/gpt2-policy"));
   });
   afterAll(() => model.dispose());
   // Two pairs of token ids (vocabulary of the fixture), completions of different lengths.

@@ -93,8 +93,8 @@ function trlSweep(): Promise<{ runs: Map<string, Logs>; source: string }> {
 
 async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogEntry[]> {
   const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-  const model = loadModel(path.join(FIX, "gpt2-policy"));
-  const refModel = withRef ? loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }) : undefined;
+  const model = await loadModel(path.join(FIX, "gpt2-policy"));
+  const refModel = withRef ? await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }) : undefined;
   const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
   const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-parity-"));
   const trainer = new DPOTrainer({

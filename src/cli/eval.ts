@@ -23,10 +23,10 @@ const TRAINING_ONLY_KNOBS = [
 ];
 
 export const evalOptions: OptionsTable = {
-  policy: { type: "string", valueName: "DIR", description: "model folder to score (Hugging Face format)" },
-  ref: { type: "string", valueName: "DIR", description: "reference model folder (default: --policy itself)" },
+  policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
+  ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: --policy itself)" },
   data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
-  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
+  tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   "batch-size": { type: "string", valueName: "N", description: "pairs scored at once (default: all rows in one batch)" },
   backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object" },
@@ -42,9 +42,9 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
   const rows = loadPreferenceDataset(dataFile, tokenizer);
-  const model = loadModel(policyDir, { trainable: false });
+  const model = await loadModel(policyDir, { trainable: false });
   const refDir = stringValue(values, "ref");
-  const refModel = refDir ? loadModel(refDir, { trainable: false }) : undefined;
+  const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({ model, refModel, tokenizer, trainDataset: rows, args, datasetName: dataFile });
   const batchSize = batchSizeOption ?? trainer.trainPairs.length;
   const metrics = await trainer.computeMetrics(trainer.trainPairs, batchSize);
