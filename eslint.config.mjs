@@ -56,5 +56,7 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.ts", "**/*.mts"], rules: { "no-undef": "off" } },
+  // Scripts that drive a browser (playwright's page.evaluate callbacks run in the page).
+  { files: ["scripts/**/*.mjs"], languageOptions: { globals: { window: "readonly", document: "readonly", getComputedStyle: "readonly" } } },
   { files: ["tests/**"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
 );
