@@ -94,7 +94,7 @@ function onTopic(q: WorldQuestion, text: string): boolean {
   switch (q.task) {
     case "sum": case "difference": case "bigger": return q.subject.every((s) => hasWord(text, s));
     case "greet": return NAMES.some((n) => hasWord(text, n)) || GREETING_WORDS.some((g) => hasWord(text, g));
-    case "thanks": return /welcome|pleasure|glad|thank/.test(text);
+    case "thanks": return /you are (very )?welcome|pleasure|glad|thank/.test(text);
     default: return q.subject.some((s) => hasWord(text, s));
   }
 }
