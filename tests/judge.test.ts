@@ -129,3 +129,31 @@ describe("held-out prompts and win rate", () => {
     fs.rmSync(dir, { recursive: true });
   });
 });
+
+describe("judged preference pairs", () => {
+  it("samples the SFT model, keeps best as chosen and worst as rejected, and lists prompts without a preference", async () => {
+    const { initBackend } = await import("../src/backend");
+    const { loadModel } = await import("../src/model/io");
+    const { Tokenizer } = await import("../src/tokenizer/tokenizer");
+    const { buildJudgedPairs } = await import("../src/judge/judged-pairs");
+    await initBackend({ backend: process.env.DPO_BACKEND, quiet: true });
+    const dir = path.join(DATA, "sft-model");
+    const model = await loadModel(dir, { trainable: false });
+    const tokenizer = await Tokenizer.fromDir(dir);
+    const prompts = lines("orca_dpo_pairs.jsonl").slice(0, 4).map((r) => ({ system: r.system, question: r.question }));
+    try {
+      const out = await buildJudgedPairs({ model, tokenizer, prompts, samples: 3, temperature: 1.5, maxNewTokens: 16, seed: 1 });
+      expect(out.pairs.length + out.noPreference.length).toBe(prompts.length);
+      for (const p of out.pairs) {
+        expect(p.score_chosen).toBeGreaterThan(p.score_rejected);
+        expect(judgeAnswer(p.question, p.chosen).score).toBe(p.score_chosen);
+        expect(judgeAnswer(p.question, p.rejected).score).toBe(p.score_rejected);
+      }
+      for (const n of out.noPreference) expect(prompts[n.index - 1].question).toBe(n.question);
+      expect(await buildJudgedPairs({ model, tokenizer, prompts, samples: 3, temperature: 1.5, maxNewTokens: 16, seed: 1 })).toEqual(out);
+      await expect(buildJudgedPairs({ model, tokenizer, prompts, samples: 1 })).rejects.toThrow(/samples must be an integer ≥ 2/);
+    } finally {
+      model.dispose();
+    }
+  });
+});
