@@ -33,11 +33,11 @@ export interface JudgedPair extends OrcaRow {
 
 export interface JudgedPairsResult {
   pairs: JudgedPair[];
-  /** Prompts whose samples all scored the same (no preference to learn), by 1-based index, with the shared score. */
+  /** Prompts whose non-empty samples all scored the same (no preference to learn), by 1-based index, with that score. */
   noPreference: { index: number; question: string; score: number }[];
 }
 
-/** Samples, judges and pairs (best vs worst, first-sampled wins a tie) the SFT model's answers to each prompt. */
+/** Samples, judges and pairs (best vs worst non-empty sample; the first sampled wins a tie) the SFT model's answers to each prompt. */
 export async function buildJudgedPairs(opts: JudgedPairsOptions): Promise<JudgedPairsResult> {
   const samples = opts.samples ?? 4;
   if (!Number.isInteger(samples) || samples < 2) throw new Error(`buildJudgedPairs: samples must be an integer ≥ 2, got ${samples}`);
@@ -52,9 +52,11 @@ export async function buildJudgedPairs(opts: JudgedPairsOptions): Promise<Judged
         maxNewTokens: opts.maxNewTokens ?? 48, temperature: opts.temperature ?? 1, seed: (opts.seed ?? 0) + i * samples + k });
       judged.push({ answer, score: judgeWorldAnswer(q, answer).score });
     }
-    const best = judged.reduce((a, b) => (b.score > a.score ? b : a));
-    const worst = judged.reduce((a, b) => (b.score < a.score ? b : a));
-    if (best.score === worst.score) noPreference.push({ index: i + 1, question: p.question, score: best.score });
+    // Empty samples (EOS at once) cannot be a pair's side: the Orca columns, and the readers, need text.
+    const usable = judged.filter((j) => j.answer.length > 0);
+    const best = usable.reduce((a, b) => (b.score > a.score ? b : a), usable[0]);
+    const worst = usable.reduce((a, b) => (b.score < a.score ? b : a), usable[0]);
+    if (!best || best.score === worst.score) noPreference.push({ index: i + 1, question: p.question, score: best?.score ?? 0 });
     else pairs.push({ system: p.system, question: p.question, chosen: best.answer, rejected: worst.answer, score_chosen: best.score, score_rejected: worst.score });
   }
   return { pairs, noPreference };
