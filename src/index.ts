@@ -6,7 +6,8 @@
  * the recipe needs, with Hugging Face's formats and TRL's names:
  *
  * - {@link initBackend}: pick the TensorFlow.js backend (native TensorFlow, WebGPU, wasm, cpu) and say why;
- * - {@link loadModel} / {@link saveModel}: GPT-2 checkpoints in Hugging Face format (config.json + safetensors);
+ * - {@link loadModel} / {@link saveModel}: GPT-2, Llama, Mistral and Qwen2 checkpoints in Hugging Face format
+ *   (config.json + safetensors), with optional PEFT LoRA adapters;
  * - {@link Tokenizer}: tokenizer.json, tokenizer_config.json and chat templates;
  * - {@link loadPreferenceDataset}, {@link chatmlFormat}: preference data (standard or Intel/orca_dpo_pairs columns);
  * - {@link DPOTrainer} with {@link DPOConfig}: training with TRL's losses, metrics and knobs;
@@ -34,12 +35,24 @@ export { initBackend, describeBackend, currentBackend } from "./backend";
 export type { BackendChoice, BackendName, BackendOptions } from "./backend";
 
 // Model
-export { loadModel, loadModelFromDir, saveModel, readModelWeights } from "./model/io";
-export type { CausalLM, LoadModelOptions } from "./model/io";
-export { GPT2LMHeadModel, disposeCache } from "./model/gpt2";
-export type { ForwardOptions, ForwardOutput, KVCache } from "./model/gpt2";
-export { parseConfig, readConfig, gpt2Config, configToJson } from "./model/config";
-export type { ModelConfig, GPT2Config } from "./model/config";
+export { loadModel, loadModelFromDir, saveModel, saveMergedModel, readModelWeights } from "./model/io";
+export type { LoadModelOptions } from "./model/io";
+export { TransformerLM } from "./model/causal-lm";
+export type { CausalLM, ForwardOptions, ForwardOutput, HiddenStateOptions } from "./model/causal-lm";
+export { disposeCache } from "./model/attention";
+export type { KVCache } from "./model/attention";
+export { GPT2LMHeadModel } from "./model/gpt2";
+export { LlamaForCausalLM, parseLlamaConfig } from "./model/llama";
+export type { LlamaConfig } from "./model/llama";
+export { parseMistralConfig } from "./model/mistral";
+export { parseQwen2Config } from "./model/qwen2";
+export { ARCHITECTURES, parseConfig, readConfig, configToJson, modelFromWeights, initModel } from "./model/architectures";
+export { gpt2Config } from "./model/config";
+export type { ModelConfig, GPT2Config, BaseModelConfig } from "./model/config";
+export { parseRope, inverseFrequencies, ROPE_TYPES } from "./model/rope";
+export type { RopeParameters } from "./model/rope";
+export { DEFAULT_LORA_CONFIG, readAdapter, loraScaling } from "./model/lora";
+export type { LoraConfig, AdapterFiles, LinearModule } from "./model/lora";
 export { readSafetensors, writeSafetensors } from "./model/safetensors";
 export type { HostTensor, SafetensorsFile } from "./model/safetensors";
 export { generate, pickToken } from "./model/generate";
@@ -80,7 +93,7 @@ export type { JudgedPair, JudgedPairsOptions, JudgedPairsResult } from "./judge/
 // Training
 export { DPOTrainer } from "./train/trainer";
 export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
-export { DEFAULT_DPO_CONFIG, resolveConfig } from "./train/config";
+export { DEFAULT_DPO_CONFIG, resolveConfig, loraConfigOf } from "./train/config";
 export type { DPOConfig } from "./train/config";
 export { dpoLoss, lossCurves, checkLossOptions, LOSS_TYPES, F_DIVERGENCE_TYPES, F_DIVERGENCE_LOSS_TYPES } from "./train/loss";
 export type { LossType, FDivergenceType, DPOLossOptions, PreferenceLogps } from "./train/loss";

@@ -24,6 +24,7 @@ const TRAINING_ONLY_KNOBS = [
 
 export const evalOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
+  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: --policy itself)" },
   data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
@@ -42,7 +43,7 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
   const rows = loadPreferenceDataset(dataFile, tokenizer);
-  const model = await loadModel(policyDir, { trainable: false });
+  const model = await loadModel(policyDir, { trainable: false, adapter: stringValue(values, "adapter") });
   const refDir = stringValue(values, "ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({ model, refModel, tokenizer, trainDataset: rows, args, datasetName: dataFile });

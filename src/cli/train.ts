@@ -17,6 +17,7 @@ import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } f
 
 export const trainOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to train (Hugging Face format; TRL: model_name_or_path)" },
+  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: a frozen copy of --policy)" },
   data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet; TRL: dataset_name)" },
   "eval-data": { type: "string", valueName: "FILE", description: "evaluation pairs (turns on evalStrategy \"steps\")" },
@@ -75,7 +76,7 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
     evalRows = split.eval;
   }
   if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
-  const model = await loadModel(policyDir);
+  const model = await loadModel(policyDir, { adapter: text("adapter") }); // --adapter: train that adapter, the base frozen
   const refDir = text("ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({

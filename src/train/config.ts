@@ -2,6 +2,7 @@
  * DPOConfig: TRL's DPOConfig / Hugging Face TrainingArguments knobs, in camelCase, with TRL's defaults where they
  * make sense for dpo-ts. Every knob is one the trainer actually reads.
  */
+import type { LoraConfig } from "../model/lora";
 import { checkLossOptions, FDivergenceType, LossType, LOSS_TYPES } from "./loss";
 import { SchedulerType, SCHEDULER_TYPES } from "./scheduler";
 
@@ -103,6 +104,23 @@ export interface DPOConfig {
   sampleMaxNewTokens: number;
   /** Write report.html (config, curves, final metrics, samples) into the run folder after training. */
   writeReport: boolean;
+  /** Train LoRA adapters instead of the whole model (TRL's ModelConfig use_peft / DPOTrainer peft_config); the
+   * reference is then the same network with its adapters switched off (no second copy of the weights). A model
+   * loaded with an adapter trains that adapter whatever this says. Default false. */
+  usePeft: boolean;
+  /** LoRA rank r (PEFT LoraConfig.r). PEFT: 8; TRL's ModelConfig: 16. */
+  loraR: number;
+  /** LoRA alpha; updates are scaled by alpha / r (PEFT lora_alpha). PEFT: 8; TRL's ModelConfig: 32. */
+  loraAlpha: number;
+  /** Dropout on the adapters' input, training only, seeded by `seed` (PEFT lora_dropout). PEFT: 0; TRL's ModelConfig: 0.05.
+   * Note: TRL's disable_dropout (default true) also zeroes peft's LoRA dropout; dpo-ts applies this value as given. */
+  loraDropout: number;
+  /** Comma-separated module names (e.g. "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"; GPT-2:
+   * "c_attn,c_proj,c_fc") or "all-linear" (PEFT target_modules). Empty: PEFT's default for the architecture
+   * (Llama family: q_proj,v_proj; GPT-2: c_attn). */
+  loraTargetModules: string;
+  /** rsLoRA: scale by alpha / √r (PEFT use_rslora). PEFT: false. */
+  useRslora: boolean;
 }
 
 export const DEFAULT_DPO_CONFIG: DPOConfig = {
@@ -149,6 +167,12 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   numSampleGenerations: 4,
   sampleMaxNewTokens: 48,
   writeReport: true,
+  usePeft: false,
+  loraR: 8,
+  loraAlpha: 8,
+  loraDropout: 0,
+  loraTargetModules: "",
+  useRslora: false,
 };
 
 /** Fills defaults, checks every knob's type and range, and names the offending knob (and source) in errors. */
@@ -173,9 +197,24 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
   if (config.reportTo !== "tensorboard" && config.reportTo !== "none") throw new Error(`${source}: option "reportTo" must be "tensorboard" or "none"`);
   if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
+  if (!Number.isInteger(config.loraR) || config.loraR <= 0) throw new Error(`${source}: option "loraR" must be a whole number > 0, got ${config.loraR}`);
+  if (!(config.loraAlpha > 0)) throw new Error(`${source}: option "loraAlpha" must be > 0, got ${config.loraAlpha}`);
+  if (!(config.loraDropout >= 0 && config.loraDropout < 1)) throw new Error(`${source}: option "loraDropout" must be in [0, 1), got ${config.loraDropout}`);
   if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
   if (!config.loggingDir) config.loggingDir = config.outputDir;
   return config;
+}
+
+/** The LoRA configuration DPOConfig's lora* knobs describe. */
+export function loraConfigOf(config: DPOConfig): LoraConfig {
+  const targets = config.loraTargetModules.trim();
+  return {
+    r: config.loraR,
+    alpha: config.loraAlpha,
+    dropout: config.loraDropout,
+    targetModules: targets === "all-linear" ? "all-linear" : targets.split(",").map((t) => t.trim()).filter((t) => t),
+    useRslora: config.useRslora,
+  };
 }
 
 /** The loss knobs whose values are lists or null (not checked against the default's type). */

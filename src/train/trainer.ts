@@ -15,7 +15,7 @@ import type { PreferenceRow } from "../data/preferences";
 import { tokenizePairs } from "../data/tokenize";
 import { Rng } from "../data/rng";
 import { collatePairs, disposeBatch, PairBatch, TokenIdsPair } from "./batch";
-import { DPOConfig, resolveConfig } from "./config";
+import { DPOConfig, loraConfigOf, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { dpoBatchLoss, METRIC_NAMES } from "./step";
 import { AdamW, AdamWScalars, clipGradNorm } from "./optimizer";
@@ -55,7 +55,9 @@ export interface TrainerCallback {
 export interface DPOTrainerOptions {
   /** The policy being trained. */
   model: CausalLM;
-  /** The frozen reference; default a frozen copy of the policy as it is now (TRL's default). */
+  /** The frozen reference. Default, as TRL 1.13: a frozen copy of the policy as it is now; when the trainer adds
+   * fresh LoRA adapters (usePeft), the policy with its adapters switched off (no second copy of the weights); when
+   * the policy starts from a pretrained adapter, the policy with a frozen copy of that adapter (TRL's "ref" adapter). */
   refModel?: CausalLM;
   tokenizer: Tokenizer;
   trainDataset: PreferenceRow[];
@@ -95,7 +97,9 @@ export class DPOTrainer {
     this.model = opts.model;
     this.tokenizer = opts.tokenizer;
     this.ownsRef = !opts.refModel;
-    this.refModel = opts.refModel ?? opts.model.clone({ trainable: false });
+    const pretrainedAdapter = opts.model.lora !== null;
+    if (this.config.usePeft && !opts.model.lora) opts.model.addAdapters(loraConfigOf(this.config), this.config.seed);
+    this.refModel = opts.refModel ?? (!opts.model.lora ? opts.model.clone({ trainable: false }) : pretrainedAdapter ? opts.model.withFrozenAdapterCopy() : opts.model.withAdaptersDisabled());
     if (this.refModel.config.vocabSize !== this.model.config.vocabSize) {
       throw new Error(`reference vocabulary (${this.refModel.config.vocabSize}) differs from the policy's (${this.model.config.vocabSize})`);
     }
@@ -271,7 +275,9 @@ export class DPOTrainer {
       });
       if (cachedReference) inputs[`batch${k}/reference_logps`] = cachedReference[k];
     });
-    if (!cachedReference) this.refModel.params.forEach((v, name) => (inputs[`reference/${name}`] = v));
+    // A LoRA reference shares the policy's base weights: each tensor is one graph input.
+    const policyVariables = new Set(this.model.params.values());
+    if (!cachedReference) this.refModel.params.forEach((v, name) => policyVariables.has(v) || (inputs[`reference/${name}`] = v));
     this.model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
     moments.forEach(({ m, v }, name) => {
       inputs[`adam_m/${name}`] = m;
