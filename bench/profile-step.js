@@ -69,7 +69,7 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
 (async () => {
   await initBackend({ backend, quiet: true });
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
-  const rows = loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
+  const rows = (await loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer)).slice(0, 64);
   const model = loadModelFromDir(path.join(root, "data/sft-model"));
   const profiled = async (steps) => {
     const trainer = trainerFor(model, tokenizer, rows, { maxSteps: steps, loggingSteps: steps });

@@ -9,7 +9,8 @@
  * - {@link loadModel} / {@link saveModel}: GPT-2, Llama, Mistral and Qwen2 checkpoints in Hugging Face format
  *   (config.json + safetensors), with optional PEFT LoRA adapters;
  * - {@link Tokenizer}: tokenizer.json, tokenizer_config.json and chat templates;
- * - {@link loadPreferenceDataset}, {@link chatmlFormat}: preference data (standard or Intel/orca_dpo_pairs columns);
+ * - {@link loadPreferenceDataset}, {@link inspectPreferenceData}: preference data in TRL's formats (standard,
+ *   conversational, implicit prompt, Intel/orca_dpo_pairs columns) from JSONL, JSON, CSV or Parquet files;
  * - {@link DPOTrainer} with {@link DPOConfig}: training with TRL's losses, metrics and knobs;
  * - {@link generate}: text generation with a KV cache;
  * - {@link serve}: an OpenAI-compatible HTTP server (streaming, continuous batching, several models, chat page);
@@ -21,7 +22,7 @@
  * await initBackend();
  * const tokenizer = await Tokenizer.fromDir("data/sft-model");
  * const model = await loadModel("data/sft-model");
- * const rows = loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
+ * const rows = await loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
  * const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { beta: 0.1, learningRate: 5e-5, maxSteps: 50 } });
  * await trainer.train();
  * ```
@@ -68,13 +69,19 @@ export type { ChatMessage } from "./tokenizer/tokenizer";
 export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIAL_TOKENS } from "./tokenizer/train-bpe";
 
 // Data
-export { loadPreferenceDataset, detectPreferenceFormat, resolvePreferenceSource } from "./data/dataset";
-export type { PreferenceFormat } from "./data/dataset";
+export { loadPreferenceDataset, loadPreferenceData, streamPreferenceRows, detectPreferenceFormat, resolveDataFiles, resolvePreferenceSource } from "./data/dataset";
+export type { PreferenceFormat, LoadOptions, PreferenceData, SkippedRow } from "./data/dataset";
+export { readRawRows, readRawRowsSync, formatSource, RowError } from "./data/readers";
+export type { RowSource, RawRow } from "./data/readers";
+export { classifyRow, convertRow, extractPrompt, ORCA_COLUMNS, PREFERENCE_FORMATS } from "./data/rows";
+export type { ColumnName, RowKind } from "./data/rows";
+export { inspectPreferenceData, summarizePreferenceData, formatSummary, lengthStats } from "./data/inspect";
+export type { PreferenceDataSummary, LengthStats } from "./data/inspect";
 export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
 export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences";
 export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./data/format";
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
-export type { TokenizedPair, TokenizeOptions } from "./data/tokenize";
+export type { TokenizedPair, TokenizeOptions, TruncationMode, DroppedRow, TruncationCounts } from "./data/tokenize";
 export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
 export { Rng } from "./data/rng";
 export { worldQuestions, lookUpQuestion } from "./data/world";

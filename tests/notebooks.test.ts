@@ -360,7 +360,7 @@ describe("dpo-ts course", () => {
     fs.copyFileSync(path.join(ROOT, "tests", "fixtures", "notebooks", "failing.ipynb"), path.join(dir, "01-failing.ipynb"));
     const r = spawnSync(process.execPath, [cli, "course", "--notebooks", dir, "--name", "x", "--quiet"], { cwd: ROOT, encoding: "utf8" });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/dpo-ts: course notebook 01-failing\.ipynb failed at cell \d+ \(execution_count \d+\): \w+/);
+    expect(r.stderr).toMatch(/dpo-ts course: course notebook 01-failing\.ipynb failed at cell \d+ \(execution_count \d+\): \w+/);
     expect(r.stderr).toContain(path.join(tmp, "course-fail", "runs", "x", "notebooks", "01-failing.ipynb"));
   }, 120_000);
 });

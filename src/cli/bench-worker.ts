@@ -51,7 +51,7 @@ const QUIET = { reportTo: "none" as const, numSampleGenerations: 0, writeReport:
 async function throughput(values: Record<string, unknown>, backendName: string, compiled: boolean, detail: string): Promise<WorkerResult> {
   const modelDir = requiredString(values, "model");
   const tokenizer = await Tokenizer.fromDir(modelDir);
-  const rows = loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
+  const rows = await loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
   const batchSize = integerValue(values, "batch-size", { positive: true }) ?? 4;
   const warmup = integerValue(values, "warmup", { min: 0 }) ?? 2;
   const steps = integerValue(values, "steps", { positive: true }) ?? 5;
@@ -108,7 +108,7 @@ async function updates(values: Record<string, unknown>, backendName: string, com
   const started = performance.now();
   const modelDir = requiredString(values, "model");
   const tokenizer = await Tokenizer.fromDir(modelDir);
-  const rows = loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
+  const rows = await loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
   const policy = loadModelFromDir(modelDir);
   const reference = loadModelFromDir(modelDir, { trainable: false });
   const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows, args: { ...NOTEBOOK_03, ...QUIET, outputDir: tempDir(), maxSteps: n, compileStep: compiled } });

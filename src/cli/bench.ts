@@ -31,8 +31,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Tokenizer } from "../tokenizer/tokenizer";
-import { loadPreferenceDataset } from "../data/dataset";
-import { splitTrainEval, writeJsonl } from "../data/preferences";
+import { chatmlFormat } from "../data/format";
+import { readOrcaFile, splitTrainEval, writeJsonl } from "../data/preferences";
 import { CliError, OptionsTable, integerValue, stringValue } from "./framework";
 import { NOTEBOOK_03, WorkerResult, benchWorker } from "./bench-worker";
 import { Summary, formatNumber, formatRatio, formatSummary, ratio, spreadWarning, summarize } from "./bench-stats";
@@ -79,7 +79,8 @@ function python(): string | null {
 
 /** The first 64 pairs of the course data, ChatML-formatted, in the standard format both sides read. */
 function coursePrefs(outDir: string): string {
-  const rows = loadPreferenceDataset(path.join(ROOT, "data/orca_dpo_pairs.jsonl"), Tokenizer.fromDirSync(path.join(ROOT, "data/sft-model"))).slice(0, 64);
+  const tokenizer = Tokenizer.fromDirSync(path.join(ROOT, "data/sft-model"));
+  const rows = readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl")).slice(0, 64).map((row) => chatmlFormat(row, tokenizer));
   const prefs = path.join(outDir, "course-prefs.jsonl");
   writeJsonl(prefs, rows);
   return prefs;
@@ -120,7 +121,7 @@ function prepare(config: ConfigName, outDir: string, py: string | null): Prepare
 /** Notebook 03's training split (90% of data/orca_dpo_pairs.jsonl, seed 42), written for both sides of the cold-start figure. */
 function notebookPrefs(outDir: string, model: string): { file: string; pairs: number; truncated: number } {
   const tokenizer = Tokenizer.fromDirSync(model);
-  const rows = splitTrainEval(loadPreferenceDataset(path.join(ROOT, "data/orca_dpo_pairs.jsonl"), tokenizer), 0.1, 42).train;
+  const rows = splitTrainEval(readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl")).map((row) => chatmlFormat(row, tokenizer)), 0.1, 42).train;
   const file = path.join(outDir, "notebook03-train.jsonl");
   writeJsonl(file, rows);
   // TRL 1.13 has no max_prompt_length, only max_length: the sides see the same tokens only where neither truncates.

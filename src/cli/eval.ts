@@ -26,7 +26,8 @@ export const evalOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
   adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: --policy itself)" },
-  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
+  data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id" },
+  "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   "batch-size": { type: "string", valueName: "N", description: "pairs scored at once (default: all rows in one batch)" },
   backend: BACKEND_OPTION,
@@ -42,7 +43,7 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   const args = dpoConfigFrom(mergeValues(values, evalOptions), evalOptions);
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
-  const rows = loadPreferenceDataset(dataFile, tokenizer);
+  const rows = await loadPreferenceDataset(dataFile, tokenizer, { skipInvalid: values["skip-invalid"] === true });
   const model = await loadModel(policyDir, { trainable: false, adapter: stringValue(values, "adapter") });
   const refDir = stringValue(values, "ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;

@@ -6,6 +6,7 @@
 import * as path from "path";
 import { initBackend } from "../backend";
 import { readJsonObjects } from "../data/preferences";
+import { formatSource } from "../data/readers";
 import { lookUpQuestion } from "../data/world";
 import type { Prompt } from "../judge/held-out";
 import { judgeModels } from "../judge/win-rate";
@@ -31,7 +32,8 @@ const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
 /** The prompts of `spec`: "held-out" or a JSONL file; every row must be a question of the world. */
 export function readPrompts(spec: string): Prompt[] {
   const file = spec === "held-out" ? path.join(PACKAGE_ROOT, "data", "held-out-prompts.jsonl") : spec;
-  return readJsonObjects(file).map(({ value, where }) => {
+  return readJsonObjects(file).map(({ value, source }) => {
+    const where = formatSource(source);
     const { system = "", question } = value as { system?: unknown; question?: unknown };
     if (typeof question !== "string") throw new CliError(`${where}: field "question" must be a string`);
     if (typeof system !== "string") throw new CliError(`${where}: field "system" must be a string`);

@@ -54,10 +54,19 @@ export interface DPOConfig {
   numTrainEpochs: number;
   /** Total updates; overrides numTrainEpochs when > 0. Transformers: -1. */
   maxSteps: number;
-  /** Longest prompt + completion in tokens (completion truncated from the right). TRL: 1024. */
+  // --- Sequence lengths and truncation (applied in src/data/tokenize.ts, which documents each mode in detail) ---
+  /** Longest prompt + completion sequence in tokens (TRL max_length). TRL 1.x and 0.x: 1024. */
   maxLength: number;
-  /** Longest prompt in tokens (truncated from the left). TRL 0.x: 512. */
-  maxPromptLength: number;
+  /** Which end of a too-long sequence is kept (TRL truncation_mode). TRL 1.x: "keep_start" (the completion's end is
+   * cut; rows whose prompt alone fills maxLength are dropped); "keep_end" (cut the prompt's start) is deprecated in
+   * TRL 1.x and was TRL 0.x's default for prompts. */
+  truncationMode: "keep_start" | "keep_end";
+  /** Legacy (TRL 0.x max_prompt_length, 512 there; removed in TRL 1.x): the prompt keeps its last N tokens.
+   * Default null = no limit (TRL 1.13). */
+  maxPromptLength: number | null;
+  /** Legacy (TRL 0.x max_completion_length, None there; removed in TRL 1.x): each completion keeps its first N
+   * tokens. Default null = no limit. */
+  maxCompletionLength: number | null;
   /** Decoupled weight decay of AdamW (not on biases and LayerNorm). Transformers: 0. */
   weightDecay: number;
   adamBeta1: number;
@@ -123,6 +132,9 @@ export interface DPOConfig {
   useRslora: boolean;
 }
 
+/** Knobs that are a positive integer or null (no limit). */
+export const NULLABLE_LENGTH_KNOBS: readonly (keyof DPOConfig)[] = ["maxPromptLength", "maxCompletionLength"];
+
 export const DEFAULT_DPO_CONFIG: DPOConfig = {
   outputDir: "runs/dpo",
   // The loss
@@ -145,7 +157,9 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   numTrainEpochs: 3,
   maxSteps: -1,
   maxLength: 1024,
-  maxPromptLength: 512,
+  truncationMode: "keep_start",
+  maxPromptLength: null,
+  maxCompletionLength: null,
   weightDecay: 0,
   adamBeta1: 0.9,
   adamBeta2: 0.999,
@@ -183,19 +197,25 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   }
   const config = { ...DEFAULT_DPO_CONFIG, ...(partial as Partial<DPOConfig>) };
   if (partial.outputDir === undefined && typeof config.runName === "string") config.outputDir = `runs/${config.runName}`;
+  for (const key of NULLABLE_LENGTH_KNOBS) {
+    const v = config[key];
+    if (v !== null && !(Number.isInteger(v) && (v as number) > 0)) throw new Error(`${source}: option "${key}" must be a positive integer or null (no limit), got ${JSON.stringify(v)}`);
+  }
   resolveLossKnobs(config, source);
   for (const [key, value] of Object.entries(config)) {
+    if (NULLABLE_LENGTH_KNOBS.includes(key as keyof DPOConfig)) continue;
     if (LOSS_LIST_KNOBS.has(key)) continue; // checked by resolveLossKnobs
     const expected = typeof (DEFAULT_DPO_CONFIG as unknown as Record<string, unknown>)[key];
     if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
     if (expected === "number" && !Number.isFinite(value as number)) throw new Error(`${source}: option "${key}" must be finite`);
   }
-  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxLength", "maxPromptLength", "loggingSteps"];
+  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxLength", "loggingSteps"];
   for (const key of positive) if (!((config[key] as number) > 0)) throw new Error(`${source}: option "${key}" must be > 0, got ${config[key]}`);
   if (!SCHEDULER_TYPES.includes(config.lrSchedulerType)) throw new Error(`${source}: option "lrSchedulerType" must be one of ${SCHEDULER_TYPES.join(", ")}`);
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
   if (config.reportTo !== "tensorboard" && config.reportTo !== "none") throw new Error(`${source}: option "reportTo" must be "tensorboard" or "none"`);
+  if (config.truncationMode !== "keep_start" && config.truncationMode !== "keep_end") throw new Error(`${source}: option "truncationMode" must be "keep_start" or "keep_end", got ${JSON.stringify(config.truncationMode)}`);
   if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
   if (!Number.isInteger(config.loraR) || config.loraR <= 0) throw new Error(`${source}: option "loraR" must be a whole number > 0, got ${config.loraR}`);
   if (!(config.loraAlpha > 0)) throw new Error(`${source}: option "loraAlpha" must be > 0, got ${config.loraAlpha}`);

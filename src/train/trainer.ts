@@ -104,18 +104,21 @@ export class DPOTrainer {
       throw new Error(`reference vocabulary (${this.refModel.config.vocabSize}) differs from the policy's (${this.model.config.vocabSize})`);
     }
     this.callbacks = opts.callbacks ?? [];
-    const tokenizeOptions = { maxLength: this.config.maxLength, maxPromptLength: this.config.maxPromptLength };
+    const { maxLength, truncationMode, maxPromptLength, maxCompletionLength } = this.config;
+    const tokenizeOptions = { maxLength, truncationMode, maxPromptLength, maxCompletionLength };
     const name = opts.datasetName ?? "train dataset";
+    const limits = `maxLength ${maxLength}, ${truncationMode}${maxPromptLength ? `, maxPromptLength ${maxPromptLength}` : ""}${maxCompletionLength ? `, maxCompletionLength ${maxCompletionLength}` : ""}`;
+    // nothing is dropped or cut without a word: each dropped row by its source line, truncation as counts
+    const report = (label: string, r: ReturnType<typeof tokenizePairs>) => {
+      if (r.droppedRows.length) console.warn(`${label}: ${r.droppedRows.length} row(s) dropped (TRL drops them too):\n${r.droppedRows.map((d) => `  ${d.where}: ${d.reason}`).join("\n")}`);
+      if (r.truncated.rows) console.warn(`${label}: ${r.truncated.rows} row(s) truncated (${limits}): prompt ${r.truncated.prompt}, chosen ${r.truncated.chosen}, rejected ${r.truncated.rejected}`);
+    };
     const train = tokenizePairs(opts.trainDataset, this.tokenizer, tokenizeOptions);
-    if (train.dropped.length) {
-      console.warn(`${name}: ${train.dropped.length} row(s) dropped because the prompt leaves no room for a completion within maxLength ${this.config.maxLength}: rows ${train.dropped.map((i) => i + 1).join(", ")}`);
-    }
+    report(name, train);
     if (train.pairs.length === 0) throw new Error(`${name}: no trainable rows`);
     this.trainPairs = train.pairs;
     const evaluation = tokenizePairs(opts.evalDataset ?? [], this.tokenizer, tokenizeOptions);
-    if (evaluation.dropped.length) {
-      console.warn(`eval dataset: ${evaluation.dropped.length} row(s) dropped (prompt too long): rows ${evaluation.dropped.map((i) => i + 1).join(", ")}`);
-    }
+    report("eval dataset", evaluation);
     this.evalPairs = evaluation.pairs;
     this.optimizer = new AdamW({
       beta1: this.config.adamBeta1,
