@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REJECTION_KINDS, badAnswer, generateExample, generateInstructionSet, generatePreferenceSet } from "../src/data/generate";
-import { Rng } from "../src/data/rng";
+import { Rng } from "../src/util/rng";
 import { QUESTIONS, lookUpQuestion, worldQuestions } from "../src/data/world";
 import { VERDICT_SCORES, judgeAnswer } from "../src/judge/judge";
 import { heldOutPrompts } from "../src/judge/held-out";
