@@ -13,7 +13,7 @@ import { CausalLM, saveModel } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { PreferenceRow } from "../data/preferences";
 import { tokenizePairs } from "../data/tokenize";
-import { Rng } from "../data/rng";
+import { Rng } from "../util/rng";
 import { collatePairs, disposeBatch, PairBatch, TokenIdsPair } from "./batch";
 import { DPOConfig, loraConfigOf, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
