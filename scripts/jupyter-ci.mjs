@@ -9,7 +9,7 @@
 //               venv (python3 -m venv + pip install jupyterlab nbclient), then notebook 01 through that Jupyter.
 //   colab       notebooks/colab/*.ipynb (Python kernel) executed by nbclient against this checkout.
 // The course notebooks run shortened exactly as `dpo-ts course --steps N` runs them: the course runner's
-// injectParameters (src/course/runner.ts) writes copies with an "injected-parameters" cell (runName "jupyter",
+// injectParameters (src/course/parameters.ts) writes copies with an "injected-parameters" cell (runName "jupyter",
 // maxSteps DPO_JUPYTER_STEPS, default 4) into runs/jupyter/<check>/notebooks/, next to a data -> ../../../data link,
 // so every "../data" and "../runs" path in the notebooks resolves as it does from notebooks/.
 // Prints one line per check and "jupyter-ci: N passed, N failed"; writes runs/jupyter/report.json; exit 1 on failure.
@@ -63,7 +63,7 @@ function courseNotebooks() {
 /** Shortened copies of the course notebooks under DIR/notebooks, with DIR/data linking to the repository's data. */
 function stageNotebooks(dir) {
   const { readNotebook, writeNotebook } = require(path.join(ROOT, "dist", "course", "notebook.js"));
-  const { injectParameters } = require(path.join(ROOT, "dist", "course", "runner.js"));
+  const { injectParameters } = require(path.join(ROOT, "dist", "course", "parameters.js"));
   const { notebookParameters } = require(path.join(ROOT, "dist", "cli", "course.js"));
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, "notebooks"), { recursive: true });

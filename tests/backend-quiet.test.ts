@@ -8,6 +8,7 @@
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "child_process";
 import * as path from "path";
+import { withoutNativeLoadBanner } from "./helpers/native-banner";
 
 const LIB = path.join(__dirname, "..", "dist/index.js");
 
@@ -23,7 +24,7 @@ describe("backend output", () => {
         DPO_BACKEND: backend,
       });
       expect(run.status, run.stderr).toBe(0);
-      expect(run.stderr).toBe("");
+      expect(withoutNativeLoadBanner(run.stderr)).toBe("");
       expect(run.stdout).toBe(backend ?? run.stdout);
       expect(run.stdout).not.toBe("webgpu");
     });
