@@ -9,6 +9,10 @@ import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
 import { splitTrainEval } from "../data/preferences";
 import { DPOTrainer } from "../train/trainer";
+import { evaluate } from "../train/evaluate";
+import { DEFAULT_DPO_CONFIG } from "../train/config";
+import { tokenizePairs } from "../data/tokenize";
+import { rowLocation } from "../data/preferences";
 import { terminalProgress } from "../course/progress";
 import { need, numberOption, ParsedArgs } from "./args";
 import { configFromOptions, readConfigFile } from "./options";
@@ -17,29 +21,40 @@ async function setup(options: ParsedArgs["options"]): Promise<void> {
   await initBackend({ backend: options.backend as string | undefined, quiet: Boolean(options.json) || Boolean(options.quiet) });
 }
 
-/** dpo-ts eval: the DPO metrics of a policy against a reference over every row, as one batch (TRL's first logged step). */
+/**
+ * dpo-ts eval: the DPO metrics of a policy against a reference over every row, scored in batches of
+ * --eval-batch-size (or --batch-size; DPOConfig.perDeviceEvalBatchSize, default 8) and aggregated as TRL's evaluation.
+ * No trainer, no optimizer: memory is one batch's, whatever the number of rows.
+ */
 export async function evalCommand({ options }: ParsedArgs): Promise<void> {
   await setup(options);
   const policyDir = need(options, "policy", "eval");
   const dataFile = need(options, "data", "eval");
   const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? policyDir);
   const rows = loadPreferenceDataset(dataFile, tokenizer);
+  const { batchSize, ...rest } = options;
+  const args = configFromOptions({ ...rest, policy: undefined }, "dpo-ts eval");
+  if (batchSize !== undefined) args.perDeviceEvalBatchSize = numberOption(options, "batchSize");
   const model = loadModel(policyDir, { trainable: false });
-  const refModel = options.ref ? loadModel(need(options, "ref", "eval"), { trainable: false }) : undefined;
-  const args = configFromOptions({ ...options, policy: undefined }, "dpo-ts eval");
-  const trainer = new DPOTrainer({ model, refModel, tokenizer, trainDataset: rows, args, datasetName: dataFile });
-  const batchSize = numberOption(options, "batchSize") ?? trainer.trainPairs.length;
-  const metrics = await trainer.computeMetrics(trainer.trainPairs, batchSize);
-  const result = { ...metrics, pairs: trainer.trainPairs.length };
+  const refModel = options.ref ? loadModel(need(options, "ref", "eval"), { trainable: false }) : model;
+  const maxLength = (args.maxLength as number | undefined) || model.config.nPositions;
+  const { pairs, dropped, truncated } = tokenizePairs(rows, tokenizer, { maxLength, maxPromptLength: (args.maxPromptLength as number | undefined) ?? DEFAULT_DPO_CONFIG.maxPromptLength });
+  const where = (i: number) => rowLocation(rows[i], `${dataFile}: row ${i + 1}`);
+  if (dropped.length) console.warn(`${dataFile}: ${dropped.length} row(s) dropped (the prompt leaves no room for a completion within maxLength ${maxLength}): ${dropped.slice(0, 10).map(where).join(", ")}`);
+  if (truncated.length && !options.json) console.warn(`${dataFile}: ${truncated.length} row(s) truncated to maxLength ${maxLength}`);
+  if (!pairs.length) throw new Error(`dpo-ts eval: ${dataFile}: no rows left to score`);
+  const metrics = await evaluate(model, refModel, pairs, { ...args, padTokenId: tokenizer.padTokenId });
+  const result = { ...metrics, pairs: pairs.length, rows_dropped: dropped.length, rows_truncated: truncated.length };
   if (options.json) console.log(JSON.stringify(result));
   else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(20)} ${v}`);
-  trainer.dispose();
+  if (refModel !== model) refModel.dispose();
   model.dispose();
-  refModel?.dispose();
 }
 
 /** dpo-ts train: DPO training of --policy on --data, writing OUT/metrics.jsonl and OUT/final/. */
-export async function trainCommand({ options: cliOptions }: ParsedArgs): Promise<void> {
+export async function trainCommand({ options: cliOptions, positional }: ParsedArgs): Promise<void> {
+  // --resume alone continues the newest checkpoint; --resume OUT/checkpoint-N that one.
+  if (cliOptions.resume === true && positional.length) cliOptions = { ...cliOptions, resume: positional[0] };
   const fileOptions = cliOptions.config ? readConfigFile(cliOptions.config as string) : {};
   const options = { ...fileOptions, ...cliOptions } as ParsedArgs["options"];
   await setup(options);

@@ -22,7 +22,7 @@ commands:
             [--beta 0.1] [--loss sigmoid|hinge|ipo|robust] [--label-smoothing 0] [--scheduler constant|linear|cosine]
             [--warmup-steps 0] [--max-grad-norm 1] [--weight-decay 0] [--seed 42] [--logging-steps 10]
             [--grad-accum 1] [--max-length 1024] [--max-prompt-length 512] [--eval-data FILE | --eval-fraction F]
-            [--eval-steps N] [--config FILE.json]
+            [--eval-steps N] [--save-steps N] [--resume [OUT/checkpoint-N]] [--overwrite-output-dir] [--config FILE.json]
   generate  --model DIR --prompt TEXT [--chat] [--max-new-tokens 32] [--temperature 0] [--top-k 0] [--top-p 1] [--json]
   sft       supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)
   serve     OpenAI-compatible HTTP server: --model DIR [--port 8000] [--host 127.0.0.1]
@@ -34,7 +34,7 @@ commands:
 
 common: --backend tensorflow|webgpu|wasm|cpu   --json`;
 
-const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker"];
+const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker", "overwrite-output-dir", "resume"];
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -19,12 +19,16 @@ export const CLI_TO_CONFIG: Record<string, keyof DPOConfig> = {
   scheduler: "lrSchedulerType",
   precomputeRef: "precomputeRefLogProbs",
   name: "runName",
+  resume: "resumeFromCheckpoint",
 };
 
 /** Options that are not DPOConfig knobs (handled by the command itself). */
 const COMMAND_OPTIONS = new Set(["policy", "ref", "data", "evalData", "evalFraction", "config", "backend", "json", "tokenizer", "quiet"]);
 
 function coerce(key: keyof DPOConfig, value: unknown, where: string): unknown {
+  // --resume (alone: the newest checkpoint) or --resume OUT/checkpoint-N.
+  if (key === "resumeFromCheckpoint") return value === true || value === "true" ? true : value;
+  if (key === "reportTo" && typeof value === "string") return value.split(",");
   const kind = typeof DEFAULT_DPO_CONFIG[key];
   if (kind === "number" && typeof value === "string") {
     const n = Number(value);

@@ -16,7 +16,8 @@
  */
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { CHATML_TEMPLATE } from "../tokenizer/train-bpe";
-import type { OrcaRow, PreferenceRow, InstructionRow } from "./preferences";
+import { withSource } from "./preferences";
+import type { OrcaRow, PreferenceRow, InstructionRow, RowSource } from "./preferences";
 
 export type { OrcaRow, PreferenceRow, InstructionRow };
 
@@ -37,12 +38,9 @@ export function chatmlPrompt(system: string, question: string, tok: Tokenizer): 
 }
 
 /** Orca row -> `{prompt, chosen, rejected}` in ChatML (see the file comment). */
-export function chatmlFormat(row: OrcaRow, tok: Tokenizer): PreferenceRow {
-  return {
-    prompt: chatmlPrompt(row.system, row.question, tok),
-    chosen: row.chosen + CHATML_END,
-    rejected: row.rejected + CHATML_END,
-  };
+export function chatmlFormat(row: OrcaRow & { source?: RowSource }, tok: Tokenizer): PreferenceRow {
+  const formatted = { prompt: chatmlPrompt(row.system, row.question, tok), chosen: row.chosen + CHATML_END, rejected: row.rejected + CHATML_END };
+  return withSource(formatted, row.source);
 }
 
 /** SFT row -> `{prompt, completion}` with the same ChatML layout (completion = answer + "<|im_end|>\n"). */

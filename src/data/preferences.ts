@@ -17,6 +17,26 @@ export interface PreferenceRow {
   prompt: string;
   chosen: string;
   rejected: string;
+  /** Where the row came from (file and 1-based line, or row of a .json array), for messages. Set by the readers as a
+   * non-enumerable property, so rows still compare and serialize as {prompt, chosen, rejected}. */
+  source?: RowSource;
+}
+
+/** A row's origin: the file and the 1-based line as the file shows it (for a .json array, the 1-based row). */
+export interface RowSource {
+  file: string;
+  line: number;
+}
+
+/** Attaches `source` to a row without making it part of the row's data (see PreferenceRow.source). */
+export function withSource<T extends object>(row: T, source: RowSource | undefined): T & { source?: RowSource } {
+  if (source) Object.defineProperty(row, "source", { value: source, enumerable: false, writable: true, configurable: true });
+  return row;
+}
+
+/** "file:line" of a row, or `fallback` (e.g. "row 3") when it has no source. */
+export function rowLocation(row: { source?: RowSource }, fallback: string): string {
+  return row.source ? `${row.source.file}:${row.source.line}` : fallback;
 }
 
 /** One row of Intel/orca_dpo_pairs. */
@@ -37,6 +57,7 @@ export interface InstructionRow {
 /** A parsed JSON object with the place it came from (e.g. `prefs.jsonl:3` or `prefs.json: row 3`). */
 interface LocatedObject {
   where: string;
+  source: RowSource;
   value: Record<string, unknown>;
 }
 
@@ -67,7 +88,7 @@ export function readJsonObjects(file: string): LocatedObject[] {
       if (value === null || typeof value !== "object" || Array.isArray(value)) {
         throw new Error(`${where}: expected a JSON object`);
       }
-      out.push({ where, value: value as Record<string, unknown> });
+      out.push({ where, source: { file, line: i + 1 }, value: value as Record<string, unknown> });
     });
   } else {
     const lines = text.split("\n");
@@ -84,7 +105,7 @@ export function readJsonObjects(file: string): LocatedObject[] {
       if (value === null || typeof value !== "object" || Array.isArray(value)) {
         throw new Error(`${where}: expected a JSON object`);
       }
-      out.push({ where, value: value as Record<string, unknown> });
+      out.push({ where, source: { file, line: i + 1 }, value: value as Record<string, unknown> });
     });
   }
   if (out.length === 0) throw new Error(`${file}: no rows`);
@@ -105,21 +126,16 @@ function stringField(obj: LocatedObject, name: string, allowEmpty = false): stri
 
 /** Reads `{prompt, chosen, rejected}` rows (JSONL or `.json` array). Extra fields are ignored. */
 export function readPreferenceFile(file: string): PreferenceRow[] {
-  return readJsonObjects(file).map((o) => ({
-    prompt: stringField(o, "prompt"),
-    chosen: stringField(o, "chosen"),
-    rejected: stringField(o, "rejected"),
-  }));
+  return readJsonObjects(file).map((o) =>
+    withSource({ prompt: stringField(o, "prompt"), chosen: stringField(o, "chosen"), rejected: stringField(o, "rejected") }, o.source),
+  );
 }
 
 /** Reads Intel/orca_dpo_pairs rows `{system, question, chosen, rejected}` (`system` may be ""). */
 export function readOrcaFile(file: string): OrcaRow[] {
-  return readJsonObjects(file).map((o) => ({
-    system: stringField(o, "system", true),
-    question: stringField(o, "question"),
-    chosen: stringField(o, "chosen"),
-    rejected: stringField(o, "rejected"),
-  }));
+  return readJsonObjects(file).map((o) =>
+    withSource({ system: stringField(o, "system", true), question: stringField(o, "question"), chosen: stringField(o, "chosen"), rejected: stringField(o, "rejected") }, o.source),
+  );
 }
 
 /** Reads SFT rows `{system, question, answer}` (`system` may be ""). */

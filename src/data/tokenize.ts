@@ -60,6 +60,11 @@ function jointIds(tok: Tokenizer, prompt: string, completion: string, promptIds:
 
 /** Tokenizes one pair (see the file comment). Completions may come out empty when the prompt fills maxLength. */
 export function tokenizePair(row: PreferenceRow, tok: Tokenizer, opts: TokenizeOptions = {}): TokenizedPair {
+  return tokenizePairReporting(row, tok, opts).pair;
+}
+
+/** tokenizePair, also saying whether the prompt or a completion was cut to fit the limits. */
+function tokenizePairReporting(row: PreferenceRow, tok: Tokenizer, opts: TokenizeOptions): { pair: TokenizedPair; truncated: boolean } {
   const maxLength = opts.maxLength === undefined ? DEFAULT_MAX_LENGTH : opts.maxLength;
   const maxPromptLength = opts.maxPromptLength ?? null;
   checkLimit("maxLength", maxLength);
@@ -74,34 +79,39 @@ export function tokenizePair(row: PreferenceRow, tok: Tokenizer, opts: TokenizeO
     chosenIds = completionIds(tok, row.chosen);
     rejectedIds = completionIds(tok, row.rejected);
   }
+  let truncated = false;
   if (maxPromptLength !== null && promptIds.length > maxPromptLength) {
     promptIds = promptIds.slice(promptIds.length - maxPromptLength);
+    truncated = true;
   }
   if (maxLength !== null) {
     const room = Math.max(0, maxLength - promptIds.length);
+    truncated ||= chosenIds.length > room || rejectedIds.length > room;
     chosenIds = chosenIds.slice(0, room);
     rejectedIds = rejectedIds.slice(0, room);
   }
-  return { promptIds, chosenIds, rejectedIds };
+  return { pair: { promptIds, chosenIds, rejectedIds }, truncated };
 }
 
 /**
  * Tokenizes a data set. Like TRL 1.13, pairs whose prompt leaves no room for a completion token
- * (len(prompt) >= maxLength after prompt truncation) are dropped; their 0-based indices are returned in `dropped`.
+ * (len(prompt) >= maxLength after prompt truncation) are dropped; their 0-based indices are returned in `dropped`,
+ * and the kept rows whose prompt or completions were cut in `truncated`.
  */
 export function tokenizePairs(
   rows: readonly PreferenceRow[],
   tok: Tokenizer,
   opts: TokenizeOptions = {},
-): { pairs: TokenizedPair[]; kept: number[]; dropped: number[] } {
-  const pairs: TokenizedPair[] = [], kept: number[] = [], dropped: number[] = [];
+): { pairs: TokenizedPair[]; kept: number[]; dropped: number[]; truncated: number[] } {
+  const pairs: TokenizedPair[] = [], kept: number[] = [], dropped: number[] = [], truncated: number[] = [];
   rows.forEach((row, i) => {
-    const p = tokenizePair(row, tok, opts);
+    const { pair: p, truncated: cut } = tokenizePairReporting(row, tok, opts);
     if (p.chosenIds.length === 0 || p.rejectedIds.length === 0) dropped.push(i);
     else {
       pairs.push(p);
       kept.push(i);
+      if (cut) truncated.push(i);
     }
   });
-  return { pairs, kept, dropped };
+  return { pairs, kept, dropped, truncated };
 }

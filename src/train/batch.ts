@@ -3,6 +3,7 @@
  * so one forward pass scores both (TRL's concatenated_forward). Rows are right-padded to the batch's longest row.
  */
 import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../data/rng";
 
 /** One tokenized preference pair (TRL's tokenization contract, see src/data/tokenize.ts). */
 export interface TokenIdsPair {
@@ -117,4 +118,20 @@ export function disposeBatch(batch: SequenceBatch): void {
   batch.labelPositions.dispose();
   batch.labels.dispose();
   batch.labelRows.dispose();
+}
+
+/**
+ * The training order: micro-batches of pair indices, epoch after epoch, each epoch a fresh shuffle by the data RNG
+ * (seeded with DPOConfig.seed). The order is a function of (n, batchSize, seed) alone, so a resumed run replays it and
+ * skips the micro-batches already consumed.
+ */
+export function* microBatchOrder(n: number, batchSize: number, seed: number, skip = 0): Generator<{ indices: number[]; epoch: number }> {
+  const rng = new Rng(seed);
+  let position = 0;
+  for (let epoch = 0; ; epoch++) {
+    const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+    for (let start = 0; start < n; start += batchSize, position++) {
+      if (position >= skip) yield { indices: order.slice(start, start + batchSize), epoch };
+    }
+  }
 }
