@@ -54,7 +54,7 @@ export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIA
 export { loadPreferenceDataset, detectPreferenceFormat } from "./data/dataset";
 export type { PreferenceFormat } from "./data/dataset";
 export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
-export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences";
+export type { PreferenceRow, OrcaRow, InstructionRow, RowSource } from "./data/preferences";
 export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./data/format";
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
 export type { TokenizedPair, TokenizeOptions } from "./data/tokenize";
@@ -62,17 +62,25 @@ export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
 export { Rng } from "./data/rng";
 
 // Training
-export { DPOTrainer } from "./train/trainer";
-export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
-export { DEFAULT_DPO_CONFIG, resolveConfig } from "./train/config";
-export type { DPOConfig } from "./train/config";
+export { DPOTrainer, NonFiniteError } from "./train/trainer";
+export type { DPOTrainerOptions, TrainerCallback, TrainerContext, TrainerState, LogEntry, TrainOutput, DataReport } from "./train/trainer";
+export { JsonlWriter } from "./train/callbacks/jsonl";
+export { TensorBoardWriter } from "./train/callbacks/tensorboard";
+export { SamplesAndReport } from "./train/callbacks/report";
+export { evaluate } from "./train/evaluate";
+export type { EvaluateConfig, EvaluationReference } from "./train/evaluate";
+export { computeReferenceLogps, cachedReferenceLogps, referenceCacheKey, defaultRefLogpsCacheDir, syncReference } from "./train/reference";
+export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint } from "./train/checkpoint";
+export type { TrainerStateJson } from "./train/checkpoint";
+export { DEFAULT_DPO_CONFIG, resolveConfig, reportTargets } from "./train/config";
+export type { DPOConfig, DPOConfigInput, ReportTarget } from "./train/config";
 export { dpoLoss, LOSS_TYPES } from "./train/loss";
 export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";
 export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
 export { completionLogps, headLogProbs } from "./train/logps";
-export { collatePairs, collateSequences, disposeBatch } from "./train/batch";
+export { collatePairs, collateSequences, disposeBatch, microBatchOrder } from "./train/batch";
 export type { PairBatch, TokenIdsPair } from "./train/batch";
-export { AdamW, clipGradNorm } from "./train/optimizer";
+export { AdamW, clipGradNorm, optimizerStep, gradientsByName } from "./train/optimizer";
 export { learningRateAt, SCHEDULER_TYPES } from "./train/scheduler";
 export type { SchedulerType } from "./train/scheduler";
 export { trainSFT, DEFAULT_SFT_CONFIG } from "./train/sft";
@@ -96,7 +104,7 @@ export type { ServerOptions, RunningServer } from "./serve/server";
 
 // Notebooks and progress
 export { displayBundle, LiveDisplay } from "./course/display";
-export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./course/progress";
-export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./course/progress";
+export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./train/callbacks/progress";
+export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./train/callbacks/progress";
 export { runNotebook, runNotebookInChild } from "./course/runner";
 export { installKernel } from "./cli/kernel";

@@ -1,6 +1,7 @@
 /**
  * Collation of preference pairs into one padded batch: chosen sequences in rows 0..B-1, rejected in rows B..2B-1,
  * so one forward pass scores both (TRL's concatenated_forward). Rows are right-padded to the batch's longest row.
+ * Also the training order: micro-batches of pair indices shuffled by the data RNG (microBatchOrder).
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../data/rng";
