@@ -21,7 +21,7 @@ const { DPOTrainer } = require("../dist/train/trainer");
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
   const rows = loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
   const model = loadModel(path.join(root, "data/sft-model"));
-  const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, maxSteps: 1, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6 } });
+  const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, maxSteps: 1, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, overwriteOutputDir: true } });
   await trainer.train(); // warm-up
   const t0 = performance.now();
   const prof = await tf.profile(() => trainer.train());

@@ -107,7 +107,6 @@ export class DPOTrainer {
     const context = opts.model.config.nPositions;
     // maxLength unset (0): the model's context, so no row can be longer than what the model reads.
     if (this.config.maxLength === 0) this.config.maxLength = context;
-    if (this.config.maxLength > context) throw new Error(`DPOConfig: option "maxLength" (${this.config.maxLength}) exceeds the model's context of ${context} positions (n_positions); leave it unset to use ${context}`);
     this.ownsRef = !opts.refModel;
     this.refModel = opts.refModel ?? opts.model.clone({ trainable: false });
     if (this.refModel.config.vocabSize !== this.model.config.vocabSize) {
@@ -128,8 +127,12 @@ export class DPOTrainer {
 
   /** Tokenizes rows; dropped and truncated rows are counted and named by file:line (or 1-based row). */
   private tokenize(rows: PreferenceRow[], name: string): { pairs: TokenIdsPair[]; report: DataReport } {
-    const { pairs, dropped, truncated } = tokenizePairs(rows, this.tokenizer, { maxLength: this.config.maxLength, maxPromptLength: this.config.maxPromptLength });
+    const { pairs, kept, dropped, truncated } = tokenizePairs(rows, this.tokenizer, { maxLength: this.config.maxLength, maxPromptLength: this.config.maxPromptLength });
     const where = (i: number) => rowLocation(rows[i], `${name}: row ${i + 1}`);
+    // With maxLength above the model's context a row can still be longer than what the model reads: name them.
+    const context = this.model.config.nPositions;
+    const tooLong = pairs.flatMap((p, k) => (p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length) > context ? [`${where(kept[k])} (${p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length)} tokens)`] : []));
+    if (tooLong.length) throw new Error(`${tooLong.length} row(s) longer than the model's context of ${context} positions at maxLength ${this.config.maxLength}: ${tooLong.slice(0, 10).join(", ")}${tooLong.length > 10 ? ", …" : ""}; lower maxLength (unset, it is the context)`);
     const report: DataReport = { rows: rows.length, dropped: dropped.map(where), truncated: truncated.map(where) };
     const list = (items: string[]) => items.slice(0, 10).join(", ") + (items.length > 10 ? `, … (${items.length - 10} more)` : "");
     if (dropped.length) console.warn(`${name}: ${dropped.length} of ${rows.length} row(s) dropped: the prompt leaves no room for a completion within maxLength ${this.config.maxLength}: ${list(report.dropped)}`);
@@ -171,6 +174,7 @@ export class DPOTrainer {
     const resumeDir = this.prepareOutputDir();
     fs.writeFileSync(path.join(cfg.outputDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
     if (resumeDir) this.restore(resumeDir);
+    else this.startFresh();
     if (cfg.compileStep && !this.compiled) {
       if (tf.getBackend() !== "tensorflow") throw new Error(`DPOConfig: option "compileStep" needs the native "tensorflow" backend; the active backend is "${tf.getBackend()}"`);
       this.compiled = new CompiledUpdates();
@@ -256,6 +260,14 @@ export class DPOTrainer {
     }
     if (results.length) for (const f of filesMatching(RUN_FILES)) fs.rmSync(f, { recursive: true, force: true });
     return null;
+  }
+
+  /** A fresh run (also a second train() call without resuming): step 0, the data order from its start. */
+  private startFresh(): void {
+    Object.assign(this.state, { step: 0, epoch: 0, tokensSeen: 0, pairsSeen: 0, elapsedSeconds: 0, lastLog: null, logHistory: [], resumedFromStep: 0 });
+    this.microBatchesConsumed = 0;
+    this.lossTotal = 0;
+    this.lossCount = 0;
   }
 
   /** Loads a checkpoint: weights, optimizer, data position, log history, the open logging window. */
