@@ -11,7 +11,7 @@
  * - {@link loadPreferenceDataset}, {@link chatmlFormat}: preference data (standard or Intel/orca_dpo_pairs columns);
  * - {@link DPOTrainer} with {@link DPOConfig}: training with TRL's losses, metrics and knobs;
  * - {@link generate}: text generation with a KV cache;
- * - {@link startServer}: an OpenAI-compatible HTTP endpoint;
+ * - {@link serve}: an OpenAI-compatible HTTP server (streaming, continuous batching, several models, chat page);
  * - metrics: TensorBoard event files, plotly figures, an HTML report.
  *
  * @example
@@ -99,8 +99,10 @@ export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
 export { writeReport, buildReport, readMetricsLog, writeComparison, buildComparison } from "./metrics/report";
 
 // Serving
-export { startServer } from "./serve/server";
-export type { ServerOptions, RunningServer } from "./serve/server";
+export { serve, modelNameFromPath } from "./serve/server";
+export type { ServeOptions, ServedModel, RunningServer } from "./serve/server";
+export { ContinuousBatcher, QueueFullError } from "./serve/batcher";
+export type { BatcherConfig, SequenceRequest, SequenceResult, SequenceHandle, FinishReason } from "./serve/batcher";
 
 // Notebooks and progress
 export { displayBundle, LiveDisplay } from "./course/display";

@@ -21,7 +21,8 @@ import {
 } from "../src/course/notebook";
 import { ChildRunResult, injectParameters, parameterDeclarations, runNotebookInChild } from "../src/course/runner";
 import { LiveDisplay, displayBundle } from "../src/course/display";
-import { installKernel, jupyterUserDataDir, kernelCommand, kernelDir, kernelSpec } from "../src/cli/kernel";
+import { installKernel, jupyterUserDataDir, kernelCommand, kernelDir, kernelOptions, kernelSpec } from "../src/cli/kernel";
+import { runCommand } from "../src/cli/framework";
 
 const ROOT = path.resolve(__dirname, "..");
 const FIX = path.join(ROOT, "tests", "fixtures", "notebooks");
@@ -372,35 +373,30 @@ describe("kernelspec", () => {
     expect(() => kernelDir({ user: true, prefix: "/p" })).toThrow("mutually exclusive");
   });
 
-  it("parses `dpo-ts kernel install` arguments", () => {
+  it("parses `dpo-ts kernel install` arguments strictly, from its options table", async () => {
+    const spec = { name: "kernel", summary: "kernel install", positionals: "install", options: kernelOptions, run: kernelCommand };
     const out: string[] = [];
-    const err: string[] = [];
-    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
-    const prefix = path.join(tmp, "cli-prefix");
-    expect(kernelCommand(["install", `--prefix=${prefix}`, "--name", "dpo-ts-test"], io)).toBe(0);
-    expect(out[0]).toBe(`Installed kernelspec dpo-ts-test in ${path.join(prefix, "share", "jupyter", "kernels", "dpo-ts-test")}`);
-    expect(fs.existsSync(path.join(prefix, "share", "jupyter", "kernels", "dpo-ts-test", "kernel.json"))).toBe(true);
-    expect(kernelCommand(["install", "--bogus"], io)).toBe(2);
-    expect(err[0]).toContain('unknown option "--bogus"');
-    expect(kernelCommand(["install", "--name", "bad name", "--prefix", prefix], io)).toBe(1);
-    expect(err[1]).toContain('invalid kernel name "bad name"');
-    expect(kernelCommand(["install", "--prefix"], io)).toBe(2);
-    expect(err[2]).toContain("--prefix needs a value");
-    expect(kernelCommand(["remove"], io)).toBe(2);
-  });
-
-  it("accepts the CLI's parsed arguments", () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
-    const prefix = path.join(tmp, "cli-parsed");
-    expect(kernelCommand({ positional: ["install"], options: { prefix, name: "parsed", displayName: "TS parsed" } }, io)).toBe(0);
-    expect(out).toEqual([`Installed kernelspec parsed in ${path.join(prefix, "share", "jupyter", "kernels", "parsed")}`]);
-    expect(JSON.parse(fs.readFileSync(path.join(prefix, "share", "jupyter", "kernels", "parsed", "kernel.json"), "utf8")).display_name).toBe("TS parsed");
-    expect(kernelCommand({ positional: ["install"], options: { user: true, prefix } }, io)).toBe(1);
-    expect(err[0]).toContain("--user and --prefix are mutually exclusive");
-    expect(kernelCommand({ positional: ["install"], options: { color: "red" } }, io)).toBe(2);
-    expect(err[1]).toContain('unknown option "--color=red"');
+    const log = vi.spyOn(console, "log").mockImplementation((s: string) => void out.push(s));
+    try {
+      const prefix = path.join(tmp, "cli-prefix");
+      await runCommand(spec, ["install", `--prefix=${prefix}`, "--name", "dpo-ts-test", "--display-name", "TS parsed"]);
+      expect(out[0]).toBe(`Installed kernelspec dpo-ts-test in ${path.join(prefix, "share", "jupyter", "kernels", "dpo-ts-test")}`);
+      const kernelJson = path.join(prefix, "share", "jupyter", "kernels", "dpo-ts-test", "kernel.json");
+      expect(JSON.parse(fs.readFileSync(kernelJson, "utf8")).display_name).toBe("TS parsed");
+      await expect(runCommand(spec, ["install", "--bogus"])).rejects.toThrow('unknown option "--bogus"');
+      await expect(runCommand(spec, ["install", "--color=red"])).rejects.toThrow('unknown option "--color=red"');
+      await expect(runCommand(spec, ["install", "--name", "bad name", "--prefix", prefix])).rejects.toThrow('invalid kernel name "bad name"');
+      await expect(runCommand(spec, ["install", "--prefix"])).rejects.toThrow("--prefix needs a value");
+      await expect(runCommand(spec, ["install", "--user", "--prefix", prefix])).rejects.toThrow("--user and --prefix are mutually exclusive");
+      await expect(runCommand(spec, ["remove"])).rejects.toThrow('unknown subcommand "remove"');
+      await expect(runCommand(spec, [])).rejects.toThrow("dpo-ts kernel install");
+      out.length = 0;
+      await runCommand(spec, ["install", "--help"]);
+      expect(out[0]).toMatch(/^usage: dpo-ts kernel install/);
+      expect(out[0]).toContain("--display-name TEXT");
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it.skipIf(!fs.existsSync(JUPYTER))(

@@ -26,7 +26,7 @@ import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
 import { writeJsonl } from "../data/preferences";
 import { DPOTrainer } from "../train/trainer";
-import { numberOption, ParsedArgs } from "./args";
+import { CliError, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -42,16 +42,32 @@ interface Measurement {
   error?: string;
 }
 
+export const benchOptions: OptionsTable = {
+  config: { type: "string", valueName: "NAME", description: "course or gpt2-small (default course)" },
+  backends: { type: "string", valueName: "A,B", description: "backends to measure (default tensorflow-compiled,tensorflow,webgpu,wasm,cpu)" },
+  steps: { type: "string", valueName: "N", description: "timed steps, a whole number of epochs (default: 1 epoch for course, 3 for gpt2-small)" },
+  warmup: { type: "string", valueName: "N", description: "warm-up steps, a whole number of epochs (default: 1 epoch for course, 2 for gpt2-small)" },
+  "batch-size": { type: "string", valueName: "N", description: "pairs per step (default 4 for course, 8 for gpt2-small)" },
+  "gradient-checkpointing": { type: "boolean", description: "gradient checkpointing on both sides (default: on for gpt2-small only)" },
+  "no-gradient-checkpointing": { type: "boolean", description: "gradient checkpointing off on both sides" },
+  "skip-trl": { type: "boolean", description: "do not measure TRL" },
+  worker: { type: "boolean", description: "internal: measure one backend in this process", group: "internal" },
+  backend: { type: "string", valueName: "NAME", description: "internal (--worker): the backend to measure", group: "internal" },
+  model: { type: "string", valueName: "DIR", description: "internal (--worker): model folder", group: "internal" },
+  prefs: { type: "string", valueName: "FILE", description: "internal (--worker): preference pairs", group: "internal" },
+};
+
 /** Worker: one backend, one process. Prints one JSON line. */
-async function worker(options: ParsedArgs["options"]): Promise<void> {
-  const compiled = options.backend === "tensorflow-compiled";
-  const choice = await initBackend({ backend: compiled ? "tensorflow" : (options.backend as string), quiet: true });
-  const modelDir = options.model as string;
+async function worker(values: Record<string, unknown>): Promise<void> {
+  const backendName = requiredString(values, "backend");
+  const compiled = backendName === "tensorflow-compiled";
+  const choice = await initBackend({ backend: compiled ? "tensorflow" : backendName, quiet: true });
+  const modelDir = requiredString(values, "model");
   const tokenizer = await Tokenizer.fromDir(modelDir);
-  const rows = loadPreferenceDataset(options.prefs as string, tokenizer);
-  const batchSize = numberOption(options, "batchSize", 4)!;
-  const warmup = numberOption(options, "warmup", 2)!;
-  const steps = numberOption(options, "steps", 5)!;
+  const rows = loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
+  const batchSize = integerValue(values, "batch-size", { positive: true }) ?? 4;
+  const warmup = integerValue(values, "warmup", { min: 0 }) ?? 2;
+  const steps = integerValue(values, "steps", { positive: true }) ?? 5;
   const model = loadModel(modelDir);
   const marks: { time: number; tokens: number }[] = [];
   const trainer = new DPOTrainer({
@@ -61,7 +77,7 @@ async function worker(options: ParsedArgs["options"]): Promise<void> {
     args: {
       outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-bench-")),
       perDeviceTrainBatchSize: batchSize, maxSteps: warmup + steps, learningRate: 1e-6, lrSchedulerType: "constant",
-      loggingSteps: warmup + steps, maxLength: 100000, maxPromptLength: 100000, gradientCheckpointing: Boolean(options.gradientCheckpointing),
+      loggingSteps: warmup + steps, maxLength: 100000, maxPromptLength: 100000, gradientCheckpointing: Boolean(values["gradient-checkpointing"]),
       compileStep: compiled,
     },
     callbacks: [{ onStepEnd: (state) => void marks.push({ time: performance.now(), tokens: state.tokensSeen }) }],
@@ -113,31 +129,36 @@ function prepare(config: string, outDir: string, py: string | null): { model: st
     if (made.status !== 0) throw new Error("bench/trl_throughput.py --make-model failed");
     return { model, prefs, batchSize: 8, description: "GPT-2-small-shaped (12 layers, 768 wide, 12 heads, vocab 50257, random weights), 8 pairs of 256 tokens per step, fp32" };
   }
-  throw new Error(`unknown bench config "${config}" (course, gpt2-small)`);
+  throw new CliError(`--config must be course or gpt2-small, got "${config}"`);
 }
 
-export async function benchCommand({ options }: ParsedArgs): Promise<void> {
-  if (options.worker) return worker(options);
-  const config = (options.config as string) ?? "course";
+export async function benchCommand(values: Record<string, unknown>): Promise<void> {
+  if (values.worker) return worker(values);
+  const config = stringValue(values, "config") ?? "course";
+  if (config !== "course" && config !== "gpt2-small") throw new CliError(`--config must be course or gpt2-small, got "${config}"`);
+  const batchSizeOption = integerValue(values, "batch-size", { positive: true });
+  const stepsOption = integerValue(values, "steps", { positive: true });
+  const warmupOption = integerValue(values, "warmup", { min: 0 });
+  if (values["gradient-checkpointing"] && values["no-gradient-checkpointing"]) throw new CliError("--gradient-checkpointing and --no-gradient-checkpointing contradict each other");
   const outDir = path.join(ROOT, "runs/bench");
-  const py = options.skipTrl ? null : python();
+  const py = values["skip-trl"] ? null : python();
   const prepared = prepare(config, outDir, py);
   const { model, prefs } = prepared;
-  const batchSize = numberOption(options, "batchSize", prepared.batchSize)!;
+  const batchSize = batchSizeOption ?? prepared.batchSize;
   const description = batchSize === prepared.batchSize ? prepared.description : `${prepared.description.replace(/\d+ (ChatML )?pairs/, `${batchSize} $1pairs`)} (--batch-size ${batchSize})`;
   const rowCount = fs.readFileSync(prefs, "utf8").trim().split("\n").length;
-  if (rowCount % batchSize) throw new Error(`bench: ${rowCount} pairs do not split into batches of ${batchSize}`);
+  if (rowCount % batchSize) throw new CliError(`--batch-size ${batchSize}: ${rowCount} pairs do not split into batches of ${batchSize}`);
   const epoch = rowCount / batchSize;
-  const wholeEpochs = (name: string, fallback: number) => {
-    const n = numberOption(options, name, fallback)!;
-    if (n % epoch) throw new Error(`bench: --${name} ${n} must be a whole number of epochs (${epoch} steps each)`);
+  const wholeEpochs = (name: string, given: number | undefined, fallback: number) => {
+    const n = given ?? fallback;
+    if (n % epoch) throw new CliError(`--${name} ${n} must be a whole number of epochs (${epoch} steps each)`);
     return String(n);
   };
-  const warmup = wholeEpochs("warmup", config === "course" ? epoch : 2 * epoch);
-  const steps = wholeEpochs("steps", config === "course" ? epoch : 3 * epoch);
-  const checkpointingOn = options.noGradientCheckpointing ? false : Boolean(options.gradientCheckpointing) || config === "gpt2-small";
+  const warmup = wholeEpochs("warmup", warmupOption, config === "course" ? epoch : 2 * epoch);
+  const steps = wholeEpochs("steps", stepsOption, config === "course" ? epoch : 3 * epoch);
+  const checkpointingOn = values["no-gradient-checkpointing"] ? false : Boolean(values["gradient-checkpointing"]) || config === "gpt2-small";
   const checkpointing = checkpointingOn ? ["--gradient-checkpointing"] : [];
-  const backends = ((options.backends as string) ?? "tensorflow-compiled,tensorflow,webgpu,wasm,cpu").split(",").map((b) => b.trim()).filter(Boolean);
+  const backends = (stringValue(values, "backends") ?? "tensorflow-compiled,tensorflow,webgpu,wasm,cpu").split(",").map((b) => b.trim()).filter(Boolean);
   console.log(`bench config "${config}": ${description}; ${warmup} warm-up + ${steps} timed steps; gradient checkpointing ${checkpointing.length ? "on" : "off"} (both sides); ${os.cpus().length} CPU cores`);
   const results: Measurement[] = [];
   for (const backend of backends) {
@@ -145,7 +166,7 @@ export async function benchCommand({ options }: ParsedArgs): Promise<void> {
     const line = run.stdout.trim().split("\n").pop() ?? "";
     if (run.status === 0 && line.startsWith("{")) results.push(JSON.parse(line));
     else {
-      const reason = (run.stderr.match(/dpo-ts: (.*)/)?.[1] ?? (run.signal ? `killed by ${run.signal}` : run.error?.message) ?? `exit ${run.status}: ${run.stderr.trim().split("\n").pop()}`).slice(0, 300);
+      const reason = (run.stderr.match(/dpo-ts(?: [a-z]+)?: (.*)/)?.[1] ?? (run.signal ? `killed by ${run.signal}` : run.error?.message) ?? `exit ${run.status}: ${run.stderr.trim().split("\n").pop()}`).slice(0, 300);
       results.push({ framework: "dpo-ts", backend, tokens_per_s: NaN, pairs_per_s: NaN, step_s_mean: NaN, tokens_per_step: NaN, peak_rss_mb: NaN, error: reason });
     }
     const r = results[results.length - 1];

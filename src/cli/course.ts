@@ -4,7 +4,7 @@
  * to runs/<name>/notebooks/. Stops at the first failing cell and exits non-zero, naming the notebook and the cell.
  *
  *   dpo-ts course [--name course] [--steps N] [--backend wasm] [--model DIR] [--only 03,04] [--cell-timeout SECONDS]
- *                 [--notebooks DIR] [--quiet]
+ *                 [--notebooks DIR] [--quiet]       (courseOptions below; `dpo-ts course --help`)
  *
  * Parameters given to every notebook that declares them in its "parameters" cell: runName (--name), maxSteps
  * (--steps; default: the notebook's own), backend (--backend; default: the notebook's own, i.e. DPO_BACKEND or the
@@ -12,7 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ParsedArgs, numberOption } from "./args";
+import { CliError, OptionsTable, integerValue, numberValue, stringValue } from "./framework";
 import { findParametersCell, readNotebook } from "../course/notebook";
 import { ChildRunResult, parameterDeclarations, runNotebookInChild } from "../course/runner";
 import { formatDuration } from "../course/progress";
@@ -57,26 +57,39 @@ function kib(file: string): string {
   return fs.existsSync(file) ? `${(fs.statSync(file).size / 1024).toFixed(0)} KiB` : "–";
 }
 
-export async function courseCommand({ options }: ParsedArgs): Promise<void> {
-  const name = typeof options.name === "string" && options.name ? options.name : "course";
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`dpo-ts course: --name must be a folder name (letters, digits, . _ -), got "${name}"`);
-  const steps = numberOption(options, "steps");
-  if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) throw new Error(`dpo-ts course: --steps must be a positive integer, got ${steps}`);
-  const backend = typeof options.backend === "string" ? options.backend : undefined;
-  const cellTimeout = numberOption(options, "cellTimeout");
-  const quiet = Boolean(options.quiet);
-  const dir = typeof options.notebooks === "string" ? path.resolve(options.notebooks) : courseDir();
+export const courseOptions: OptionsTable = {
+  name: { type: "string", valueName: "NAME", description: "run name: executed notebooks go to runs/NAME/notebooks (default course)" },
+  steps: { type: "string", valueName: "N", description: "maxSteps for the notebooks that train (default: each notebook's own)" },
+  backend: { type: "string", valueName: "NAME", description: "backend for every notebook (default: DPO_BACKEND, else the best that loads)" },
+  model: { type: "string", valueName: "DIR", description: "model folder the notebooks start from (default data/sft-model)" },
+  only: { type: "string", valueName: "01,03", description: "run only the notebooks whose names start with these" },
+  "cell-timeout": { type: "string", valueName: "SECONDS", description: "fail a cell that runs longer than this" },
+  notebooks: { type: "string", valueName: "DIR", description: "notebooks folder (default: the package's notebooks/)" },
+  quiet: { type: "boolean", description: "do not echo cell output" },
+};
+
+export async function courseCommand(values: Record<string, unknown>): Promise<void> {
+  const name = stringValue(values, "name") ?? "course";
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new CliError(`--name must be a folder name (letters, digits, . _ -), got "${name}"`);
+  const steps = integerValue(values, "steps", { positive: true });
+  const backend = stringValue(values, "backend");
+  const cellTimeout = numberValue(values, "cell-timeout", { positive: true });
+  const quiet = Boolean(values.quiet);
+  const notebooksDir = stringValue(values, "notebooks");
+  const dir = notebooksDir ? path.resolve(notebooksDir) : courseDir();
   let notebooks = courseNotebooks(dir);
-  if (typeof options.only === "string") {
-    const wanted = options.only.split(",").map((s) => s.trim()).filter(Boolean);
+  const only = stringValue(values, "only");
+  if (only !== undefined) {
+    const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
     notebooks = notebooks.filter((nb) => wanted.some((w) => path.basename(nb).startsWith(w)));
-    if (notebooks.length === 0) throw new Error(`dpo-ts course: --only ${options.only} matches no notebook in ${dir}`);
+    if (notebooks.length === 0) throw new CliError(`--only ${only} matches no notebook in ${dir}`);
   }
+  const modelOption = stringValue(values, "model");
+  const modelDir = modelOption ? path.resolve(modelOption) : undefined;
+  if (modelDir && !fs.existsSync(path.join(modelDir, "config.json"))) throw new CliError(`--model ${modelDir}: no config.json there`);
   const outDir = path.resolve(dir, "..", "runs", name, "notebooks");
   fs.mkdirSync(outDir, { recursive: true });
-  const modelDir = typeof options.model === "string" ? path.resolve(options.model) : undefined;
-  if (modelDir && !fs.existsSync(path.join(modelDir, "config.json"))) throw new Error(`dpo-ts course: --model ${modelDir}: no config.json there`);
-  const values = { runName: name, maxSteps: steps, backend, modelDir };
+  const given = { runName: name, maxSteps: steps, backend, modelDir };
 
   console.log(`dpo-ts course: ${notebooks.length} notebooks from ${dir}`);
   console.log(`run "${name}": executed notebooks go to ${outDir}` + (steps ? `, maxSteps ${steps}` : "") + (backend ? `, backend ${backend}` : "") + (modelDir ? `, model ${modelDir}` : ""));
@@ -85,7 +98,7 @@ export async function courseCommand({ options }: ParsedArgs): Promise<void> {
   for (const [i, notebook] of notebooks.entries()) {
     const base = path.basename(notebook);
     const outPath = path.join(outDir, base);
-    const parameters = notebookParameters(notebook, values);
+    const parameters = notebookParameters(notebook, given);
     const codeCells = readNotebook(notebook).cells.filter((c) => c.cell_type === "code" && c.source.trim() !== "").length;
     console.log(`\n[${i + 1}/${notebooks.length}] ${base} (${codeCells} code cells; parameters ${JSON.stringify(parameters)})`);
     let heartbeat: NodeJS.Timeout | undefined;

@@ -1,82 +1,79 @@
 #!/usr/bin/env node
 /**
- * dpo-ts: Direct Preference Optimization from the command line.
- *   dpo-ts eval     --policy DIR --ref DIR --data FILE.jsonl [--beta 0.1] [--loss sigmoid] [--label-smoothing 0] [--json]
- *   dpo-ts train    --policy DIR [--ref DIR] --data FILE.jsonl --out DIR [--steps N] [--batch-size B] [--lr X] … | --config FILE.json
- *   dpo-ts generate --model DIR --prompt TEXT [--chat] [--max-new-tokens N] [--temperature 0] [--json]
- *   dpo-ts sft      --data FILE.jsonl --out DIR [--model DIR | --tokenizer DIR --n-layer …]
- *   dpo-ts serve    --model DIR [--port 8000] [--host 127.0.0.1]
- *   dpo-ts course   [--name NAME] [--steps N]      (the five notebooks, headless, into runs/NAME/)
- *   dpo-ts kernel install [--user | --prefix DIR] [--name dpo-ts]
- *   dpo-ts report RUN_DIR                          (rebuild RUN_DIR/report.html)
- *   dpo-ts compare RUN_DIR... [--out FILE]         (runs side by side)
- * Every command takes --backend tensorflow|webgpu|wasm|cpu (default: DPO_BACKEND, else the best that loads).
+ * dpo-ts: Direct Preference Optimization from the command line. The command registry and the entry point.
+ *
+ * Adding a command: write src/cli/<name>.ts exporting
+ *   export const <name>Options: OptionsTable = { "max-steps": { type: "string", valueName: "N", description: "…" }, … };
+ *   export async function <name>Command(values: Record<string, unknown>, positionals: string[]): Promise<void> { … }
+ * (OptionsTable = util.parseArgs's option format plus `description`, optional `valueName`, `group`; see framework.ts.
+ * Keys may be kebab-case or camelCase: the flag is always kebab-case (`maxLength` → --max-length) and `values` are
+ * keyed as the table is. Read values with stringValue / integerValue / numberValue / listValue, which name the option
+ * in errors, and throw CliError for mistakes the user can fix), then add ONE line to COMMANDS below:
+ *   command("<name>", "one-line summary", () => import("./<name>")),
+ * with `{ positionals: "RUN_DIR..." }` as a fourth argument if it takes arguments besides options. The module is loaded
+ * only when its command runs; --help (generated from the options table) and --version come for free.
  */
-import { parseArgs } from "./args";
+import { CliError, CommandRun, CommandSpec, OptionsTable, formatOverview, packageVersion, runCommand } from "./framework";
 
-const USAGE = `usage: dpo-ts <command> [options]
-
-commands:
-  eval      DPO metrics of --policy against --ref on --data (one batch over all rows)
-  train     DPO training: --policy DIR [--ref DIR] --data FILE --out DIR [--steps N] [--batch-size B] [--lr X]
-            [--beta 0.1] [--loss sigmoid|hinge|ipo|robust] [--label-smoothing 0] [--scheduler constant|linear|cosine]
-            [--warmup-steps 0] [--max-grad-norm 1] [--weight-decay 0] [--seed 42] [--logging-steps 10]
-            [--grad-accum 1] [--max-length 1024] [--max-prompt-length 512] [--eval-data FILE | --eval-fraction F]
-            [--eval-steps N] [--save-steps N] [--resume [OUT/checkpoint-N]] [--overwrite-output-dir] [--config FILE.json]
-  generate  --model DIR --prompt TEXT [--chat] [--max-new-tokens 32] [--temperature 0] [--top-k 0] [--top-p 1] [--json]
-  sft       supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)
-  serve     OpenAI-compatible HTTP server: --model DIR [--port 8000] [--host 127.0.0.1]
-  course    run the five course notebooks headlessly into runs/<name>/
-  kernel    kernel install [--user | --prefix DIR] [--name dpo-ts]: register the Jupyter kernel for the notebooks
-  bench     DPO training-step throughput on every backend that loads, beside TRL
-  report    report RUN_DIR: rebuild RUN_DIR/report.html (config, curves, final metrics, sample generations)
-  compare   compare RUN_DIR... [--out runs/compare.html]: several runs side by side (e.g. a beta sweep)
-
-common: --backend tensorflow|webgpu|wasm|cpu   --json`;
-
-const FLAGS = ["json", "chat", "user", "quiet", "precompute-ref", "gradient-checkpointing", "no-gradient-checkpointing", "compile-step", "help", "skip-trl", "worker", "overwrite-output-dir", "resume"];
-
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h" || command === "help") {
-    console.log(USAGE);
-    return;
-  }
-  if (command === "kernel") {
-    const code = (await import("./kernel")).kernelCommand(rest);
-    if (code !== 0) process.exit(code);
-    return;
-  }
-  const args = parseArgs(rest, FLAGS);
-  const commands: Record<string, () => Promise<void>> = {
-    eval: async () => (await import("./commands")).evalCommand(args),
-    train: async () => (await import("./commands")).trainCommand(args),
-    generate: async () => (await import("./commands")).generateCommand(args),
-    sft: async () => (await import("./sft")).sftCommand(args),
-    serve: async () => (await import("./serve")).serveCommand(args),
-    course: async () => (await import("./course")).courseCommand(args),
-    bench: async () => (await import("./bench")).benchCommand(args),
-    compare: async () => {
-      if (args.positional.length === 0) throw new Error("usage: dpo-ts compare RUN_DIR... [--out compare.html]");
-      const out = (args.options.out as string) ?? "runs/compare.html";
-      console.log(`written ${(await import("../metrics/report")).writeComparison(args.positional, out)}`);
-    },
-    report: async () => {
-      const runDir = args.positional[0];
-      if (!runDir) throw new Error("usage: dpo-ts report RUN_DIR");
-      console.log(`written ${(await import("../metrics/report")).writeReport(runDir)}`);
-    },
-  };
-  const run = commands[command];
-  if (!run) throw new Error(`unknown command "${command}"\n\n${USAGE}`);
-  await run();
+interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<CommandSpec>;
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`dpo-ts: ${e.message}`);
-    if (process.env.DPO_DEBUG) console.error(e.stack);
-    process.exit(1);
-  },
-);
+type CommandModule<N extends string> = Record<`${N}Options`, OptionsTable> & Record<`${N}Command`, CommandRun>;
+
+/** A registry entry whose options and handler are `<name>Options` and `<name>Command` of a lazily loaded module. */
+function command<N extends string>(
+  name: N,
+  summary: string,
+  load: () => Promise<CommandModule<N>>,
+  extra: Pick<CommandSpec, "usage" | "positionals" | "details"> = {},
+): CommandEntry {
+  return {
+    name,
+    summary,
+    load: async () => {
+      const m = (await load()) as unknown as Record<string, unknown>;
+      return { name, summary, ...extra, options: m[`${name}Options`] as OptionsTable, run: m[`${name}Command`] as CommandRun };
+    },
+  };
+}
+
+export const COMMANDS: CommandEntry[] = [
+  command("train", "DPO training of --policy on --data (every DPOConfig knob is an option; --config FILE.json|.yaml)", () => import("./train")),
+  command("eval", "DPO metrics of --policy against --ref on --data", () => import("./eval")),
+  command("generate", "a continuation of --prompt by --model (--chat for the chat template)", () => import("./generate")),
+  command("sft", "supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)", () => import("./sft")),
+  command("serve", "OpenAI-compatible server and chat page for one or more --model [NAME=]DIR (streaming, batching, API key)", () => import("./serve")),
+  command("course", "run the five course notebooks headlessly into runs/<name>/", () => import("./course")),
+  command("kernel", "kernel install: register the Jupyter kernel for the notebooks", () => import("./kernel"), { positionals: "install", usage: "install [--user | --prefix DIR] [--name NAME] [--display-name TEXT]" }),
+  command("bench", "DPO training-step throughput on every backend that loads, beside TRL", () => import("./bench")),
+  command("report", "rebuild RUN_DIR/report.html (config, curves, final metrics, sample generations)", () => import("./report"), { positionals: "RUN_DIR" }),
+  command("compare", "several runs side by side (e.g. a beta sweep) on one page", () => import("./compare"), { positionals: "RUN_DIR..." }),
+];
+
+/** Runs the dpo-ts command line (`argv` without "node dpo-ts"). Throws CliError for usage mistakes. */
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h") return console.log(formatOverview(COMMANDS));
+  if (name === "--version" || name === "-V") return console.log(`dpo-ts ${packageVersion()}`);
+  if (name === "help") return main(rest.length ? [rest[0], "--help"] : []);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new CliError(`unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(", ")}; dpo-ts --help)`);
+  await runCommand(await entry.load(), rest);
+}
+
+if (typeof require !== "undefined" && require.main === module) {
+  const argv = process.argv.slice(2);
+  const name = argv[0] && !argv[0].startsWith("-") && COMMANDS.some((c) => c.name === argv[0]) ? argv[0] : undefined;
+  main(argv).then(
+    () => process.exit(0),
+    (e: Error) => {
+      const prefix = name ? `dpo-ts ${name}: ` : "dpo-ts: ";
+      console.error(prefix + e.message.replace(/^dpo-ts( [a-z]+)?: /, ""));
+      if (process.env.DPO_DEBUG === "1") console.error(e.stack);
+      process.exit(1);
+    },
+  );
+}

@@ -1,27 +1,51 @@
-/** dpo-ts serve: the OpenAI-compatible server for a model folder, until Ctrl-C. */
+/** `dpo-ts serve`: the OpenAI-compatible server (and chat page) for one or more model folders, until Ctrl-C. */
 import { initBackend } from "../backend";
-import { loadModel } from "../model/io";
-import { Tokenizer } from "../tokenizer/tokenizer";
-import { startServer } from "../serve/server";
-import { need, numberOption, ParsedArgs } from "./args";
+import { checkExposure, modelNameFromPath, serve, ServedModel } from "../serve/server";
+import { BACKEND_OPTION, CliError, OptionsTable, integerValue, stringValue } from "./framework";
 
-export async function serveCommand({ options }: ParsedArgs): Promise<void> {
-  await initBackend({ backend: options.backend as string | undefined });
-  const dir = need(options, "model", "serve");
-  const model = loadModel(dir, { trainable: false });
-  const tokenizer = await Tokenizer.fromDir(dir);
-  const server = await startServer({
-    model,
-    tokenizer,
-    host: (options.host as string) ?? "127.0.0.1",
-    port: numberOption(options, "port", 8000),
-    modelName: (options.name as string) ?? "dpo-ts",
+export const serveOptions: OptionsTable = {
+  model: { type: "string", multiple: true, short: "m", valueName: "[NAME=]DIR", description: "a model folder to serve, as NAME=DIR or DIR (named after the folder); repeat for several" },
+  host: { type: "string", default: "127.0.0.1", valueName: "HOST", description: "address to listen on; anything but loopback needs --api-key or --allow-unauthenticated" },
+  port: { type: "string", default: "8000", valueName: "PORT", description: "port to listen on (0 picks a free one)" },
+  "api-key": { type: "string", valueName: "KEY", description: "require 'Authorization: Bearer KEY' on /v1/* (default: DPO_API_KEY)" },
+  "allow-unauthenticated": { type: "boolean", description: "serve a non-loopback --host without an API key" },
+  "max-batch-size": { type: "string", default: "32", valueName: "N", description: "sequences decoded together per model" },
+  "max-queue": { type: "string", default: "256", valueName: "N", description: "sequences waiting per model before 429" },
+  "max-tokens-limit": { type: "string", default: "512", valueName: "N", description: "largest max_tokens a request may ask" },
+  backend: BACKEND_OPTION,
+};
+
+export async function serveCommand(values: Record<string, unknown>, positionals: string[] = []): Promise<void> {
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (models are given with --model [NAME=]DIR)`);
+  const specs = (values.model as string[] | undefined) ?? [];
+  if (specs.length === 0) throw new CliError("--model is required (e.g. --model dpo=runs/course/final --model sft=data/sft-model)");
+  const models: ServedModel[] = specs.map((spec) => {
+    const eq = spec.indexOf("=");
+    const [name, dir] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [modelNameFromPath(spec), spec];
+    if (!dir) throw new CliError(`--model "${spec}" has no folder after "="`);
+    return { name, path: dir };
   });
-  console.log(`serving ${dir} at ${server.url}/v1 (OpenAI-compatible: /v1/models, /v1/chat/completions, /v1/completions)`);
+  const port = integerValue(values, "port", { min: 0 }) ?? 8000;
+  if (port > 65535) throw new CliError(`--port must be at most 65535, got ${port}`);
+  const host = stringValue(values, "host") ?? "127.0.0.1";
+  const apiKey = stringValue(values, "api-key") ?? process.env.DPO_API_KEY;
+  const allowUnauthenticated = values["allow-unauthenticated"] === true;
+  const limits = {
+    maxBatchSize: integerValue(values, "max-batch-size", { positive: true }),
+    maxQueue: integerValue(values, "max-queue", { min: 0 }),
+    maxTokensLimit: integerValue(values, "max-tokens-limit", { positive: true }),
+  };
+  try {
+    checkExposure(host, apiKey, allowUnauthenticated); // before loading anything
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  await initBackend({ backend: stringValue(values, "backend") });
+  const server = await serve({ models, host, port, apiKey, allowUnauthenticated, ...limits });
+  console.log(`serving ${server.models.join(", ")} at ${server.url}/v1 (OpenAI-compatible); chat page at ${server.url}/`);
   await new Promise<void>((resolve) => {
     const stop = () => server.close().then(resolve, resolve);
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  model.dispose();
 }

@@ -11,44 +11,64 @@ import { Tokenizer } from "../tokenizer/tokenizer";
 import { readInstructionFile } from "../data/preferences";
 import { chatmlInstruction } from "../data/format";
 import { trainSFT } from "../train/sft";
-import { need, numberOption, ParsedArgs } from "./args";
+import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
 
-export async function sftCommand({ options }: ParsedArgs): Promise<void> {
-  await initBackend({ backend: options.backend as string | undefined });
-  const dataFile = need(options, "data", "sft");
-  const out = need(options, "out", "sft");
-  const tokenizer = await Tokenizer.fromDir((options.tokenizer as string) ?? need(options, "model", "sft"));
-  const model = options.model
-    ? loadModel(options.model as string)
-    : GPT2LMHeadModel.init(
-        gpt2Config({
-          vocabSize: tokenizer.vocabSize,
-          nPositions: numberOption(options, "nPositions", 256),
-          nEmbd: numberOption(options, "nEmbd", 64),
-          nLayer: numberOption(options, "nLayer", 4),
-          nHead: numberOption(options, "nHead", 4),
-          bosTokenId: tokenizer.bosTokenId,
-          eosTokenId: tokenizer.eosTokenId,
-        }),
-        numberOption(options, "seed", 0),
-      );
+export const sftOptions: OptionsTable = {
+  data: { type: "string", valueName: "FILE", description: "{system, question, answer} rows (.jsonl)" },
+  out: { type: "string", valueName: "DIR", description: "where the trained model folder goes" },
+  model: { type: "string", valueName: "DIR", description: "model folder to fine-tune (else a new GPT-2 of the size below)" },
+  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --model)" },
+  "n-layer": { type: "string", valueName: "N", description: "new model: transformer blocks (default 4)", group: "new model" },
+  "n-embd": { type: "string", valueName: "N", description: "new model: width (default 64)", group: "new model" },
+  "n-head": { type: "string", valueName: "N", description: "new model: attention heads (default 4)", group: "new model" },
+  "n-positions": { type: "string", valueName: "N", description: "new model: context length (default 256)", group: "new model" },
+  steps: { type: "string", valueName: "N", description: "optimizer steps (default 1000)", group: "training" },
+  "batch-size": { type: "string", valueName: "N", description: "rows per step (default 16)", group: "training" },
+  lr: { type: "string", valueName: "X", description: "peak learning rate (default 1e-3)", group: "training" },
+  scheduler: { type: "string", valueName: "NAME", description: "constant, constant_with_warmup, linear or cosine (default cosine)", group: "training" },
+  "warmup-steps": { type: "string", valueName: "N", description: "linear warm-up steps (default 50)", group: "training" },
+  "max-length": { type: "string", valueName: "N", description: "tokens per row at most (default: the model's context)", group: "training" },
+  seed: { type: "string", valueName: "N", description: "initialisation and data-order seed (default 0)", group: "training" },
+  "logging-steps": { type: "string", valueName: "N", description: "log every N steps (default 50)", group: "training" },
+  backend: BACKEND_OPTION,
+};
+
+export async function sftCommand(values: Record<string, unknown>): Promise<void> {
+  const dataFile = requiredString(values, "data");
+  const out = requiredString(values, "out");
+  const modelDir = stringValue(values, "model");
+  const tokenizerDir = stringValue(values, "tokenizer") ?? modelDir;
+  if (!tokenizerDir) throw new CliError("--tokenizer or --model is required (see --help)");
+  const positive = { positive: true };
+  const shape = {
+    nPositions: integerValue(values, "n-positions", positive) ?? 256,
+    nEmbd: integerValue(values, "n-embd", positive) ?? 64,
+    nLayer: integerValue(values, "n-layer", positive) ?? 4,
+    nHead: integerValue(values, "n-head", positive) ?? 4,
+  };
+  const seed = integerValue(values, "seed") ?? 0;
+  const settings = {
+    maxSteps: integerValue(values, "steps", positive) ?? 1000,
+    perDeviceTrainBatchSize: integerValue(values, "batch-size", positive) ?? 16,
+    learningRate: numberValue(values, "lr", { min: 0 }) ?? 1e-3,
+    lrSchedulerType: (stringValue(values, "scheduler") ?? "cosine") as "cosine",
+    warmupSteps: integerValue(values, "warmup-steps", { min: 0 }) ?? 50,
+    maxLength: integerValue(values, "max-length", positive),
+    seed,
+    loggingSteps: integerValue(values, "logging-steps", positive) ?? 50,
+  };
+  await initBackend({ backend: stringValue(values, "backend") });
+  const tokenizer = await Tokenizer.fromDir(tokenizerDir);
+  const model = modelDir
+    ? loadModel(modelDir)
+    : GPT2LMHeadModel.init(gpt2Config({ vocabSize: tokenizer.vocabSize, ...shape, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId }), seed);
   const rows = readInstructionFile(dataFile).map((row) => chatmlInstruction(row, tokenizer));
   console.log(`sft: ${rows.length} rows, ${model.numParameters()} parameters`);
   const result = await trainSFT(
     model,
     tokenizer,
     rows,
-    {
-      outputDir: out,
-      maxSteps: numberOption(options, "steps", 1000),
-      perDeviceTrainBatchSize: numberOption(options, "batchSize", 16),
-      learningRate: numberOption(options, "lr", 1e-3),
-      lrSchedulerType: ((options.scheduler as string) ?? "cosine") as "cosine",
-      warmupSteps: numberOption(options, "warmupSteps", 50),
-      maxLength: numberOption(options, "maxLength", model.config.nPositions),
-      seed: numberOption(options, "seed", 0),
-      loggingSteps: numberOption(options, "loggingSteps", 50),
-    },
+    { ...settings, outputDir: out, maxLength: settings.maxLength ?? model.config.nPositions },
     (entry) => console.log(JSON.stringify(entry)),
   );
   console.log(`sft: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss ${result.loss.toFixed(4)}; saved to ${out}`);

@@ -30,20 +30,73 @@ export interface GenerationOutput {
   finishReason: "stop" | "length";
 }
 
-/** Picks the next token from one row of logits (host array). */
+/**
+ * Picks the next token from one row of logits (host array). Sampling never sorts the whole vocabulary (a server
+ * samples every row of a batch each step, with vocabularies of 150k tokens): without top-k/top-p it draws in index
+ * order; with them it sorts only the tokens within a logit gap of the best, widening the gap until the top-k set or
+ * the top-p nucleus is inside it.
+ */
 export function pickToken(logits: Float32Array, opts: { temperature: number; topK: number; topP: number }, rng: Rng): number {
+  const V = logits.length;
   if (!(opts.temperature > 0)) {
     let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
     return best;
   }
-  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
-  if (opts.topK > 0) order = order.slice(0, opts.topK);
-  const max = logits[order[0]];
-  let probs = order.map((i) => Math.exp((logits[i] - max) / opts.temperature));
-  let total = probs.reduce((a, b) => a + b, 0);
+  const T = opts.temperature;
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) if (logits[i] > max) max = logits[i];
+  const weight = (i: number) => Math.exp((logits[i] - max) / T);
+  const cutK = opts.topK > 0 && opts.topK < V;
+  const cutP = opts.topP < 1;
+  if (!cutK && !cutP) {
+    const w = new Float64Array(V);
+    let total = 0;
+    for (let i = 0; i < V; i++) total += w[i] = weight(i);
+    let r = rng.float() * total;
+    let last = 0;
+    for (let i = 0; i < V; i++) {
+      if (w[i] === 0) continue;
+      last = i;
+      r -= w[i];
+      if (r <= 0) return i;
+    }
+    return last;
+  }
+  // One pass puts every token in a bucket by how far its logit is below the best (the last bucket takes the rest);
+  // the buckets' counts and masses tell how far down the top-k set or the top-p nucleus reaches, and only the tokens
+  // of the buckets above that line are sorted.
+  const BUCKETS = 256;
+  const span = 32 * T; // a token 32·T below the best has weight e^-32 of it: all such share the last bucket
+  const bucketOf = (i: number) => {
+    const below = max - logits[i];
+    return below >= 0 ? Math.min(BUCKETS - 1, Math.floor((below / span) * (BUCKETS - 1))) : BUCKETS - 1; // NaN: last
+  };
+  const count = new Float64Array(BUCKETS);
+  const mass = new Float64Array(BUCKETS);
+  const bucket = new Uint8Array(V);
+  let all = 0;
+  for (let i = 0; i < V; i++) {
+    const b = (bucket[i] = bucketOf(i));
+    const w = weight(i);
+    count[b]++;
+    mass[b] += w;
+    all += w;
+  }
+  let last = 0;
+  for (let seen = 0, cumulative = 0; last < BUCKETS - 1; last++) {
+    seen += count[last];
+    cumulative += mass[last];
+    if (cutK ? seen >= opts.topK : cumulative >= opts.topP * all) break;
+  }
+  let order: number[] = [];
+  for (let i = 0; i < V; i++) if (bucket[i] <= last) order.push(i);
+  order.sort((a, b) => logits[b] - logits[a] || a - b); // most likely first; ties by id
+  if (cutK) order = order.slice(0, opts.topK);
+  let probs = order.map(weight);
+  let total = cutK ? probs.reduce((a, b) => a + b, 0) : all;
   probs = probs.map((p) => p / total);
-  if (opts.topP < 1) {
+  if (cutP) {
     let cumulative = 0;
     let keep = 0;
     while (keep < probs.length && cumulative < opts.topP) cumulative += probs[keep++];

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+/**
+ * Load test of `dpo-ts serve` (not a test: numbers for README/course.md). Starts the server in its own process on the
+ * course model (or uses --url), then for each concurrency level runs that many clients, each sending streamed chat
+ * requests back to back, while a prober hits /health every 20 ms. Reports per level: errors, /health p50/p99, median
+ * and p95 time to first token, aggregate completion tokens/s, and the speed-up over one stream.
+ *
+ * usage: npm run build && node bench/serve-load.js [--levels 1,8,32,64] [--requests 2] [--max-tokens 64]
+ *          [--backend wasm] [--model DIR] [--url http://127.0.0.1:8000] [--out runs/serve-load.json]
+ * Goal (issue 11): 0 errors, /health p99 < 50 ms at every level, tokens/s at 32 streams ≥ 4× one stream's.
+ */
+const { spawn } = require("child_process");
+const fs = require("fs");
+const path = require("path");
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const levels = option("levels", "1,8,32,64").split(",").map(Number);
+const requestsPerClient = Number(option("requests", "2"));
+const maxTokens = Number(option("max-tokens", "64"));
+const backend = option("backend", process.env.DPO_BACKEND || "wasm");
+const modelDir = option("model", path.join(__dirname, "../data/sft-model"));
+const out = option("out", path.join(__dirname, "../runs/serve-load.json"));
+
+const questions = fs
+  .readFileSync(path.join(__dirname, "../data/sft.jsonl"), "utf8")
+  .split("\n")
+  .filter(Boolean)
+  .slice(-200)
+  .map((line) => JSON.parse(line).question);
+
+const quantile = (xs, q) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
+
+async function startServer() {
+  const cli = path.join(__dirname, "../dist/cli/index.js");
+  const child = spawn(process.execPath, [cli, "serve", "--model", `course=${modelDir}`, "--port", "0", "--backend", backend], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      log += d;
+      const m = /at (http:\/\/[^\s/]+)\/v1/.exec(log);
+      if (m) resolve(m[1]);
+    });
+    child.stderr.on("data", () => undefined); // the access log: one line per request
+    child.on("exit", (code) => reject(new Error(`server exited (${code}):\n${log}`)));
+  });
+  return { url, stop: () => child.kill("SIGTERM") };
+}
+
+/** One streamed chat request: time to first content token, completion tokens, total time. */
+async function streamOne(url, question, seed) {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "course", messages: [{ role: "user", content: question }], max_tokens: maxTokens,
+      temperature: 1, seed, stream: true, stream_options: { include_usage: true },
+    }),
+  });
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "", ttft = null, tokens = 0, done = false;
+  while (!done) {
+    const r = await reader.read();
+    if (r.done) break;
+    buffer += decoder.decode(r.value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, cut).replace(/^data: /, "");
+      buffer = buffer.slice(cut + 2);
+      if (event === "[DONE]") { done = true; break; }
+      const chunk = JSON.parse(event);
+      if (chunk.error) throw new Error(chunk.error.message);
+      if (ttft === null && chunk.choices[0]?.delta?.content) ttft = performance.now() - t0;
+      if (chunk.usage) tokens = chunk.usage.completion_tokens;
+    }
+  }
+  if (!done) throw new Error("stream ended without [DONE]");
+  return { ttft: ttft ?? performance.now() - t0, tokens, ms: performance.now() - t0 };
+}
+
+async function level(url, concurrency) {
+  const health = [];
+  let running = true;
+  const prober = (async () => {
+    while (running) {
+      const t = performance.now();
+      const r = await fetch(`${url}/health`);
+      await r.arrayBuffer();
+      health.push(performance.now() - t);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  })();
+  const results = [];
+  const errors = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, client) => {
+      for (let k = 0; k < requestsPerClient; k++) {
+        const q = questions[(client * requestsPerClient + k) % questions.length];
+        try {
+          results.push(await streamOne(url, q, client * 1000 + k));
+        } catch (e) {
+          errors.push(e.message);
+        }
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  running = false;
+  await prober;
+  const tokens = results.reduce((a, r) => a + r.tokens, 0);
+  return {
+    concurrency,
+    requests: results.length + errors.length,
+    errors: errors.length,
+    firstError: errors[0],
+    health_p50_ms: quantile(health, 0.5),
+    health_p99_ms: quantile(health, 0.99),
+    ttft_median_ms: quantile(results.map((r) => r.ttft), 0.5),
+    ttft_p95_ms: quantile(results.map((r) => r.ttft), 0.95),
+    tokens,
+    tokens_per_s: tokens / wall,
+  };
+}
+
+(async () => {
+  const given = option("url", "");
+  const server = given ? { url: given, stop: () => undefined } : await startServer();
+  console.log(`server ${server.url} (${backend}, ${modelDir}); ${requestsPerClient} streamed requests per client, max_tokens ${maxTokens}`);
+  await streamOne(server.url, "warm-up", 0);
+  const rows = [];
+  try {
+    for (const c of levels) {
+      const row = await level(server.url, c);
+      row.speedup = rows.length ? row.tokens_per_s / rows[0].tokens_per_s : 1;
+      rows.push(row);
+      const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+      console.log(
+        `${String(c).padStart(3)} streams: ${row.requests} requests, ${row.errors} errors, /health p50 ${f(row.health_p50_ms)} ms p99 ${f(row.health_p99_ms)} ms, ` +
+          `TTFT median ${f(row.ttft_median_ms)} ms p95 ${f(row.ttft_p95_ms)} ms, ${f(row.tokens_per_s)} tokens/s (${row.speedup.toFixed(2)}x one stream)` +
+          (row.firstError ? `\n     first error: ${row.firstError}` : ""),
+      );
+    }
+  } finally {
+    server.stop();
+  }
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ backend, model: modelDir, maxTokens, requestsPerClient, levels: rows }, null, 2));
+  console.log(`written ${out}`);
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

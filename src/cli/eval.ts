@@ -1,0 +1,65 @@
+/**
+ * `dpo-ts eval`: the DPO metrics of --policy against --ref over every row of --data (TRL's metric names). Takes the
+ * DPOConfig knobs that change the scores (beta, loss, lengths, …); training-only knobs are not offered.
+ * Scores with evaluate() (src/train/evaluate.ts) in batches of --batch-size (DPOConfig.perDeviceEvalBatchSize, default
+ * 8), aggregated as TRL's evaluation: no trainer, no optimizer, memory one batch's whatever the number of rows.
+ */
+import { initBackend } from "../backend";
+import { loadModel } from "../model/io";
+import { Tokenizer } from "../tokenizer/tokenizer";
+import { loadPreferenceDataset } from "../data/dataset";
+import { tokenizePairs } from "../data/tokenize";
+import { rowLocation } from "../data/preferences";
+import { evaluate } from "../train/evaluate";
+import { DEFAULT_DPO_CONFIG } from "../train/config";
+import { BACKEND_OPTION, CliError, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
+import { dpoConfigFrom, dpoConfigOptions, mergeValues } from "./dpo-options";
+
+/** DPOConfig knobs that only matter while training (left out of eval's options; its --batch-size is the scoring batch). */
+const TRAINING_ONLY_KNOBS = [
+  "perDeviceEvalBatchSize",
+  "outputDir", "learningRate", "lrSchedulerType", "warmupSteps", "warmupRatio", "perDeviceTrainBatchSize",
+  "gradientAccumulationSteps", "numTrainEpochs", "maxSteps", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon",
+  "maxGradNorm", "seed", "loggingSteps", "evalStrategy", "evalSteps", "evalOnStart", "saveSteps", "saveTotalLimit",
+  "gradientCheckpointing", "compileStep", "runName", "reportTo", "loggingDir", "numSampleGenerations",
+  "sampleMaxNewTokens", "writeReport", "resumeFromCheckpoint", "overwriteOutputDir", "syncRefModel",
+  "refModelMixupAlpha", "refModelSyncSteps", "precomputeRefLogProbs", "refLogpsCacheDir", "precomputeRefBatchSize",
+  "usePeft", "loraR", "loraAlpha", "loraDropout", "loraTargetModules", "useRslora",
+];
+
+export const evalOptions: OptionsTable = {
+  policy: { type: "string", valueName: "DIR", description: "model folder to score (Hugging Face format)" },
+  ref: { type: "string", valueName: "DIR", description: "reference model folder (default: --policy itself)" },
+  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
+  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
+  "batch-size": { type: "string", valueName: "N", description: `pairs scored at once, as TRL's per_device_eval_batch_size (default ${DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize})` },
+  backend: BACKEND_OPTION,
+  json: { type: "boolean", description: "print one JSON object" },
+  quiet: { type: "boolean", description: "no backend banner" },
+  ...dpoConfigOptions(TRAINING_ONLY_KNOBS),
+};
+
+export async function evalCommand(values: Record<string, unknown>): Promise<void> {
+  const policyDir = requiredString(values, "policy");
+  const dataFile = requiredString(values, "data");
+  const batchSizeOption = integerValue(values, "batch-size", { positive: true });
+  const args = dpoConfigFrom(mergeValues(values, evalOptions), evalOptions);
+  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
+  const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
+  const rows = loadPreferenceDataset(dataFile, tokenizer);
+  const model = loadModel(policyDir, { trainable: false });
+  const refDir = stringValue(values, "ref");
+  const refModel = refDir ? loadModel(refDir, { trainable: false }) : model;
+  // maxLength unset: the model's context, as in training.
+  const maxLength = (args.maxLength as number | undefined) || model.config.nPositions;
+  const { pairs, dropped, truncated } = tokenizePairs(rows, tokenizer, { maxLength, maxPromptLength: args.maxPromptLength ?? DEFAULT_DPO_CONFIG.maxPromptLength });
+  const where = (i: number) => rowLocation(rows[i], `${dataFile}: row ${i + 1}`);
+  if (dropped.length) console.error(`dpo-ts eval: ${dropped.length} row(s) dropped (the prompt leaves no room for a completion within maxLength ${maxLength}): ${dropped.slice(0, 10).map(where).join(", ")}${dropped.length > 10 ? ", …" : ""}`);
+  if (!pairs.length) throw new CliError(`${dataFile}: no rows left to score at maxLength ${maxLength}`);
+  const metrics = await evaluate(model, refModel, pairs, { ...args, perDeviceEvalBatchSize: batchSizeOption ?? DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize, padTokenId: tokenizer.padTokenId });
+  const result = { ...metrics, pairs: pairs.length, rows_dropped: dropped.length, rows_truncated: truncated.length };
+  if (values.json) console.log(JSON.stringify(result));
+  else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(20)} ${v}`);
+  if (refModel !== model) refModel.dispose();
+  model.dispose();
+}

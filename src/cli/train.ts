@@ -1,0 +1,92 @@
+/**
+ * `dpo-ts train`: DPO training of --policy on --data, writing OUT/metrics.jsonl and OUT/final/. Every DPOConfig knob is
+ * an option (generated in dpo-options.ts); --config FILE.json|.yaml sets the same options, TRL's snake_case names too,
+ * and the command line overrides the file.
+ */
+import * as path from "path";
+import { initBackend } from "../backend";
+import { loadModel } from "../model/io";
+import { Tokenizer } from "../tokenizer/tokenizer";
+import { loadPreferenceDataset } from "../data/dataset";
+import { splitTrainEval } from "../data/preferences";
+import { DPOTrainer } from "../train/trainer";
+import { terminalProgress } from "../course/progress";
+import { BACKEND_OPTION, CliError, OptionsTable, parseNumber } from "./framework";
+import { DPOConfig, resolveConfig } from "../train/config";
+import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } from "./dpo-options";
+
+export const trainOptions: OptionsTable = {
+  policy: { type: "string", valueName: "DIR", description: "model folder to train (Hugging Face format; TRL: model_name_or_path)" },
+  ref: { type: "string", valueName: "DIR", description: "reference model folder (default: a frozen copy of --policy)" },
+  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet; TRL: dataset_name)" },
+  "eval-data": { type: "string", valueName: "FILE", description: "evaluation pairs (turns on evalStrategy \"steps\")" },
+  "eval-fraction": { type: "string", valueName: "F", description: "hold out this fraction of --data for evaluation instead" },
+  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
+  config: { type: "string", valueName: "FILE", description: "options from FILE.json|.yaml|.yml (TRL snake_case names accepted); the command line wins" },
+  backend: BACKEND_OPTION,
+  json: { type: "boolean", description: "print one JSON object with the final metrics instead of progress" },
+  quiet: { type: "boolean", description: "no backend banner" },
+  ...dpoConfigOptions(),
+};
+
+/** DPOConfig's own checks, run before anything loads; a knob in an error is named as the user gave it. */
+function checkConfig(args: Partial<DPOConfig>, merged: ReturnType<typeof mergeValues>): void {
+  try {
+    resolveConfig(args as Record<string, unknown>, "");
+  } catch (e) {
+    const message = (e as Error).message.replace(/^: /, "").replace(/option "(\w+)"/, (m, knob: string) => merged.get(kebab(knob))?.where ?? `--${kebab(knob)}`);
+    throw new CliError(message);
+  }
+}
+
+export async function trainCommand(values: Record<string, unknown>): Promise<void> {
+  const note = (message: string) => console.error(`dpo-ts train: ${message}`);
+  const entries = typeof values.config === "string" ? readConfigFile(values.config, trainOptions, note) : [];
+  const merged = mergeValues(values, trainOptions, entries);
+  const text = (name: string): string | undefined => {
+    const v = merged.get(name);
+    if (v === undefined) return undefined;
+    if (typeof v.value !== "string" || v.value === "") throw new CliError(`${v.where} must be text, got ${JSON.stringify(v.value)}`);
+    return v.value;
+  };
+  const flag = (name: string): boolean => {
+    const v = merged.get(name);
+    return v !== undefined && (v.value === true || v.value === "true");
+  };
+  const args = dpoConfigFrom(merged, trainOptions);
+  checkConfig(args, merged);
+  const policyDir = text("policy");
+  const dataFile = text("data");
+  if (!policyDir) throw new CliError("--policy is required (see --help)");
+  if (!dataFile) throw new CliError("--data is required (see --help)");
+  const fraction = merged.get("eval-fraction");
+  const evalFraction = fraction ? parseNumber(fraction.value as string, fraction.where) : 0;
+  if (evalFraction < 0 || evalFraction >= 1) throw new CliError(`${fraction!.where} must be in [0, 1), got ${evalFraction}`);
+  const json = flag("json");
+
+  await initBackend({ backend: text("backend"), quiet: json || flag("quiet") });
+  const tokenizer = await Tokenizer.fromDir(text("tokenizer") ?? policyDir);
+  let trainRows = loadPreferenceDataset(dataFile, tokenizer);
+  const evalData = text("eval-data");
+  let evalRows = evalData ? loadPreferenceDataset(evalData, tokenizer) : [];
+  if (evalFraction > 0) {
+    const split = splitTrainEval(trainRows, Math.max(1, Math.round(evalFraction * trainRows.length)), args.seed ?? 42);
+    trainRows = split.train;
+    evalRows = split.eval;
+  }
+  if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
+  const model = loadModel(policyDir);
+  const refDir = text("ref");
+  const refModel = refDir ? loadModel(refDir, { trainable: false }) : undefined;
+  const trainer = new DPOTrainer({
+    model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, args, datasetName: dataFile,
+    callbacks: json ? [] : [terminalProgress()],
+  });
+  const result = await trainer.train();
+  const final = path.join(trainer.config.outputDir, "final");
+  if (json) console.log(JSON.stringify({ ...result.metrics, global_step: result.globalStep, output_dir: trainer.config.outputDir, final }));
+  else console.log(`trained ${result.globalStep} steps in ${result.metrics.train_runtime.toFixed(1)} s; model saved to ${final}`);
+  trainer.dispose();
+  model.dispose();
+  refModel?.dispose();
+}

@@ -1,0 +1,333 @@
+/**
+ * Continuous batching (as vLLM and TGI do it): requests join the running batch between decode steps and leave it as
+ * soon as they finish, so many clients share each forward pass. Uses only the CausalLM forward contract
+ * (inputIds, attentionMask, positionIds, pastKeyValues, useCache → logits, presentKeyValues), so it works for every
+ * architecture, GQA caches included (the head axis is never touched).
+ *
+ * Layout: one batched KV cache per layer, [B, H, S, hd], rows left-padded with zeros; a host attention mask [B, S]
+ * marks the real columns and each row carries its own position counter, so a row's keys and positions are exactly
+ * those of the same sequence generated alone (greedy outputs equal generate()'s).
+ * Between steps the loop yields to the event loop (setImmediate) so HTTP traffic, health checks and disconnects are
+ * handled while generation runs.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../data/rng";
+import { pickToken } from "../model/generate";
+import { disposeCache, KVCache } from "../model/gpt2";
+import type { CausalLM } from "../model/io";
+
+export interface SequenceRequest {
+  promptIds: number[];
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+  /** Token ids that end the sequence (kept in the output tokens, like generate()). */
+  stopIds: number[];
+  /** Called with each new token as soon as it is chosen; returning true ends the sequence ("stop", e.g. a stop string). */
+  onToken?: (id: number) => boolean | void;
+}
+
+export type FinishReason = "stop" | "length" | "cancelled";
+
+export interface SequenceResult {
+  tokens: number[];
+  finishReason: FinishReason;
+}
+
+export interface SequenceHandle {
+  result: Promise<SequenceResult>;
+  /** Ends the sequence at the next step boundary (its slot is freed then); result resolves with "cancelled". */
+  cancel(): void;
+}
+
+export interface BatcherConfig {
+  /** Sequences decoded together at most. Default 32. */
+  maxBatchSize?: number;
+  /** Sequences waiting for a slot at most; submit() beyond that throws QueueFullError. Default 256. */
+  maxQueue?: number;
+  /** Prompt tokens (padded) prefilled in one step at most, so one step stays short. At least one prompt. Default 512. */
+  maxPrefillTokens?: number;
+  /** The model's context length (positions). */
+  contextLength: number;
+}
+
+export class QueueFullError extends Error {}
+
+interface Row {
+  req: SequenceRequest;
+  rng: Rng;
+  stop: Set<number>;
+  tokens: number[];
+  /** Real tokens so far (prompt + generated): the position of the next input token. */
+  length: number;
+  /** 1 for real columns of the batched cache, 0 for left padding. */
+  mask: number[];
+  cancelled: boolean;
+  finish?: FinishReason;
+  resolve: (r: SequenceResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class ContinuousBatcher {
+  private readonly maxBatchSize: number;
+  private readonly maxQueue: number;
+  private readonly maxPrefillTokens: number;
+  private readonly contextLength: number;
+  private waiting: Row[] = [];
+  private rows: Row[] = [];
+  private cache: KVCache | undefined; // per layer [rows.length, H, S, hd]
+  private running = false;
+  private closed = false;
+  /** Decode steps run so far (for tests and /health). */
+  steps = 0;
+
+  constructor(private readonly model: CausalLM, config: BatcherConfig) {
+    this.maxBatchSize = config.maxBatchSize ?? 32;
+    this.maxQueue = config.maxQueue ?? 256;
+    this.maxPrefillTokens = config.maxPrefillTokens ?? 512;
+    this.contextLength = config.contextLength;
+  }
+
+  get active(): number {
+    return this.rows.length;
+  }
+  get queued(): number {
+    return this.waiting.length;
+  }
+  /** Whether `count` more sequences can be accepted now. */
+  hasRoom(count: number): boolean {
+    return this.rows.length + this.waiting.length + count <= this.maxBatchSize + this.maxQueue;
+  }
+
+  submit(req: SequenceRequest): SequenceHandle {
+    if (this.closed) throw new Error("the batcher is closed");
+    if (!this.hasRoom(1)) throw new QueueFullError(`${this.waiting.length} requests are waiting (max ${this.maxQueue})`);
+    if (req.promptIds.length === 0) throw new Error("empty prompt");
+    let row!: Row;
+    const result = new Promise<SequenceResult>((resolve, reject) => {
+      row = {
+        req, rng: new Rng(req.seed), stop: new Set(req.stopIds), tokens: [], length: req.promptIds.length, mask: [],
+        cancelled: false, resolve, reject,
+      };
+    });
+    this.waiting.push(row);
+    this.wake();
+    return { result, cancel: () => this.cancelRow(row) };
+  }
+
+  /** Cancels every sequence (they resolve "cancelled") and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const row of [...this.waiting, ...this.rows]) this.cancelRow(row);
+  }
+
+  private cancelRow(row: Row): void {
+    if (row.finish) return;
+    row.cancelled = true;
+    const i = this.waiting.indexOf(row);
+    if (i >= 0) {
+      this.waiting.splice(i, 1);
+      this.settle(row, "cancelled");
+    }
+    // An active row leaves at the next step boundary (its cache row is dropped there).
+  }
+
+  private settle(row: Row, finish: FinishReason): void {
+    if (row.finish) return;
+    row.finish = finish;
+    row.resolve({ tokens: row.tokens, finishReason: finish });
+  }
+
+  private fail(row: Row, error: Error): void {
+    if (row.finish) return;
+    row.finish = "cancelled";
+    row.reject(error);
+  }
+
+  private wake(): void {
+    if (this.running) return;
+    this.running = true;
+    setImmediate(() => this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.rows.length > 0 || this.waiting.length > 0) {
+        this.dropFinished();
+        await this.admit();
+        if (this.rows.length > 0) await this.decodeStep();
+        this.dropFinished();
+        await new Promise<void>((r) => setImmediate(r)); // let HTTP handlers, health checks and cancels run
+      }
+    } catch (e) {
+      // A model failure fails every sequence in flight (the server answers 500 with the cause); the batcher restarts empty.
+      for (const row of [...this.waiting, ...this.rows]) this.fail(row, e as Error);
+      this.waiting = [];
+      this.rows = [];
+      disposeCache(this.cache);
+      this.cache = undefined;
+    } finally {
+      this.running = false;
+      if (this.waiting.length > 0 && !this.closed) this.wake();
+    }
+  }
+
+  /** Chooses a row's next token from its logits; records it and decides whether the row is done. */
+  private accept(row: Row, logits: Float32Array): void {
+    if (row.cancelled) return;
+    const next = pickToken(logits, row.req, row.rng);
+    row.tokens.push(next);
+    row.length++;
+    const stopNow = row.req.onToken?.(next) === true;
+    if (stopNow || row.stop.has(next)) row.finish = "stop";
+    else if (row.tokens.length >= row.req.maxNewTokens || row.length >= this.contextLength) row.finish = "length";
+    if (row.finish) row.resolve({ tokens: row.tokens, finishReason: row.finish });
+  }
+
+  /** Moves waiting sequences into the batch: one padded prefill pass for all admitted, then their caches join. */
+  private async admit(): Promise<void> {
+    const room = this.maxBatchSize - this.rows.length;
+    if (room <= 0 || this.waiting.length === 0) return;
+    const admitted: Row[] = [];
+    let longest = 0;
+    while (admitted.length < room && this.waiting.length > 0) {
+      const candidate = this.waiting[0];
+      const L = Math.max(longest, candidate.req.promptIds.length);
+      if (admitted.length > 0 && L * (admitted.length + 1) > this.maxPrefillTokens) break;
+      admitted.push(this.waiting.shift()!);
+      longest = L;
+    }
+    const k = admitted.length;
+    const ids: number[] = [], mask: number[] = [], positions: number[] = [];
+    for (const row of admitted) {
+      const p = row.req.promptIds;
+      const pad = longest - p.length;
+      for (let j = 0; j < longest; j++) {
+        ids.push(j < pad ? 0 : p[j - pad]);
+        mask.push(j < pad ? 0 : 1);
+        positions.push(Math.max(0, j - pad));
+      }
+      row.mask = Array.from({ length: longest }, (_, j) => (j < pad ? 0 : 1));
+    }
+    let values: Float32Array;
+    let presentKeyValues: KVCache | undefined;
+    try {
+      const inputIds = tf.tensor2d(ids, [k, longest], "int32"); // [k, L]
+      // Without padding the model's defaults (all ones, positions 0..L-1) are the same, and cheaper.
+      const padded = mask.includes(0);
+      const attentionMask = padded ? tf.tensor2d(mask, [k, longest], "int32") : undefined; // [k, L]
+      const positionIds = padded ? tf.tensor2d(positions, [k, longest], "int32") : undefined; // [k, L]
+      let out: ReturnType<CausalLM["forward"]>;
+      try {
+        out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true });
+      } finally {
+        tf.dispose([inputIds, ...(attentionMask ? [attentionMask, positionIds!] : [])]);
+      }
+      presentKeyValues = out.presentKeyValues;
+      const last = tf.tidy(() => out.logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
+      out.logits.dispose();
+      try {
+        values = (await last.data()) as Float32Array;
+      } finally {
+        last.dispose();
+      }
+    } catch (e) {
+      for (const row of admitted) this.fail(row, e as Error);
+      throw e;
+    }
+    const V = values.length / k;
+    admitted.forEach((row, i) => this.accept(row, values.subarray(i * V, (i + 1) * V)));
+    this.joinBatch(admitted, presentKeyValues!);
+  }
+
+  /** Appends rows (and their cache [k, H, L, hd]) to the batch, left-padding whichever side is shorter. */
+  private joinBatch(newRows: Row[], newCache: KVCache): void {
+    if (!this.cache || this.rows.length === 0) {
+      disposeCache(this.cache);
+      this.cache = newCache;
+      this.rows = newRows;
+      return;
+    }
+    const S = this.cache[0].key.shape[2];
+    const L = newCache[0].key.shape[2];
+    const width = Math.max(S, L);
+    const padLeft = (t: tf.Tensor4D, by: number): tf.Tensor4D => (by === 0 ? t.clone() : tf.pad(t, [[0, 0], [0, 0], [by, 0], [0, 0]]));
+    const merged: KVCache = this.cache.map((old, layer) =>
+      tf.tidy(() => ({
+        key: tf.concat([padLeft(old.key, width - S), padLeft(newCache[layer].key, width - L)], 0) as tf.Tensor4D, // [B+k, H, width, hd]
+        value: tf.concat([padLeft(old.value, width - S), padLeft(newCache[layer].value, width - L)], 0) as tf.Tensor4D,
+      })),
+    );
+    disposeCache(this.cache);
+    disposeCache(newCache);
+    for (const row of this.rows) row.mask = new Array(width - S).fill(0).concat(row.mask);
+    for (const row of newRows) row.mask = new Array(width - L).fill(0).concat(row.mask);
+    this.cache = merged;
+    this.rows = this.rows.concat(newRows);
+  }
+
+  /** Removes finished and cancelled rows from the batch and trims columns that are padding in every remaining row. */
+  private dropFinished(): void {
+    for (const row of this.rows) if (row.cancelled) this.settle(row, "cancelled");
+    const keep = this.rows.map((r, i) => (r.finish ? -1 : i)).filter((i) => i >= 0);
+    if (keep.length === this.rows.length) return;
+    if (keep.length === 0) {
+      disposeCache(this.cache);
+      this.cache = undefined;
+      this.rows = [];
+      return;
+    }
+    const rows = keep.map((i) => this.rows[i]);
+    const S = rows[0].mask.length;
+    const firstReal = Math.min(...rows.map((r) => r.mask.indexOf(1)));
+    const index = tf.tensor1d(keep, "int32");
+    const next: KVCache = this.cache!.map(({ key, value }) =>
+      tf.tidy(() => ({
+        key: tf.gather(key, index, 0).slice([0, 0, firstReal, 0], [-1, -1, S - firstReal, -1]) as tf.Tensor4D, // [B', H, S', hd]
+        value: tf.gather(value, index, 0).slice([0, 0, firstReal, 0], [-1, -1, S - firstReal, -1]) as tf.Tensor4D,
+      })),
+    );
+    index.dispose();
+    disposeCache(this.cache);
+    this.cache = next;
+    for (const row of rows) row.mask = row.mask.slice(firstReal);
+    this.rows = rows;
+  }
+
+  /** One token for every row: input [B, 1], mask [B, S+1], positions [B, 1] → logits [B, 1, V]. */
+  private async decodeStep(): Promise<void> {
+    const rows = this.rows;
+    const B = rows.length;
+    const S = rows[0].mask.length;
+    const inputIds = tf.tensor2d(rows.map((r) => r.tokens[r.tokens.length - 1]), [B, 1], "int32");
+    // No row padded (a row's padding is on the left): the defaults (all ones, position S) are exactly right.
+    const padded = rows.some((r) => r.mask[0] === 0);
+    let positionIds: tf.Tensor2D | undefined, attentionMask: tf.Tensor2D | undefined;
+    if (padded) {
+      positionIds = tf.tensor2d(rows.map((r) => r.length - 1), [B, 1], "int32"); // [B, 1]
+      const maskValues: number[] = [];
+      for (const r of rows) maskValues.push(...r.mask, 1);
+      attentionMask = tf.tensor2d(maskValues, [B, S + 1], "int32"); // [B, S+1]
+    }
+    let out: ReturnType<CausalLM["forward"]>;
+    try {
+      out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true });
+    } finally {
+      tf.dispose([inputIds, ...(padded ? [positionIds!, attentionMask!] : [])]);
+    }
+    const { logits, presentKeyValues } = out;
+    disposeCache(this.cache);
+    this.cache = presentKeyValues;
+    for (const r of rows) r.mask.push(1);
+    const last = logits.reshape([B, -1]); // [B, V]
+    logits.dispose();
+    const values = (await last.data()) as Float32Array;
+    last.dispose();
+    this.steps++;
+    const V = values.length / B;
+    rows.forEach((row, i) => this.accept(row, values.subarray(i * V, (i + 1) * V)));
+  }
+}
