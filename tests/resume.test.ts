@@ -28,7 +28,7 @@ const STEPS = 12;
 const trainArgs = (out: string) => [
   "train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out,
   "--steps", String(STEPS), "--batch-size", "1", "--grad-accum", "2", "--lr", "1e-3", "--logging-steps", "5",
-  "--save-steps", "1", "--save-total-limit", "3", "--num-sample-generations", "0", "--write-report", "false", "--seed", "7", "--json",
+  "--save-steps", "1", "--save-total-limit", "3", "--num-sample-generations", "0", "--no-write-report", "--seed", "7", "--json",
 ];
 
 function weights(dir: string): Map<string, Float32Array> {
