@@ -42,7 +42,8 @@ export interface DPOTrainerOptions {
   /** The policy being trained. */
   model: CausalLM;
   /** The reference; default a frozen copy of the policy as it is now (TRL's default). A reference passed here stays
-   * the caller's: the trainer never disposes it (with precomputeRefLogProbs it only stops using it). */
+   * the caller's: the trainer never disposes it (with precomputeRefLogProbs it only stops using it); with syncRefModel
+   * (TR-DPO) its weights are updated in place, as TRL does. */
   refModel?: CausalLM;
   tokenizer: Tokenizer;
   trainDataset: PreferenceRow[];
