@@ -10,7 +10,7 @@ const path = require("path");
 const os = require("os");
 const fs = require("fs");
 const { initBackend } = require("../dist/backend");
-const { loadModel } = require("../dist/model/io");
+const { loadModelFromDir } = require("../dist/model/io");
 const { Tokenizer } = require("../dist/tokenizer/tokenizer");
 const { loadPreferenceDataset } = require("../dist/data/dataset");
 const { DPOTrainer } = require("../dist/train/trainer");
@@ -20,7 +20,7 @@ const { DPOTrainer } = require("../dist/train/trainer");
   const root = path.join(__dirname, "..");
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
   const rows = loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
-  const model = loadModel(path.join(root, "data/sft-model"));
+  const model = loadModelFromDir(path.join(root, "data/sft-model"));
   const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, maxSteps: 1, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, overwriteOutputDir: true } });
   await trainer.train(); // warm-up
   const t0 = performance.now();
@@ -41,7 +41,7 @@ const { DPOTrainer } = require("../dist/train/trainer");
   model.dispose();
   if (process.argv.includes("--compiled")) {
     // 48 updates (3 epochs) with compileStep: the last epoch runs graphs only (every batch shape seen before).
-    const compiledModel = loadModel(path.join(root, "data/sft-model"));
+    const compiledModel = loadModelFromDir(path.join(root, "data/sft-model"));
     const marks = [];
     const compiled = new DPOTrainer({ model: compiledModel, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, maxSteps: 48, loggingSteps: 48, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, compileStep: true }, callbacks: [{ onStepEnd: () => void marks.push(performance.now()) }] });
     await compiled.train();

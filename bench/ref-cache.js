@@ -51,7 +51,7 @@ async function worker() {
   const spec = JSON.parse(option("spec"));
   const tokenizer = await Tokenizer.fromDir(spec.model);
   const rows = loadPreferenceDataset(spec.prefs, tokenizer).slice(0, spec.rows);
-  const model = loadModel(spec.model);
+  const model = await loadModel(spec.model);
   const steps = Number(option("steps", "8"));
   const marks = [];
   let begin = 0;

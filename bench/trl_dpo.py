@@ -67,6 +67,12 @@ computed with the initial weights):
   expected.json's ipo_* is the unnormalized paper form, so it will not match TRL's ipo.
 * sigmoid ignores label_smoothing in TRL 1.13 (dpo_trainer.py:1472-1473: -logsigmoid(beta*delta)); label smoothing
   only enters robust, exo_pair, aot, aot_unpaired. expected.json's sigmoid_*_ls0.1 (cDPO) has no TRL 1.13 twin.
+* use_weighting=True crashes TRL 1.13 at step 1 with hinge or sft (an in-place product autograd rejects).
+
+Many runs in one process (what tests/trl-parity.test.ts does, to pay Python's start-up once):
+  .venv/bin/python bench/trl_dpo.py --model ... --ref ... --prefs ... --lr 1e-3 --steps 5 \
+      --sweep '[{"name": "ipo", "loss_type": "ipo"}, {"name": "wpo", "use_weighting": true}]'
+prints {"versions", "args", "runs": [{"name", "trl_config", "logs"}, ...]}.
 """
 
 from __future__ import annotations
@@ -127,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss-type", default="sigmoid", help="TRL loss_type, comma-separated for a multi-loss mix")
     p.add_argument("--loss-weights", default=None, help="comma-separated loss_weights for a multi-loss mix")
     p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--f-divergence-type", default="reverse_kl", help="reverse_kl, forward_kl, js_divergence, alpha_divergence")
+    p.add_argument("--f-alpha-divergence-coef", type=float, default=0.5)
+    p.add_argument("--ld-alpha", type=float, default=None, help="LD-DPO alpha (default None: off)")
+    p.add_argument("--use-weighting", action="store_true", help="WPO weighting")
+    p.add_argument("--discopop-tau", type=float, default=0.05)
+    p.add_argument("--sweep", default=None,
+                   help="JSON list (inline or a file) of runs, each an object of this script's options by their "
+                        "argparse names (loss_type, label_smoothing, ...) plus 'name'; all run in this one process and "
+                        "the output is {'versions', 'runs': [{'name', 'trl_config', 'logs'}]}")
     p.add_argument("--max-grad-norm", type=float, default=1.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=42)
@@ -172,26 +187,8 @@ def _train(DPOTrainer, args, ref_model, config, train_dataset, tokenizer):
     return trainer, time.time() - t0
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only; never reach the Hub
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU reference
-
-    import torch
-    import transformers
-    import trl
-    import datasets
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import DPOConfig, DPOTrainer
-
-    transformers.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
+def run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets) -> dict:
+    """One TRL training run with these options: {"args", "trl_config", "num_rows", "train_wall_s", "logs"}."""
     rows = read_prefs(args.prefs)
     bs = args.batch_size or len(rows)
     loss_types = [s.strip() for s in args.loss_type.split(",") if s.strip()]
@@ -210,6 +207,11 @@ def main(argv=None) -> int:
         loss_type=loss_types,
         loss_weights=loss_weights,
         label_smoothing=args.label_smoothing,
+        f_divergence_type=args.f_divergence_type,
+        f_alpha_divergence_coef=args.f_alpha_divergence_coef,
+        ld_alpha=args.ld_alpha,
+        use_weighting=args.use_weighting,
+        discopop_tau=args.discopop_tau,
         max_grad_norm=args.max_grad_norm,
         weight_decay=args.weight_decay,
         per_device_train_batch_size=bs,
@@ -238,7 +240,6 @@ def main(argv=None) -> int:
     # Trainer's PrinterCallback prints each log dict to stdout; keep stdout for our JSON only.
     with contextlib.redirect_stdout(sys.stderr):
         trainer, wall = _train(DPOTrainer, args, ref_model, config, datasets.Dataset.from_list(rows), tokenizer)
-  # a path: TRL loads it (fp32) and, when ref is None, reloads it as the reference
 
     logs = []
     for entry in trainer.state.log_history:
@@ -249,13 +250,13 @@ def main(argv=None) -> int:
                     e[k] = float(v) if isinstance(v, (int, float)) else v
             logs.append(e)
 
-    result = {
-        "versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
-                     "python": sys.version.split()[0]},
+    return {
         "args": {k: v for k, v in vars(args).items() if k not in ("out",)},
         "trl_config": {
             "learning_rate": config.learning_rate, "beta": config.beta, "loss_type": config.loss_type,
             "loss_weights": config.loss_weights, "label_smoothing": config.label_smoothing,
+            "f_divergence_type": config.f_divergence_type, "f_alpha_divergence_coef": config.f_alpha_divergence_coef,
+            "ld_alpha": config.ld_alpha, "use_weighting": config.use_weighting, "discopop_tau": config.discopop_tau,
             "max_grad_norm": config.max_grad_norm, "weight_decay": config.weight_decay,
             "adam_beta1": config.adam_beta1, "adam_beta2": config.adam_beta2, "adam_epsilon": config.adam_epsilon,
             "optim": str(getattr(config.optim, "value", config.optim)),
@@ -272,6 +273,61 @@ def main(argv=None) -> int:
         "logs": logs,
     }
 
+
+def _emit(result: dict, out: str | None) -> None:
+    """The JSON on stdout, and in --out when given."""
+    text = json.dumps(result, indent=1)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only; never reach the Hub
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU reference
+
+    import torch
+    import transformers
+    import trl
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    transformers.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.sweep:
+        spec = args.sweep if args.sweep.lstrip().startswith("[") else open(args.sweep, encoding="utf-8").read()
+        runs = []
+        for entry in json.loads(spec):
+            unknown = sorted(set(entry) - set(vars(args)) - {"name"})
+            if unknown:
+                raise SystemExit(f"--sweep: unknown option(s) {unknown} in {entry}")
+            run_args = argparse.Namespace(**{**vars(args), **{k: v for k, v in entry.items() if k != "name"}})
+            if isinstance(run_args.loss_weights, list):
+                run_args.loss_weights = ",".join(str(w) for w in run_args.loss_weights)
+            if isinstance(run_args.loss_type, list):
+                run_args.loss_type = ",".join(run_args.loss_type)
+            _eprint(f"sweep: {entry.get('name', run_args.loss_type)}")
+            one = run_trl(run_args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets)
+            runs.append({"name": entry.get("name", run_args.loss_type), "trl_config": one["trl_config"], "logs": one["logs"]})
+        versions = {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
+                    "python": sys.version.split()[0]}
+        _emit({"versions": versions, "args": {k: v for k, v in vars(args).items() if k != "out"}, "runs": runs}, args.out)
+        return 0
+
+    result = run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokenizer, datasets)
+    result["versions"] = {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
+                          "python": sys.version.split()[0]}
+    logs = result["logs"]
     rc = 0
     if args.expect:
         with open(args.expect, encoding="utf-8") as f:
@@ -291,12 +347,7 @@ def main(argv=None) -> int:
         if not cmp["ok"]:
             rc = 1
 
-    text = json.dumps(result, indent=1)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(text)
+    _emit(result, args.out)
     return rc
 
 

@@ -19,7 +19,7 @@
  * import { initBackend, loadModel, Tokenizer, loadPreferenceDataset, DPOTrainer } from "dpo-ts";
  * await initBackend();
  * const tokenizer = await Tokenizer.fromDir("data/sft-model");
- * const model = loadModel("data/sft-model");
+ * const model = await loadModel("data/sft-model");
  * const rows = loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
  * const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { beta: 0.1, learningRate: 5e-5, maxSteps: 50 } });
  * await trainer.train();
@@ -34,8 +34,8 @@ export { initBackend, describeBackend, currentBackend } from "./backend";
 export type { BackendChoice, BackendName, BackendOptions } from "./backend";
 
 // Model
-export { loadModel, saveModel, readModelWeights } from "./model/io";
-export type { CausalLM } from "./model/io";
+export { loadModel, loadModelFromDir, saveModel, readModelWeights } from "./model/io";
+export type { CausalLM, LoadModelOptions } from "./model/io";
 export { GPT2LMHeadModel, disposeCache } from "./model/gpt2";
 export type { ForwardOptions, ForwardOutput, KVCache } from "./model/gpt2";
 export { parseConfig, readConfig, gpt2Config, configToJson } from "./model/config";
@@ -45,13 +45,17 @@ export type { HostTensor, SafetensorsFile } from "./model/safetensors";
 export { generate, pickToken } from "./model/generate";
 export type { GenerationOptions, GenerationOutput } from "./model/generate";
 
+// Hugging Face Hub (models and data sets, in the cache Python's huggingface_hub uses)
+export { snapshotDownload, resolvePretrained, resolveHubDataset, HubError, hubCacheDir, hubEndpoint, hubOffline, looksLikeRepoId, formatProgress } from "./hub";
+export type { HubOptions, SnapshotOptions, Snapshot, HubDatasetOptions, HubDatasetFiles, HubErrorKind, DownloadProgress, ProgressHook } from "./hub";
+
 // Tokenizer
 export { Tokenizer } from "./tokenizer/tokenizer";
 export type { ChatMessage } from "./tokenizer/tokenizer";
 export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIAL_TOKENS } from "./tokenizer/train-bpe";
 
 // Data
-export { loadPreferenceDataset, detectPreferenceFormat } from "./data/dataset";
+export { loadPreferenceDataset, detectPreferenceFormat, resolvePreferenceSource } from "./data/dataset";
 export type { PreferenceFormat } from "./data/dataset";
 export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
 export type { PreferenceRow, OrcaRow, InstructionRow, RowSource } from "./data/preferences";
@@ -74,10 +78,11 @@ export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint } fr
 export type { TrainerStateJson } from "./train/checkpoint";
 export { DEFAULT_DPO_CONFIG, resolveConfig, reportTargets } from "./train/config";
 export type { DPOConfig, DPOConfigInput, ReportTarget } from "./train/config";
-export { dpoLoss, LOSS_TYPES } from "./train/loss";
-export type { LossType, DPOLossOptions, PreferenceLogps } from "./train/loss";
+export { dpoLoss, lossCurves, checkLossOptions, LOSS_TYPES, F_DIVERGENCE_TYPES, F_DIVERGENCE_LOSS_TYPES } from "./train/loss";
+export type { LossType, FDivergenceType, DPOLossOptions, PreferenceLogps } from "./train/loss";
 export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
-export { completionLogps, headLogProbs } from "./train/logps";
+export type { DPOStepOptions } from "./train/step";
+export { completionLogps, headLogProbs, lengthDesensitizedRows } from "./train/logps";
 export { collatePairs, collateSequences, disposeBatch, microBatchOrder } from "./train/batch";
 export type { PairBatch, TokenIdsPair } from "./train/batch";
 export { AdamW, clipGradNorm, optimizerStep, gradientsByName } from "./train/optimizer";
@@ -92,9 +97,10 @@ export { MetricsLogger, formatLogLine } from "./metrics/logger";
 export {
   lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
   completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
+  lossShapesFigure,
   seriesFromLog, ema, histogram,
 } from "./metrics/plots";
-export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table } from "./metrics/plots";
+export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table, LossCurve } from "./metrics/plots";
 export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
 export { writeReport, buildReport, readMetricsLog, writeComparison, buildComparison } from "./metrics/report";
 

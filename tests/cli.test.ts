@@ -280,7 +280,7 @@ describe("dpo-ts CLI is strict", () => {
       return dpoConfigFrom(mergeValues(values, trainOptions), trainOptions) as Record<string, unknown>;
     };
     expect(config("--lr", "3e-4", "--steps", "7", "--batch-size", "2", "--precompute-ref", "--no-write-report", "--loss", "hinge")).toEqual({
-      learningRate: 3e-4, maxSteps: 7, perDeviceTrainBatchSize: 2, precomputeRefLogProbs: true, writeReport: false, lossType: "hinge",
+      learningRate: 3e-4, maxSteps: 7, perDeviceTrainBatchSize: 2, precomputeRefLogProbs: true, writeReport: false, lossType: ["hinge"],
     });
     expect(config("--loss", "sigmoid,sft").lossType).toEqual(["sigmoid", "sft"]);
     expect(() => config("--loss", "sigmoid,,sft")).toThrow('--loss must be a comma-separated list without empty items, got "sigmoid,,sft"');

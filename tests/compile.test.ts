@@ -84,12 +84,16 @@ describe("DPOTrainer with compileStep", () => {
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1 },
     { perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2 },
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
-  ])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
+    // Losses with batch-level parts: a sort over the batch (aot), the batch's token NLL (sft), per-token LD-DPO
+    // weights built from labelRows, WPO weights from the full logits, an f-divergence.
+    { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: ["aot", "sft"], lossWeights: [1, 0.5], ldAlpha: 0.5 },
+    { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: "sigmoid_norm", useWeighting: true, fDivergenceType: "js_divergence" },
+  ] as Record<string, unknown>[])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
     if (!native()) return ctx.skip();
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const run = async (compileStep: boolean) => {
-      const policy = loadModel(path.join(FIX, "gpt2-policy"));
-      const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+      const policy = await loadModel(path.join(FIX, "gpt2-policy"));
+      const reference = await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
       const counts: number[] = [];
       const trainer = new DPOTrainer({
         model: policy, refModel: reference, tokenizer, trainDataset: rows,
@@ -128,7 +132,7 @@ describe("DPOTrainer with compileStep", () => {
   it("is refused clearly off the native backend", async (ctx) => {
     if (native()) return ctx.skip();
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const policy = await loadModel(path.join(FIX, "gpt2-policy"));
     const trainer = new DPOTrainer({ model: policy, tokenizer, trainDataset: rows, args: { outputDir: tmp("dpo-compiled-"), maxSteps: 1, compileStep: true, reportTo: "none" } });
     await expect(trainer.train()).rejects.toThrow(/"compileStep" needs the native "tensorflow" backend; the active backend is/);
     trainer.dispose();

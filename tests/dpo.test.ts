@@ -18,8 +18,8 @@ let policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer;
 
 beforeAll(async () => {
   await useBackendForTests();
-  policy = loadModel(path.join(FIX, "gpt2-policy"));
-  reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+  policy = await loadModel(path.join(FIX, "gpt2-policy"));
+  reference = await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
   tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
 });
 afterAll(() => {

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { loadModel, CausalLM } from "../src/model/io";
+import { loadModelFromDir, CausalLM } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { tokenizePairs } from "../src/data/tokenize";
@@ -23,8 +23,8 @@ let policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, pairs: TokenIds
 
 beforeAll(async () => {
   await useBackendForTests();
-  policy = loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
-  reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+  policy = loadModelFromDir(path.join(FIX, "gpt2-policy"), { trainable: false });
+  reference = loadModelFromDir(path.join(FIX, "gpt2-ref"), { trainable: false });
   tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
   pairs = tokenizePairs(readPreferenceFile(path.join(FIX, "prefs.jsonl")), tokenizer).pairs;
 });

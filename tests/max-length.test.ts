@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadModel } from "../src/model/io";
+import { loadModelFromDir } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
@@ -21,7 +21,7 @@ beforeAll(async () => {
 
 describe("maxLength and the model's context", () => {
   it("defaults to n_positions; longer rows are named by file:line; truncated and dropped rows are counted", () => {
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
     const context = model.config.nPositions;
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dpo-maxlen-")), "prefs.jsonl");
     const long = Array.from({ length: context }, (_, i) => `word${i}`).join(" ");

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadModel, saveModel } from "../src/model/io";
+import { loadModel, loadModelFromDir, saveModel } from "../src/model/io";
 import { readSafetensors } from "../src/model/safetensors";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 describe("GPT-2 forward matches transformers", () => {
   it("first logits of prompt 0 within 1e-4", () => {
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
     const ids: number[] = expected.ids[0].prompt;
     const got = tf.tidy(() => {
       const { logits } = model.forward(tf.tensor2d([ids], [1, ids.length], "int32"));
@@ -30,7 +30,7 @@ describe("GPT-2 forward matches transformers", () => {
   });
 
   it("padding does not change the logits of real tokens", () => {
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
     const ids: number[] = expected.ids[1].prompt;
     const padded = [...ids, 0, 0, 0];
     const [a, b] = tf.tidy(() => {
@@ -47,7 +47,7 @@ describe("GPT-2 forward matches transformers", () => {
   });
 
   it("saves a folder that reloads to identical weights", async () => {
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-save-"));
     await saveModel(model, dir);
     const original = readSafetensors(path.join(FIX, "gpt2-policy/model.safetensors")).tensors;
@@ -65,16 +65,16 @@ describe("GPT-2 forward matches transformers", () => {
     fs.copyFileSync(path.join(FIX, "gpt2-policy/model.safetensors"), path.join(dir, "model.safetensors"));
     const config = JSON.parse(fs.readFileSync(path.join(FIX, "gpt2-policy/config.json"), "utf8"));
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, n_embd: 64 }));
-    expect(() => loadModel(dir)).toThrow(/wte\.weight.*shape \[400,48\].*\[400,64\]/);
+    expect(() => loadModelFromDir(dir)).toThrow(/wte\.weight.*shape \[400,48\].*\[400,64\]/);
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, model_type: "bert" }));
-    expect(() => loadModel(dir)).toThrow(/config\.json: field "model_type"/);
+    expect(() => loadModelFromDir(dir)).toThrow(/config\.json: field "model_type"/);
   });
 });
 
 describe("generation", () => {
   it("greedy 12 tokens equal transformers' generate (KV cache)", async () => {
     const { generate } = await import("../src/model/generate");
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const before = tf.memory().numTensors;
     const out = await generate(model, expected.ids[0].prompt, { maxNewTokens: 12, eosTokenId: null });
     expect(out.tokens).toEqual(expected.models.gpt2.greedy_policy_prompt0_12_tokens);
@@ -90,7 +90,7 @@ describe("generation", () => {
 
   it("stops at EOS", async () => {
     const { generate } = await import("../src/model/generate");
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const greedy: number[] = expected.models.gpt2.greedy_policy_prompt0_12_tokens;
     const out = await generate(model, expected.ids[0].prompt, { maxNewTokens: 12, eosTokenId: greedy[3] });
     expect(out.tokens).toEqual(greedy.slice(0, greedy.indexOf(greedy[3]) + 1));
@@ -103,7 +103,7 @@ describe("transformers loads what dpo-ts saves", () => {
   const python = pythonWith("torch", "transformers");
   it.skipIf(!python)("AutoModelForCausalLM + AutoTokenizer on a saved folder give the same logits and ids", async () => {
     const { Tokenizer } = await import("../src/tokenizer/tokenizer");
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-hf-load-"));
     await saveModel(model, dir);

@@ -144,6 +144,8 @@ describe("course notebooks run headlessly, in order", () => {
     const out = stdout(nb);
     expect(out).toContain("eval loss 0.6931 (ln 2 = 0.6931)");
     expect(out).toMatch(/4 steps in [\d.]+ s/);
+    // Section 6: every loss against the margin, from the trainer's own dpoLoss.
+    expect(out).toContain("14 losses; sigmoid at margin 0: 0.6931 (ln 2 = 0.6931)");
     const d = displays(nb);
     // One status output, updated in place to its final state.
     const progress = d.filter((o) => String(o.data["text/plain"]).startsWith("DPO training"));

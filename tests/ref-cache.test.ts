@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadModel, CausalLM } from "../src/model/io";
+import { loadModelFromDir, CausalLM } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
@@ -24,7 +24,7 @@ beforeAll(async () => {
 
 /** A reference whose forward passes are counted. */
 function countedReference(): { model: CausalLM; forwards: () => number } {
-  const model = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+  const model = loadModelFromDir(path.join(FIX, "gpt2-ref"), { trainable: false });
   let n = 0;
   const forward = model.hiddenStates.bind(model);
   model.hiddenStates = ((...args: Parameters<CausalLM["hiddenStates"]>) => {
@@ -39,7 +39,7 @@ describe("cached reference log-probs", () => {
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-cache-"));
     const run = async () => {
       const ref = countedReference();
-      const model = loadModel(path.join(FIX, "gpt2-policy"));
+      const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
       const trainer = new DPOTrainer({
         model, refModel: ref.model, tokenizer, trainDataset: rows, evalDataset: rows.slice(0, 2),
         args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-run-")), maxSteps: 3, perDeviceTrainBatchSize: 2, learningRate: 1e-3, loggingSteps: 1, evalStrategy: "steps", evalSteps: 3, precomputeRefLogProbs: true, refLogpsCacheDir: cacheDir, reportTo: "none", numSampleGenerations: 0, writeReport: false },
@@ -65,7 +65,7 @@ describe("cached reference log-probs", () => {
   it("another maxLength gives another cache key", async () => {
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-key-"));
     for (const maxLength of [0, 20]) {
-      const model = loadModel(path.join(FIX, "gpt2-policy"));
+      const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
       const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-key-run-")), maxSteps: 1, maxLength, precomputeRefLogProbs: true, refLogpsCacheDir: cacheDir, reportTo: "none", numSampleGenerations: 0, writeReport: false } });
       await trainer.train();
       trainer.dispose();
@@ -75,8 +75,8 @@ describe("cached reference log-probs", () => {
   });
 
   it("TR-DPO sync: ref ← α·policy + (1−α)·ref", () => {
-    const policy = loadModel(path.join(FIX, "gpt2-policy"));
-    const ref = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+    const policy = loadModelFromDir(path.join(FIX, "gpt2-policy"));
+    const ref = loadModelFromDir(path.join(FIX, "gpt2-ref"), { trainable: false });
     const tensors = tf.memory().numTensors;
     const name = [...ref.params.keys()][0];
     const [p, r] = [policy, ref].map((m) => m.params.get(name)!.dataSync().slice());

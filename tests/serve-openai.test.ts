@@ -19,7 +19,7 @@ const logLines: string[] = [];
 
 beforeAll(async () => {
   await useBackendForTests();
-  policy = loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
+  policy = await loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
   tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
   server = await serve({
     models: [{ name: "dpo", model: policy, tokenizer }, { name: "ref", path: path.join(FIX, "gpt2-ref") }],

@@ -23,7 +23,7 @@ const forwardAt: number[] = [];
 
 beforeAll(async () => {
   await useBackendForTests();
-  model = loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
+  model = await loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
   tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
   const timed = Object.create(model) as CausalLM;
   timed.forward = (ids, opts) => {

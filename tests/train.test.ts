@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadModel } from "../src/model/io";
+import { loadModel, loadModelFromDir } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
@@ -25,8 +25,8 @@ beforeAll(async () => {
 
 describe("DPO gradient", () => {
   it("matches central finite differences of the loss", async () => {
-    const policy = loadModel(path.join(FIX, "gpt2-policy"));
-    const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+    const policy = await loadModel(path.join(FIX, "gpt2-policy"));
+    const reference = await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
     const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows });
     const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
     const refLogps = tf.tidy(() => completionLogps(reference, batch).logps);
@@ -63,8 +63,8 @@ describe("DPO gradient", () => {
 
 describe("memory-saving paths give the same numbers", () => {
   it("gradient checkpointing: same loss and gradients as keeping activations", () => {
-    const policy = loadModel(path.join(FIX, "gpt2-policy"));
-    const reference = loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+    const policy = loadModelFromDir(path.join(FIX, "gpt2-policy"));
+    const reference = loadModelFromDir(path.join(FIX, "gpt2-ref"), { trainable: false });
     const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows });
     const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
     const refLogps = tf.tidy(() => completionLogps(reference, batch).logps);
@@ -161,7 +161,7 @@ describe("optimizer", () => {
 
 describe("DPOTrainer", () => {
   it("keeps tf.memory().numTensors flat across steps and writes metrics.jsonl and final/", async () => {
-    const policy = loadModel(path.join(FIX, "gpt2-policy"));
+    const policy = await loadModel(path.join(FIX, "gpt2-policy"));
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-train-"));
     const counts: number[] = [];
     const trainer = new DPOTrainer({
@@ -184,7 +184,7 @@ describe("DPOTrainer", () => {
       expect(Number.isFinite(train[0][key]), key).toBe(true);
     }
     expect(train[0].learning_rate).toBeCloseTo(learningRateAt(1, { learningRate: 1e-3, type: "cosine", warmupSteps: 1, totalSteps: 6 }), 10);
-    const reloaded = loadModel(path.join(out, "final"));
+    const reloaded = await loadModel(path.join(out, "final"));
     expect(reloaded.numParameters()).toBe(policy.numParameters());
     expect(fs.existsSync(path.join(out, "final/tokenizer.json"))).toBe(true);
     // After training: sample generations of policy vs reference, and the self-contained report.

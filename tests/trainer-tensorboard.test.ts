@@ -26,7 +26,7 @@ describe.skipIf(!python)("trainer → TensorBoard", () => {
   it("EventAccumulator finds every metrics.jsonl value at its step", async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tb-"));
     const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
-    const model = loadModel(path.join(FIX, "gpt2-policy"));
+    const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const trainer = new DPOTrainer({
       model, tokenizer: await Tokenizer.fromDir(path.join(FIX, "gpt2-policy")), trainDataset: rows, evalDataset: rows.slice(0, 2),
       args: { outputDir: out, maxSteps: 4, perDeviceTrainBatchSize: 2, loggingSteps: 1, evalStrategy: "steps", evalSteps: 2, learningRate: 1e-3 },

@@ -68,7 +68,7 @@ async function worker(values: Record<string, unknown>): Promise<void> {
   const batchSize = integerValue(values, "batch-size", { positive: true }) ?? 4;
   const warmup = integerValue(values, "warmup", { min: 0 }) ?? 2;
   const steps = integerValue(values, "steps", { positive: true }) ?? 5;
-  const model = loadModel(modelDir);
+  const model = await loadModel(modelDir);
   const marks: { time: number; tokens: number }[] = [];
   const trainer = new DPOTrainer({
     model,

@@ -169,7 +169,7 @@ function knobOption(knob: string): OptionSpec {
   }
   if (typeof d === "boolean") return { type: "boolean", description, group: "DPOConfig" };
   const shown = Array.isArray(d) ? d.join(",") : d === null || d === undefined || d === "" || description.includes("default") ? undefined : String(d);
-  const valueName = isList(knob) ? "A,B" : INTEGER_KNOBS.has(knob) ? "N" : typeof d === "number" ? "X" : /Dir$/.test(knob) ? "DIR" : "NAME";
+  const valueName = isList(knob) ? "A,B" : INTEGER_KNOBS.has(knob) ? "N" : typeof d === "number" || d === null ? "X" : /Dir$/.test(knob) ? "DIR" : "NAME";
   return { type: "string", valueName, description: description + (shown !== undefined ? ` (default ${shown})` : ""), group: "DPOConfig" };
 }
 
@@ -219,7 +219,8 @@ export function knobValue(knob: string, raw: unknown, what: string, fromFile = f
     if (raw === false || raw === "false") return false;
     throw new CliError(`${what} must be true or false, got ${JSON.stringify(raw)}`);
   }
-  if (typeof d === "number" || INTEGER_KNOBS.has(knob)) {
+  // A null default is a number that may be unset (ldAlpha: TRL's None).
+  if (typeof d === "number" || INTEGER_KNOBS.has(knob) || d === null) {
     if (raw === null && d === null) return null;
     if (typeof raw !== "number" && typeof raw !== "string") throw new CliError(`${what} must be a number, got ${JSON.stringify(raw)}`);
     const integer = INTEGER_KNOBS.has(knob);

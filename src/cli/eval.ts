@@ -28,10 +28,10 @@ const TRAINING_ONLY_KNOBS = [
 ];
 
 export const evalOptions: OptionsTable = {
-  policy: { type: "string", valueName: "DIR", description: "model folder to score (Hugging Face format)" },
-  ref: { type: "string", valueName: "DIR", description: "reference model folder (default: --policy itself)" },
+  policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
+  ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: --policy itself)" },
   data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
-  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --policy)" },
+  tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   "batch-size": { type: "string", valueName: "N", description: `pairs scored at once, as TRL's per_device_eval_batch_size (default ${DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize})` },
   backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object" },
@@ -47,9 +47,9 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
   const rows = loadPreferenceDataset(dataFile, tokenizer);
-  const model = loadModel(policyDir, { trainable: false });
+  const model = await loadModel(policyDir, { trainable: false });
   const refDir = stringValue(values, "ref");
-  const refModel = refDir ? loadModel(refDir, { trainable: false }) : model;
+  const refModel = refDir ? await loadModel(refDir, { trainable: false }) : model;
   // maxLength unset: the model's context, as in training.
   const maxLength = (args.maxLength as number | undefined) || model.config.nPositions;
   const { pairs, dropped, truncated } = tokenizePairs(rows, tokenizer, { maxLength, maxPromptLength: args.maxPromptLength ?? DEFAULT_DPO_CONFIG.maxPromptLength });

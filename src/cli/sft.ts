@@ -16,8 +16,8 @@ import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requ
 export const sftOptions: OptionsTable = {
   data: { type: "string", valueName: "FILE", description: "{system, question, answer} rows (.jsonl)" },
   out: { type: "string", valueName: "DIR", description: "where the trained model folder goes" },
-  model: { type: "string", valueName: "DIR", description: "model folder to fine-tune (else a new GPT-2 of the size below)" },
-  tokenizer: { type: "string", valueName: "DIR", description: "tokenizer folder (default: --model)" },
+  model: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to fine-tune (else a new GPT-2 of the size below)" },
+  tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --model)" },
   "n-layer": { type: "string", valueName: "N", description: "new model: transformer blocks (default 4)", group: "new model" },
   "n-embd": { type: "string", valueName: "N", description: "new model: width (default 64)", group: "new model" },
   "n-head": { type: "string", valueName: "N", description: "new model: attention heads (default 4)", group: "new model" },
@@ -60,7 +60,7 @@ export async function sftCommand(values: Record<string, unknown>): Promise<void>
   await initBackend({ backend: stringValue(values, "backend") });
   const tokenizer = await Tokenizer.fromDir(tokenizerDir);
   const model = modelDir
-    ? loadModel(modelDir)
+    ? await loadModel(modelDir)
     : GPT2LMHeadModel.init(gpt2Config({ vocabSize: tokenizer.vocabSize, ...shape, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId }), seed);
   const rows = readInstructionFile(dataFile).map((row) => chatmlInstruction(row, tokenizer));
   console.log(`sft: ${rows.length} rows, ${model.numParameters()} parameters`);

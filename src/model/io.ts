@@ -7,6 +7,8 @@ import * as path from "path";
 import { configToJson, ModelConfig, readConfig } from "./config";
 import { GPT2LMHeadModel } from "./gpt2";
 import { readSafetensors, writeSafetensors, HostTensor } from "./safetensors";
+import { resolvePretrained } from "../hub/model-files";
+import type { HubOptions } from "../hub/snapshot";
 
 export type CausalLM = GPT2LMHeadModel;
 
@@ -29,10 +31,25 @@ export function readModelWeights(dir: string): Map<string, HostTensor> {
   throw new Error(`${single}: not found`);
 }
 
-/** Loads a causal language model from a Hugging Face folder. */
-export function loadModel(dir: string, opts: { trainable?: boolean } = {}): CausalLM {
+/** Loads a causal language model from a Hugging Face folder (synchronous; no Hub). */
+export function loadModelFromDir(dir: string, opts: { trainable?: boolean } = {}): CausalLM {
   const config = readConfig(dir);
   return GPT2LMHeadModel.fromWeights(config, readModelWeights(dir), { trainable: opts.trainable, source: dir });
+}
+
+export interface LoadModelOptions extends HubOptions {
+  /** false: weights are constants (a reference model, eval, serving). Default true. */
+  trainable?: boolean;
+}
+
+/**
+ * Loads a causal language model from a folder or a Hugging Face Hub repo id ("HuggingFaceTB/SmolLM2-135M-Instruct"):
+ * a repo's config, tokenizer files and safetensors weights are downloaded into the Hugging Face cache (or found
+ * there; offline too), then read as from a folder. `revision`, `cacheDir`, `token`, `hubUrl`: see {@link HubOptions}.
+ */
+export async function loadModel(idOrDir: string, opts: LoadModelOptions = {}): Promise<CausalLM> {
+  const { trainable, ...hub } = opts;
+  return loadModelFromDir(await resolvePretrained(idOrDir, "model", hub), { trainable });
 }
 
 /** generation_config.json as transformers writes it. */

@@ -111,7 +111,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   for (const spec of opts.models) {
     if (models.has(spec.name)) throw new Error(`serve: two models are named "${spec.name}"`);
     const owned = "path" in spec;
-    const model = owned ? loadModel(spec.path, { trainable: false }) : spec.model;
+    const model = owned ? await loadModel(spec.path, { trainable: false }) : spec.model;
     const tokenizer = owned ? await Tokenizer.fromDir(spec.path) : spec.tokenizer;
     const contextLength = model.config.nPositions;
     const batcher = new ContinuousBatcher(model, { maxBatchSize: opts.maxBatchSize, maxQueue: opts.maxQueue, contextLength });

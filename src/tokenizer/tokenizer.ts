@@ -10,6 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
+import { resolvePretrained } from "../hub/model-files";
+import type { HubOptions } from "../hub/snapshot";
 
 export interface ChatMessage {
   role: string;
@@ -141,9 +143,11 @@ export class Tokenizer {
   /**
    * Loads a Hugging Face tokenizer folder: tokenizer.json (required), tokenizer_config.json (eos/pad/bos tokens; older
    * folders may keep them in special_tokens_map.json), chat_template.jinja (else tokenizer_config.json's chat_template).
+   * A Hub repo id ("HuggingFaceTB/SmolLM2-135M-Instruct") is accepted too: its tokenizer files are downloaded into
+   * (or found in) the Hugging Face cache; `opts` are the Hub options (revision, cacheDir, token, hubUrl).
    */
-  static async fromDir(dir: string): Promise<Tokenizer> {
-    return Tokenizer.fromDirSync(dir);
+  static async fromDir(dirOrId: string, opts: HubOptions = {}): Promise<Tokenizer> {
+    return Tokenizer.fromDirSync(await resolvePretrained(dirOrId, "tokenizer", opts));
   }
 
   /** Synchronous {@link Tokenizer.fromDir}. */

@@ -2,19 +2,39 @@
  * DPOConfig: TRL's DPOConfig / Hugging Face TrainingArguments knobs, in camelCase, with TRL's defaults where they
  * make sense for dpo-ts. Every knob is one the trainer actually reads.
  */
-import { LossType, LOSS_TYPES } from "./loss";
+import { checkLossOptions, FDivergenceType, LossType, LOSS_TYPES } from "./loss";
 import { SchedulerType, SCHEDULER_TYPES } from "./scheduler";
 
 export interface DPOConfig {
   /** Run folder: metrics.jsonl, config.json, TensorBoard events, report.html, checkpoints, final/.
    * Default "runs/<runName>". */
   outputDir: string;
-  /** β, the strength of the KL penalty to the reference model. TRL: 0.1. */
+  // ── The loss (TRL DPOConfig's "Parameters that control the training"; formulas in loss.ts) ──────────────────
+  /** β, the strength of the KL penalty to the reference model (τ of the IPO paper for "ipo"). TRL: 0.1. */
   beta: number;
-  /** "sigmoid" (DPO), "hinge" (SLiC), "ipo", "robust". TRL: "sigmoid". */
-  lossType: LossType;
-  /** ε: probability that a preference label is flipped (cDPO / robust DPO). TRL: 0. */
+  /** The loss, or several summed with lossWeights (MPO; RPO = ["sigmoid", "sft"]): "sigmoid", "hinge", "ipo",
+   * "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down",
+   * "discopop", "sft", "sigmoid_norm". A string (comma-separated names allowed) is turned into a list, as TRL does.
+   * TRL: ["sigmoid"]. */
+  lossType: LossType | LossType[];
+  /** One weight per entry of lossType; null = 1 each. TRL: None. */
+  lossWeights: number[] | null;
+  /** ε: the label-flip probability of robust DPO and cDPO ("sigmoid"; TRL 1.13 ignores it there), EXO's ε
+   * ("exo_pair", must be > 0), and the smoothing of "aot"/"aot_unpaired". TRL: 0. */
   labelSmoothing: number;
+  /** f-DPO's divergence: "reverse_kl" (standard DPO), "forward_kl", "js_divergence", "alpha_divergence"; a
+   * non-default one only with sigmoid, sigmoid_norm, hinge, ipo, exo_pair, robust, discopop, sft. TRL: "reverse_kl". */
+  fDivergenceType: FDivergenceType;
+  /** α of "alpha_divergence". TRL: 0.5. */
+  fAlphaDivergenceCoef: number;
+  /** LD-DPO's α in [0, 1]: completion tokens beyond the shorter completion of the pair count α times in log π (policy
+   * and reference); null = plain sums. TRL: None. */
+  ldAlpha: number | null;
+  /** WPO: weight each pair's loss by the policy's length-normalised probabilities of both completions. TRL: false. */
+  useWeighting: boolean;
+  /** τ of "discopop". TRL: 0.05. */
+  discopopTau: number;
+  // ────────────────────────────────────────────────────────────────────────────────────────────────────────────
   /** Peak learning rate. TRL: 1e-6. */
   learningRate: number;
   /** "constant", "constant_with_warmup", "linear" or "cosine". Transformers: "linear". */
@@ -117,9 +137,16 @@ export type DPOConfigInput = Partial<Omit<DPOConfig, "reportTo">> & { reportTo?:
 
 export const DEFAULT_DPO_CONFIG: DPOConfig = {
   outputDir: "runs/dpo",
+  // The loss
   beta: 0.1,
-  lossType: "sigmoid",
+  lossType: ["sigmoid"],
+  lossWeights: null,
   labelSmoothing: 0,
+  fDivergenceType: "reverse_kl",
+  fAlphaDivergenceCoef: 0.5,
+  ldAlpha: null,
+  useWeighting: false,
+  discopopTau: 0.05,
   learningRate: 1e-6,
   lrSchedulerType: "linear",
   warmupSteps: 0,
@@ -170,17 +197,17 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   const config = { ...DEFAULT_DPO_CONFIG, ...(partial as Partial<DPOConfig>) };
   config.reportTo = reportTargets(partial.reportTo ?? DEFAULT_DPO_CONFIG.reportTo, source);
   if (partial.outputDir === undefined && typeof config.runName === "string") config.outputDir = `runs/${config.runName}`;
+  resolveLossKnobs(config, source);
   for (const [key, value] of Object.entries(config)) {
     if (key === "reportTo" || key === "resumeFromCheckpoint") continue; // checked below
+    if (LOSS_LIST_KNOBS.has(key)) continue; // checked by resolveLossKnobs
     const expected = typeof (DEFAULT_DPO_CONFIG as unknown as Record<string, unknown>)[key];
     if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
     if (expected === "number" && !Number.isFinite(value as number)) throw new Error(`${source}: option "${key}" must be finite`);
   }
   const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxPromptLength", "loggingSteps", "refModelSyncSteps"];
   for (const key of positive) if (!((config[key] as number) > 0)) throw new Error(`${source}: option "${key}" must be > 0, got ${config[key]}`);
-  if (!LOSS_TYPES.includes(config.lossType)) throw new Error(`${source}: option "lossType" must be one of ${LOSS_TYPES.join(", ")}, got "${config.lossType}"`);
   if (!SCHEDULER_TYPES.includes(config.lrSchedulerType)) throw new Error(`${source}: option "lrSchedulerType" must be one of ${SCHEDULER_TYPES.join(", ")}`);
-  if (config.labelSmoothing < 0 || config.labelSmoothing >= 0.5) throw new Error(`${source}: option "labelSmoothing" must be in [0, 0.5)`);
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
   if (!(config.maxLength >= 0) || !Number.isInteger(config.maxLength)) throw new Error(`${source}: option "maxLength" must be a whole number ≥ 0 (0 = the model's context)`);
@@ -193,6 +220,33 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
   if (!config.loggingDir) config.loggingDir = config.outputDir;
   return config;
+}
+
+/** The loss knobs whose values are lists or null (not checked against the default's type). */
+const LOSS_LIST_KNOBS = new Set(["lossType", "lossWeights", "ldAlpha"]);
+
+/**
+ * Normalises and checks the loss knobs: lossType to a list (TRL's __post_init__), then TRL's refusals (loss.ts
+ * checkLossOptions) and dpo-ts's own range checks, naming the knob. Warns where dpo-ts's numbers differ from TRL 1.13.
+ */
+function resolveLossKnobs(config: DPOConfig, source: string): void {
+  const raw = config.lossType as unknown;
+  if (typeof raw === "string") config.lossType = raw.split(",").map((t) => t.trim()) as LossType[];
+  else if (Array.isArray(raw) && raw.every((t) => typeof t === "string")) config.lossType = [...raw] as LossType[];
+  else throw new Error(`${source}: option "lossType" must be a loss name or a list of them (${LOSS_TYPES.join(", ")}), got ${JSON.stringify(raw)}`);
+  const weights = config.lossWeights as unknown;
+  if (typeof weights === "string") config.lossWeights = weights.split(",").map((w) => Number(w.trim()));
+  else if (weights !== null && !Array.isArray(weights)) throw new Error(`${source}: option "lossWeights" must be a list of numbers or null, got ${JSON.stringify(weights)}`);
+  const ldAlpha = config.ldAlpha as unknown;
+  if (ldAlpha !== null && !(typeof ldAlpha === "number" && ldAlpha >= 0 && ldAlpha <= 1)) throw new Error(`${source}: option "ldAlpha" must be a number in [0, 1] or null, got ${JSON.stringify(ldAlpha)}`);
+  for (const key of ["labelSmoothing", "fAlphaDivergenceCoef", "discopopTau"] as const) {
+    if (typeof config[key] !== "number" || !Number.isFinite(config[key])) throw new Error(`${source}: option "${key}" must be a finite number, got ${JSON.stringify(config[key])}`);
+  }
+  if (config.labelSmoothing < 0 || config.labelSmoothing >= 1) throw new Error(`${source}: option "labelSmoothing" must be in [0, 1), got ${config.labelSmoothing}`);
+  checkLossOptions(config, source);
+  if (config.labelSmoothing > 0 && (config.lossType as LossType[]).includes("sigmoid")) {
+    console.warn(`${source}: labelSmoothing ${config.labelSmoothing} with lossType "sigmoid" trains conservative DPO (cDPO, TRL 0.x's sigmoid); TRL 1.13 ignores label_smoothing for "sigmoid", so its numbers differ.`);
+  }
 }
 
 /** reportTo as a list: "none" (alone) means no writers; a single string is a one-item list. */

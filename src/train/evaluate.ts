@@ -37,7 +37,7 @@ export async function evaluate(policy: CausalLM, reference: EvaluationReference,
     const indices = Array.from({ length: Math.min(batchSize, pairs.length - start) }, (_, i) => start + i);
     const batch = collatePairs(indices.map((i) => pairs[i]), padTokenId, { padToMultipleOf: cfg.padToMultipleOf });
     const metrics = tf.tidy(() => {
-      const referenceLogps = "logps" in reference ? referenceLogpsOf(reference.logps, indices) : completionLogps(reference, batch).logps;
+      const referenceLogps = "logps" in reference ? referenceLogpsOf(reference.logps, indices) : completionLogps(reference, batch, { ldAlpha: cfg.ldAlpha }).logps;
       return dpoBatchLoss(policy, batch, referenceLogps, cfg).metrics;
     });
     disposeBatch(batch);

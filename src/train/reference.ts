@@ -3,7 +3,7 @@
  * cache on disk, and TR-DPO's reference updates.
  *
  * Cache: one file per data set, <cacheDir>/<sha256>.bin, keyed by everything the values depend on: the token ids of
- * every pair (which fix the rows, the tokenizer and the length settings maxLength / maxPromptLength), the pad token,
+ * every pair (which fix the rows, the tokenizer and the length settings maxLength / maxPromptLength), the pad token, ldAlpha,
  * the reference's config and weights, the batching (batch size, padding multiple) and the tfjs backend (backends round
  * differently). A second run with the same key reads the file and runs no reference forward at all; anything else
  * gives another key. Default folder: $DPO_TS_CACHE/ref-logps, else ~/.cache/dpo-ts/ref-logps (DPOConfig.refLogpsCacheDir).
@@ -26,6 +26,8 @@ export interface ReferenceLogpsOptions {
   /** Pairs per reference forward (DPOConfig.perDeviceEvalBatchSize, as TRL's precompute pass). */
   batchSize: number;
   padToMultipleOf?: number;
+  /** LD-DPO's weight of the verbose tail (DPOConfig.ldAlpha): it changes the reference's log-probs too. */
+  ldAlpha?: number | null;
 }
 
 /** The default cache folder: $DPO_TS_CACHE/ref-logps, else ~/.cache/dpo-ts/ref-logps. */
@@ -40,7 +42,7 @@ export async function computeReferenceLogps(reference: CausalLM, pairs: readonly
   for (let start = 0; start < pairs.length; start += opts.batchSize) {
     const chunk = pairs.slice(start, start + opts.batchSize);
     const batch = collatePairs(chunk, opts.padTokenId, { padToMultipleOf: opts.padToMultipleOf });
-    const logps = tf.tidy(() => completionLogps(reference, batch).logps); // [2B]
+    const logps = tf.tidy(() => completionLogps(reference, batch, { ldAlpha: opts.ldAlpha }).logps); // [2B]
     const values = (await logps.data()) as Float32Array;
     tf.dispose(logps);
     disposeBatch(batch);
@@ -55,7 +57,7 @@ export async function computeReferenceLogps(reference: CausalLM, pairs: readonly
 /** The cache key (sha256, hex) of reference log-probs of these pairs under this reference (see the file comment). */
 export async function referenceCacheKey(reference: CausalLM, pairs: readonly TokenIdsPair[], opts: ReferenceLogpsOptions): Promise<string> {
   const hash = crypto.createHash("sha256");
-  hash.update(JSON.stringify({ format: MAGIC, backend: tf.getBackend(), padTokenId: opts.padTokenId, batchSize: opts.batchSize, padToMultipleOf: opts.padToMultipleOf ?? 0, config: configToJson(reference.config) }));
+  hash.update(JSON.stringify({ format: MAGIC, backend: tf.getBackend(), padTokenId: opts.padTokenId, batchSize: opts.batchSize, padToMultipleOf: opts.padToMultipleOf ?? 0, ldAlpha: opts.ldAlpha ?? null, config: configToJson(reference.config) }));
   for (const p of pairs) {
     hash.update(Int32Array.from([p.promptIds.length, p.chosenIds.length, p.rejectedIds.length]));
     hash.update(Int32Array.from(p.promptIds));

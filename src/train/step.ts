@@ -6,7 +6,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
 import type { PairBatch } from "./batch";
 import { completionLogps } from "./logps";
-import { dpoLoss, DPOLossOptions } from "./loss";
+import { dpoLoss, DPOLossOptions, lossTypeList } from "./loss";
+
+/** What one batch's loss needs beyond the loss itself: how log-probs are taken (ldAlpha) and the forward's memory mode. */
+export type DPOStepOptions = DPOLossOptions & { gradientCheckpointing?: boolean; ldAlpha?: number | null };
 
 /** The per-batch metrics, in TRL's names and order. */
 export const METRIC_NAMES = [
@@ -25,9 +28,9 @@ export const METRIC_NAMES = [
  * Mean DPO loss (scalar; differentiable w.r.t. the policy inside tf.variableGrads) and the metric vector
  * [METRIC_NAMES.length]. referenceLogps: [2B], chosen rows first.
  */
-export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps: tf.Tensor1D, opts: DPOLossOptions & { gradientCheckpointing?: boolean }): { loss: tf.Scalar; metrics: tf.Tensor1D } {
+export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps: tf.Tensor1D, opts: DPOStepOptions): { loss: tf.Scalar; metrics: tf.Tensor1D } {
   const B = batch.numPairs;
-  const logps = completionLogps(policy, batch, { gradientCheckpointing: opts.gradientCheckpointing }); // each [2B]
+  const logps = completionLogps(policy, batch, { gradientCheckpointing: opts.gradientCheckpointing, ldAlpha: opts.ldAlpha, wpoWeights: opts.useWeighting }); // each [2B]
   const chosen = (t: tf.Tensor1D) => t.slice(0, B);
   const rejected = (t: tf.Tensor1D) => t.slice(B, B);
   const { losses, chosenRewards, rejectedRewards } = dpoLoss(
@@ -38,6 +41,10 @@ export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps:
       referenceRejectedLogps: rejected(referenceLogps),
       chosenLengths: chosen(logps.tokenCounts),
       rejectedLengths: rejected(logps.tokenCounts),
+      // TRL's sft term: cross-entropy averaged over all chosen completion tokens of the batch (never ld-weighted).
+      chosenNll: lossTypeList(opts.lossType).includes("sft") ? (chosen(logps.rawLogps).sum().neg().div(tf.maximum(chosen(logps.tokenCounts).sum(), 1)) as tf.Scalar) : undefined,
+      chosenWeights: logps.wpoWeights && chosen(logps.wpoWeights),
+      rejectedWeights: logps.wpoWeights && rejected(logps.wpoWeights),
     },
     opts,
   );

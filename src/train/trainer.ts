@@ -15,7 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as path from "path";
-import { CausalLM, loadModel, saveModel } from "../model/io";
+import { CausalLM, loadModelFromDir, saveModel } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { PreferenceRow, rowLocation } from "../data/preferences";
 import { tokenizePairs } from "../data/tokenize";
@@ -280,7 +280,7 @@ export class DPOTrainer {
     }
     if (s.max_steps !== this.totalSteps()) console.warn(`resumeFromCheckpoint: ${dir} was planned for ${s.max_steps} steps, this run for ${this.totalSteps()}: the learning-rate schedule differs from the original run`);
     const copyInto = (target: CausalLM, modelDir: string) => {
-      const saved = loadModel(modelDir, { trainable: false });
+      const saved = loadModelFromDir(modelDir, { trainable: false });
       target.params.forEach((v, name) => {
         const w = saved.params.get(name);
         if (!w) throw new Error(`${modelDir}: no weight "${name}"`);
@@ -312,7 +312,7 @@ export class DPOTrainer {
    * reference is released — disposed when the trainer made it, merely dropped when the caller passed it. */
   private async precomputeReference(): Promise<void> {
     if (!this.refModel) return; // already released (a second train() call)
-    const opts = { padTokenId: this.tokenizer.padTokenId, batchSize: this.config.perDeviceEvalBatchSize, padToMultipleOf: this.config.padToMultipleOf, cacheDir: this.config.refLogpsCacheDir || defaultRefLogpsCacheDir() };
+    const opts = { padTokenId: this.tokenizer.padTokenId, batchSize: this.config.perDeviceEvalBatchSize, padToMultipleOf: this.config.padToMultipleOf, ldAlpha: this.config.ldAlpha, cacheDir: this.config.refLogpsCacheDir || defaultRefLogpsCacheDir() };
     const train = await cachedReferenceLogps(this.refModel, this.trainPairs, opts);
     this.refLogps = train.logps;
     this.refLogpsFromCache = train.fromCache;
@@ -328,7 +328,7 @@ export class DPOTrainer {
     const batches = microBatches.map((indices) => collatePairs(indices.map((i) => this.trainPairs[i]), this.tokenizer.padTokenId, collateOptions));
     const scalars = this.optimizer.nextScalars(learningRate);
     const referenceLogps = (k: number, cached: tf.Tensor1D[] | null = null): tf.Tensor1D =>
-      cached?.[k] ?? (this.refLogps ? referenceLogpsOf(this.refLogps, microBatches[k]) : tf.tidy(() => completionLogps(this.refModel!, batches[k]).logps));
+      cached?.[k] ?? (this.refLogps ? referenceLogpsOf(this.refLogps, microBatches[k]) : tf.tidy(() => completionLogps(this.refModel!, batches[k], { ldAlpha: cfg.ldAlpha }).logps));
     try {
       let result: { metricSum: tf.Tensor1D; gradNorm: tf.Scalar };
       if (this.compiled) {
