@@ -1,9 +1,20 @@
 #!/usr/bin/env node
 /**
- * Where a DPO training step's time goes, by kernel: one update of the course config on a given backend.
- * usage: node bench/profile-step.js [tensorflow|wasm|cpu] [--compiled]
- * --compiled (native backend): the same updates with compileStep; prints the graphs' TensorFlow op counts and the
- * time per op of a compiled update beside the eager one.
+ * Where a DPO update's time goes on one backend, course config (data/sft-model, 4 pairs a step, the first 64 pairs of
+ * data/orca_dpo_pairs.jsonl): ops per update, µs per op, and the share of the time spent in matmuls.
+ *
+ * usage: npm run build && node bench/profile-step.js [tensorflow|wasm|cpu] [--compiled] [--json FILE]
+ *
+ * Eager: tf.profile around a 1-update and a 3-update train() (fresh trainers, after a warm-up one), and their
+ * difference halved, so that one update is measured without the trainer's setup and final save. Reported: kernel
+ * calls per update, wall µs per kernel call, the kernels that take the most time, and matmuls' share (BatchMatMul,
+ * _FusedMatMul, MatMul) of the kernel time and of the wall time, with their fp32 FLOPs per update.
+ * On the native backend a kernel's time includes its own dispatch (N-API, eager op creation).
+ *
+ * --compiled (native backend): 48 updates (3 epochs) with compileStep; the last epoch runs graphs only. Reported: the
+ * graphs' TensorFlow op counts, ms per update, µs per op, and the matmuls' share of a compiled update. A session call
+ * cannot be profiled per op from tfjs, so that share is given as bounds: at least the matmul FLOPs at the machine's
+ * matmul roof (measured here on a 3072² matmul), at most the eager matmul kernels' time (dispatch included).
  */
 const tf = require("@tensorflow/tfjs");
 const path = require("path");
@@ -14,43 +25,107 @@ const { loadModelFromDir } = require("../dist/model/io");
 const { Tokenizer } = require("../dist/tokenizer/tokenizer");
 const { loadPreferenceDataset } = require("../dist/data/dataset");
 const { DPOTrainer } = require("../dist/train/trainer");
+const { matmulRoofGflops } = require("../dist/cli/bench-worker");
+
+const MATMULS = new Set(["BatchMatMul", "_FusedMatMul", "MatMul"]);
+const root = path.join(__dirname, "..");
+const argv = process.argv.slice(2);
+const backend = argv.find((a) => !a.startsWith("--") && argv[argv.indexOf(a) - 1] !== "--json") || "wasm";
+const jsonFile = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
+
+/** fp32 FLOPs of one matmul kernel call: 2·M·N·K per batch element, K read off the first input. */
+function matmulFlops(k) {
+  const out = k.outputShapes[0];
+  const a = k.inputShapes[0];
+  if (!out || !a || out.length < 2 || a.length < 2) return 0;
+  const m = out[out.length - 2];
+  const kDim = (a[a.length - 1] * a[a.length - 2]) / m; // a is [M, K] or [K, M]
+  return 2 * out.reduce((x, y) => x * y, 1) * kDim;
+}
+
+/** Kernel calls, kernel ms, matmul ms and matmul FLOPs of one tf.profile. */
+function tally(prof) {
+  // tf.profile also lists custom-gradient and op scopes (fusedMatMul__op, "unnamed scope") around the kernels they
+  // run: only registered kernels count, or their time would be counted twice.
+  const kernels = prof.kernels.filter((k) => tf.getKernel(k.name, tf.getBackend()) !== undefined);
+  const t = { calls: kernels.length, ms: 0, matmulMs: 0, matmulFlops: 0, byName: {} };
+  for (const k of kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    t.ms += ms;
+    (t.byName[k.name] = t.byName[k.name] || { ms: 0, calls: 0 }).ms += ms;
+    t.byName[k.name].calls += 1;
+    if (MATMULS.has(k.name)) {
+      t.matmulMs += ms;
+      t.matmulFlops += matmulFlops(k);
+    }
+  }
+  return t;
+}
+
+function trainerFor(model, tokenizer, rows, args, callbacks) {
+  return new DPOTrainer({ model, tokenizer, trainDataset: rows, callbacks, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, overwriteOutputDir: true, ...args } });
+}
 
 (async () => {
-  await initBackend({ backend: process.argv[2] || "wasm", quiet: true });
-  const root = path.join(__dirname, "..");
+  await initBackend({ backend, quiet: true });
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
-  const rows = loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer).slice(0, 64);
+  const rows = (await loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer)).slice(0, 64);
   const model = loadModelFromDir(path.join(root, "data/sft-model"));
-  const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, maxSteps: 1, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, overwriteOutputDir: true } });
-  await trainer.train(); // warm-up
-  const t0 = performance.now();
-  const prof = await tf.profile(() => trainer.train());
-  const wall = performance.now() - t0;
-  const agg = {};
-  let kernelTotal = 0;
-  for (const k of prof.kernels) {
-    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-    agg[k.name] = agg[k.name] || { ms: 0, calls: 0 };
-    agg[k.name].ms += ms;
-    agg[k.name].calls += 1;
-    kernelTotal += ms;
-  }
-  console.log(`${tf.getBackend()}: one update (train() incl. setup and final save) ${wall.toFixed(0)} ms; ${prof.kernels.length} kernel calls, ${kernelTotal.toFixed(0)} ms inside kernels`);
-  console.log(Object.entries(agg).sort((a, b) => b[1].ms - a[1].ms).slice(0, 14).map(([k, v]) => `${k} ${v.ms.toFixed(1)}ms/${v.calls}`).join("  "));
-  trainer.dispose();
-  model.dispose();
-  if (process.argv.includes("--compiled")) {
+  const profiled = async (steps) => {
+    const trainer = trainerFor(model, tokenizer, rows, { maxSteps: steps, loggingSteps: steps });
+    const t0 = performance.now();
+    const prof = await tf.profile(() => trainer.train());
+    const wall = performance.now() - t0;
+    trainer.dispose();
+    return { wall, ...tally(prof) };
+  };
+  const warm = trainerFor(model, tokenizer, rows, { maxSteps: 1 });
+  await warm.train();
+  warm.dispose();
+  const one = await profiled(1);
+  const three = await profiled(3);
+  const per = (k) => (three[k] - one[k]) / 2;
+  const eager = { ops: per("calls"), wall_ms: per("wall"), kernel_ms: per("ms"), matmul_ms: per("matmulMs"), matmul_gflop: per("matmulFlops") / 1e9 };
+  eager.us_per_op = (eager.wall_ms * 1000) / eager.ops;
+  eager.matmul_share_of_kernels = eager.matmul_ms / eager.kernel_ms;
+  eager.matmul_share_of_wall = eager.matmul_ms / eager.wall_ms;
+  const top = Object.keys(three.byName)
+    .map((name) => ({ name, ms: (three.byName[name].ms - (one.byName[name]?.ms ?? 0)) / 2, calls: (three.byName[name].calls - (one.byName[name]?.calls ?? 0)) / 2 }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 12);
+  const pct = (x) => `${(100 * x).toFixed(0)}%`;
+  console.log(`${tf.getBackend()} eager, one update (difference of 3-update and 1-update runs, halved):`);
+  console.log(`  ${eager.ops.toFixed(0)} kernel calls, ${eager.wall_ms.toFixed(1)} ms wall, ${eager.us_per_op.toFixed(1)} µs per op; ` +
+    `${eager.kernel_ms.toFixed(1)} ms inside kernels, matmuls ${eager.matmul_ms.toFixed(1)} ms = ${pct(eager.matmul_share_of_kernels)} of kernel time, ${pct(eager.matmul_share_of_wall)} of wall ` +
+    `(${eager.matmul_gflop.toFixed(3)} GFLOP)`);
+  console.log("  " + top.map((k) => `${k.name} ${k.ms.toFixed(1)}ms/${k.calls}`).join("  "));
+  const result = { backend: tf.getBackend(), eager, top_kernels: top };
+
+  if (argv.includes("--compiled")) {
+    if (tf.getBackend() !== "tensorflow") throw new Error("--compiled needs the native backend: node bench/profile-step.js tensorflow --compiled");
     // 48 updates (3 epochs) with compileStep: the last epoch runs graphs only (every batch shape seen before).
-    const compiledModel = loadModelFromDir(path.join(root, "data/sft-model"));
     const marks = [];
-    const compiled = new DPOTrainer({ model: compiledModel, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, maxSteps: 48, loggingSteps: 48, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, compileStep: true }, callbacks: [{ onStepEnd: () => void marks.push(performance.now()) }] });
+    const compiled = trainerFor(model, tokenizer, rows, { maxSteps: 48, loggingSteps: 48, compileStep: true }, [{ onStepEnd: () => void marks.push(performance.now()) }]);
     await compiled.train();
     const stats = compiled.compileStats();
-    const lastEpochMs = (marks[47] - marks[31]) / 16;
-    const ops = stats.opsPerGraph.reduce((a, b) => a + b, 0) / stats.opsPerGraph.length;
-    console.log(`compileStep: ${stats.graphs} graphs of ${stats.opsPerGraph.join("/")} TensorFlow ops (${stats.compileSeconds.toFixed(1)} s tracing + loading); ` +
-      `last epoch ${lastEpochMs.toFixed(1)} ms/update, ${((lastEpochMs * 1000) / ops).toFixed(1)} µs per op, against ${((wall * 1000) / prof.kernels.length).toFixed(1)} µs per eager kernel call`);
     compiled.dispose();
-    compiledModel.dispose();
+    const msPerUpdate = (marks[47] - marks[31]) / 16;
+    const ops = stats.opsPerGraph.reduce((a, b) => a + b, 0) / stats.opsPerGraph.length;
+    const roof = matmulRoofGflops(3072);
+    const atRoofMs = (eager.matmul_gflop / roof) * 1000;
+    result.compiled = {
+      graphs: stats.graphs, ops_per_graph: stats.opsPerGraph, ops_per_update: ops, compile_s: stats.compileSeconds, ms_per_update: msPerUpdate,
+      us_per_op: (msPerUpdate * 1000) / ops, matmul_roof_gflops: roof,
+      matmul_share_min: Math.min(1, atRoofMs / msPerUpdate), matmul_share_max: Math.min(1, eager.matmul_ms / msPerUpdate),
+    };
+    const c = result.compiled;
+    console.log(`tensorflow compileStep: ${c.graphs} graphs of ${c.ops_per_graph.join("/")} TensorFlow ops (${c.compile_s.toFixed(1)} s tracing + loading)`);
+    console.log(`  last epoch ${c.ms_per_update.toFixed(1)} ms/update, ${c.ops_per_update.toFixed(0)} ops per update, ${c.us_per_op.toFixed(1)} µs per op (eager: ${eager.us_per_op.toFixed(1)}); ` +
+      `matmuls ${pct(c.matmul_share_min)}–${pct(c.matmul_share_max)} of an update (${eager.matmul_gflop.toFixed(3)} GFLOP at the ${roof.toFixed(0)} GFLOP/s roof … the eager matmul kernels' time)`);
   }
-})();
+  model.dispose();
+  if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify(result, null, 2) + "\n");
+})().catch((e) => {
+  console.error(`profile-step: ${e.message}`);
+  process.exit(1);
+});

@@ -124,6 +124,7 @@ def read_prefs(path: str) -> list[dict]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="HF model folder of the policy (config.json, model.safetensors, tokenizer)")
+    p.add_argument("--adapter", default=None, help="PEFT LoRA adapter folder: train it (PeftModel, is_trainable) on --model; the reference is the model with the adapter disabled")
     p.add_argument("--ref", default=None, help="HF model folder of the reference; default: TRL reloads --model from disk")
     p.add_argument("--prefs", required=True, help="preferences JSONL (prompt/chosen/rejected)")
     p.add_argument("--out", default=None, help="also write the JSON here")
@@ -174,9 +175,11 @@ def compare(step1: dict, expected: dict) -> dict:
     return {"abs_diff": diffs, "max_abs_diff": max(diffs.values()) if diffs else None}
 
 
-def _train(DPOTrainer, args, ref_model, config, train_dataset, tokenizer):
+def _train(DPOTrainer, args, ref_model, config, train_dataset, tokenizer, model=None):
     trainer = DPOTrainer(
-        model=args.model,  # a path: TRL loads it (fp32) and, when ref is None, reloads it as the reference
+        # a path: TRL loads it (fp32) and, when ref is None, reloads it as the reference; a PeftModel: TRL uses it
+        # with its adapter disabled as the reference
+        model=model if model is not None else args.model,
         ref_model=ref_model,
         args=config,
         train_dataset=train_dataset,
@@ -198,6 +201,11 @@ def run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokeni
     ref_model = None
     if args.ref:
         ref_model = AutoModelForCausalLM.from_pretrained(args.ref, dtype=torch.float32)
+
+    model = None
+    if args.adapter:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32), args.adapter, is_trainable=True)
 
     outdir = tempfile.mkdtemp(prefix="trl_dpo_")
     cfg_kwargs = dict(
@@ -239,7 +247,7 @@ def run_trl(args, torch, DPOConfig, DPOTrainer, AutoModelForCausalLM, AutoTokeni
 
     # Trainer's PrinterCallback prints each log dict to stdout; keep stdout for our JSON only.
     with contextlib.redirect_stdout(sys.stderr):
-        trainer, wall = _train(DPOTrainer, args, ref_model, config, datasets.Dataset.from_list(rows), tokenizer)
+        trainer, wall = _train(DPOTrainer, args, ref_model, config, datasets.Dataset.from_list(rows), tokenizer, model)
 
     logs = []
     for entry in trainer.state.log_history:

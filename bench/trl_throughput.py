@@ -13,6 +13,12 @@ Examples (repo root):
 
   # Only build model + data (no TRL run):       add --no-bench
   # Measure an existing folder and prefs file:  --model DIR --prefs FILE --batch-size 4
+  # The machine's fp32 matmul roof in torch:    --no-bench --roof 3072 --threads 2
+  # A cold start (what `dpo-ts bench` reports as "40 updates"): --cold --warmup 0 --steps 40 --model DIR --prefs FILE
+  #   --batch-size 4 --grad-accum 2 --lr 2e-4 --lr-scheduler cosine --lr-warmup-steps 4 --max-length 256
+
+`dpo-ts bench` (src/cli/bench.ts) runs this script once per round and side, in a fresh process each time, with the
+same --threads as the native backend's TF_NUM_INTRAOP_THREADS.
 
 What is timed: one optimizer step as TRL runs it = policy forward + reference forward (no_grad) + DPO loss and
 TRL's metric bookkeeping + backward + grad-norm clip + AdamW step + zero_grad (from the Trainer's on_step_begin to
@@ -22,6 +28,10 @@ on_step_end callbacks; data loading/collation happens before on_step_begin and i
 tokens/s counts non-pad tokens (attention_mask == 1) of the chosen AND rejected sequences, prompt included, i.e.
 TRL's own `num_tokens` accounting, divided by the step time. pairs/s = batch_size / step time.
 Peak RSS is the process high-water mark (ru_maxrss), which includes model loading.
+
+--cold times one wall clock from loading the tokenizer, through DPOTrainer's construction (policy and reference
+loaded from disk, the data set tokenized) to the end of --steps updates over every row of --prefs: the cold-start
+figure. TRL saves nothing (save_strategy "no"); dpo-ts's side writes its final model, which only counts against it.
 
 Synthetic prefs (--make-prefs): each row's prompt is P single-token words and chosen/rejected are C single-token
 words each (different random words), where the words are vocabulary entries that encode to exactly one token on
@@ -104,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--loss-type", default="sigmoid")
     b.add_argument("--max-length", type=int, default=0, help="DPOConfig.max_length (0 = None: no truncation)")
     b.add_argument("--gradient-checkpointing", action="store_true", help="TRL's default is on; off here")
+    b.add_argument("--grad-accum", type=int, default=1, help="gradient_accumulation_steps")
+    b.add_argument("--lr-scheduler", default="constant", help="lr_scheduler_type")
+    b.add_argument("--lr-warmup-steps", type=int, default=0, help="warmup_steps of the learning-rate schedule")
+    b.add_argument("--seed", type=int, default=42, help="DPOConfig.seed (data order)")
+    b.add_argument("--logging-steps", type=int, default=0, help="logging_steps (0: once, at the last step)")
+    b.add_argument("--cold", action="store_true",
+                   help="time a cold start instead of a steady state: tokenizer + model load + DPOTrainer construction "
+                        "(tokenization) + --steps updates on every row of --prefs, as one wall time (needs --warmup 0)")
+    b.add_argument("--roof", type=int, default=0, metavar="N",
+                   help="also measure GFLOP/s of an [N, N] x [N, N] fp32 matmul (best of 3 after one untimed) at "
+                        "--threads; with --no-bench only that")
     b.add_argument("--all-rows", action="store_true",
                    help="train on every row of --prefs (shuffled, like dpo-ts) instead of repeating the first batch; "
                         "--warmup and --steps must then be whole epochs, and tokens/step is the data set's tokens per "
@@ -236,7 +257,10 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
 
     rows = read_prefs(prefs_path)
     bs = args.batch_size
-    if args.all_rows:
+    if args.cold:
+        if args.warmup:
+            raise SystemExit("--cold times everything from the start: give --warmup 0")
+    elif args.all_rows:
         if len(rows) % bs or args.warmup % (len(rows) // bs) or args.steps % (len(rows) // bs):
             raise SystemExit(f"--all-rows: {len(rows)} rows, batch {bs}: --warmup {args.warmup} and --steps {args.steps} "
                              f"must be multiples of the {len(rows) // bs} steps of an epoch (and rows a multiple of the batch)")
@@ -254,18 +278,20 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
             self.times.append(time.perf_counter() - self._t)
 
     timer = StepTimer()
+    cold_t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     ref_model = AutoModelForCausalLM.from_pretrained(args.ref, dtype=torch.float32) if args.ref else None
     total = args.warmup + args.steps
     config = DPOConfig(
         output_dir=tempfile.mkdtemp(prefix="trl_tput_"), learning_rate=args.lr, beta=args.beta,
         loss_type=[s for s in args.loss_type.split(",") if s], per_device_train_batch_size=bs, max_steps=total,
-        lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0,
-        logging_steps=total, bf16=False, fp16=False, use_cpu=True,
+        gradient_accumulation_steps=args.grad_accum, lr_scheduler_type=args.lr_scheduler,
+        warmup_steps=args.lr_warmup_steps, weight_decay=0.0, max_grad_norm=1.0,
+        logging_steps=args.logging_steps or total, bf16=False, fp16=False, use_cpu=True,
         gradient_checkpointing=args.gradient_checkpointing,
         max_length=args.max_length if args.max_length > 0 else None,
         report_to="none", save_strategy="no", eval_strategy="no", disable_tqdm=True, dataloader_num_workers=0,
-        model_init_kwargs={"dtype": "float32"}, seed=42,
+        model_init_kwargs={"dtype": "float32"}, seed=args.seed,
     )
     rss_before = rss_mb()
     load_before = os.getloadavg()
@@ -273,11 +299,22 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
         trainer = DPOTrainer(model=model_dir, ref_model=ref_model, args=config,
                              train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer,
                              callbacks=[timer])
-        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
-        rss_loaded = rss_mb()
-        t0 = time.perf_counter()
-        trainer.train()
-        wall = time.perf_counter() - t0
+        if args.cold:
+            trainer.train()
+            cold_wall = time.perf_counter() - cold_t0
+        else:
+            batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
+            rss_loaded = rss_mb()
+            t0 = time.perf_counter()
+            trainer.train()
+            wall = time.perf_counter() - t0
+    if args.cold:
+        if len(timer.times) != total:
+            raise SystemExit(f"expected {total} updates, got {len(timer.times)}")
+        return {"framework": "trl", "cold": True, "versions": {"trl": trl.__version__, "torch": torch.__version__},
+                "threads": threads, "updates": total, "pairs": len(rows), "wall_s": cold_wall,
+                "peak_rss_mb": peak_rss_mb(), "loadavg_1m_before": load_before[0],
+                "loadavg_1m_after": os.getloadavg()[0]}
     if len(timer.times) != total:
         raise SystemExit(f"expected {total} timed steps, got {len(timer.times)}")
     timed = timer.times[args.warmup:]
@@ -312,6 +349,22 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
     }
 
 
+def matmul_roof(n: int, threads: int) -> dict:
+    """GFLOP/s of one fp32 [n, n] x [n, n] matmul in torch: best of 3 timed after one untimed (2 n^3 flops)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for i in range(4):
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        dt = time.perf_counter() - t0
+        if i:
+            best = min(best, dt)
+    return {"roof_size": n, "roof_gflops": 2 * n ** 3 / best / 1e9, "threads": threads, "torch": torch.__version__}
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -334,6 +387,8 @@ def main(argv=None) -> int:
                                                                        args.n_pairs or args.batch_size, args.seq_len,
                                                                        args.prompt_len, args.data_seed)}
         prefs_path = args.make_prefs
+    if args.roof:
+        result.update(matmul_roof(args.roof, args.threads or default_threads()))
     if not args.no_bench:
         if not model_dir or not prefs_path:
             raise SystemExit("benchmark needs a model (--model/--make-model) and prefs (--prefs/--make-prefs)")

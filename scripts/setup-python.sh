@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (idempotently) the Python venv used for TRL parity checks and benchmarks (bench/*.py):
-# trl (pinned to the version our reference data comes from), torch, tensorboard, optionally jupyterlab.
+# trl (pinned to the version our reference data comes from), torch, tensorboard, peft (LoRA parity), optionally jupyterlab.
 #
 # usage: scripts/setup-python.sh [--jupyter] [--venv DIR] [--python PY] [--cpu-torch] [--check] [-h]
 #   --venv DIR     venv location (default: $DPO_VENV, else <repo>/.venv)
@@ -53,7 +53,7 @@ trl_prefix="${TRL_SPEC#trl==}"; trl_prefix="${trl_prefix%\*}"   # "1.13." for tr
 [ "$trl_prefix" = "$TRL_SPEC" ] && trl_prefix=""                  # not of the form trl==X: accept any version
 check_installed() {
   # metadata + module lookup only (no heavy imports): a few ms when everything is there
-  local mods="trl torch transformers tensorboard accelerate datasets"
+  local mods="trl torch transformers tensorboard accelerate datasets peft"
   [ "$JUPYTER" = 1 ] && mods="$mods jupyterlab"
   "$VPY" - "$trl_prefix" $mods <<'EOF' 2>/dev/null
 import importlib.metadata as md, importlib.util as iu, sys
@@ -132,7 +132,7 @@ pip_install() {
 }
 
 # 3. packages
-pkgs=("$TRL_SPEC" torch tensorboard)
+pkgs=("$TRL_SPEC" torch tensorboard peft)
 [ "$JUPYTER" = 1 ] && pkgs+=(jupyterlab)
 if [ "$CPU_TORCH" = 1 ] && [ "$offline" = 0 ] && ! "$VPY" -c 'import torch' 2>/dev/null; then
   log "installing CPU torch from $TORCH_INDEX"

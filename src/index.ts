@@ -6,9 +6,11 @@
  * the recipe needs, with Hugging Face's formats and TRL's names:
  *
  * - {@link initBackend}: pick the TensorFlow.js backend (native TensorFlow, WebGPU, wasm, cpu) and say why;
- * - {@link loadModel} / {@link saveModel}: GPT-2 checkpoints in Hugging Face format (config.json + safetensors);
+ * - {@link loadModel} / {@link saveModel}: GPT-2, Llama, Mistral and Qwen2 checkpoints in Hugging Face format
+ *   (config.json + safetensors), with optional PEFT LoRA adapters;
  * - {@link Tokenizer}: tokenizer.json, tokenizer_config.json and chat templates;
- * - {@link loadPreferenceDataset}, {@link chatmlFormat}: preference data (standard or Intel/orca_dpo_pairs columns);
+ * - {@link loadPreferenceDataset}, {@link inspectPreferenceData}: preference data in TRL's formats (standard,
+ *   conversational, implicit prompt, Intel/orca_dpo_pairs columns) from JSONL, JSON, CSV or Parquet files;
  * - {@link DPOTrainer} with {@link DPOConfig}: training with TRL's losses, metrics and knobs;
  * - {@link generate}: text generation with a KV cache;
  * - {@link serve}: an OpenAI-compatible HTTP server (streaming, continuous batching, several models, chat page);
@@ -20,7 +22,7 @@
  * await initBackend();
  * const tokenizer = await Tokenizer.fromDir("data/sft-model");
  * const model = await loadModel("data/sft-model");
- * const rows = loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
+ * const rows = await loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
  * const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { beta: 0.1, learningRate: 5e-5, maxSteps: 50 } });
  * await trainer.train();
  * ```
@@ -34,12 +36,24 @@ export { initBackend, describeBackend, currentBackend } from "./backend";
 export type { BackendChoice, BackendName, BackendOptions } from "./backend";
 
 // Model
-export { loadModel, loadModelFromDir, saveModel, readModelWeights } from "./model/io";
-export type { CausalLM, LoadModelOptions } from "./model/io";
-export { GPT2LMHeadModel, disposeCache } from "./model/gpt2";
-export type { ForwardOptions, ForwardOutput, KVCache } from "./model/gpt2";
-export { parseConfig, readConfig, gpt2Config, configToJson } from "./model/config";
-export type { ModelConfig, GPT2Config } from "./model/config";
+export { loadModel, loadModelFromDir, saveModel, saveMergedModel, readModelWeights } from "./model/io";
+export type { LoadModelOptions } from "./model/io";
+export { TransformerLM } from "./model/causal-lm";
+export type { CausalLM, ForwardOptions, ForwardOutput, HiddenStateOptions } from "./model/causal-lm";
+export { disposeCache } from "./model/attention";
+export type { KVCache } from "./model/attention";
+export { GPT2LMHeadModel } from "./model/gpt2";
+export { LlamaForCausalLM, parseLlamaConfig } from "./model/llama";
+export type { LlamaConfig } from "./model/llama";
+export { parseMistralConfig } from "./model/mistral";
+export { parseQwen2Config } from "./model/qwen2";
+export { ARCHITECTURES, parseConfig, readConfig, configToJson, modelFromWeights, initModel } from "./model/architectures";
+export { gpt2Config } from "./model/config";
+export type { ModelConfig, GPT2Config, BaseModelConfig } from "./model/config";
+export { parseRope, inverseFrequencies, ROPE_TYPES } from "./model/rope";
+export type { RopeParameters } from "./model/rope";
+export { DEFAULT_LORA_CONFIG, readAdapter, loraScaling } from "./model/lora";
+export type { LoraConfig, AdapterFiles, LinearModule } from "./model/lora";
 export { readSafetensors, writeSafetensors } from "./model/safetensors";
 export type { HostTensor, SafetensorsFile } from "./model/safetensors";
 export { generate, pickToken } from "./model/generate";
@@ -55,13 +69,19 @@ export type { ChatMessage } from "./tokenizer/tokenizer";
 export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIAL_TOKENS } from "./tokenizer/train-bpe";
 
 // Data
-export { loadPreferenceDataset, detectPreferenceFormat, resolvePreferenceSource } from "./data/dataset";
-export type { PreferenceFormat } from "./data/dataset";
-export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
-export type { PreferenceRow, OrcaRow, InstructionRow, RowSource } from "./data/preferences";
+export { loadPreferenceDataset, loadPreferenceData, streamPreferenceRows, detectPreferenceFormat, resolveDataFiles, resolvePreferenceSource } from "./data/dataset";
+export type { PreferenceFormat, LoadOptions, PreferenceData, SkippedRow } from "./data/dataset";
+export { readRawRows, readRawRowsSync, formatSource, RowError } from "./data/readers";
+export type { RowSource, RawRow } from "./data/readers";
+export { classifyRow, convertRow, extractPrompt, ORCA_COLUMNS, PREFERENCE_FORMATS } from "./data/rows";
+export type { ColumnName, RowKind } from "./data/rows";
+export { inspectPreferenceData, summarizePreferenceData, formatSummary, lengthStats } from "./data/inspect";
+export type { PreferenceDataSummary, LengthStats } from "./data/inspect";
+export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval, rowLocation } from "./data/preferences";
+export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences";
 export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./data/format";
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
-export type { TokenizedPair, TokenizeOptions } from "./data/tokenize";
+export type { TokenizedPair, TokenizeOptions, TruncationMode, DroppedRow, TruncationCounts } from "./data/tokenize";
 export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
 export { Rng } from "./data/rng";
 
@@ -76,7 +96,7 @@ export type { EvaluateConfig, EvaluationReference } from "./train/evaluate";
 export { computeReferenceLogps, cachedReferenceLogps, referenceCacheKey, defaultRefLogpsCacheDir, syncReference } from "./train/reference";
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint } from "./train/checkpoint";
 export type { TrainerStateJson } from "./train/checkpoint";
-export { DEFAULT_DPO_CONFIG, resolveConfig, reportTargets } from "./train/config";
+export { DEFAULT_DPO_CONFIG, resolveConfig, reportTargets, loraConfigOf } from "./train/config";
 export type { DPOConfig, DPOConfigInput, ReportTarget } from "./train/config";
 export { dpoLoss, lossCurves, checkLossOptions, LOSS_TYPES, F_DIVERGENCE_TYPES, F_DIVERGENCE_LOSS_TYPES } from "./train/loss";
 export type { LossType, FDivergenceType, DPOLossOptions, PreferenceLogps } from "./train/loss";

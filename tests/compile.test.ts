@@ -88,15 +88,20 @@ describe("DPOTrainer with compileStep", () => {
     // weights built from labelRows, WPO weights from the full logits, an f-divergence.
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: ["aot", "sft"], lossWeights: [1, 0.5], ldAlpha: 0.5 },
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: "sigmoid_norm", useWeighting: true, fDivergenceType: "js_divergence" },
-  ] as Record<string, unknown>[])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (batching, ctx) => {
+    { arch: "llama", perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
+    // LoRA with the adapters-off policy as the reference (one set of base weights feeds both sides of the graph).
+    { arch: "llama", lora: true, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, usePeft: true, loraR: 4, loraAlpha: 8, loraTargetModules: "all-linear" },
+  ] as Record<string, unknown>[])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (item, ctx) => {
     if (!native()) return ctx.skip();
-    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+    const { arch = "gpt2", lora = false, ...batching } = item;
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
+    const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : lora ? "layers.1.mlp.up_proj.lora_B.weight" : "layers.1.mlp.up_proj.weight";
     const run = async (compileStep: boolean) => {
-      const policy = await loadModel(path.join(FIX, "gpt2-policy"));
-      const reference = await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false });
+      const policy = await loadModel(path.join(FIX, `${arch}-policy`));
+      const reference = await loadModel(path.join(FIX, `${arch}-ref`), { trainable: false });
       const counts: number[] = [];
       const trainer = new DPOTrainer({
-        model: policy, refModel: reference, tokenizer, trainDataset: rows,
+        model: policy, refModel: lora ? undefined : reference, tokenizer, trainDataset: rows,
         args: {
           outputDir: tmp("dpo-compiled-"), maxSteps: 8, ...batching, loggingSteps: 1, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 2, weightDecay: 0.01,
           reportTo: "none", numSampleGenerations: 0, writeReport: false, compileStep, padToMultipleOf: 8,
@@ -104,7 +109,7 @@ describe("DPOTrainer with compileStep", () => {
         callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
       });
       await trainer.train();
-      const weights = Array.from(policy.params.get("h.1.mlp.c_fc.weight")!.dataSync());
+      const weights = Array.from(policy.params.get(watched)!.dataSync());
       const logs = trainer.state.logHistory;
       const stats = trainer.compileStats();
       trainer.dispose();

@@ -30,18 +30,22 @@ function write(name: string, text: string): string {
 
 const good = { prompt: "p", chosen: "c", rejected: "r" };
 const line = (o: unknown) => JSON.stringify(o);
+/** Rows without their source (file, line), to compare texts. */
+const texts = (rows: PreferenceRow[]) => rows.map(({ source: _s, ...r }) => r);
 
 describe("readPreferenceFile", () => {
   it("reads the fixture (special tokens inside a prompt are kept as text)", () => {
     const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
     expect(rows.length).toBe(4);
-    expect(rows[0]).toEqual({ prompt: "Question: What colour is the sky?\nAnswer:", chosen: " The sky is blue.", rejected: " Green, obviously." });
+    expect(rows[0].source).toEqual({ file: path.join(FIX, "prefs.jsonl"), line: 1 });
+    expect(texts(rows)[0]).toEqual({ prompt: "Question: What colour is the sky?\nAnswer:", chosen: " The sky is blue.", rejected: " Green, obviously." });
     expect(rows[3].prompt.startsWith("<|im_start|>user\n")).toBe(true);
   });
 
   it("allows blank lines, CRLF and extra fields; counts lines 1-based including blanks", () => {
     const f = write("ok.jsonl", `${line(good)}\r\n\n   \n${line({ ...good, score: 3 })}\n`);
-    expect(readPreferenceFile(f)).toEqual([good, good]);
+    expect(texts(readPreferenceFile(f))).toEqual([good, good]);
+    expect(readPreferenceFile(f).map((r) => r.source!.line)).toEqual([1, 4]);
     const g = write("prefs.jsonl", `${line(good)}\n\n${line({ prompt: "p", rejected: "r" })}\n`);
     expect(() => readPreferenceFile(g)).toThrow(`${g}:3: field "chosen" must be a non-empty string (missing)`);
   });
@@ -52,7 +56,7 @@ describe("readPreferenceFile", () => {
       [`${line({ ...good, chosen: "" })}`, /bad\.jsonl:1: field "chosen" must be a non-empty string \(got an empty string\)/],
       [`${line({ ...good, rejected: 5 })}`, /bad\.jsonl:1: field "rejected" must be a non-empty string \(got number\)/],
       [`${line({ ...good, prompt: null })}`, /bad\.jsonl:1: field "prompt" must be a non-empty string \(got null\)/],
-      [`${line({ ...good, prompt: [{ role: "user", content: "x" }] })}`, /field "prompt" .*got an array; conversational/],
+      [`${line({ ...good, prompt: [{ role: "user", content: "x" }] })}`, /field "prompt" .*got an array; a list of messages here needs every text column conversational/],
       [`\n\n[1, 2]`, /bad\.jsonl:3: expected a JSON object/],
       [`\n  \n`, /bad\.jsonl: no rows/],
     ];
@@ -65,10 +69,10 @@ describe("readPreferenceFile", () => {
 
   it("reads a .json array, naming the row in errors", () => {
     const f = write("prefs.json", JSON.stringify([good, good]));
-    expect(readPreferenceFile(f)).toEqual([good, good]);
-    const g = write("bad.json", JSON.stringify([good, { ...good, rejected: "" }]));
-    expect(() => readPreferenceFile(g)).toThrow(`${g}: row 2: field "rejected" must be a non-empty string`);
-    expect(() => readPreferenceFile(write("obj.json", "{}"))).toThrow(/obj\.json: expected a JSON array/);
+    expect(texts(readPreferenceFile(f))).toEqual([good, good]);
+    const g = write("bad.json", JSON.stringify([good, { ...good, rejected: "" }], null, 1));
+    expect(() => readPreferenceFile(g)).toThrow(`${g}:7: field "rejected" must be a non-empty string`); // the line the row starts on
+    expect(() => readPreferenceFile(write("obj.json", "{}"))).toThrow(/obj\.json: expected a JSON array of objects or an object \{"data": \[\.\.\.\]\}/);
     expect(() => readPreferenceFile(write("broken.json", "[{"))).toThrow(/broken\.json: invalid JSON/);
   });
 });

@@ -321,7 +321,8 @@ describe.skipIf(!python)("data sets from the Hub", () => {
     // loadPreferenceDataset reads what a Hub id resolves to.
     const [file] = await resolvePreferenceSource("tiny/orca-like", opts);
     const tok = await Tokenizer.fromDir(GPT2);
-    expect(loadPreferenceDataset(file, tok).length).toBe(fs.readFileSync(path.join(FIX, "prefs.jsonl"), "utf8").trim().split("\n").length);
+    expect((await loadPreferenceDataset("tiny/orca-like", tok, opts)).length).toBe((await loadPreferenceDataset(file, tok)).length);
+    expect((await loadPreferenceDataset(file, tok)).length).toBe(fs.readFileSync(path.join(FIX, "prefs.jsonl"), "utf8").trim().split("\n").length);
   });
 
   it("data set errors: 404, unauthorized, offline with nothing cached", async () => {

@@ -30,7 +30,7 @@ describe("maxLength and the model's context", () => {
     const rows = readPreferenceFile(file);
     const defaults = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: "unused" } });
     expect(defaults.config.maxLength).toBe(context);
-    expect(defaults.dataReport.train).toEqual({ rows: 3, dropped: [`${file}:3`], truncated: [`${file}:4`] });
+    expect(defaults.dataReport.train).toEqual({ rows: 3, dropped: [`${file}:3`], truncated: { rows: 1, prompt: 0, chosen: 1, rejected: 0 } });
     defaults.dispose();
     expect(() => new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: "unused", maxLength: 100000 } })).toThrow(new RegExp(`2 row\\(s\\) longer than the model's context of ${context} positions at maxLength 100000: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:3 \\(\\d+ tokens\\)`));
     model.dispose();

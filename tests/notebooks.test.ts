@@ -61,6 +61,7 @@ beforeAll(() => {
 
 afterAll(() => {
   fs.rmSync(RUN_DIR, { recursive: true, force: true });
+  fs.rmSync(`${RUN_DIR}-lora`, { recursive: true, force: true }); // notebook 03's LoRA run
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -144,6 +145,9 @@ describe("course notebooks run headlessly, in order", () => {
     const out = stdout(nb);
     expect(out).toContain("eval loss 0.6931 (ln 2 = 0.6931)");
     expect(out).toMatch(/4 steps in [\d.]+ s/);
+    // The LoRA section: fresh adapters against the adapters-off reference start at ln 2; the adapter saved in peft's format.
+    expect(out).toContain("LoRA eval loss at step 0: 0.6931 (ln 2 = 0.6931)");
+    expect(out).toMatch(/saved: adapter_config\.json, adapter_model\.safetensors/);
     // Section 6: every loss against the margin, from the trainer's own dpoLoss.
     expect(out).toContain("14 losses; sigmoid at margin 0: 0.6931 (ln 2 = 0.6931)");
     const d = displays(nb);
@@ -356,7 +360,7 @@ describe("dpo-ts course", () => {
     fs.copyFileSync(path.join(ROOT, "tests", "fixtures", "notebooks", "failing.ipynb"), path.join(dir, "01-failing.ipynb"));
     const r = spawnSync(process.execPath, [cli, "course", "--notebooks", dir, "--name", "x", "--quiet"], { cwd: ROOT, encoding: "utf8" });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/dpo-ts: course notebook 01-failing\.ipynb failed at cell \d+ \(execution_count \d+\): \w+/);
+    expect(r.stderr).toMatch(/dpo-ts course: course notebook 01-failing\.ipynb failed at cell \d+ \(execution_count \d+\): \w+/);
     expect(r.stderr).toContain(path.join(tmp, "course-fail", "runs", "x", "notebooks", "01-failing.ipynb"));
   }, 120_000);
 });

@@ -77,6 +77,37 @@ describe("exact resume", () => {
     }
   });
 
+  it("LoRA (--use-peft): a run resumed from an adapter checkpoint ends with the uninterrupted run's metrics and adapter", () => {
+    const loraArgs = (out: string) => [
+      "train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--steps", "4",
+      "--batch-size", "2", "--lr", "1e-2", "--logging-steps", "1", "--save-steps", "1", "--use-peft", "--lora-r", "2",
+      "--num-sample-generations", "0", "--no-write-report", "--seed", "7", "--json",
+    ];
+    const whole = tmp("dpo-resume-lora-whole-");
+    const straight = dpoTs(...loraArgs(whole));
+    expect(straight.status, straight.stderr).toBe(0);
+    // A crash right after checkpoint-2: later checkpoints and final/ never written.
+    const out = tmp("dpo-resume-lora-");
+    fs.cpSync(whole, out, { recursive: true });
+    for (const f of ["final", "checkpoint-3", "checkpoint-4"]) fs.rmSync(path.join(out, f), { recursive: true });
+    const resumed = dpoTs(...loraArgs(out), "--resume");
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const adapter = (dir: string) => new Map([...readSafetensors(path.join(dir, "final", "adapter_model.safetensors")).tensors].map(([k, t]) => [k, t.data]));
+    const [a, b] = [adapter(whole), adapter(out)];
+    expect(a.size).toBeGreaterThan(0);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    const steps = (dir: string) => fs.readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const [la, lb] = [steps(whole), steps(out)];
+    expect(lb.map((e: { step: number }) => e.step)).toEqual(la.map((e: { step: number }) => e.step));
+    if (!NATIVE) {
+      expect(lb).toEqual(la);
+      for (const [name, w] of a) expect(Buffer.from(b.get(name)!.buffer).equals(Buffer.from(w.buffer)), name).toBe(true);
+    } else {
+      la.forEach((e: Record<string, number>, i: number) => { for (const k of Object.keys(e)) expect(lb[i][k]).toBeCloseTo(e[k], 4); });
+      for (const [name, w] of a) w.forEach((v, i) => expect(Math.abs(b.get(name)![i] - v)).toBeLessThan(1e-4));
+    }
+  });
+
   it("a NaN run stops with an error naming the step and metric; no final/, checkpoints finite", () => {
     const out = tmp("dpo-nan-");
     const run = dpoTs("train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--steps", "5", "--batch-size", "2", "--lr", "1e30", "--max-grad-norm", "0", "--save-steps", "1", "--num-sample-generations", "0", "--json");

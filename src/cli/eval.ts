@@ -29,8 +29,10 @@ const TRAINING_ONLY_KNOBS = [
 
 export const evalOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
+  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: --policy itself)" },
-  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet)" },
+  data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id" },
+  "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   "batch-size": { type: "string", valueName: "N", description: `pairs scored at once, as TRL's per_device_eval_batch_size (default ${DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize})` },
   backend: BACKEND_OPTION,
@@ -46,18 +48,25 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   const args = dpoConfigFrom(mergeValues(values, evalOptions), evalOptions);
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
-  const rows = loadPreferenceDataset(dataFile, tokenizer);
-  const model = await loadModel(policyDir, { trainable: false });
+  const rows = await loadPreferenceDataset(dataFile, tokenizer, { skipInvalid: values["skip-invalid"] === true });
+  const model = await loadModel(policyDir, { trainable: false, adapter: stringValue(values, "adapter") });
   const refDir = stringValue(values, "ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : model;
   // maxLength unset: the model's context, as in training.
   const maxLength = (args.maxLength as number | undefined) || model.config.nPositions;
-  const { pairs, dropped, truncated } = tokenizePairs(rows, tokenizer, { maxLength, maxPromptLength: args.maxPromptLength ?? DEFAULT_DPO_CONFIG.maxPromptLength });
+  const lengths = {
+    maxLength,
+    truncationMode: args.truncationMode ?? DEFAULT_DPO_CONFIG.truncationMode,
+    maxPromptLength: args.maxPromptLength ?? DEFAULT_DPO_CONFIG.maxPromptLength,
+    maxCompletionLength: args.maxCompletionLength ?? DEFAULT_DPO_CONFIG.maxCompletionLength,
+  };
+  const { pairs, droppedRows, truncated } = tokenizePairs(rows, tokenizer, lengths);
   const where = (i: number) => rowLocation(rows[i], `${dataFile}: row ${i + 1}`);
-  if (dropped.length) console.error(`dpo-ts eval: ${dropped.length} row(s) dropped (the prompt leaves no room for a completion within maxLength ${maxLength}): ${dropped.slice(0, 10).map(where).join(", ")}${dropped.length > 10 ? ", …" : ""}`);
+  if (droppedRows.length) console.error(`dpo-ts eval: ${droppedRows.length} row(s) dropped (TRL drops them too):\n${droppedRows.slice(0, 10).map((d) => `  ${where(d.index)}: ${d.reason}`).join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`);
+  if (truncated.rows) console.error(`dpo-ts eval: ${truncated.rows} row(s) truncated: prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`);
   if (!pairs.length) throw new CliError(`${dataFile}: no rows left to score at maxLength ${maxLength}`);
   const metrics = await evaluate(model, refModel, pairs, { ...args, perDeviceEvalBatchSize: batchSizeOption ?? DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize, padTokenId: tokenizer.padTokenId });
-  const result = { ...metrics, pairs: pairs.length, rows_dropped: dropped.length, rows_truncated: truncated.length };
+  const result = { ...metrics, pairs: pairs.length, rows_dropped: droppedRows.length, rows_truncated: truncated.rows };
   if (values.json) console.log(JSON.stringify(result));
   else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(20)} ${v}`);
   if (refModel !== model) refModel.dispose();

@@ -10,6 +10,7 @@ import { BACKEND_OPTION, OptionsTable, integerValue, numberValue, requiredString
 
 export const generateOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id (Hugging Face format)" },
+  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   prompt: { type: "string", valueName: "TEXT", description: "the text to continue" },
   chat: { type: "boolean", description: "wrap --prompt as a user message in the chat template" },
   "max-new-tokens": { type: "string", valueName: "N", description: "tokens to generate at most (default 32)" },
@@ -34,7 +35,7 @@ export async function generateCommand(values: Record<string, unknown>): Promise<
   };
   await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) });
   const tokenizer = await Tokenizer.fromDir(modelDir);
-  const model = await loadModel(modelDir, { trainable: false });
+  const model = await loadModel(modelDir, { trainable: false, adapter: stringValue(values, "adapter") });
   const text = values.chat ? tokenizer.applyChatTemplate([{ role: "user", content: prompt }], { addGenerationPrompt: true }) : prompt;
   const out = await generate(model, tokenizer.encode(text, { addSpecialTokens: false }), { ...options, eosTokenId: tokenizer.eosTokenId });
   const completion = tokenizer.decode(out.tokens, { skipSpecialTokens: !values["keep-special-tokens"] });

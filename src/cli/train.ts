@@ -17,10 +17,12 @@ import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } f
 
 export const trainOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to train (Hugging Face format; TRL: model_name_or_path)" },
+  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: a frozen copy of --policy)" },
-  data: { type: "string", valueName: "FILE", description: "preference pairs (.jsonl, .json, .parquet; TRL: dataset_name)" },
+  data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id (TRL: dataset_name)" },
   "eval-data": { type: "string", valueName: "FILE", description: "evaluation pairs (turns on evalStrategy \"steps\")" },
   "eval-fraction": { type: "string", valueName: "F", description: "hold out this fraction of --data for evaluation instead" },
+  "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
   config: { type: "string", valueName: "FILE", description: "options from FILE.json|.yaml|.yml (TRL snake_case names accepted); the command line wins" },
   backend: BACKEND_OPTION,
@@ -66,16 +68,17 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
 
   await initBackend({ backend: text("backend"), quiet: json || flag("quiet") });
   const tokenizer = await Tokenizer.fromDir(text("tokenizer") ?? policyDir);
-  let trainRows = loadPreferenceDataset(dataFile, tokenizer);
+  const load = { skipInvalid: flag("skip-invalid") };
+  let trainRows = await loadPreferenceDataset(dataFile, tokenizer, load);
   const evalData = text("eval-data");
-  let evalRows = evalData ? loadPreferenceDataset(evalData, tokenizer) : [];
+  let evalRows = evalData ? await loadPreferenceDataset(evalData, tokenizer, load) : [];
   if (evalFraction > 0) {
     const split = splitTrainEval(trainRows, Math.max(1, Math.round(evalFraction * trainRows.length)), args.seed ?? 42);
     trainRows = split.train;
     evalRows = split.eval;
   }
   if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
-  const model = await loadModel(policyDir);
+  const model = await loadModel(policyDir, { adapter: text("adapter") }); // --adapter: train that adapter, the base frozen
   const refDir = text("ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({

@@ -1,37 +1,199 @@
 /**
- * One entry point for preference data, whatever its columns: TRL's standard rows (prompt/chosen/rejected) are used
- * as they are; Intel/orca_dpo_pairs rows (system/question/chosen/rejected) are formatted to ChatML like the article.
+ * One entry point for preference data: a file, a list of files (e.g. the Parquet shards of one split) or a data set
+ * id, in any reader's file type (readers.ts) and any of TRL's formats (rows.ts).
+ *
+ *   const rows = await loadPreferenceDataset("prefs.parquet", tokenizer);                  // throws on a bad row
+ *   const data = await loadPreferenceData(["a.jsonl", "b.jsonl"], tokenizer, { skipInvalid: true });
+ *   data.skipped  // every skipped row: file, line, field, reason
+ *
+ * The format is decided over all rows (the most common one, or `format` when given); a row in another format is
+ * an error naming it. Conversational and orca rows are rendered with the tokenizer's chat template (without a
+ * tokenizer: the built-in ChatML template). {@link streamPreferenceRows} reads big files as a stream instead.
  */
 import * as fs from "fs";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { resolveHubDataset, HubDatasetOptions } from "../hub/dataset-files";
 import { looksLikeRepoId } from "../hub/repo-id";
-import { chatmlFormat } from "./format";
-import { PreferenceRow, readJsonObjects, readOrcaFile, readPreferenceFile } from "./preferences";
+import type { PreferenceRow } from "./preferences";
+import { checkDataFile, formatSource, readRawRows, RawRow, RowError, RowSource } from "./readers";
+import { chatmlRenderer, classifyRow, ColumnName, convertRow, kindName, PreferenceFormat, PREFERENCE_FORMATS, RowKind } from "./rows";
 
-export type PreferenceFormat = "standard" | "orca";
+export type { PreferenceFormat };
 
-/** Which format a file's first row is in. */
-export function detectPreferenceFormat(file: string): PreferenceFormat {
-  const rows = readJsonObjects(file);
-  if (rows.length === 0) throw new Error(`${file}: no rows`);
-  const first = rows[0];
-  if ("prompt" in first.value) return "standard";
-  if ("question" in first.value) return "orca";
-  throw new Error(`${first.where}: a preference row needs "prompt" (standard format) or "question" (orca format) besides "chosen" and "rejected"`);
+/** Load options; the Hub ones (split, config, revision, token, offline, ...) apply to data set ids only. */
+export interface LoadOptions extends HubDatasetOptions {
+  /** "auto" (default): the most common format over all rows; else every row must be in this one. */
+  format?: PreferenceFormat | "auto";
+  /** Other column names for the canonical ones, e.g. `{prompt: "instruction", chosen: "better"}`. */
+  columns?: Partial<Record<ColumnName, string>>;
+  /** Skip invalid rows (each reported in `skipped`) instead of stopping at the first. Default false. */
+  skipInvalid?: boolean;
 }
 
-/** Reads a preference file (JSONL or JSON array) as prompt/chosen/rejected text rows. */
-export function loadPreferenceDataset(file: string, tokenizer: Tokenizer): PreferenceRow[] {
-  return detectPreferenceFormat(file) === "orca" ? readOrcaFile(file).map((row) => chatmlFormat(row, tokenizer)) : readPreferenceFile(file);
+/** A row left out with skipInvalid, and why. */
+export interface SkippedRow {
+  source: RowSource;
+  field: string | null;
+  reason: string;
+}
+
+export interface PreferenceData {
+  rows: PreferenceRow[];
+  format: PreferenceFormat;
+  /** Whether the rows were message lists (chat template applied). */
+  conversational: boolean;
+  files: string[];
+  /** Rows read, valid or not. */
+  totalRows: number;
+  skipped: SkippedRow[];
+  /** Rows whose string "prompt" column was ignored for conversational chosen/rejected (TRL's maybe_extract_prompt). */
+  promptIgnored: number;
+  /** "tokenizer" or, with no tokenizer, "chatml" (the built-in template rendered conversational/orca rows). */
+  templateFrom: "tokenizer" | "chatml";
 }
 
 /**
- * The local files of a preference data source: an existing file or folder as it is; else a Hub data set id
+ * The local files of one preference data source: an existing path as it is; else a Hub data set id
  * ("Intel/orca_dpo_pairs"), whose split (`opts.split`, default "train") is downloaded into the Hugging Face cache
  * (or found there, offline too) — see resolveHubDataset.
  */
 export async function resolvePreferenceSource(source: string, opts: HubDatasetOptions = {}): Promise<string[]> {
   if (fs.existsSync(source) || !looksLikeRepoId(source)) return [source];
   return (await resolveHubDataset(source, opts)).files;
+}
+
+/** The local files of a source or a list of sources (each must end up a file; a directory is named). */
+export async function resolveDataFiles(source: string | readonly string[], opts: LoadOptions = {}): Promise<string[]> {
+  const sources = typeof source === "string" ? [source] : [...source];
+  if (sources.length === 0) throw new Error("loadPreferenceDataset: no data files given");
+  const files: string[] = [];
+  for (const s of sources) files.push(...(await resolvePreferenceSource(s, opts)));
+  for (const f of files) checkDataFile(f);
+  return files;
+}
+
+function checkFormat(format: string | undefined): PreferenceFormat | "auto" {
+  const f = format ?? "auto";
+  if (f !== "auto" && !PREFERENCE_FORMATS.includes(f as PreferenceFormat)) {
+    throw new Error(`format must be auto, ${PREFERENCE_FORMATS.join(", ")} (got "${f}")`);
+  }
+  return f as PreferenceFormat | "auto";
+}
+
+/** The kind of a row under a forced format (`implicit` ignores any prompt column, as TRL's extract_prompt does). */
+function forcedKind(row: RawRow, format: PreferenceFormat, opts: LoadOptions): RowKind {
+  const detected = classifyRow(row, opts.columns);
+  if (format === "implicit") return { format, conversational: detected.conversational || detected.format === "conversational", promptIgnored: detected.format !== "implicit" };
+  if (detected.format !== format) {
+    throw new RowError(row.source, null, `row is ${kindName(detected)} but the format asked for is ${format}`);
+  }
+  return detected;
+}
+
+/** Throws the error, or records the skipped row when skipInvalid. */
+function handle(e: unknown, skipped: SkippedRow[], opts: LoadOptions): void {
+  if (!(e instanceof RowError) || !opts.skipInvalid) throw e;
+  skipped.push({ source: e.source, field: e.field, reason: e.reason });
+}
+
+/**
+ * Reads, checks and converts all rows (see the file comment). Stops at the first invalid row with an error naming
+ * file, line and field, unless `skipInvalid`.
+ */
+export async function loadPreferenceData(source: string | readonly string[], tokenizer: Tokenizer | null = null, opts: LoadOptions = {}): Promise<PreferenceData> {
+  const format = checkFormat(opts.format);
+  const files = await resolveDataFiles(source, opts);
+  const skipped: SkippedRow[] = [];
+  const classified: Array<{ row: RawRow; kind: RowKind }> = [];
+  let totalRows = 0;
+  for (const file of files) {
+    for await (const item of readRawRows(file)) {
+      totalRows++;
+      try {
+        if (item instanceof RowError) throw item;
+        classified.push({ row: item, kind: format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts) });
+      } catch (e) {
+        handle(e, skipped, opts);
+      }
+    }
+  }
+  if (totalRows === 0) throw new Error(`${files.join(", ")}: no rows`);
+  if (classified.length === 0) throw new Error(`${files.join(", ")}: no valid rows (${skipped.length} skipped; first: ${formatSource(skipped[0].source)}: ${skipped[0].reason})`);
+  // the data set's kind: the most common one (ties: the first seen)
+  const counts = new Map<string, { kind: RowKind; n: number; first: RowSource }>();
+  for (const { row, kind } of classified) {
+    const name = kindName(kind);
+    const c = counts.get(name);
+    if (c) c.n++;
+    else counts.set(name, { kind, n: 1, first: row.source });
+  }
+  const major = [...counts.values()].reduce((a, b) => (b.n > a.n ? b : a));
+  const renderer = tokenizer ?? chatmlRenderer();
+  const rows: PreferenceRow[] = [];
+  let promptIgnored = 0;
+  for (const { row, kind } of classified) {
+    try {
+      if (kindName(kind) !== kindName(major.kind)) {
+        throw new RowError(row.source, null, `row is ${kindName(kind)} but the data set is ${kindName(major.kind)} (${major.n} of ${classified.length} rows, first at ${formatSource(major.first)}); one data set has one format`);
+      }
+      rows.push(convertRow(row, kind, { columns: opts.columns, renderer }));
+      if (kind.promptIgnored) promptIgnored++;
+    } catch (e) {
+      handle(e, skipped, opts);
+    }
+  }
+  skipped.sort((a, b) => files.indexOf(a.source.file) - files.indexOf(b.source.file) || a.source.line - b.source.line);
+  return {
+    rows, format: major.kind.format, conversational: major.kind.conversational, files, totalRows, skipped, promptIgnored,
+    templateFrom: tokenizer ? "tokenizer" : "chatml",
+  };
+}
+
+/** The rows of {@link loadPreferenceData}; with skipInvalid, skipped rows are listed on stderr. */
+export async function loadPreferenceDataset(source: string | readonly string[], tokenizer: Tokenizer | null = null, opts: LoadOptions = {}): Promise<PreferenceRow[]> {
+  const data = await loadPreferenceData(source, tokenizer, opts);
+  if (data.skipped.length) {
+    console.warn(`${data.files.join(", ")}: ${data.skipped.length} invalid row(s) skipped:\n` + data.skipped.map((s) => `  ${formatSource(s.source)}: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`).join("\n"));
+  }
+  return data.rows;
+}
+
+/**
+ * Rows as a stream, for data sets too big to hold: memory stays flat in the file size. The format is `format`, or
+ * (auto) the first valid row's; a row in another format is an error. With skipInvalid each skipped row goes to
+ * `onSkip` (default: one line on stderr), never silently.
+ */
+export async function* streamPreferenceRows(
+  source: string | readonly string[],
+  tokenizer: Tokenizer | null = null,
+  opts: LoadOptions & { onSkip?: (s: SkippedRow) => void } = {},
+): AsyncGenerator<PreferenceRow> {
+  const format = checkFormat(opts.format);
+  const files = await resolveDataFiles(source, opts);
+  const renderer = tokenizer ?? chatmlRenderer();
+  let first: { kind: RowKind; source: RowSource } | null = null;
+  const skipped: SkippedRow[] = [];
+  for (const file of files) {
+    for await (const item of readRawRows(file)) {
+      try {
+        if (item instanceof RowError) throw item;
+        const kind = format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts);
+        first ??= { kind, source: item.source };
+        if (kindName(kind) !== kindName(first.kind)) {
+          throw new RowError(item.source, null, `row is ${kindName(kind)} but the data set is ${kindName(first.kind)} (from its first row, ${formatSource(first.source)})`);
+        }
+        yield convertRow(item, kind, { columns: opts.columns, renderer });
+      } catch (e) {
+        handle(e, skipped, opts);
+        const s = skipped.pop()!;
+        if (opts.onSkip) opts.onSkip(s);
+        else console.warn(`${formatSource(s.source)}: skipped: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`);
+      }
+    }
+  }
+}
+
+/** Which format a file's rows are in (the most common over all rows). */
+export async function detectPreferenceFormat(source: string | readonly string[]): Promise<PreferenceFormat> {
+  return (await loadPreferenceData(source, null, { skipInvalid: true })).format;
 }

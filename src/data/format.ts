@@ -16,15 +16,17 @@
  */
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { CHATML_TEMPLATE } from "../tokenizer/train-bpe";
-import { withSource } from "./preferences";
-import type { OrcaRow, PreferenceRow, InstructionRow, RowSource } from "./preferences";
+import type { OrcaRow, PreferenceRow, InstructionRow } from "./preferences";
+
+/** What renders chat templates: a Tokenizer, or a stand-in with the built-in ChatML template (rows.ts). */
+type ChatRenderer = Pick<Tokenizer, "chatTemplate" | "applyChatTemplate">;
 
 export type { OrcaRow, PreferenceRow, InstructionRow };
 
 /** ChatML end of turn appended to each completion. */
 export const CHATML_END = "<|im_end|>\n";
 
-function render(tok: Tokenizer, role: string, content: string, addGenerationPrompt: boolean): string {
+function render(tok: ChatRenderer, role: string, content: string, addGenerationPrompt: boolean): string {
   const messages = [{ role, content }];
   return tok.chatTemplate !== null
     ? tok.applyChatTemplate(messages, { addGenerationPrompt })
@@ -32,15 +34,18 @@ function render(tok: Tokenizer, role: string, content: string, addGenerationProm
 }
 
 /** The ChatML prompt of an orca row: optional system turn + user turn + the assistant header. */
-export function chatmlPrompt(system: string, question: string, tok: Tokenizer): string {
+export function chatmlPrompt(system: string, question: string, tok: ChatRenderer): string {
   const sys = system.length > 0 ? render(tok, "system", system, false) : "";
   return sys + render(tok, "user", question, true);
 }
 
 /** Orca row -> `{prompt, chosen, rejected}` in ChatML (see the file comment). */
-export function chatmlFormat(row: OrcaRow & { source?: RowSource }, tok: Tokenizer): PreferenceRow {
-  const formatted = { prompt: chatmlPrompt(row.system, row.question, tok), chosen: row.chosen + CHATML_END, rejected: row.rejected + CHATML_END };
-  return withSource(formatted, row.source);
+export function chatmlFormat(row: OrcaRow, tok: ChatRenderer): PreferenceRow {
+  return {
+    prompt: chatmlPrompt(row.system, row.question, tok),
+    chosen: row.chosen + CHATML_END,
+    rejected: row.rejected + CHATML_END,
+  };
 }
 
 /** SFT row -> `{prompt, completion}` with the same ChatML layout (completion = answer + "<|im_end|>\n"). */

@@ -1,40 +1,58 @@
 /**
- * Preference pair -> token ids (the TRL DPOTrainer contract).
+ * Preference pair -> token ids (the TRL DPOTrainer contract), then truncation as TRL has it.
  *
- * Default ("separate", the contract of tests/fixtures/hf-tiny/expected.json):
+ * Standard rows, default ("separate", the contract of tests/fixtures/hf-tiny/expected.json):
  *   promptIds   = encode(prompt)                      no special tokens added; special tokens in the text are matched
  *   chosenIds   = encode(chosen)   + [EOS]            EOS id appended unless it is already the last id
  *   rejectedIds = encode(rejected) + [EOS]
- * Truncation:
- *   1. if maxPromptLength is set, the prompt keeps its LAST maxPromptLength tokens (truncated from the left);
- *   2. if maxLength is set, each completion keeps its FIRST maxLength - len(prompt) tokens (truncated from the right).
+ * "joint" mode reproduces TRL 1.13's own tokenization of standard rows: EOS text appended to the completion unless it
+ * already ends with it, then `tokenizer(prompt)` and `tokenizer(prompt + completion)` with the tokenizer's default
+ * special tokens (post-processor, e.g. a Llama BOS), completion ids = the ids after the prompt's. It differs from
+ * "separate" only when BPE merges across the prompt/completion boundary or the post-processor adds tokens.
  *
- * TRL 1.13 (trl/trainer/dpo_trainer.py, dpo_config.py) has no max_prompt_length any more: DPOConfig.max_length = 1024,
- * truncation_mode = "keep_start" (the deprecated "keep_end" keeps the end instead); its collator cuts prompt+completion
- * to the first max_length tokens, which equals step 2, and the trainer drops examples whose prompt alone has
- * >= max_length tokens. Hence the defaults here: maxLength 1024, maxPromptLength none; {@link tokenizePairs} drops
- * (and reports) the same examples. TRL <= 0.x had max_prompt_length = 512 with left truncation of the prompt.
+ * Conversational rows (`chatTemplated`, see rows.ts) are tokenized as TRL 1.13 does (trainer/dpo_trainer.py,
+ * tokenize_fn): the rendered text already holds the template's BOS and end-of-turn tokens, so no special tokens are
+ * added and no EOS is appended: promptIds = encode(prompt), chosenIds = encode(prompt + chosen) after the prompt's ids.
  *
- * "joint" mode reproduces TRL 1.13's own tokenization of non-conversational rows: EOS text appended to the completion
- * unless it already ends with it, then `tokenizer(prompt)` and `tokenizer(prompt + completion)` with the tokenizer's
- * default special tokens (post-processor, e.g. a Llama BOS), completion ids = the ids after the prompt's. It differs
- * from "separate" only when BPE merges across the prompt/completion boundary or the post-processor adds tokens.
+ * Truncation, in this order (every knob documented with the TRL version that had it):
+ *   1. maxPromptLength (legacy, TRL 0.x's max_prompt_length, default 512 there; TRL 1.x removed it): the prompt keeps
+ *      its LAST maxPromptLength tokens.
+ *   2. maxCompletionLength (legacy, TRL 0.x's max_completion_length, default None there): each completion keeps its
+ *      FIRST maxCompletionLength tokens.
+ *   3. maxLength (TRL's max_length: 1024 in TRL 1.x and 0.x) with truncationMode, applied to each prompt+completion
+ *      sequence as TRL 1.13's DataCollatorForPreference does:
+ *        "keep_start" (TRL 1.x default): the sequence keeps its first maxLength tokens, so the completion is cut at
+ *                     its end; rows whose prompt alone has >= maxLength tokens are dropped (TRL 1.13 filters them).
+ *        "keep_end"   (TRL 0.x default for the prompt, deprecated in TRL 1.x): the sequence keeps its last maxLength
+ *                     tokens, so the prompt is cut at its start; chosen and rejected keep different amounts of
+ *                     prompt when their lengths differ (`rejectedPromptIds`).
+ * Any row whose chosen or rejected completion ends up empty is dropped (and reported by its source line).
  */
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { PreferenceRow } from "./preferences";
+import { formatSource } from "./readers";
 
 export interface TokenizedPair {
+  /** Prompt ids of the chosen sequence (and of the rejected one unless rejectedPromptIds is set). */
   promptIds: number[];
   chosenIds: number[];
   rejectedIds: number[];
+  /** Prompt ids of the rejected sequence when keep_end truncation left it a different prompt tail. */
+  rejectedPromptIds?: number[];
 }
 
+export type TruncationMode = "keep_start" | "keep_end";
+
 export interface TokenizeOptions {
-  /** Max prompt + completion tokens (TRL DPOConfig.max_length). Default 1024; null = no limit. */
+  /** Max prompt + completion tokens of each sequence (TRL DPOConfig.max_length). Default 1024; null = no limit. */
   maxLength?: number | null;
-  /** Max prompt tokens, keeping the end. Default null (TRL 1.13 has no max_prompt_length). */
+  /** Which end of a too-long sequence stays (TRL truncation_mode). Default "keep_start". */
+  truncationMode?: TruncationMode;
+  /** Legacy (TRL 0.x): max prompt tokens, keeping the end. Default null. */
   maxPromptLength?: number | null;
-  /** "separate" (default) or "joint" (TRL 1.13's tokenize-prompt+completion-together); see the file comment. */
+  /** Legacy (TRL 0.x): max tokens of each completion, keeping the start. Default null. */
+  maxCompletionLength?: number | null;
+  /** "separate" (default) or "joint" (TRL 1.13's tokenize-prompt+completion-together) for standard rows. */
   mode?: "separate" | "joint";
 }
 
@@ -53,65 +71,109 @@ function completionIds(tok: Tokenizer, text: string): number[] {
   return ids;
 }
 
-function jointIds(tok: Tokenizer, prompt: string, completion: string, promptIds: number[]): number[] {
-  const text = completion.endsWith(tok.eosToken) ? completion : completion + tok.eosToken;
-  return tok.encode(prompt + text, { addSpecialTokens: true }).slice(promptIds.length);
+function jointIds(tok: Tokenizer, prompt: string, completion: string, promptIds: number[], addEos: boolean, special: boolean): number[] {
+  const text = !addEos || completion.endsWith(tok.eosToken) ? completion : completion + tok.eosToken;
+  return tok.encode(prompt + text, { addSpecialTokens: special }).slice(promptIds.length);
+}
+
+/** Token ids before truncation (see the file comment). */
+function untruncated(row: PreferenceRow, tok: Tokenizer, mode: "separate" | "joint"): TokenizedPair {
+  if (row.chatTemplated) {
+    const promptIds = tok.encode(row.prompt, { addSpecialTokens: false });
+    return {
+      promptIds,
+      chosenIds: jointIds(tok, row.prompt, row.chosen, promptIds, false, false),
+      rejectedIds: jointIds(tok, row.prompt, row.rejected, promptIds, false, false),
+    };
+  }
+  if (mode === "joint") {
+    const promptIds = tok.encode(row.prompt, { addSpecialTokens: true });
+    return {
+      promptIds,
+      chosenIds: jointIds(tok, row.prompt, row.chosen, promptIds, true, true),
+      rejectedIds: jointIds(tok, row.prompt, row.rejected, promptIds, true, true),
+    };
+  }
+  return { promptIds: tok.encode(row.prompt, { addSpecialTokens: false }), chosenIds: completionIds(tok, row.chosen), rejectedIds: completionIds(tok, row.rejected) };
 }
 
 /** Tokenizes one pair (see the file comment). Completions may come out empty when the prompt fills maxLength. */
 export function tokenizePair(row: PreferenceRow, tok: Tokenizer, opts: TokenizeOptions = {}): TokenizedPair {
-  return tokenizePairReporting(row, tok, opts).pair;
-}
-
-/** tokenizePair, also saying whether the prompt or a completion was cut to fit the limits. */
-function tokenizePairReporting(row: PreferenceRow, tok: Tokenizer, opts: TokenizeOptions): { pair: TokenizedPair; truncated: boolean } {
   const maxLength = opts.maxLength === undefined ? DEFAULT_MAX_LENGTH : opts.maxLength;
-  const maxPromptLength = opts.maxPromptLength ?? null;
+  const maxPromptLength = opts.maxPromptLength ?? null, maxCompletionLength = opts.maxCompletionLength ?? null;
+  const mode = opts.truncationMode ?? "keep_start";
   checkLimit("maxLength", maxLength);
   checkLimit("maxPromptLength", maxPromptLength);
-  let promptIds: number[], chosenIds: number[], rejectedIds: number[];
-  if ((opts.mode ?? "separate") === "joint") {
-    promptIds = tok.encode(row.prompt, { addSpecialTokens: true });
-    chosenIds = jointIds(tok, row.prompt, row.chosen, promptIds);
-    rejectedIds = jointIds(tok, row.prompt, row.rejected, promptIds);
-  } else {
-    promptIds = tok.encode(row.prompt, { addSpecialTokens: false });
-    chosenIds = completionIds(tok, row.chosen);
-    rejectedIds = completionIds(tok, row.rejected);
+  checkLimit("maxCompletionLength", maxCompletionLength);
+  if (mode !== "keep_start" && mode !== "keep_end") throw new Error(`tokenizePair: truncationMode must be "keep_start" or "keep_end" (got ${JSON.stringify(mode)})`);
+  let { promptIds, chosenIds, rejectedIds } = untruncated(row, tok, opts.mode ?? "separate");
+  if (maxPromptLength !== null && promptIds.length > maxPromptLength) promptIds = promptIds.slice(promptIds.length - maxPromptLength);
+  if (maxCompletionLength !== null) {
+    chosenIds = chosenIds.slice(0, maxCompletionLength);
+    rejectedIds = rejectedIds.slice(0, maxCompletionLength);
   }
-  let truncated = false;
-  if (maxPromptLength !== null && promptIds.length > maxPromptLength) {
-    promptIds = promptIds.slice(promptIds.length - maxPromptLength);
-    truncated = true;
-  }
-  if (maxLength !== null) {
+  if (maxLength === null) return { promptIds, chosenIds, rejectedIds };
+  if (mode === "keep_start") {
     const room = Math.max(0, maxLength - promptIds.length);
-    truncated ||= chosenIds.length > room || rejectedIds.length > room;
-    chosenIds = chosenIds.slice(0, room);
-    rejectedIds = rejectedIds.slice(0, room);
+    return { promptIds: promptIds.slice(0, maxLength), chosenIds: chosenIds.slice(0, room), rejectedIds: rejectedIds.slice(0, room) };
   }
-  return { pair: { promptIds, chosenIds, rejectedIds }, truncated };
+  // keep_end: each sequence keeps its last maxLength tokens
+  const tail = (completion: number[]) => ({
+    prompt: promptIds.slice(Math.max(0, promptIds.length - Math.max(0, maxLength - completion.length))),
+    completion: completion.slice(Math.max(0, completion.length - maxLength)),
+  });
+  const c = tail(chosenIds), r = tail(rejectedIds);
+  const out: TokenizedPair = { promptIds: c.prompt, chosenIds: c.completion, rejectedIds: r.completion };
+  if (r.prompt.length !== c.prompt.length) out.rejectedPromptIds = r.prompt;
+  return out;
+}
+
+/** A row left out by {@link tokenizePairs}: its index in the input, its source, and why. */
+export interface DroppedRow {
+  index: number;
+  /** `file:line` (or `row N` when the row has no source). */
+  where: string;
+  reason: string;
+}
+
+/** What truncation did to a data set: how many rows had their prompt / chosen / rejected cut. */
+export interface TruncationCounts {
+  rows: number;
+  prompt: number;
+  chosen: number;
+  rejected: number;
 }
 
 /**
- * Tokenizes a data set. Like TRL 1.13, pairs whose prompt leaves no room for a completion token
- * (len(prompt) >= maxLength after prompt truncation) are dropped; their 0-based indices are returned in `dropped`,
- * and the kept rows whose prompt or completions were cut in `truncated`.
+ * Tokenizes a data set. Like TRL 1.13, pairs whose completion would be empty (keep_start: the prompt fills
+ * maxLength) are dropped: their 0-based indices are in `dropped`, with source lines and reasons in `droppedRows`.
  */
 export function tokenizePairs(
   rows: readonly PreferenceRow[],
   tok: Tokenizer,
   opts: TokenizeOptions = {},
-): { pairs: TokenizedPair[]; kept: number[]; dropped: number[]; truncated: number[] } {
-  const pairs: TokenizedPair[] = [], kept: number[] = [], dropped: number[] = [], truncated: number[] = [];
+): { pairs: TokenizedPair[]; kept: number[]; dropped: number[]; droppedRows: DroppedRow[]; truncated: TruncationCounts } {
+  const pairs: TokenizedPair[] = [], kept: number[] = [], dropped: number[] = [], droppedRows: DroppedRow[] = [];
+  const truncated: TruncationCounts = { rows: 0, prompt: 0, chosen: 0, rejected: 0 };
+  const full = { ...opts, maxLength: null, maxPromptLength: null, maxCompletionLength: null };
   rows.forEach((row, i) => {
-    const { pair: p, truncated: cut } = tokenizePairReporting(row, tok, opts);
-    if (p.chosenIds.length === 0 || p.rejectedIds.length === 0) dropped.push(i);
-    else {
-      pairs.push(p);
-      kept.push(i);
-      if (cut) truncated.push(i);
+    const p = tokenizePair(row, tok, opts);
+    const where = row.source ? formatSource(row.source) : `row ${i + 1}`;
+    if (p.chosenIds.length === 0 || p.rejectedIds.length === 0) {
+      const n = untruncated(row, tok, opts.mode ?? "separate").promptIds.length;
+      dropped.push(i);
+      droppedRows.push({ index: i, where, reason: `${p.chosenIds.length === 0 ? "chosen" : "rejected"} completion would be empty (prompt ${n} tokens, maxLength ${opts.maxLength ?? DEFAULT_MAX_LENGTH}${opts.maxCompletionLength ? `, maxCompletionLength ${opts.maxCompletionLength}` : ""})` });
+      return;
     }
+    const u = tokenizePair(row, tok, full);
+    const cutPrompt = p.promptIds.length < u.promptIds.length || (p.rejectedPromptIds?.length ?? u.promptIds.length) < u.promptIds.length;
+    const cutChosen = p.chosenIds.length < u.chosenIds.length, cutRejected = p.rejectedIds.length < u.rejectedIds.length;
+    if (cutPrompt) truncated.prompt++;
+    if (cutChosen) truncated.chosen++;
+    if (cutRejected) truncated.rejected++;
+    if (cutPrompt || cutChosen || cutRejected) truncated.rows++;
+    pairs.push(p);
+    kept.push(i);
   });
-  return { pairs, kept, dropped, truncated };
+  return { pairs, kept, dropped, droppedRows, truncated };
 }

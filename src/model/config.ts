@@ -1,15 +1,29 @@
 /**
- * GPT-2 configuration, read from and written to Hugging Face's config.json (field names as transformers spells them).
+ * Model configurations, read from and written to Hugging Face's config.json (field names as transformers spells them):
+ * the fields every architecture has (BaseModelConfig: what code outside src/model may read) and GPT-2's own.
+ * The Llama family's configuration lives in llama.ts; dispatch on model_type in architectures.ts.
  */
-import * as fs from "fs";
-import * as path from "path";
+import type { LlamaConfig } from "./llama";
 
-export interface GPT2Config {
-  modelType: "gpt2";
+/** What every architecture's configuration carries, under one name each. */
+export interface BaseModelConfig {
+  /** config.json's model_type ("gpt2", "llama", "mistral", "qwen2"). */
+  modelType: string;
   /** Vocabulary size V. */
   vocabSize: number;
-  /** Maximum sequence length (position embeddings). */
+  /** Context length: the longest sequence the model takes (GPT-2's n_positions, Llama's max_position_embeddings). */
   nPositions: number;
+  /** The output head shares the token embedding matrix. */
+  tieWordEmbeddings: boolean;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+  padTokenId: number | null;
+  /** The config.json object as read, so that saving keeps fields we do not use. */
+  raw: Record<string, unknown>;
+}
+
+export interface GPT2Config extends BaseModelConfig {
+  modelType: "gpt2";
   /** Model width D. */
   nEmbd: number;
   nLayer: number;
@@ -21,16 +35,12 @@ export interface GPT2Config {
   activationFunction: string;
   scaleAttnWeights: boolean;
   scaleAttnByInverseLayerIdx: boolean;
-  tieWordEmbeddings: boolean;
-  bosTokenId: number | null;
-  eosTokenId: number | null;
-  /** The config.json object as read, so that saving keeps fields we do not use. */
-  raw: Record<string, unknown>;
 }
 
-export type ModelConfig = GPT2Config;
+export type ModelConfig = GPT2Config | LlamaConfig;
 
-function num(raw: Record<string, unknown>, key: string, fallback: number | undefined, file: string): number {
+/** A number field of config.json (fallback when absent or null; an error naming file and field otherwise). */
+export function num(raw: Record<string, unknown>, key: string, fallback: number | undefined, file: string): number {
   const value = raw[key];
   if (value === undefined || value === null) {
     if (fallback === undefined) throw new Error(`${file}: field "${key}" is missing`);
@@ -40,18 +50,15 @@ function num(raw: Record<string, unknown>, key: string, fallback: number | undef
   return value;
 }
 
-function tokenId(value: unknown): number | null {
+/** A token id field (a list's first id when transformers allows a list). */
+export function tokenId(value: unknown): number | null {
   if (typeof value === "number") return value;
   if (Array.isArray(value) && typeof value[0] === "number") return value[0];
   return null;
 }
 
-/** Parses a transformers config.json object. */
-export function parseConfig(raw: Record<string, unknown>, file = "config.json"): ModelConfig {
-  const modelType = raw.model_type;
-  if (modelType !== "gpt2") {
-    throw new Error(`${file}: field "model_type" is ${JSON.stringify(modelType)}; dpo-ts supports "gpt2"`);
-  }
+/** Parses a GPT-2 config.json object. */
+export function parseGpt2Config(raw: Record<string, unknown>, file = "config.json"): GPT2Config {
   const nEmbd = num(raw, "n_embd", 768, file);
   const nHead = num(raw, "n_head", 12, file);
   if (nEmbd % nHead !== 0) throw new Error(`${file}: n_embd ${nEmbd} is not divisible by n_head ${nHead}`);
@@ -71,24 +78,13 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
     tieWordEmbeddings: raw.tie_word_embeddings !== false,
     bosTokenId: tokenId(raw.bos_token_id),
     eosTokenId: tokenId(raw.eos_token_id),
+    padTokenId: tokenId(raw.pad_token_id),
     raw,
   };
 }
 
-export function readConfig(dir: string): ModelConfig {
-  const file = path.join(dir, "config.json");
-  if (!fs.existsSync(file)) throw new Error(`${file}: not found (a Hugging Face model folder has config.json)`);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseConfig(raw, file);
-}
-
-/** The config.json object for a config (keeps unknown fields of the original). */
-export function configToJson(config: ModelConfig): Record<string, unknown> {
+/** The config.json object for a GPT-2 config (keeps unknown fields of the original). */
+export function gpt2ConfigToJson(config: GPT2Config): Record<string, unknown> {
   return {
     ...config.raw,
     architectures: ["GPT2LMHeadModel"],
@@ -114,7 +110,7 @@ export function configToJson(config: ModelConfig): Record<string, unknown> {
 export function gpt2Config(opts: {
   vocabSize: number; nPositions?: number; nEmbd?: number; nLayer?: number; nHead?: number; nInner?: number;
   bosTokenId?: number | null; eosTokenId?: number | null;
-}): ModelConfig {
+}): GPT2Config {
   const raw: Record<string, unknown> = {
     model_type: "gpt2",
     vocab_size: opts.vocabSize,
@@ -132,5 +128,5 @@ export function gpt2Config(opts: {
     embd_pdrop: 0,
     attn_pdrop: 0,
   };
-  return parseConfig(raw);
+  return parseGpt2Config(raw);
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../data/rng";
-import { disposeCache, KVCache } from "./gpt2";
+import { disposeCache, KVCache } from "./attention";
 import type { CausalLM } from "./io";
 
 export interface GenerationOptions {

@@ -4,31 +4,15 @@
  * Dropout is not implemented: DPO fine-tuning runs with dropout off (TRL's default disable_dropout=True).
  */
 import * as tf from "@tensorflow/tfjs";
-import { ModelConfig } from "./config";
+import { GPT2Config } from "./config";
 import { HostTensor } from "./safetensors";
-import { activation, checkpointed, embedding, layerNorm, linear, matMul } from "./layers";
-
-/** Keys and values of earlier positions, one entry per layer: [B, H, S, headDim] each. */
-export type KVCache = { key: tf.Tensor4D; value: tf.Tensor4D }[];
-
-export interface ForwardOptions {
-  /** 1 for real tokens, 0 for padding, over past + current positions: [B, S]. Default: all ones. */
-  attentionMask?: tf.Tensor2D;
-  /** Position of each current token: [B, T]. Default: pastLength + 0..T-1. */
-  positionIds?: tf.Tensor2D;
-  /** Cached keys/values of earlier positions (generation). */
-  pastKeyValues?: KVCache;
-  /** Return the new cache (past + current keys/values). */
-  useCache?: boolean;
-}
-
-export interface ForwardOutput {
-  logits: tf.Tensor3D; // [B, T, V]
-  presentKeyValues?: KVCache;
-}
+import { activation, embedding, layerNorm, matMul } from "./layers";
+import { attentionBias, extendCache, KVCache, splitHeads } from "./attention";
+import { ForwardOptions, HiddenStateOptions, LayerContext, newVariable, TransformerLM, WeightLookup } from "./causal-lm";
+import type { LinearModule } from "./lora";
 
 /** The weight names of one GPT-2 checkpoint, in the order transformers lists them (without the "transformer." prefix). */
-export function gpt2WeightNames(config: ModelConfig): string[] {
+export function gpt2WeightNames(config: GPT2Config): string[] {
   const names = ["wte.weight", "wpe.weight"];
   for (let i = 0; i < config.nLayer; i++) {
     for (const part of ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"]) {
@@ -40,7 +24,7 @@ export function gpt2WeightNames(config: ModelConfig): string[] {
   return names;
 }
 
-function expectedShape(config: ModelConfig, name: string): number[] {
+function expectedShape(config: GPT2Config, name: string): number[] {
   const D = config.nEmbd;
   const last = name.split(".").slice(-2).join(".");
   if (name === "wte.weight") return [config.vocabSize, D];
@@ -55,18 +39,21 @@ function expectedShape(config: ModelConfig, name: string): number[] {
   return table[last] ?? [D];
 }
 
-export class GPT2LMHeadModel {
-  readonly config: ModelConfig;
-  /** Parameters by Hugging Face name without the "transformer." prefix (e.g. "h.0.attn.c_attn.weight"). */
-  readonly params: Map<string, tf.Variable>;
+export class GPT2LMHeadModel extends TransformerLM<GPT2Config> {
+  protected readonly checkpointPrefix = "transformer.";
+  protected readonly conv1dWeights = true;
+  protected readonly defaultLoraTargets = ["c_attn"];
 
-  private constructor(config: ModelConfig, params: Map<string, tf.Variable>) {
-    this.config = config;
-    this.params = params;
+  private constructor(config: GPT2Config, params: Map<string, tf.Variable>) {
+    super(config, params);
+  }
+
+  protected create(params: Map<string, tf.Variable>): GPT2LMHeadModel {
+    return new GPT2LMHeadModel(this.config, params);
   }
 
   /** Builds the model from host tensors named as in a transformers checkpoint (with or without "transformer."). */
-  static fromWeights(config: ModelConfig, weights: Map<string, HostTensor>, opts: { trainable?: boolean; source?: string } = {}): GPT2LMHeadModel {
+  static fromWeights(config: GPT2Config, weights: Map<string, HostTensor>, opts: { trainable?: boolean; source?: string } = {}): GPT2LMHeadModel {
     const source = opts.source ?? "weights";
     const find = (name: string): HostTensor | undefined => weights.get(`transformer.${name}`) ?? weights.get(name);
     const params = new Map<string, tf.Variable>();
@@ -81,13 +68,13 @@ export class GPT2LMHeadModel {
         params.forEach((v) => v.dispose());
         throw new Error(`${source}: tensor "${name}" has shape [${host.shape}], config.json implies [${shape}]`);
       }
-      params.set(name, tf.variable(tf.tensor(host.data, host.shape, "float32"), opts.trainable ?? true, `${name}_${nextId++}`));
+      params.set(name, newVariable(name, tf.tensor(host.data, host.shape, "float32"), opts.trainable ?? true));
     }
     return new GPT2LMHeadModel(config, params);
   }
 
   /** A new model initialised like transformers' GPT2 (_init_weights): N(0, 0.02), c_proj scaled by 1/√(2·nLayer). */
-  static init(config: ModelConfig, seed = 0): GPT2LMHeadModel {
+  static init(config: GPT2Config, seed = 0): GPT2LMHeadModel {
     const weights = new Map<string, HostTensor>();
     let s = seed;
     for (const name of gpt2WeightNames(config)) {
@@ -104,49 +91,29 @@ export class GPT2LMHeadModel {
     return GPT2LMHeadModel.fromWeights(config, weights, { source: "init" });
   }
 
-  private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`GPT-2 parameter ${name} not found`);
-    return v as unknown as tf.Tensor<R>;
+  /** GPT-2's Conv1D layers: c_attn, attn.c_proj, c_fc, mlp.c_proj of every block. */
+  linearModules(): LinearModule[] {
+    const D = this.config.nEmbd;
+    const inner = this.config.nInner;
+    const out: LinearModule[] = [];
+    for (let i = 0; i < this.config.nLayer; i++) {
+      out.push(
+        { name: `h.${i}.attn.c_attn`, inFeatures: D, outFeatures: 3 * D },
+        { name: `h.${i}.attn.c_proj`, inFeatures: D, outFeatures: D },
+        { name: `h.${i}.mlp.c_fc`, inFeatures: D, outFeatures: inner },
+        { name: `h.${i}.mlp.c_proj`, inFeatures: inner, outFeatures: D },
+      );
+    }
+    return out;
   }
 
-  /** The parameters a trainer updates. */
-  trainableVariables(): tf.Variable[] {
-    return [...this.params.values()].filter((v) => v.trainable);
-  }
-
-  /** Number of parameters (tied embeddings counted once). */
-  numParameters(): number {
-    let n = 0;
-    this.params.forEach((v) => (n += v.size));
-    return n;
-  }
-
-  /** Logits for every position. inputIds: int32 [B, T] → logits [B, T, V]. */
-  forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): ForwardOutput {
-    const [B, T] = inputIds.shape;
-    const present: KVCache | undefined = opts.useCache ? [] : undefined;
-    const logits = tf.tidy(() => {
-      const hidden = this.runLayers(inputIds, opts, present); // [B, T, D]
-      return matMul(hidden.reshape([B * T, this.config.nEmbd]), this.lmHeadWeight(), false, true).reshape([B, T, this.config.vocabSize]) as tf.Tensor3D;
-    });
-    return present ? { logits, presentKeyValues: present } : { logits };
-  }
-
-  /** The final hidden states (after ln_f), the input of the language-model head. inputIds: int32 [B, T] → [B, T, D]. */
-  hiddenStates(inputIds: tf.Tensor2D, opts: Omit<ForwardOptions, "useCache" | "pastKeyValues"> & { gradientCheckpointing?: boolean } = {}): tf.Tensor3D {
-    return tf.tidy(() => this.runLayers(inputIds, opts, undefined));
-  }
-
-  /** The language-model head's weight [V, D] (the token embedding when tied). */
   lmHeadWeight(): tf.Tensor2D {
     return this.p<tf.Rank.R2>(this.config.tieWordEmbeddings ? "wte.weight" : "lm_head.weight");
   }
 
-  /** Embeddings → blocks → ln_f. Pushes each layer's keys/values into present when given. → [B, T, D] */
-  private runLayers(inputIds: tf.Tensor2D, opts: ForwardOptions & { gradientCheckpointing?: boolean }, present: KVCache | undefined): tf.Tensor3D {
+  protected runLayers(inputIds: tf.Tensor2D, opts: HiddenStateOptions & ForwardOptions, ctx: LayerContext, present: KVCache | undefined): tf.Tensor3D {
     const cfg = this.config;
-    const [B, T] = inputIds.shape;
+    const T = inputIds.shape[1];
     const D = cfg.nEmbd;
     const past = opts.pastKeyValues;
     const pastLength = past && past.length ? past[0].key.shape[2] : 0;
@@ -159,95 +126,38 @@ export class GPT2LMHeadModel {
       ? tf.gather(this.p<tf.Rank.R2>("wpe.weight"), opts.positionIds) // [B, T, D] (no gradient needed: generation)
       : tf.slice(this.p<tf.Rank.R2>("wpe.weight"), [pastLength, 0], [T, D]); // [T, D]
     let x = tokens.add(positions) as tf.Tensor3D; // [B, T, D]
-
-    // Additive attention bias: 0 where query t may attend key s (causal and not padding), -1e9 elsewhere.
-    const causal = tf.linalg.bandPart(tf.ones([T, S]), -1, pastLength); // [T, S]
-    let allowed: tf.Tensor = causal.reshape([1, 1, T, S]);
-    if (opts.attentionMask) allowed = allowed.mul(opts.attentionMask.cast("float32").reshape([B, 1, 1, S])); // [B, 1, T, S]
-    const attentionBias = allowed.sub(1).mul(1e9) as tf.Tensor4D;
-
+    const bias = attentionBias(T, pastLength, opts.attentionMask); // [B or 1, 1, T, S]
+    const checkpoint = !!opts.gradientCheckpointing && !past && !present;
     for (let layer = 0; layer < cfg.nLayer; layer++) {
-      const weights = BLOCK_PARTS.map((part) => this.p(`h.${layer}.${part}`));
-      if (opts.gradientCheckpointing && !past && !present) x = checkpointed(this.block.bind(this, layer), x, weights, attentionBias);
-      else x = this.block(layer, x, weights, attentionBias, past?.[layer], present);
+      x = this.runBlock(`h.${layer}.`, x, [bias], ctx, checkpoint, (input, get, constants) => this.block(layer, input, get, constants[0], ctx, past?.[layer], present));
     }
     return layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"), cfg.layerNormEpsilon) as tf.Tensor3D;
   }
 
   /**
-   * One pre-LayerNorm transformer block. weights: the tensors of BLOCK_PARTS, in order.
+   * One pre-LayerNorm transformer block.
    * x: [B, T, D], attentionBias: [B or 1, 1, T, S] → [B, T, D]
    */
-  private block(layer: number, x: tf.Tensor3D, weights: tf.Tensor[], attentionBias: tf.Tensor, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, present?: KVCache): tf.Tensor3D {
+  private block(layer: number, x: tf.Tensor3D, get: WeightLookup, attentionBias: tf.Tensor, ctx: LayerContext, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, present?: KVCache): tf.Tensor3D {
     const cfg = this.config;
     const [B, T, D] = x.shape;
     const H = cfg.nHead;
     const headDim = D / H;
-    const [ln1W, ln1B, attnW, attnB, projW, projB, ln2W, ln2B, fcW, fcB, mlpProjW, mlpProjB] = weights as tf.Tensor1D[] & tf.Tensor2D[];
+    const at = (part: string) => `h.${layer}.${part}`;
     const scale = cfg.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1;
     const layerScale = cfg.scaleAttnByInverseLayerIdx ? scale / (layer + 1) : scale;
-    const h = layerNorm(x, ln1W, ln1B, cfg.layerNormEpsilon);
-    const qkv = linear(h, attnW as tf.Tensor2D, attnB); // [B, T, 3D]
+    const h = layerNorm(x, get(at("ln_1.weight")) as tf.Tensor1D, get(at("ln_1.bias")) as tf.Tensor1D, cfg.layerNormEpsilon);
+    const qkv = this.project(at("attn.c_attn"), h, get, ctx); // [B, T, 3D]
     // Split heads with 3-D slices and 4-D transposes (no 5-D tensors).
-    const heads = (part: number) =>
-      tf.slice(qkv, [0, 0, part * D], [B, T, D]).reshape([B, T, H, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+    const heads = (part: number) => splitHeads(tf.slice(qkv, [0, 0, part * D], [B, T, D]), H, headDim); // [B, H, T, hd]
     const q = heads(0);
-    let k = heads(1);
-    let v = heads(2);
-    if (past) {
-      k = tf.concat([past.key, k], 2); // [B, H, S, hd]
-      v = tf.concat([past.value, v], 2);
-    }
-    if (present) present.push({ key: tf.keep(k), value: tf.keep(v) });
+    const [k, v] = extendCache(heads(1), heads(2), past, present); // [B, H, S, hd]
     const scores = matMul(q, k, false, true).mul(layerScale).add(attentionBias); // [B, H, T, S]
     const probs = tf.softmax(scores, -1);
     const attended = matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B, T, D]
-    const afterAttention = x.add(linear(attended, projW as tf.Tensor2D, projB));
-    const h2 = layerNorm(afterAttention, ln2W, ln2B, cfg.layerNormEpsilon);
-    const hidden = activation(cfg.activationFunction, linear(h2, fcW as tf.Tensor2D, fcB)); // [B, T, 4D]
-    return afterAttention.add(linear(hidden, mlpProjW as tf.Tensor2D, mlpProjB)) as tf.Tensor3D;
+    const afterAttention = x.add(this.project(at("attn.c_proj"), attended, get, ctx));
+    const h2 = layerNorm(afterAttention, get(at("ln_2.weight")) as tf.Tensor1D, get(at("ln_2.bias")) as tf.Tensor1D, cfg.layerNormEpsilon);
+    const hidden = activation(cfg.activationFunction, this.project(at("mlp.c_fc"), h2, get, ctx)); // [B, T, 4D]
+    return afterAttention.add(this.project(at("mlp.c_proj"), hidden, get, ctx)) as tf.Tensor3D;
   }
-
-  /** A deep copy; trainable=false gives a frozen reference model. */
-  clone(opts: { trainable?: boolean } = {}): GPT2LMHeadModel {
-    const params = new Map<string, tf.Variable>();
-    this.params.forEach((v, name) => {
-      // A copy with its own storage (tf.variable(v) would share v's until v is next assigned).
-      const copy = tf.tidy(() => v.mul(1));
-      params.set(name, tf.variable(copy, opts.trainable ?? true, `${name}_${nextId++}`));
-      copy.dispose();
-    });
-    return new GPT2LMHeadModel(this.config, params);
-  }
-
-  /** The weights as host tensors, named as transformers saves GPT2LMHeadModel. */
-  async toHost(): Promise<Map<string, HostTensor>> {
-    const out = new Map<string, HostTensor>();
-    for (const [name, v] of this.params) {
-      const key = name === "lm_head.weight" ? name : `transformer.${name}`;
-      out.set(key, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
-    }
-    return out;
-  }
-
-  dispose(): void {
-    this.params.forEach((v) => v.dispose());
-    this.params.clear();
-  }
-}
-
-let nextId = 0;
-
-/** The weights of one block, in the order GPT2LMHeadModel.block takes them. */
-const BLOCK_PARTS = [
-  "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
-  "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
-];
-
-/** Frees a KV cache. */
-export function disposeCache(cache: KVCache | undefined): void {
-  cache?.forEach(({ key, value }) => {
-    key.dispose();
-    value.dispose();
-  });
 }

@@ -1,5 +1,5 @@
 /**
- * The building blocks GPT-2 is made of, as plain functions over tensors.
+ * The building blocks the architectures are made of (GPT-2, Llama, Mistral, Qwen2), as plain functions over tensors.
  * Written so that every tensor stays at most 4-D (tfjs's WebGPU Pad kernel breaks on 5-D gradients) and so that no
  * op's gradient falls back to a slow or missing kernel (tf.gather's gradient needs UnsortedSegmentSum).
  */
@@ -55,6 +55,23 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): t
   const x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
   const y = explicitTransposes() ? (bias ? matMul(x2d, weight).add(bias) : matMul(x2d, weight)) : tf.fused.matMul({ a: x2d, b: weight, bias });
   return y.reshape([...leading, outDim]);
+}
+
+/**
+ * x @ Wᵀ + b over the last axis, with W stored [out, in] like torch's nn.Linear (Llama-family projections, LoRA).
+ * x: [..., in] → [..., out]
+ */
+export function linearT(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
+  const [outDim, inDim] = weight.shape;
+  const leading = x.shape.slice(0, -1);
+  const x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
+  const y = explicitTransposes() ? (bias ? matMul(x2d, weight, false, true).add(bias) : matMul(x2d, weight, false, true)) : tf.fused.matMul({ a: x2d, b: weight, transposeB: true, bias });
+  return y.reshape([...leading, outDim]);
+}
+
+/** RMSNorm over the last axis as transformers' LlamaRMSNorm: weight · x / √(mean(x²) + ε). */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor1D, epsilon: number): tf.Tensor {
+  return tf.tidy(() => x.mul(tf.rsqrt(x.square().mean(-1, true).add(epsilon))).mul(weight));
 }
 
 /** LayerNorm over the last axis (biased variance, like torch). */
@@ -137,19 +154,19 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
  * Gradient checkpointing (TRL's gradient_checkpointing): y = f(x, weights, constant) without keeping f's intermediate
  * activations for the backward pass; the backward pass runs f again and differentiates that. One more forward pass
  * per block buys memory: only x is kept per block, and the recomputed activations live for one block's backward.
- * constant (e.g. the attention bias) gets no gradient.
+ * constants (e.g. the attention bias, rotary cos/sin) get no gradient.
  * x: [...], weights: f's trainable inputs → f's output
  */
-export function checkpointed<T extends tf.Tensor>(f: (x: T, weights: tf.Tensor[], constant: tf.Tensor) => T, x: T, weights: tf.Tensor[], constant: tf.Tensor): T {
+export function checkpointed<T extends tf.Tensor>(f: (x: T, weights: tf.Tensor[], constants: tf.Tensor[]) => T, x: T, weights: tf.Tensor[], constants: tf.Tensor[]): T {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const inputs = args.slice(0, -1) as tf.Tensor[];
-    save([inputs[0], constant]);
+    save([inputs[0], ...constants]);
     return {
-      value: tf.tidy(() => f(inputs[0] as T, inputs.slice(1), constant)),
+      value: tf.tidy(() => f(inputs[0] as T, inputs.slice(1), constants)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedX, savedConstant] = saved;
-        const recompute = (...xs: tf.Tensor[]) => f(xs[0] as T, xs.slice(1), savedConstant);
+        const [savedX, ...savedConstants] = saved;
+        const recompute = (...xs: tf.Tensor[]) => f(xs[0] as T, xs.slice(1), savedConstants);
         return withInnerTape(() => tracedAs("recompute", () => tf.grads(recompute)([savedX, ...inputs.slice(1)], dy)));
       },
     };

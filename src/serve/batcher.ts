@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../data/rng";
 import { pickToken } from "../model/generate";
-import { disposeCache, KVCache } from "../model/gpt2";
+import { disposeCache, KVCache } from "../model/attention";
 import type { CausalLM } from "../model/io";
 
 export interface SequenceRequest {

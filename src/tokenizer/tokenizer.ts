@@ -168,10 +168,17 @@ export class Tokenizer {
 
   /**
    * Text to token ids. Special tokens written in the text are matched as tokens. `addSpecialTokens` (default false)
-   * applies the tokenizer.json post-processor (e.g. a BOS for Llama tokenizers), like HF's `add_special_tokens=True`.
+   * applies the tokenizer.json post-processor (e.g. a BOS for Llama tokenizers), like HF's `add_special_tokens=True`,
+   * except that a text that already starts with the BOS token (a chat template that writes it, as Llama 3's and
+   * Mistral's do) does not get a second one: the double BOS HF would produce here is TRL's most reported data bug.
    */
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
+    const ids = this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
+    const bos = this.bosTokenId;
+    if (opts.addSpecialTokens && bos !== null && this.bosToken && ids.length >= 2 && ids[0] === bos && ids[1] === bos && text.startsWith(this.bosToken)) {
+      return ids.slice(1);
+    }
+    return ids;
   }
 
   /** Token strings (byte-level symbols for GPT-2 style tokenizers), for inspection. */

@@ -11,6 +11,8 @@ export interface TokenIdsPair {
   promptIds: number[];
   chosenIds: number[];
   rejectedIds: number[];
+  /** Prompt of the rejected sequence when truncation (keep_end) left it another prompt tail than the chosen one. */
+  rejectedPromptIds?: number[];
 }
 
 export interface PairBatch {
@@ -44,7 +46,7 @@ export interface CollateOptions {
 export function collatePairs(pairs: TokenIdsPair[], padTokenId: number, opts: CollateOptions = {}): PairBatch {
   if (pairs.length === 0) throw new Error("collatePairs: empty batch");
   const batch = collateSequences(
-    [...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })), ...pairs.map((p) => ({ prompt: p.promptIds, completion: p.rejectedIds }))],
+    [...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })), ...pairs.map((p) => ({ prompt: p.rejectedPromptIds ?? p.promptIds, completion: p.rejectedIds }))],
     padTokenId,
     opts,
   );

@@ -114,7 +114,9 @@ export async function compiledUpdate(opts: {
     });
     if (cachedReference) inputs[`batch${k}/reference_logps`] = cachedReference[k];
   });
-  if (!cachedReference) refModel!.params.forEach((v, name) => (inputs[`reference/${name}`] = v));
+  // A LoRA reference shares the policy's base weights: each tensor is one graph input.
+  const policyVariables = new Set<tf.Tensor>(model.params.values());
+  if (!cachedReference) refModel!.params.forEach((v, name) => policyVariables.has(v) || (inputs[`reference/${name}`] = v));
   model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
   moments.forEach(({ m, v }, name) => {
     inputs[`adam_m/${name}`] = m;

@@ -2,6 +2,7 @@
  * DPOConfig: TRL's DPOConfig / Hugging Face TrainingArguments knobs, in camelCase, with TRL's defaults where they
  * make sense for dpo-ts. Every knob is one the trainer actually reads.
  */
+import type { LoraConfig } from "../model/lora";
 import { checkLossOptions, FDivergenceType, LossType, LOSS_TYPES } from "./loss";
 import { SchedulerType, SCHEDULER_TYPES } from "./scheduler";
 
@@ -53,11 +54,21 @@ export interface DPOConfig {
   numTrainEpochs: number;
   /** Total updates; overrides numTrainEpochs when > 0. Transformers: -1. */
   maxSteps: number;
-  /** Longest prompt + completion in tokens (completion truncated from the right). TRL: 1024; dpo-ts: 0 = unset, which
-   * means the model's context (n_positions / max_position_embeddings), so no row can exceed what the model reads. */
+  // --- Sequence lengths and truncation (applied in src/data/tokenize.ts, which documents each mode in detail) ---
+  /** Longest prompt + completion sequence in tokens (TRL max_length). TRL 1.x and 0.x: 1024. dpo-ts: 0 = unset
+   * (the default), which resolves to the model's context (n_positions / max_position_embeddings) when the trainer
+   * is built, so no row can exceed what the model reads; set 1024 for TRL's value. */
   maxLength: number;
-  /** Longest prompt in tokens (truncated from the left). TRL 0.x: 512. */
-  maxPromptLength: number;
+  /** Which end of a too-long sequence is kept (TRL truncation_mode). TRL 1.x: "keep_start" (the completion's end is
+   * cut; rows whose prompt alone fills maxLength are dropped); "keep_end" (cut the prompt's start) is deprecated in
+   * TRL 1.x and was TRL 0.x's default for prompts. */
+  truncationMode: "keep_start" | "keep_end";
+  /** Legacy (TRL 0.x max_prompt_length, 512 there; removed in TRL 1.x): the prompt keeps its last N tokens.
+   * Default null = no limit (TRL 1.13). */
+  maxPromptLength: number | null;
+  /** Legacy (TRL 0.x max_completion_length, None there; removed in TRL 1.x): each completion keeps its first N
+   * tokens. Default null = no limit. */
+  maxCompletionLength: number | null;
   /** Decoupled weight decay of AdamW (not on biases and LayerNorm). Transformers: 0. */
   weightDecay: number;
   adamBeta1: number;
@@ -126,6 +137,23 @@ export interface DPOConfig {
   sampleMaxNewTokens: number;
   /** Write report.html (config, curves, final metrics, samples) into the run folder after training. */
   writeReport: boolean;
+  /** Train LoRA adapters instead of the whole model (TRL's ModelConfig use_peft / DPOTrainer peft_config); the
+   * reference is then the same network with its adapters switched off (no second copy of the weights). A model
+   * loaded with an adapter trains that adapter whatever this says. Default false. */
+  usePeft: boolean;
+  /** LoRA rank r (PEFT LoraConfig.r). PEFT: 8; TRL's ModelConfig: 16. */
+  loraR: number;
+  /** LoRA alpha; updates are scaled by alpha / r (PEFT lora_alpha). PEFT: 8; TRL's ModelConfig: 32. */
+  loraAlpha: number;
+  /** Dropout on the adapters' input, training only, seeded by `seed` (PEFT lora_dropout). PEFT: 0; TRL's ModelConfig: 0.05.
+   * Note: TRL's disable_dropout (default true) also zeroes peft's LoRA dropout; dpo-ts applies this value as given. */
+  loraDropout: number;
+  /** Comma-separated module names (e.g. "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"; GPT-2:
+   * "c_attn,c_proj,c_fc") or "all-linear" (PEFT target_modules). Empty: PEFT's default for the architecture
+   * (Llama family: q_proj,v_proj; GPT-2: c_attn). */
+  loraTargetModules: string;
+  /** rsLoRA: scale by alpha / √r (PEFT use_rslora). PEFT: false. */
+  useRslora: boolean;
 }
 
 /** The metric writers reportTo can name (src/train/callbacks/). */
@@ -134,6 +162,9 @@ export const REPORT_TARGETS: ReportTarget[] = ["jsonl", "tensorboard"];
 
 /** What callers may pass: DPOConfig where reportTo may also be one string ("none", "jsonl", "tensorboard"). */
 export type DPOConfigInput = Partial<Omit<DPOConfig, "reportTo">> & { reportTo?: ReportTarget[] | ReportTarget | "none" | ("none" | ReportTarget)[] };
+
+/** Knobs that are a positive integer or null (no limit). */
+export const NULLABLE_LENGTH_KNOBS: readonly (keyof DPOConfig)[] = ["maxPromptLength", "maxCompletionLength"];
 
 export const DEFAULT_DPO_CONFIG: DPOConfig = {
   outputDir: "runs/dpo",
@@ -157,7 +188,9 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   numTrainEpochs: 3,
   maxSteps: -1,
   maxLength: 0,
-  maxPromptLength: 512,
+  truncationMode: "keep_start",
+  maxPromptLength: null,
+  maxCompletionLength: null,
   weightDecay: 0,
   adamBeta1: 0.9,
   adamBeta2: 0.999,
@@ -186,6 +219,12 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   numSampleGenerations: 4,
   sampleMaxNewTokens: 48,
   writeReport: true,
+  usePeft: false,
+  loraR: 8,
+  loraAlpha: 8,
+  loraDropout: 0,
+  loraTargetModules: "",
+  useRslora: false,
 };
 
 /** Fills defaults, checks every knob's type and range, and names the offending knob (and source) in errors. */
@@ -197,15 +236,20 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   const config = { ...DEFAULT_DPO_CONFIG, ...(partial as Partial<DPOConfig>) };
   config.reportTo = reportTargets(partial.reportTo ?? DEFAULT_DPO_CONFIG.reportTo, source);
   if (partial.outputDir === undefined && typeof config.runName === "string") config.outputDir = `runs/${config.runName}`;
+  for (const key of NULLABLE_LENGTH_KNOBS) {
+    const v = config[key];
+    if (v !== null && !(Number.isInteger(v) && (v as number) > 0)) throw new Error(`${source}: option "${key}" must be a positive integer or null (no limit), got ${JSON.stringify(v)}`);
+  }
   resolveLossKnobs(config, source);
   for (const [key, value] of Object.entries(config)) {
     if (key === "reportTo" || key === "resumeFromCheckpoint") continue; // checked below
+    if (NULLABLE_LENGTH_KNOBS.includes(key as keyof DPOConfig)) continue;
     if (LOSS_LIST_KNOBS.has(key)) continue; // checked by resolveLossKnobs
     const expected = typeof (DEFAULT_DPO_CONFIG as unknown as Record<string, unknown>)[key];
     if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
     if (expected === "number" && !Number.isFinite(value as number)) throw new Error(`${source}: option "${key}" must be finite`);
   }
-  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxPromptLength", "loggingSteps", "refModelSyncSteps"];
+  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "loggingSteps", "refModelSyncSteps"];
   for (const key of positive) if (!((config[key] as number) > 0)) throw new Error(`${source}: option "${key}" must be > 0, got ${config[key]}`);
   if (!SCHEDULER_TYPES.includes(config.lrSchedulerType)) throw new Error(`${source}: option "lrSchedulerType" must be one of ${SCHEDULER_TYPES.join(", ")}`);
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
@@ -216,10 +260,26 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (config.refModelMixupAlpha < 0 || config.refModelMixupAlpha > 1) throw new Error(`${source}: option "refModelMixupAlpha" must be in [0, 1]`);
   // TRL refuses these too: cached reference log-probs would go stale as soon as the reference moves.
   if (config.syncRefModel && config.precomputeRefLogProbs) throw new Error(`${source}: "syncRefModel" (TR-DPO) cannot be combined with "precomputeRefLogProbs": the reference changes during training`);
+  if (config.truncationMode !== "keep_start" && config.truncationMode !== "keep_end") throw new Error(`${source}: option "truncationMode" must be "keep_start" or "keep_end", got ${JSON.stringify(config.truncationMode)}`);
   if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
+  if (!Number.isInteger(config.loraR) || config.loraR <= 0) throw new Error(`${source}: option "loraR" must be a whole number > 0, got ${config.loraR}`);
+  if (!(config.loraAlpha > 0)) throw new Error(`${source}: option "loraAlpha" must be > 0, got ${config.loraAlpha}`);
+  if (!(config.loraDropout >= 0 && config.loraDropout < 1)) throw new Error(`${source}: option "loraDropout" must be in [0, 1), got ${config.loraDropout}`);
   if (config.evalSteps <= 0) config.evalSteps = config.loggingSteps;
   if (!config.loggingDir) config.loggingDir = config.outputDir;
   return config;
+}
+
+/** The LoRA configuration DPOConfig's lora* knobs describe. */
+export function loraConfigOf(config: DPOConfig): LoraConfig {
+  const targets = config.loraTargetModules.trim();
+  return {
+    r: config.loraR,
+    alpha: config.loraAlpha,
+    dropout: config.loraDropout,
+    targetModules: targets === "all-linear" ? "all-linear" : targets.split(",").map((t) => t.trim()).filter((t) => t),
+    useRslora: config.useRslora,
+  };
 }
 
 /** The loss knobs whose values are lists or null (not checked against the default's type). */

@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
-import { configToJson } from "../model/config";
+import { configToJson } from "../model/architectures";
 import { collatePairs, disposeBatch, TokenIdsPair } from "./batch";
 import { completionLogps } from "./logps";
 

@@ -16,11 +16,12 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as path from "path";
 import { CausalLM, loadModelFromDir, saveModel } from "../model/io";
+import { readAdapter } from "../model/lora";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { PreferenceRow, rowLocation } from "../data/preferences";
-import { tokenizePairs } from "../data/tokenize";
+import { tokenizePairs, TruncationCounts } from "../data/tokenize";
 import { collatePairs, disposeBatch, microBatchOrder, TokenIdsPair } from "./batch";
-import { DPOConfig, DPOConfigInput, resolveConfig } from "./config";
+import { DPOConfig, DPOConfigInput, loraConfigOf, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { METRIC_NAMES } from "./step";
 import { AdamW } from "./optimizer";
@@ -41,9 +42,11 @@ export { NonFiniteError } from "./update";
 export interface DPOTrainerOptions {
   /** The policy being trained. */
   model: CausalLM;
-  /** The reference; default a frozen copy of the policy as it is now (TRL's default). A reference passed here stays
-   * the caller's: the trainer never disposes it (with precomputeRefLogProbs it only stops using it); with syncRefModel
-   * (TR-DPO) its weights are updated in place, as TRL does. */
+  /** The reference. Default, as TRL 1.13: a frozen copy of the policy as it is now; when the trainer adds fresh LoRA
+   * adapters (usePeft), the policy with its adapters switched off (no second copy of the weights); when the policy
+   * starts from a pretrained adapter, the policy with a frozen copy of that adapter (TRL's "ref" adapter). A reference
+   * passed here stays the caller's: the trainer never disposes it (with precomputeRefLogProbs it only stops using it);
+   * with syncRefModel (TR-DPO) its weights are updated in place, as TRL does. */
   refModel?: CausalLM;
   tokenizer: Tokenizer;
   trainDataset: PreferenceRow[];
@@ -65,10 +68,10 @@ export interface TrainOutput {
 /** How tokenization treated a data set's rows (reported in train_results.json and on stderr). */
 export interface DataReport {
   rows: number;
-  /** Rows whose prompt leaves no room for a completion within maxLength: not trained on. */
+  /** Rows left without a completion token by the length knobs (file:line): not trained on, as in TRL. */
   dropped: string[];
-  /** Rows whose prompt or completions were cut to maxPromptLength / maxLength. */
-  truncated: string[];
+  /** Rows whose prompt or completions were cut to the length knobs, and how many prompts / chosen / rejected were cut. */
+  truncated: TruncationCounts;
 }
 
 /** What marks a folder as holding a run (its results), and every file a run writes (deleted by overwriteOutputDir). */
@@ -109,7 +112,12 @@ export class DPOTrainer {
     // maxLength unset (0): the model's context, so no row can be longer than what the model reads.
     if (this.config.maxLength === 0) this.config.maxLength = context;
     this.ownsRef = !opts.refModel;
-    this.refModel = opts.refModel ?? opts.model.clone({ trainable: false });
+    const pretrainedAdapter = opts.model.lora !== null;
+    if (this.config.usePeft && !opts.model.lora) opts.model.addAdapters(loraConfigOf(this.config), this.config.seed);
+    this.refModel = opts.refModel ?? (!opts.model.lora ? opts.model.clone({ trainable: false }) : pretrainedAdapter ? opts.model.withFrozenAdapterCopy() : opts.model.withAdaptersDisabled());
+    // TR-DPO moves the reference toward the policy; a LoRA reference shares the policy's base weights, so it cannot
+    // move on its own (TRL 1.13 refuses sync_ref_model with a PEFT model and no ref_model as well).
+    if (this.config.syncRefModel && !opts.refModel && opts.model.lora) throw new Error(`DPOConfig: "syncRefModel" (TR-DPO) needs a refModel of its own when the policy has LoRA adapters: the default reference shares the policy's weights`);
     if (this.refModel.config.vocabSize !== this.model.config.vocabSize) {
       throw new Error(`reference vocabulary (${this.refModel.config.vocabSize}) differs from the policy's (${this.model.config.vocabSize})`);
     }
@@ -126,18 +134,22 @@ export class DPOTrainer {
     this.callbacks = [...writers, ...(opts.callbacks ?? [])];
   }
 
-  /** Tokenizes rows; dropped and truncated rows are counted and named by file:line (or 1-based row). */
+  /** Tokenizes rows with DPOConfig's length knobs; dropped rows are named by file:line (or 1-based row) with the
+   * reason, truncated rows counted (tokenizePairs' report). */
   private tokenize(rows: PreferenceRow[], name: string): { pairs: TokenIdsPair[]; report: DataReport } {
-    const { pairs, kept, dropped, truncated } = tokenizePairs(rows, this.tokenizer, { maxLength: this.config.maxLength, maxPromptLength: this.config.maxPromptLength });
+    const { maxLength, truncationMode, maxPromptLength, maxCompletionLength } = this.config;
+    const { pairs, kept, droppedRows, truncated } = tokenizePairs(rows, this.tokenizer, { maxLength, truncationMode, maxPromptLength, maxCompletionLength });
     const where = (i: number) => rowLocation(rows[i], `${name}: row ${i + 1}`);
     // With maxLength above the model's context a row can still be longer than what the model reads: name them.
     const context = this.model.config.nPositions;
     const tooLong = pairs.flatMap((p, k) => (p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length) > context ? [`${where(kept[k])} (${p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length)} tokens)`] : []));
-    if (tooLong.length) throw new Error(`${tooLong.length} row(s) longer than the model's context of ${context} positions at maxLength ${this.config.maxLength}: ${tooLong.slice(0, 10).join(", ")}${tooLong.length > 10 ? ", …" : ""}; lower maxLength (unset, it is the context)`);
-    const report: DataReport = { rows: rows.length, dropped: dropped.map(where), truncated: truncated.map(where) };
-    const list = (items: string[]) => items.slice(0, 10).join(", ") + (items.length > 10 ? `, … (${items.length - 10} more)` : "");
-    if (dropped.length) console.warn(`${name}: ${dropped.length} of ${rows.length} row(s) dropped: the prompt leaves no room for a completion within maxLength ${this.config.maxLength}: ${list(report.dropped)}`);
-    if (truncated.length) console.warn(`${name}: ${truncated.length} of ${rows.length} row(s) truncated to maxPromptLength ${this.config.maxPromptLength} / maxLength ${this.config.maxLength}: ${list(report.truncated)}`);
+    if (tooLong.length) throw new Error(`${tooLong.length} row(s) longer than the model's context of ${context} positions at maxLength ${maxLength}: ${tooLong.slice(0, 10).join(", ")}${tooLong.length > 10 ? ", …" : ""}; lower maxLength (unset, it is the context)`);
+    const report: DataReport = { rows: rows.length, dropped: droppedRows.map((d) => where(d.index)), truncated };
+    // nothing is dropped or cut without a word: each dropped row by its source line, truncation as counts
+    const limits = `maxLength ${maxLength}, ${truncationMode}${maxPromptLength ? `, maxPromptLength ${maxPromptLength}` : ""}${maxCompletionLength ? `, maxCompletionLength ${maxCompletionLength}` : ""}`;
+    const shown = droppedRows.slice(0, 10).map((d) => `  ${where(d.index)}: ${d.reason}`);
+    if (droppedRows.length) console.warn(`${name}: ${droppedRows.length} of ${rows.length} row(s) dropped (TRL drops them too):\n${shown.join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`);
+    if (truncated.rows) console.warn(`${name}: ${truncated.rows} of ${rows.length} row(s) truncated (${limits}): prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`);
     return { pairs, report };
   }
 
@@ -233,7 +245,7 @@ export class DPOTrainer {
       train_loss: trainLoss,
       train_rows: this.dataReport.train.rows,
       train_rows_dropped: this.dataReport.train.dropped.length,
-      train_rows_truncated: this.dataReport.train.truncated.length,
+      train_rows_truncated: this.dataReport.train.truncated.rows,
       ...(cfg.precomputeRefLogProbs ? { ref_logps_from_cache: this.refLogpsFromCache ? 1 : 0 } : {}),
       ...(this.compiled ? { compiled_graphs: this.compiled.graphCount, compile_seconds: this.compiled.compileSeconds } : {}),
     };
@@ -288,7 +300,19 @@ export class DPOTrainer {
       });
       saved.dispose();
     };
-    copyInto(this.model, dir);
+    // A LoRA policy's checkpoint is its PEFT adapter folder: only the adapters trained, the base weights are as loaded.
+    const copyAdapterInto = (target: CausalLM, adapterDir: string) => {
+      const { tensors } = readAdapter(adapterDir);
+      target.params.forEach((v, name) => {
+        if (!name.includes(".lora_")) return;
+        const key = [...tensors.keys()].find((k) => k === name || k.endsWith(`.${name}`));
+        if (!key) throw new Error(`${adapterDir}: no adapter weight "${name}"`);
+        const t = tensors.get(key)!;
+        tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
+      });
+    };
+    if (this.model.lora) copyAdapterInto(this.model, dir);
+    else copyInto(this.model, dir);
     if (ckpt.referenceDir && this.refModel) copyInto(this.refModel, ckpt.referenceDir);
     this.optimizer.load(this.model.params, ckpt.optimizer, ckpt.optimizerStep, path.join(dir, "optimizer.safetensors"));
     this.microBatchesConsumed = ckpt.rng.micro_batches_consumed;

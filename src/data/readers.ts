@@ -1,0 +1,419 @@
+/**
+ * Data-file readers: JSON Lines, JSON (an array or {"data": [...]}), CSV (RFC 4180) and Parquet (as the Hugging Face
+ * Hub stores it: snappy/zstd/gzip pages, nested list<struct> columns, read with hyparquet), each optionally gzipped
+ * (`.jsonl.gz`, `.csv.gz`, ...). Every reader yields raw objects with where they came from: the 1-based line as the
+ * file shows it (for a CSV record or JSON element: the line it starts on), or the 1-based row for Parquet.
+ *
+ * Memory stays flat in the file size for JSONL and CSV (read as a byte stream, one line at a time) and for Parquet
+ * (one row group at a time). A JSON document is parsed whole (JSON has no row boundaries to stream by).
+ *
+ * Text is decoded with a fatal UTF-8 decoder: invalid bytes are an error naming the line, never U+FFFD. Parquet
+ * strings come back as bytes and are decoded (fatally) when a field is read, see {@link decodeUtf8}.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as zlib from "zlib";
+
+/** Where a row came from: the file and its 1-based line (text files) or row (Parquet, `unit: "row"`). */
+export interface RowSource {
+  file: string;
+  line: number;
+  unit?: "row";
+}
+
+/** `prefs.jsonl:12` for a line, `train.parquet: row 12` for a Parquet row. */
+export function formatSource(s: RowSource): string {
+  return s.unit === "row" ? `${s.file}: row ${s.line}` : `${s.file}:${s.line}`;
+}
+
+/** One object read from a file, before any validation. Parquet string values may be `Uint8Array` (undecoded). */
+export interface RawRow {
+  value: Record<string, unknown>;
+  source: RowSource;
+}
+
+/** A problem with one row: it can be skipped (skipInvalid) instead of stopping the load. */
+export class RowError extends Error {
+  constructor(readonly source: RowSource, readonly field: string | null, readonly reason: string) {
+    super(`${formatSource(source)}: ${field === null ? "" : `field "${field}" `}${reason}`);
+  }
+}
+
+/** A raw row, or a row that could not be read at all (invalid JSON line, invalid UTF-8, wrong CSV field count). */
+export type RawItem = RawRow | RowError;
+
+export type FileKind = "jsonl" | "json" | "csv" | "parquet";
+
+/** The reader for a file name: `.jsonl`/`.ndjson`, `.json`, `.csv`, `.parquet`, each optionally `.gz`. */
+export function fileKind(file: string): { kind: FileKind; gzip: boolean } {
+  let name = file.toLowerCase();
+  const gzip = name.endsWith(".gz");
+  if (gzip) name = name.slice(0, -3);
+  if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) return { kind: "jsonl", gzip };
+  if (name.endsWith(".json")) return { kind: "json", gzip };
+  if (name.endsWith(".csv")) return { kind: "csv", gzip };
+  if (name.endsWith(".parquet")) return { kind: "parquet", gzip };
+  throw new Error(`${file}: unknown data file type (expected .jsonl, .ndjson, .json, .csv or .parquet, optionally .gz)`);
+}
+
+/** Throws unless `file` is a readable regular file (naming the path when it is missing or a directory). */
+export function checkDataFile(file: string): void {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  if (fs.statSync(file).isDirectory()) {
+    const inside = fs.readdirSync(file).filter((f) => { try { fileKind(f); return true; } catch { return false; } });
+    const hint = inside.length ? ` (data files in it: ${inside.slice(0, 5).join(", ")}${inside.length > 5 ? ", ..." : ""})` : "";
+    throw new Error(`${file}: is a directory, not a data file; give a file${hint}`);
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Byte offset of the first invalid UTF-8 sequence (for error messages), or -1. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
+    if ((c === 0xe0 && b[i + 1] < 0xa0) || (c === 0xed && b[i + 1] >= 0xa0) || (c === 0xf0 && b[i + 1] < 0x90) || (c === 0xf4 && b[i + 1] >= 0x90)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** Decodes UTF-8 strictly. Throws `invalid UTF-8 at byte N` (N 1-based within the line or field). */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new Error(`invalid UTF-8 at byte ${firstInvalidUtf8(bytes) + 1}`);
+  }
+}
+
+/** Splits byte chunks into lines at "\n" (a byte that never occurs inside a multi-byte UTF-8 sequence). */
+class LineSplitter {
+  private rest: Buffer[] = [];
+  private lineNo = 0;
+  *push(chunk: Buffer): Generator<{ line: number; bytes: Buffer }> {
+    let start = 0;
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, i);
+      const bytes = this.rest.length ? Buffer.concat([...this.rest, piece]) : piece;
+      this.rest = [];
+      start = i + 1;
+      yield { line: ++this.lineNo, bytes };
+    }
+    if (start < chunk.length) this.rest.push(chunk.subarray(start));
+  }
+  *end(): Generator<{ line: number; bytes: Buffer }> {
+    if (this.rest.length) yield { line: ++this.lineNo, bytes: Buffer.concat(this.rest) };
+    this.rest = [];
+  }
+}
+
+/** A line's text without the "\r" of CRLF and (line 1) the byte-order mark. */
+function lineText(bytes: Buffer, line: number): string {
+  let text = decodeUtf8(bytes);
+  if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text.endsWith("\r") ? text.slice(0, -1) : text;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** JSON Lines: one object per line, blank lines allowed. */
+class JsonlParser {
+  constructor(private readonly file: string) {}
+  parse(line: number, bytes: Buffer): RawItem | null {
+    const source = { file: this.file, line };
+    let text: string;
+    try {
+      text = lineText(bytes, line);
+    } catch (e) {
+      return new RowError(source, null, (e as Error).message);
+    }
+    if (text.trim() === "") return null;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      return new RowError(source, null, `invalid JSON at line ${line} (${(e as Error).message})`);
+    }
+    return isObject(value) ? { value, source } : new RowError(source, null, "expected a JSON object");
+  }
+}
+
+/** RFC 4180 CSV: a header record, then records; quoted fields may hold commas, quotes ("") and newlines. */
+class CsvParser {
+  private header: string[] | null = null;
+  private fields: string[] = [];
+  private field = "";
+  private inQuotes = false;
+  private afterQuote = false;
+  private startLine = 0;
+  private error: string | null = null;
+  constructor(private readonly file: string) {}
+
+  parse(line: number, bytes: Buffer): RawItem | null {
+    let text: string;
+    try {
+      text = decodeUtf8(bytes);
+      if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    } catch (e) {
+      this.reset();
+      return new RowError({ file: this.file, line }, null, (e as Error).message);
+    }
+    if (!this.inQuotes) {
+      this.startLine = line;
+      if (text.trim() === "" && this.fields.length === 0 && this.field === "") return null; // blank line
+    }
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (this.inQuotes) {
+        if (c !== '"') this.field += c;
+        else if (text[i + 1] === '"') (this.field += '"'), i++;
+        else (this.inQuotes = false), (this.afterQuote = true);
+      } else if (c === ",") {
+        this.fields.push(this.field), (this.field = ""), (this.afterQuote = false);
+      } else if (c === '"' && this.field === "" && !this.afterQuote) {
+        this.inQuotes = true;
+      } else if (c === "\r" && i === text.length - 1) {
+        // CRLF line end
+      } else if (this.afterQuote) {
+        this.error ??= `unexpected character ${JSON.stringify(c)} after a closing quote (RFC 4180: a quoted field ends at the quote)`;
+      } else {
+        this.field += c;
+      }
+    }
+    if (this.inQuotes) {
+      this.field += "\n"; // the record continues on the next line
+      return null;
+    }
+    this.fields.push(this.field);
+    const fields = this.fields, source = { file: this.file, line: this.startLine }, error = this.error;
+    this.reset();
+    if (error) return new RowError(source, null, error);
+    if (this.header === null) {
+      const dup = fields.find((f, i) => fields.indexOf(f) !== i);
+      if (dup !== undefined) throw new Error(`${formatSource(source)}: CSV header names column "${dup}" twice`);
+      this.header = fields;
+      return null;
+    }
+    if (fields.length !== this.header.length) {
+      return new RowError(source, null, `CSV record has ${fields.length} fields, the header has ${this.header.length} (${this.header.join(", ")})`);
+    }
+    const value: Record<string, unknown> = {};
+    this.header.forEach((name, i) => (value[name] = fields[i]));
+    return { value, source };
+  }
+  end(): void {
+    if (this.inQuotes) throw new Error(`${this.file}:${this.startLine}: quoted CSV field is never closed (a '"' is missing)`);
+  }
+  private reset(): void {
+    this.fields = [];
+    this.field = "";
+    this.inQuotes = false;
+    this.afterQuote = false;
+    this.error = null;
+  }
+}
+
+/** Line-based readers (JSONL, CSV): the rows completed by one more chunk of bytes, or (chunk null) at the end. */
+function* feed(splitter: LineSplitter, parser: JsonlParser | CsvParser, chunk: Buffer | null): Generator<RawItem> {
+  for (const { line, bytes } of chunk === null ? splitter.end() : splitter.push(chunk)) {
+    const item = parser.parse(line, bytes);
+    if (item) yield item;
+  }
+  if (chunk === null && parser instanceof CsvParser) parser.end();
+}
+
+function lineParser(file: string, kind: "jsonl" | "csv"): JsonlParser | CsvParser {
+  return kind === "jsonl" ? new JsonlParser(file) : new CsvParser(file);
+}
+
+/**
+ * The 1-based line of each element of the JSON array at `key` (or of the top-level array when `key` is null): a
+ * scan that skips strings and tracks nesting, so that rows of a `.json` file are named by the line they start on.
+ */
+function jsonElementLines(text: string, key: string | null): number[] {
+  const lines: number[] = [];
+  let depth = 0, line = 1, target = -1, want = false, done = false;
+  let lastString: string | null = null, currentKey: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") { line++; continue; }
+    if (c === " " || c === "\t" || c === "\r") continue;
+    if (want) { if (c !== "]") lines.push(line); want = false; }
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      lastString = text.slice(i + 1, j);
+      i = j;
+    } else if (c === ":") {
+      if (depth === 1) currentKey = lastString;
+    } else if (c === "[" || c === "{") {
+      depth++;
+      const isTarget = key === null ? depth === 1 : depth === 2 && currentKey === key;
+      if (c === "[" && !done && isTarget) (target = depth), (want = true);
+    } else if (c === "]" || c === "}") {
+      if (depth === target) (done = true), (target = -1);
+      depth--;
+    } else if (c === ",") {
+      if (depth === target) want = true;
+      if (depth === 1) currentKey = null;
+    }
+  }
+  return lines;
+}
+
+/** A JSON document: an array of objects, or an object whose "data" member is one (the Hub's JSON layout). */
+function* parseJsonDocument(file: string, bytes: Buffer): Generator<RawItem> {
+  let text: string;
+  try {
+    text = decodeUtf8(bytes);
+  } catch (e) {
+    const at = firstInvalidUtf8(bytes);
+    const line = bytes.subarray(0, at).toString("latin1").split("\n").length;
+    throw new Error(`${file}:${line}: ${(e as Error).message} of the file`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+  let rows: unknown[], key: string | null = null;
+  if (Array.isArray(data)) rows = data;
+  else if (isObject(data) && Array.isArray(data.data)) (rows = data.data), (key = "data");
+  else throw new Error(`${file}: expected a JSON array of objects or an object {"data": [...]} (got ${isObject(data) ? `an object with keys ${Object.keys(data).join(", ")}` : typeof data})`);
+  const lines = jsonElementLines(text, key);
+  for (let i = 0; i < rows.length; i++) {
+    const source = { file, line: lines[i] ?? 1 };
+    const value = rows[i];
+    yield isObject(value) ? { value, source } : new RowError(source, null, `row ${i + 1}: expected a JSON object`);
+  }
+}
+
+function gunzipError(file: string, e: unknown): Error {
+  return new Error(`${file}: not a valid gzip file (${(e as Error).message})`);
+}
+
+/** All raw rows of a JSONL, JSON or CSV file (optionally gzipped), read at once. Parquet needs {@link readRawRows}. */
+export function readRawRowsSync(file: string): RawItem[] {
+  checkDataFile(file);
+  const { kind, gzip } = fileKind(file);
+  if (kind === "parquet") throw new Error(`${file}: Parquet files are read asynchronously (use loadPreferenceDataset / readRawRows)`);
+  let bytes = fs.readFileSync(file);
+  if (gzip) {
+    try { bytes = zlib.gunzipSync(bytes); } catch (e) { throw gunzipError(file, e); }
+  }
+  if (kind === "json") return [...parseJsonDocument(file, bytes)];
+  const splitter = new LineSplitter(), parser = lineParser(file, kind);
+  return [...feed(splitter, parser, bytes), ...feed(splitter, parser, null)];
+}
+
+/** Byte chunks of a file as a stream (gunzipped when `gzip`). */
+async function* fileChunks(file: string, gzip: boolean): AsyncGenerator<Buffer> {
+  const raw = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream = gzip ? raw.pipe(zlib.createGunzip()) : raw;
+  if (gzip) raw.on("error", (e) => stream.destroy(e));
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (e) {
+    throw gzip ? gunzipError(file, e) : e;
+  }
+}
+
+/** hyparquet is an ES module: loaded once, on first use. */
+let hyparquetModules: Promise<[typeof import("hyparquet"), typeof import("hyparquet-compressors")]> | null = null;
+function loadHyparquet() {
+  hyparquetModules ??= Promise.all([import("hyparquet"), import("hyparquet-compressors")]);
+  return hyparquetModules;
+}
+
+/** A file as hyparquet's AsyncBuffer: byte ranges read on demand (so only the row group being read is in memory). */
+async function fileBuffer(handle: fs.promises.FileHandle): Promise<import("hyparquet").AsyncBuffer> {
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start: number, end = size) {
+      const out = Buffer.alloc(end - start);
+      await handle.read(out, 0, end - start, start);
+      return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
+    },
+  };
+}
+
+/** Parquet rows, one row group at a time; string columns come back as bytes (decoded strictly later). */
+async function* parquetRows(file: string, gzip: boolean): AsyncGenerator<RawItem> {
+  const [hp, { compressors }] = await loadHyparquet();
+  let buffer: import("hyparquet").AsyncBuffer;
+  let handle: fs.promises.FileHandle | null = null;
+  if (gzip) {
+    let bytes: Buffer;
+    try { bytes = zlib.gunzipSync(fs.readFileSync(file)); } catch (e) { throw gunzipError(file, e); }
+    buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  } else {
+    handle = await fs.promises.open(file, "r");
+    buffer = await fileBuffer(handle);
+  }
+  try {
+    yield* parquetGroups(hp, compressors, file, buffer);
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function* parquetGroups(
+  hp: typeof import("hyparquet"),
+  compressors: import("hyparquet").Compressors,
+  file: string,
+  buffer: import("hyparquet").AsyncBuffer,
+): AsyncGenerator<RawItem> {
+  let metadata: import("hyparquet").FileMetaData;
+  try {
+    metadata = await hp.parquetMetadataAsync(buffer);
+  } catch (e) {
+    throw new Error(`${file}: not a readable Parquet file (${(e as Error).message})`);
+  }
+  let start = 0;
+  for (const group of metadata.row_groups) {
+    const end = start + Number(group.num_rows);
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await hp.parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, compressors, utf8: false });
+    } catch (e) {
+      throw new Error(`${file}: rows ${start + 1}-${end}: cannot decode Parquet row group (${(e as Error).message})`);
+    }
+    for (let i = 0; i < rows.length; i++) yield { value: rows[i], source: { file, line: start + i + 1, unit: "row" } };
+    start = end;
+  }
+}
+
+/**
+ * Raw rows of one data file as an async stream (see the file comment): a row that cannot be read comes as a
+ * {@link RowError} (the caller stops or skips); a file that cannot be read at all throws.
+ */
+export async function* readRawRows(file: string): AsyncGenerator<RawItem> {
+  checkDataFile(file);
+  const { kind, gzip } = fileKind(file);
+  if (kind === "parquet") {
+    yield* parquetRows(file, gzip);
+  } else if (kind === "json") {
+    const chunks: Buffer[] = [];
+    for await (const c of fileChunks(file, gzip)) chunks.push(c);
+    yield* parseJsonDocument(file, Buffer.concat(chunks));
+  } else {
+    const splitter = new LineSplitter(), parser = lineParser(file, kind);
+    for await (const chunk of fileChunks(file, gzip)) yield* feed(splitter, parser, chunk);
+    yield* feed(splitter, parser, null);
+  }
+}
+
+/** Path for messages, relative when under the working directory. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
+}

@@ -1,0 +1,161 @@
+/**
+ * LoRA (Hu et al. 2021) as Hugging Face PEFT defines it: a frozen linear layer W plus a trainable low-rank update,
+ *   y = W x + b + scaling · B(A(dropout(x))),   A: [r, in], B: [out, r], scaling = alpha / r (or alpha / √r, rsLoRA).
+ * A starts Kaiming-uniform (PEFT's init_lora_weights=True), B at zero, so fresh adapters change nothing.
+ * This file holds the configuration, the PEFT file format (adapter_config.json + adapter_model.safetensors with PEFT's
+ * weight names) and the adapter update itself; the models call loraDelta on the projections that carry adapters.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { matMul } from "./layers";
+import { HostTensor, readSafetensors, writeSafetensors } from "./safetensors";
+
+export interface LoraConfig {
+  /** Rank r of the update. PEFT: 8 (TRL's ModelConfig --lora_r: 16). */
+  r: number;
+  /** alpha; the update is scaled by alpha / r. PEFT: 8 (TRL's ModelConfig: 32). */
+  alpha: number;
+  /** Dropout on the adapter's input, in training only. PEFT: 0 (TRL's ModelConfig: 0.05). */
+  dropout: number;
+  /** Module names (matched as the last part(s) of a layer's name, like PEFT) or "all-linear" (every linear layer but
+   * the output head). Empty: PEFT's default for the architecture (Llama family: q_proj, v_proj; GPT-2: c_attn). */
+  targetModules: string[] | "all-linear";
+  /** rsLoRA: scale by alpha / √r instead of alpha / r. PEFT: false. */
+  useRslora: boolean;
+}
+
+export const DEFAULT_LORA_CONFIG: LoraConfig = { r: 8, alpha: 8, dropout: 0, targetModules: [], useRslora: false };
+
+/** A linear layer adapters can attach to: its name in the model (without the checkpoint's prefix) and its sizes. */
+export interface LinearModule {
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+export function loraScaling(config: LoraConfig): number {
+  return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
+}
+
+/** Checks a LoRA configuration, naming the offending field. */
+export function checkLoraConfig(config: LoraConfig, source = "LoRA config"): void {
+  if (!Number.isInteger(config.r) || config.r <= 0) throw new Error(`${source}: r must be a whole number > 0, got ${config.r}`);
+  if (!(config.alpha > 0)) throw new Error(`${source}: alpha must be > 0, got ${config.alpha}`);
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new Error(`${source}: dropout must be in [0, 1), got ${config.dropout}`);
+}
+
+/**
+ * The modules a configuration targets, PEFT's way: a name matches a module when it equals the module's full name
+ * or its last dot-separated parts; "all-linear" takes every linear layer (the output head is never among them).
+ */
+export function targetedModules(config: LoraConfig, modules: LinearModule[], defaults: string[]): LinearModule[] {
+  if (config.targetModules === "all-linear") return modules;
+  const names = config.targetModules.length ? config.targetModules : defaults;
+  const chosen = modules.filter((m) => names.some((n) => m.name === n || m.name.endsWith(`.${n}`)));
+  if (!chosen.length) {
+    const kinds = [...new Set(modules.map((m) => m.name.split(".").pop()))];
+    throw new Error(`LoRA target modules ${JSON.stringify(names)} match no linear layer of this model (its linear layers: ${kinds.join(", ")})`);
+  }
+  return chosen;
+}
+
+/**
+ * The adapter update scaling · B(A(x)), with x passed through dropout first when dropoutSeed is given (training).
+ * x: [..., in], a: [r, in], b: [out, r] → [..., out]
+ */
+export function loraDelta(x: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, scaling: number, dropout: number, dropoutSeed: number | null): tf.Tensor {
+  const [r, inDim] = a.shape;
+  const leading = x.shape.slice(0, -1);
+  let x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
+  if (dropout > 0 && dropoutSeed !== null) x2d = tf.dropout(x2d, dropout, undefined, dropoutSeed) as tf.Tensor2D;
+  const low = matMul(x2d, a, false, true); // [N, r]
+  void r;
+  return matMul(low, b, false, true).mul(scaling).reshape([...leading, b.shape[0]]);
+}
+
+/** PEFT's adapter_config.json for a configuration. */
+export function adapterConfigJson(config: LoraConfig, targets: string[], opts: { baseModel: string; fanInFanOut: boolean }): Record<string, unknown> {
+  return {
+    peft_type: "LORA",
+    task_type: "CAUSAL_LM",
+    base_model_name_or_path: opts.baseModel,
+    r: config.r,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    target_modules: targets,
+    use_rslora: config.useRslora,
+    fan_in_fan_out: opts.fanInFanOut,
+    bias: "none",
+    modules_to_save: null,
+    init_lora_weights: true,
+    inference_mode: true,
+    use_dora: false,
+    revision: null,
+  };
+}
+
+/** The prefix PEFT puts before a model's own weight names in adapter_model.safetensors. */
+export const PEFT_PREFIX = "base_model.model.";
+
+/** Writes adapter_config.json and adapter_model.safetensors. tensors: named as in the checkpoint (e.g. "model.layers.0.self_attn.q_proj.lora_A.weight"). */
+export function writeAdapter(dir: string, configJson: Record<string, unknown>, tensors: Map<string, HostTensor>): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "adapter_config.json"), JSON.stringify(configJson, null, 2) + "\n");
+  const prefixed = new Map<string, HostTensor>();
+  tensors.forEach((t, name) => prefixed.set(PEFT_PREFIX + name, t));
+  writeSafetensors(path.join(dir, "adapter_model.safetensors"), prefixed);
+}
+
+export interface AdapterFiles {
+  config: LoraConfig;
+  /** base_model_name_or_path of adapter_config.json. */
+  baseModel: string | null;
+  /** Adapter tensors by checkpoint name without PEFT's prefix ("…q_proj.lora_A.weight"). */
+  tensors: Map<string, HostTensor>;
+}
+
+/** Reads a PEFT LoRA adapter folder, with errors naming the file and field. */
+export function readAdapter(dir: string): AdapterFiles {
+  const configFile = path.join(dir, "adapter_config.json");
+  if (!fs.existsSync(configFile)) throw new Error(`${configFile}: not found (a PEFT adapter folder has adapter_config.json and adapter_model.safetensors)`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(configFile, "utf8"));
+  } catch (e) {
+    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
+  }
+  if (raw.peft_type !== "LORA") throw new Error(`${configFile}: field "peft_type" is ${JSON.stringify(raw.peft_type)}; dpo-ts reads "LORA" adapters`);
+  for (const [key, unsupported] of [["use_dora", true], ["lora_bias", true], ["bias", "all"], ["bias", "lora_only"]] as const) {
+    if (raw[key] === unsupported) throw new Error(`${configFile}: field "${key}" = ${JSON.stringify(unsupported)} is not supported`);
+  }
+  if (raw.modules_to_save) throw new Error(`${configFile}: field "modules_to_save" is not supported (only LoRA matrices are read)`);
+  const number = (key: string, fallback: number): number => {
+    const value = raw[key] ?? fallback;
+    if (typeof value !== "number") throw new Error(`${configFile}: field "${key}" must be a number, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const targets = raw.target_modules;
+  const config: LoraConfig = {
+    r: number("r", 8),
+    alpha: number("lora_alpha", 8),
+    dropout: number("lora_dropout", 0),
+    targetModules: targets === "all-linear" ? "all-linear" : typeof targets === "string" ? [targets] : Array.isArray(targets) ? (targets as string[]) : [],
+    useRslora: raw.use_rslora === true,
+  };
+  if (raw.rank_pattern && Object.keys(raw.rank_pattern as object).length) throw new Error(`${configFile}: field "rank_pattern" is not supported`);
+  if (raw.alpha_pattern && Object.keys(raw.alpha_pattern as object).length) throw new Error(`${configFile}: field "alpha_pattern" is not supported`);
+  checkLoraConfig(config, configFile);
+  const weightsFile = path.join(dir, "adapter_model.safetensors");
+  if (!fs.existsSync(weightsFile)) {
+    const bin = fs.existsSync(path.join(dir, "adapter_model.bin")) ? " (only adapter_model.bin found; dpo-ts reads safetensors)" : "";
+    throw new Error(`${weightsFile}: not found${bin}`);
+  }
+  const tensors = new Map<string, HostTensor>();
+  readSafetensors(weightsFile).tensors.forEach((t, name) => {
+    // PEFT saves without the adapter name; accept ".default." too (state dicts taken from a live PeftModel).
+    const bare = (name.startsWith(PEFT_PREFIX) ? name.slice(PEFT_PREFIX.length) : name).replace(/\.lora_([AB])\.default\.weight$/, ".lora_$1.weight");
+    tensors.set(bare, t);
+  });
+  return { config, baseModel: typeof raw.base_model_name_or_path === "string" ? raw.base_model_name_or_path : null, tensors };
+}
