@@ -2,10 +2,12 @@
 # Create (idempotently) the Python venv used for TRL parity checks and benchmarks (bench/*.py):
 # trl (pinned to the version our reference data comes from), torch, tensorboard, peft (LoRA parity), optionally jupyterlab.
 #
-# usage: scripts/setup-python.sh [--jupyter] [--venv DIR] [--python PY] [--cpu-torch] [--check] [-h]
+# usage: scripts/setup-python.sh [--jupyter | --jupyter-only] [--venv DIR] [--python PY] [--cpu-torch] [--check] [-h]
 #   --venv DIR     venv location (default: $DPO_VENV, else <repo>/.venv)
 #   --python PY    interpreter used to create the venv (default: $DPO_PYTHON, else python3); needs Python >= 3.10
 #   --jupyter      also install jupyterlab
+#   --jupyter-only only JupyterLab (with nbconvert), no torch/TRL/TensorBoard: a light venv for opening the
+#                  notebooks (the kernel itself is Node.js: tslab, registered by `npx dpo-ts kernel install`)
 #   --cpu-torch    when installing from PyPI, take torch from the PyTorch CPU index (avoids multi-GB CUDA wheels)
 #   --check        only check; exit 0 if everything is importable, 1 otherwise (never installs)
 # env: DPO_TRL_SPEC (default "trl==1.13.*"), DPO_TORCH_INDEX (default https://download.pytorch.org/whl/cpu)
@@ -25,6 +27,7 @@ PY="${DPO_PYTHON:-python3}"
 TRL_SPEC="${DPO_TRL_SPEC:-trl==1.13.*}"
 TORCH_INDEX="${DPO_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
 JUPYTER=0
+JUPYTER_ONLY=0
 CPU_TORCH=0
 CHECK_ONLY=0
 
@@ -34,6 +37,7 @@ die() { echo "[setup-python] error: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --jupyter) JUPYTER=1 ;;
+    --jupyter-only) JUPYTER=1; JUPYTER_ONLY=1 ;;
     --cpu-torch) CPU_TORCH=1 ;;
     --check) CHECK_ONLY=1 ;;
     --venv) [ $# -ge 2 ] || die "--venv needs a directory"; VENV="$2"; shift ;;
@@ -54,8 +58,9 @@ trl_prefix="${TRL_SPEC#trl==}"; trl_prefix="${trl_prefix%\*}"   # "1.13." for tr
 check_installed() {
   # metadata + module lookup only (no heavy imports): a few ms when everything is there
   local mods="trl torch transformers tensorboard accelerate datasets peft"
-  [ "$JUPYTER" = 1 ] && mods="$mods jupyterlab"
-  "$VPY" - "$trl_prefix" $mods <<'EOF' 2>/dev/null
+  [ "$JUPYTER" = 1 ] && mods="$mods jupyterlab nbconvert"
+  if [ "$JUPYTER_ONLY" = 1 ]; then mods="jupyterlab nbconvert"; want_trl=""; else want_trl="$trl_prefix"; fi
+  "$VPY" - "$want_trl" $mods <<'EOF' 2>/dev/null
 import importlib.metadata as md, importlib.util as iu, sys
 want_trl, mods = sys.argv[1], sys.argv[2:]
 if any(iu.find_spec(m) is None for m in mods):
@@ -65,7 +70,9 @@ if want_trl and not md.version("trl").startswith(want_trl):
 EOF
 }
 versions() {
-  "$VPY" -c 'import importlib.metadata as md; print(" ".join(p + " " + md.version(p) for p in ("trl", "torch", "transformers")))'
+  local names='("trl", "torch", "transformers")'
+  [ "$JUPYTER_ONLY" = 1 ] && names='("jupyterlab", "nbconvert")'
+  "$VPY" -c "import importlib.metadata as md; print(' '.join(p + ' ' + md.version(p) for p in $names))"
 }
 
 if [ -x "$VPY" ] && check_installed; then
@@ -134,7 +141,8 @@ pip_install() {
 # 3. packages
 pkgs=("$TRL_SPEC" torch tensorboard peft)
 [ "$JUPYTER" = 1 ] && pkgs+=(jupyterlab)
-if [ "$CPU_TORCH" = 1 ] && [ "$offline" = 0 ] && ! "$VPY" -c 'import torch' 2>/dev/null; then
+[ "$JUPYTER_ONLY" = 1 ] && pkgs=(jupyterlab)
+if [ "$JUPYTER_ONLY" = 0 ] && [ "$CPU_TORCH" = 1 ] && [ "$offline" = 0 ] && ! "$VPY" -c 'import torch' 2>/dev/null; then
   log "installing CPU torch from $TORCH_INDEX"
   "$VPY" -m pip install --disable-pip-version-check --index-url "$TORCH_INDEX" torch >&2
 fi
@@ -142,6 +150,10 @@ log "installing ${pkgs[*]}"
 pip_install "${pkgs[@]}"
 
 check_installed || die "packages installed but the check failed (trl version must match $TRL_SPEC)"
-"$VPY" -c 'import trl, torch, tensorboard' >&2 || die "installed, but 'import trl, torch, tensorboard' fails in $VPY"
+if [ "$JUPYTER_ONLY" = 1 ]; then
+  "$VPY" -m jupyter lab --version >/dev/null || die "installed, but 'jupyter lab --version' fails in $VPY"
+else
+  "$VPY" -c 'import trl, torch, tensorboard' >&2 || die "installed, but 'import trl, torch, tensorboard' fails in $VPY"
+fi
 log "done: $(versions)"
 echo "$VPY"

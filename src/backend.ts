@@ -2,8 +2,14 @@
  * Which TensorFlow.js backend runs the math, and why.
  *
  * Order when nothing is asked for: native TensorFlow (@tensorflow/tfjs-node-gpu, or @tensorflow/tfjs-node built by
- * `npm run setup:native`), then WebGPU through Dawn (npm `webgpu`) when a real GPU adapter exists, then WebAssembly,
- * then plain JavaScript. `DPO_BACKEND=tensorflow|webgpu|wasm|cpu` or the `backend` option forces one.
+ * `npm run setup:native`), then WebAssembly, then plain JavaScript. `DPO_BACKEND=tensorflow|webgpu|wasm|cpu` or the
+ * `backend` option forces one. WebGPU (Dawn, npm `webgpu`) is tried only when asked for: loading Dawn prints native
+ * warnings to stderr (e.g. "Couldn't load Vulkan" on a machine without a GPU driver) that no option silences, and a
+ * user who did not ask for WebGPU should not see them.
+ *
+ * The wasm backend is emscripten-built: on load it installs process-wide `uncaughtException`/`unhandledRejection`
+ * handlers that rethrow, so an error in the user's own script would print the whole minified module source and exit
+ * with code 7. {@link removeEmscriptenHandlers} takes those handlers off again, so errors print as Node prints them.
  */
 import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
@@ -29,7 +35,10 @@ export interface BackendOptions {
   quiet?: boolean;
 }
 
+/** Every backend a user may ask for. */
 const ORDER: BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+/** What is tried, in order, when nothing is asked for (WebGPU only on request: see the file comment). */
+const AUTO_ORDER: BackendName[] = ["tensorflow", "wasm", "cpu"];
 let current: BackendChoice | null = null;
 
 /** True when the package's native addon was built (an unbuilt one registers kernels, then throws on load). */
@@ -68,7 +77,6 @@ function loadNative(): { detail: string; gpu: boolean } {
       continue;
     }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
       // TensorFlow's C++ INFO lines (oneDNN banner, one per loaded graph) are noise here; warnings and errors stay.
       process.env.TF_CPP_MIN_LOG_LEVEL ??= "1";
       nativeModule = require(pkg) as NativeModule;
@@ -87,6 +95,8 @@ function firstLine(e: unknown): string {
 
 /** Installs navigator.gpu from Dawn (npm `webgpu`) and checks that a hardware adapter exists. */
 async function loadWebGPU(): Promise<{ detail: string }> {
+  // navigator.gpu and the WebGPU globals are installed at run time; their types are not part of this build.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const g = globalThis as any;
   if (!g.navigator?.gpu) {
     const webgpu = require("webgpu");
@@ -119,13 +129,40 @@ async function tryBackend(name: BackendName): Promise<{ detail: string; gpu: boo
       return { detail, gpu: true };
     }
     case "wasm": {
+      const before = processHandlers();
       require("@tensorflow/tfjs-backend-wasm");
-      if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') failed");
+      try {
+        if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') failed");
+      } finally {
+        removeEmscriptenHandlers(before);
+      }
       return { detail: `@tensorflow/tfjs-backend-wasm@${require("@tensorflow/tfjs-backend-wasm/package.json").version} (SIMD, 1 thread in Node)`, gpu: false };
     }
     case "cpu":
       if (!(await tf.setBackend("cpu"))) throw new Error("tf.setBackend('cpu') failed");
       return { detail: `@tensorflow/tfjs-backend-cpu@${tf.version_core} (plain JavaScript)`, gpu: false };
+  }
+}
+
+type Listener = (...args: unknown[]) => void;
+const EMSCRIPTEN_EVENTS = ["uncaughtException", "unhandledRejection"] as const;
+
+/** The process's current listeners for the events emscripten hooks. */
+function processHandlers(): Map<string, Listener[]> {
+  return new Map(EMSCRIPTEN_EVENTS.map((event) => [event, process.listeners(event as "uncaughtException") as Listener[]]));
+}
+
+/**
+ * Removes the `uncaughtException` / `unhandledRejection` listeners added since `before` (emscripten's, installed when
+ * the wasm module instantiates: they rethrow from inside the module, so Node prints the module's minified source
+ * around the user's error and exits with 7). Node's own printing and exit code 1 come back.
+ */
+function removeEmscriptenHandlers(before: Map<string, Listener[]>): void {
+  for (const event of EMSCRIPTEN_EVENTS) {
+    const had = new Set(before.get(event));
+    for (const listener of process.listeners(event as "uncaughtException") as Listener[]) {
+      if (!had.has(listener)) process.removeListener(event as "uncaughtException", listener);
+    }
   }
 }
 
@@ -151,7 +188,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendCho
   } else {
     const skipped: string[] = [];
     let found: BackendChoice | null = null;
-    for (const name of ORDER) {
+    for (const name of AUTO_ORDER) {
       try {
         const { detail, gpu } = await tryBackend(name);
         found = { name, reason: skipped.length ? `best that loads; skipped ${skipped.join("; ")}` : "best available", gpu, detail };

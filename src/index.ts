@@ -18,11 +18,11 @@
  *
  * @example
  * ```ts
- * import { initBackend, loadModel, Tokenizer, loadPreferenceDataset, DPOTrainer } from "dpo-ts";
+ * import { initBackend, loadModel, Tokenizer, loadPreferenceDataset, DPOTrainer, EMBEDDED } from "dpo-ts";
  * await initBackend();
- * const tokenizer = await Tokenizer.fromDir("data/sft-model");
- * const model = await loadModel("data/sft-model");
- * const rows = await loadPreferenceDataset("data/orca_dpo_pairs.jsonl", tokenizer);
+ * const tokenizer = await Tokenizer.fromDir(EMBEDDED.sftModel);
+ * const model = await loadModel(EMBEDDED.sftModel);
+ * const rows = await loadPreferenceDataset(EMBEDDED.orcaDpoPairs, tokenizer);
  * const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { beta: 0.1, learningRate: 5e-5, maxSteps: 50 } });
  * await trainer.train();
  * ```
@@ -33,6 +33,9 @@ export const VERSION = "0.1.0";
 
 // Backend
 export { initBackend, describeBackend, currentBackend } from "./backend";
+
+// The data and model shipped with the package (absolute paths)
+export { EMBEDDED } from "./embedded";
 export type { BackendChoice, BackendName, BackendOptions } from "./backend";
 
 // Model
@@ -83,7 +86,19 @@ export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./dat
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
 export type { TokenizedPair, TokenizeOptions, TruncationMode, DroppedRow, TruncationCounts } from "./data/tokenize";
 export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
-export { Rng } from "./data/rng";
+export { Rng } from "./util/rng";
+export { worldQuestions, lookUpQuestion } from "./data/world";
+export type { WorldQuestion, Task } from "./data/world";
+
+// The world's judge (a readable stand-in for labellers / a reward model)
+export { judgeAnswer, judgeWorldAnswer, VERDICT_SCORES } from "./judge/judge";
+export type { Judgement, Verdict } from "./judge/judge";
+export { heldOutPrompts } from "./judge/held-out";
+export type { Prompt } from "./judge/held-out";
+export { judgeModels, winRate, wilsonInterval, answerPrompt } from "./judge/win-rate";
+export type { JudgeModelsOptions, JudgedPrompt, WinRate } from "./judge/win-rate";
+export { buildJudgedPairs } from "./judge/judged-pairs";
+export type { JudgedPair, JudgedPairsOptions, JudgedPairsResult } from "./judge/judged-pairs";
 
 // Training
 export { DPOTrainer, NonFiniteError } from "./train/trainer";
@@ -113,7 +128,7 @@ export type { SFTConfig } from "./train/sft";
 
 // Metrics: TensorBoard, plots, report
 export { SummaryWriter, tensorboardTag, hparamsMarkdown } from "./metrics/tensorboard";
-export { MetricsLogger, formatLogLine } from "./metrics/logger";
+export { formatLogLine } from "./metrics/logger";
 export {
   lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
   completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
@@ -134,5 +149,6 @@ export type { BatcherConfig, SequenceRequest, SequenceResult, SequenceHandle, Fi
 export { displayBundle, LiveDisplay } from "./course/display";
 export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./train/callbacks/progress";
 export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./train/callbacks/progress";
-export { runNotebook, runNotebookInChild } from "./course/runner";
-export { installKernel } from "./cli/kernel";
+export { runNotebook } from "./course/runner";
+export { runNotebookInChild } from "./course/run-in-child";
+export { installKernel } from "./course/kernel";

@@ -23,6 +23,7 @@ import { ContinuousBatcher } from "../src/serve/batcher";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
 import { compareToTrl } from "./helpers/trl-compare";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -160,7 +161,7 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
   });
 });
 
-describe.skipIf(!pythonTransformers)(`random tiny Mistral, Qwen2, Llama variants made by transformers${pythonTransformers ? "" : " (skipped: the venv lacks torch/transformers)"}`, () => {
+describe.skipIf(skipUnless(pythonTransformers, "tiny Mistral, Qwen2, Llama variants made by transformers", NEEDS.torch))(`random tiny Mistral, Qwen2, Llama variants made by transformers${pythonTransformers ? "" : " (skipped: the venv lacks torch/transformers)"}`, () => {
   let dir = "";
   let made: Record<string, { logits_prompt0: number[][]; per_pair: { chosen: number; rejected: number }[]; greedy_prompt0_12_tokens: number[]; sequence_lengths: number[] }>;
   beforeAll(() => {
@@ -194,7 +195,7 @@ describe.skipIf(!pythonTransformers)(`random tiny Mistral, Qwen2, Llama variants
   }
 
   for (const name of ["mistral", "qwen2"]) {
-    it.skipIf(!pythonTrl)(`${name}: 5-step DPO curve within 1e-3 of live TRL (reference = a copy of the policy)${pythonTrl ? "" : " (skipped: no trl in the venv)"}`, async () => {
+    it.skipIf(skipUnless(pythonTrl, "DPO curves of each architecture against live TRL", NEEDS.venv))(`${name}: 5-step DPO curve within 1e-3 of live TRL (reference = a copy of the policy)${pythonTrl ? "" : " (skipped: no trl in the venv)"}`, async () => {
       const run = spawnSync(pythonTrl!, [path.join(ROOT, "bench/trl_dpo.py"), "--model", path.join(dir, name), "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 });
       if (run.status !== 0) throw new Error(`bench/trl_dpo.py failed:\n${run.stderr.slice(-3000)}`);
       compareToTrl(await ourCurve(path.join(dir, name), null, { beta: 0.1 }), JSON.parse(run.stdout).logs, "live TRL");

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { pythonWith } from "./helpers/python";
+import { NEEDS, skipUnless } from "./helpers/skip";
 import { dpoConfigFrom, mergeValues, readConfigFile } from "../src/cli/dpo-options";
 import { parseCommandLine } from "../src/cli/framework";
 import { DEFAULT_DPO_CONFIG } from "../src/train/config";
@@ -44,7 +45,7 @@ describe("dpo-ts CLI", () => {
   });
 
   const python = pythonWith("torch", "transformers", "tokenizers");
-  it.skipIf(!python)("eval matches transformers on GPT-2 checkpoints made fresh with another seed", () => {
+  it.skipIf(skipUnless(python, "dpo-ts eval against transformers on fresh checkpoints", NEEDS.torch))("eval matches transformers on GPT-2 checkpoints made fresh with another seed", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-fresh-fixture-"));
     const made = spawnSync(python!, [path.join(FIX, "../make_fixtures.py"), dir], { encoding: "utf8", env: { ...process.env, FIXTURE_SEED: "2024" } });
     expect(made.status, made.stderr).toBe(0);
@@ -155,7 +156,7 @@ describe("dpo-ts CLI", () => {
 /** Cheap invocations only: help, version and validation errors never load a model or train. */
 describe("dpo-ts CLI is strict", () => {
   const version = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version;
-  const COMMANDS = ["train", "eval", "generate", "sft", "serve", "course", "kernel", "bench", "report", "compare"];
+  const COMMANDS = ["train", "eval", "generate", "sft", "serve", "course", "kernel", "bench", "judge", "report", "compare"];
 
   it("--version prints package.json's version, at the top and on every command", () => {
     for (const args of [["--version"], ["train", "--version"], ["serve", "--version"]]) {
@@ -302,7 +303,7 @@ describe("dpo-ts CLI is strict", () => {
   });
 
   const trl = pythonWith("trl");
-  it.skipIf(!trl)("a YAML that `trl dpo --config` accepts gives dpo-ts the same settings (TRL's own parser as the reference)", () => {
+  it.skipIf(skipUnless(trl, "TRL YAML parsed by TRL and by dpo-ts", NEEDS.venv))("a YAML that `trl dpo --config` accepts gives dpo-ts the same settings (TRL's own parser as the reference)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-trl-yaml-"));
     const yaml = path.join(dir, "dpo.yaml");
     fs.writeFileSync(yaml, [

@@ -18,6 +18,7 @@ import { loadModel } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
+import { NEEDS, skipTest } from "./helpers/skip";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
@@ -32,7 +33,7 @@ const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 
 describe("graph tracing (native backend)", () => {
   it("writes a saved_model.pb that tfjs-node's own protobuf decoder reads back", (ctx) => {
-    if (!native()) return ctx.skip();
+    if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
     const bytes = encodeSavedModel({
       nodes: [
         { name: "x", op: "Placeholder", input: [], attr: { dtype: { type: "float32" }, shape: { shape: [2, 3] } } },
@@ -54,7 +55,7 @@ describe("graph tracing (native backend)", () => {
   });
 
   it("a traced function (matMul, softmax, reshape, gradients) gives eager's results on new inputs", async (ctx) => {
-    if (!native()) return ctx.skip();
+    if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
     const fn = (x: tf.Tensor2D, w: tf.Tensor2D, lr: tf.Scalar) =>
       tf.tidy(() => {
         const loss = (weights: tf.Tensor) => tf.softmax(x.matMul(weights as tf.Tensor2D)).reshape([-1]).square().sum() as tf.Scalar;
@@ -92,7 +93,7 @@ describe("DPOTrainer with compileStep", () => {
     // LoRA with the adapters-off policy as the reference (one set of base weights feeds both sides of the graph).
     { arch: "llama", lora: true, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, usePeft: true, loraR: 4, loraAlpha: 8, loraTargetModules: "all-linear" },
   ] as Record<string, unknown>[])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (item, ctx) => {
-    if (!native()) return ctx.skip();
+    if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
     const { arch = "gpt2", lora = false, ...batching } = item;
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
     const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : lora ? "layers.1.mlp.up_proj.lora_B.weight" : "layers.1.mlp.up_proj.weight";
@@ -135,7 +136,7 @@ describe("DPOTrainer with compileStep", () => {
   }, 120_000);
 
   it("is refused clearly off the native backend", async (ctx) => {
-    if (native()) return ctx.skip();
+    if (native()) return skipTest(ctx, "compileStep refused off the native backend", "runs with DPO_BACKEND=wasm or cpu");
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const policy = await loadModel(path.join(FIX, "gpt2-policy"));
     const trainer = new DPOTrainer({ model: policy, tokenizer, trainDataset: rows, args: { outputDir: tmp("dpo-compiled-"), maxSteps: 1, compileStep: true, reportTo: "none" } });

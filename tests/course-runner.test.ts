@@ -19,10 +19,13 @@ import {
   readNotebook,
   serializeNotebook,
 } from "../src/course/notebook";
-import { ChildRunResult, injectParameters, parameterDeclarations, runNotebookInChild } from "../src/course/runner";
+import { injectParameters, parameterDeclarations } from "../src/course/parameters";
+import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
 import { LiveDisplay, displayBundle } from "../src/course/display";
-import { installKernel, jupyterUserDataDir, kernelCommand, kernelDir, kernelOptions, kernelSpec } from "../src/cli/kernel";
+import { installKernel, jupyterUserDataDir, kernelDir, kernelSpec } from "../src/course/kernel";
+import { kernelCommand, kernelOptions } from "../src/cli/kernel";
 import { runCommand } from "../src/cli/framework";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.resolve(__dirname, "..");
 const FIX = path.join(ROOT, "tests", "fixtures", "notebooks");
@@ -319,7 +322,20 @@ describe.concurrent("runNotebookInChild", () => {
   }, 180_000);
 
   it("reports a child that exits in the middle of a cell", async () => {
-    const { res, nb } = await run("crash", { echo: true });
+    // echo copies the child's output to this process's stdout: catch it here rather than print it among the test results.
+    const echoed: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      echoed.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
+      return true;
+    });
+    let ran: Awaited<ReturnType<typeof run>>;
+    try {
+      ran = await run("crash", { echo: true });
+    } finally {
+      spy.mockRestore();
+    }
+    const { res, nb } = ran;
+    expect(echoed.join("")).toBe("about to exit\n");
     expect(res.ok).toBe(false);
     expect(res.exitCode).toBe(7);
     expect(res.error?.kind).toBe("crash");
@@ -399,7 +415,7 @@ describe("kernelspec", () => {
     }
   });
 
-  it.skipIf(!fs.existsSync(JUPYTER))(
+  it.skipIf(skipUnless(fs.existsSync(JUPYTER), "the kernelspec through `jupyter nbconvert --execute`", NEEDS.jupyter))(
     "is found by Jupyter and executes a notebook through `jupyter nbconvert` like the runner",
     async () => {
       const prefix = path.join(tmp, "jupyter-prefix");

@@ -13,6 +13,7 @@ import { tokenizePair, tokenizePairs } from "../src/data/tokenize";
 import { inspectPreferenceData } from "../src/data/inspect";
 import type { PreferenceRow } from "../src/data/preferences";
 import { pythonWith } from "./helpers/python";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -211,7 +212,7 @@ describe("truncation as TRL has it", () => {
 
 const py = pythonWith("pyarrow", "trl", "datasets");
 
-describe.skipIf(!py)("Parquet (written by pyarrow), data inspect, and TRL's tokenization (.venv)", () => {
+describe.skipIf(skipUnless(py, "Parquet, data inspect and TRL's tokenization (.venv)", NEEDS.venv))("Parquet (written by pyarrow), data inspect, and TRL's tokenization (.venv)", () => {
   it("reads snappy and zstd Parquet with a list<struct> column by row group; inspect counts; a corrupted copy names the row", async () => {
     const rows = Array.from({ length: 25 }, (_, i) => ({ prompt: [user(`q${i}`)], chosen: [assistant(`good ${i}`)], rejected: [assistant(`bad ${i}`)], score: i }));
     const json = write("pq.json", JSON.stringify(rows));

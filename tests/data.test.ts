@@ -9,7 +9,8 @@ import {
 import { chatmlFormat, chatmlConversation, chatmlInstruction } from "../src/data/format";
 import { tokenizePair, tokenizePairs } from "../src/data/tokenize";
 import { generatePreferenceSet, generateInstructionSet, generateExample, badAnswer, REJECTION_KINDS } from "../src/data/generate";
-import { Rng, mulberry32 } from "../src/data/rng";
+import { Rng, mulberry32 } from "../src/util/rng";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -287,7 +288,7 @@ describe("data/ files written by scripts/make-data.ts", () => {
 
 const VENV_PY = path.join(ROOT, ".venv", "bin", "python");
 
-describe.skipIf(!fs.existsSync(VENV_PY))("agreement with TRL 1.x DPOTrainer tokenization (.venv)", () => {
+describe.skipIf(skipUnless(fs.existsSync(VENV_PY), "agreement with TRL's tokenization", NEEDS.venv))("agreement with TRL 1.x DPOTrainer tokenization (.venv)", () => {
   it("same prompt/chosen/rejected ids, truncation and dropped rows as TRL on the ChatML-formatted data set", async () => {
     const t = await Tokenizer.fromDir(path.join(ROOT, "data", "tokenizer"));
     const rows = readOrcaFile(path.join(ROOT, "data", "orca_dpo_pairs.jsonl")).slice(0, 200).map((r) => chatmlFormat(r, t));

@@ -19,6 +19,7 @@ import { HubError } from "../src/hub/errors";
 import { readmeConfigs } from "../src/hub/readme-configs";
 import { loadPreferenceDataset, resolvePreferenceSource } from "../src/data/dataset";
 import { useBackendForTests } from "./helpers/backend";
+import { skipUnless } from "./helpers/skip";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const GPT2 = path.join(FIX, "gpt2-policy");
@@ -287,7 +288,7 @@ describe("models from the Hub", () => {
   });
 });
 
-describe.skipIf(!python)("data sets from the Hub", () => {
+describe.skipIf(skipUnless(python, "data sets from the Hub (stand-in server, Python's reference reader)", "needs huggingface_hub and pyarrow in .venv: run `scripts/setup-python.sh`"))("data sets from the Hub", () => {
   it("picks a split's Parquet files by Hub conventions and downloads only those", async () => {
     const cacheDir = tmpDir("cache");
     const train = await resolveHubDataset("tiny/prefs", { hubUrl: hub.url, cacheDir });
@@ -340,7 +341,7 @@ describe.skipIf(!python)("data sets from the Hub", () => {
   });
 });
 
-describe.skipIf(!python)("one cache shared with Python's huggingface_hub", () => {
+describe.skipIf(skipUnless(python, "one cache shared with Python's huggingface_hub", "needs huggingface_hub and pyarrow in .venv: run `scripts/setup-python.sh`"))("one cache shared with Python's huggingface_hub", () => {
   it("Python finds, offline, what dpo-ts downloaded", async () => {
     const home = tmpDir("hf-home");
     const cacheDir = path.join(home, "hub");

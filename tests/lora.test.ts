@@ -18,6 +18,7 @@ import { DPOTrainer, LogEntry } from "../src/train/trainer";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
 import { compareToTrl } from "./helpers/trl-compare";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -137,7 +138,7 @@ describe("LoRA adapters", () => {
   });
 });
 
-describe.skipIf(!pythonPeft)(`LoRA against peft${pythonPeft ? "" : " (skipped: the venv lacks torch/transformers/peft)"}`, () => {
+describe.skipIf(skipUnless(pythonPeft, "LoRA against peft", "needs torch, transformers and peft in .venv: run `scripts/setup-python.sh`"))(`LoRA against peft${pythonPeft ? "" : " (skipped: the venv lacks torch/transformers/peft)"}`, () => {
   for (const [name, targets] of [["gpt2", ["c_attn", "c_proj", "c_fc"]], ["llama", ARTICLE_TARGETS.split(",")]] as const) {
     it(`${name}: adapter saved by dpo-ts → peft logits within 1e-4; merged model → transformers logits within 1e-4; peft's adapter → dpo-ts logits`, async () => {
       const model = loadModelFromDir(path.join(FIX, `${name}-policy`));
@@ -168,7 +169,7 @@ describe.skipIf(!pythonPeft)(`LoRA against peft${pythonPeft ? "" : " (skipped: t
     }, 120_000);
   }
 
-  it.skipIf(!pythonTrlPeft)(`5-step DPO + LoRA from one PEFT adapter matches TRL + peft per step within 1e-3${pythonTrlPeft ? "" : " (skipped: no trl)"}`, async () => {
+  it.skipIf(skipUnless(pythonTrlPeft, "DPO + LoRA against TRL + peft", NEEDS.venv))(`5-step DPO + LoRA from one PEFT adapter matches TRL + peft per step within 1e-3${pythonTrlPeft ? "" : " (skipped: no trl)"}`, async () => {
     const adapter = tmp("dpo-lora-start-");
     peftJobs([{ make_adapter: adapter, base: path.join(FIX, "llama-policy"), targets: ARTICLE_TARGETS.split(","), r: 4, alpha: 8 }]);
     const trl = python(pythonTrlPeft!, ["bench/trl_dpo.py", "--model", path.join(FIX, "llama-policy"), "--adapter", adapter, "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"]).logs as Record<string, number>[];

@@ -8,6 +8,7 @@ import { readSafetensors } from "../src/model/safetensors";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
 import { spawnSync } from "child_process";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, "expected.json"), "utf8"));
@@ -101,7 +102,7 @@ describe("generation", () => {
 
 describe("transformers loads what dpo-ts saves", () => {
   const python = pythonWith("torch", "transformers");
-  it.skipIf(!python)("AutoModelForCausalLM + AutoTokenizer on a saved folder give the same logits and ids", async () => {
+  it.skipIf(skipUnless(python, "logits and ids against transformers", NEEDS.torch))("AutoModelForCausalLM + AutoTokenizer on a saved folder give the same logits and ids", async () => {
     const { Tokenizer } = await import("../src/tokenizer/tokenizer");
     const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "module";
 import * as fs from "fs";
 import * as path from "path";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const req = createRequire(__filename);
 // GPUs from Ampere on run float32 matmuls in TF32 unless told not to; compare true float32.
@@ -125,7 +126,7 @@ function maxAbsDiff(a: number[], b: number[]): number {
   return m;
 }
 
-describe.skipIf(!nativePkg)(title, () => {
+describe.skipIf(skipUnless(nativePkg, `native backend matches cpu (${loadErrors.join("; ")})`, NEEDS.native))(title, () => {
   let previous = "";
   beforeAll(() => {
     previous = tf.getBackend();

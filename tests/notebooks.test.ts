@@ -11,8 +11,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { CellOutput, CodeCell, MarkdownCell, Notebook, cellTags, readNotebook } from "../src/course/notebook";
-import { ChildRunResult, runNotebookInChild } from "../src/course/runner";
+import { CellOutput, CodeCell, MarkdownCell, Notebook, TSLAB_LANGUAGE_INFO, cellTags, readNotebook } from "../src/course/notebook";
+import { DEFAULT_KERNEL_NAME, kernelSpec } from "../src/course/kernel";
+import { loadTslab } from "../src/course/tslab";
+import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
 import {
   formatDuration,
   liveTrainingFigure,
@@ -24,6 +26,7 @@ import {
 } from "../src/course/progress";
 import { courseNotebooks, notebookParameters } from "../src/cli/course";
 import type { LogEntry, TrainerState } from "../src/train/trainer";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.resolve(__dirname, "..");
 const NOTEBOOKS = path.join(ROOT, "notebooks");
@@ -75,6 +78,13 @@ const stdout = (nb: Notebook) =>
 const displays = (nb: Notebook) =>
   outputs(nb).filter((o): o is Extract<CellOutput, { output_type: "display_data" }> => o.output_type === "display_data");
 
+/** A deep copy with object keys sorted (Python's json.dumps(sort_keys=True), as nbformat writes notebooks). */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
 describe("course notebooks as committed", () => {
   it("are five clean notebooks for the dpo-ts kernel, each with one parameters cell, lessons and exercises", () => {
     expect(courseNotebooks(NOTEBOOKS).map((p) => path.basename(p, ".ipynb"))).toEqual(NAMES);
@@ -95,6 +105,24 @@ describe("course notebooks as committed", () => {
       // Notebooks call the library like a user; they carry no library code.
       const code = codeCells(nb).map((c) => c.source).join("\n");
       expect(code, name).not.toMatch(/from "\.\.\/src|from "\.\.\/dist|require\(/);
+    }
+  });
+
+  it("store the kernelspec and language_info JupyterLab would write, so opening one does not mark it modified", () => {
+    // JupyterLab copies the kernel's kernel_info language_info into metadata when the kernel starts (and the
+    // kernelspec it started): anything else, and the notebook is "modified" before the learner touched it.
+    const reported = new (loadTslab().jupyter.JupyterHandlerImpl)(null as never, false).handleKernel().language_info;
+    expect(TSLAB_LANGUAGE_INFO).toEqual(reported);
+    const spec = kernelSpec();
+    for (const name of NAMES) {
+      const text = fs.readFileSync(path.join(NOTEBOOKS, `${name}.ipynb`), "utf8");
+      const nb = JSON.parse(text);
+      expect(nb.metadata.language_info, name).toEqual(reported);
+      expect(nb.metadata.kernelspec, name).toEqual({ name: DEFAULT_KERNEL_NAME, display_name: spec.display_name, language: spec.language });
+      expect([nb.nbformat, nb.nbformat_minor], name).toEqual([4, 5]);
+      for (const c of nb.cells) expect(c.id, `${name}: every cell has an nbformat 4.5 id`).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
+      // Saved as JupyterLab saves (keys sorted, indent 1, trailing newline), so a save from JupyterLab changes nothing.
+      expect(text, name).toBe(JSON.stringify(sortKeys(nb), null, 1) + "\n");
     }
   });
 
@@ -182,7 +210,10 @@ describe("course notebooks run headlessly, in order", () => {
     for (const o of figures) expect(Object.keys(o.data).sort()).toEqual(["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
   });
 
-  it.skipIf(!fs.existsSync(CHROMIUM) || !fs.existsSync(NBCONVERT))("04-metrics exported with nbconvert draws every chart in headless Chromium", async () => {
+  it.skipIf(
+    skipUnless(fs.existsSync(CHROMIUM), "04-metrics charts in headless Chromium", NEEDS.chromium) ||
+      skipUnless(fs.existsSync(NBCONVERT), "04-metrics charts in headless Chromium", NEEDS.jupyter),
+  )("04-metrics exported with nbconvert draws every chart in headless Chromium", async () => {
     expect(results.has("04-metrics")).toBe(true);
     const executed = results.get("04-metrics")!.res.outPath!;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nb04-"));

@@ -27,7 +27,9 @@ import {
 import { figureHtml, mimeBundle, plotlyScriptTag, resetPlotlyInclusion } from "../src/metrics/render";
 import { spawn, spawnSync } from "child_process";
 import { writeReport } from "../src/metrics/report";
+import { installKernel } from "../src/course/kernel";
 import { syntheticLog, writeSyntheticRun } from "./helpers/synthetic-run";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const CHROMIUM = process.env.DPO_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -111,7 +113,7 @@ async function waitDrawn(page: Page, n: number) {
   );
 }
 
-describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
+describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium", NEEDS.chromium))("report and figures in headless Chromium", () => {
   let browser: Browser;
   const errors: string[] = [];
 
@@ -182,6 +184,67 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
     );
     expect(errors).toEqual([]);
     await page.close();
+  }, 120_000);
+
+  /** Per figure card: how far the drawn plot (its SVG) reaches past the card's content box, in CSS pixels. */
+  async function overflowPerCard(page: Page) {
+    return page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLElement>(".card")).map((card) => {
+        const c = card.getBoundingClientRect();
+        const style = getComputedStyle(card);
+        const left = c.left + parseFloat(style.paddingLeft) + parseFloat(style.borderLeftWidth);
+        const right = c.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+        const svg = card.querySelector(".plotly-graph-div .main-svg")?.getBoundingClientRect();
+        return {
+          title: card.querySelector(".gtitle")?.textContent ?? "",
+          cardWidth: right - left,
+          svgWidth: svg?.width ?? 0,
+          overflow: svg ? Math.max(0, svg.right - right, left - svg.left) : Infinity,
+        };
+      }),
+    );
+  }
+
+  it("report.html: every figure fits its card at 1000, 1300 and 1600 px, also after the window is resized", async () => {
+    errors.length = 0;
+    const dir = writeSyntheticRun(fs.mkdtempSync(path.join(os.tmpdir(), "dpo-report-fit-")));
+    const file = writeReport(dir);
+    const check = async (page: Page, label: string) => {
+      // Plotly redraws on resize asynchronously: wait until every SVG fits (or time out and report the sizes).
+      await page
+        .waitForFunction(
+          () =>
+            Array.from(document.querySelectorAll<HTMLElement>(".card")).every((card) => {
+              const svg = card.querySelector(".main-svg");
+              return svg && svg.getBoundingClientRect().width <= card.clientWidth;
+            }),
+          undefined,
+          { timeout: 5_000 },
+        )
+        .catch(() => undefined);
+      const cards = await overflowPerCard(page);
+      expect(cards.length, label).toBe(9);
+      for (const c of cards) {
+        expect(c.overflow, `${label}: "${c.title}" is ${c.svgWidth}px wide in a ${c.cardWidth}px card`).toBeLessThanOrEqual(1);
+        expect(c.svgWidth, `${label}: "${c.title}" fills its card`).toBeGreaterThan(c.cardWidth - 2);
+      }
+    };
+    for (const width of [1000, 1300, 1600]) {
+      const page = await newPage();
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(pathToFileURL(file).href);
+      await waitDrawn(page, 9);
+      await check(page, `${width}px`);
+      await page.screenshot({ path: path.join(SHOTS, `report-${width}.png`) });
+      if (width === 1600) {
+        for (const resized of [1000, 1300]) {
+          await page.setViewportSize({ width: resized, height: 900 });
+          await check(page, `1600px resized to ${resized}px`);
+        }
+      }
+      await page.close();
+    }
+    expect(errors).toEqual([]);
   }, 120_000);
 
   it("every figure builder produces figures valid under Plotly.validate", async () => {
@@ -311,7 +374,7 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
     await page2.close();
   }, 120_000);
 
-  it.skipIf(!fs.existsSync(NBCONVERT))("nbconvert HTML export of notebook outputs draws every figure", async () => {
+  it.skipIf(!hasChromium || skipUnless(fs.existsSync(NBCONVERT), "nbconvert HTML export in Chromium", NEEDS.jupyter))("nbconvert HTML export of notebook outputs draws every figure", async () => {
     errors.length = 0;
     const nb = figureNotebook();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nbconvert-"));
@@ -335,7 +398,14 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
     await page.close();
   }, 180_000);
 
-  it.skipIf(!hasJupyterLab)("JupyterLab: trusted notebook draws every figure; untrusted shows the placeholders", async () => {
+  it.skipIf(
+    !hasChromium ||
+      skipUnless(
+        hasJupyterLab,
+        "JupyterLab in Chromium",
+        process.env.DPO_SKIP_JUPYTERLAB ? "DPO_SKIP_JUPYTERLAB is set: unset it" : NEEDS.jupyter,
+      ),
+  )("JupyterLab: trusted notebook draws every figure; untrusted shows the placeholders", async () => {
     errors.length = 0;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-jlab-"));
     const env = {
@@ -351,6 +421,11 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
       nb.metadata.title = name;
       fs.writeFileSync(path.join(dir, "nb", `${name}.ipynb`), JSON.stringify(nb));
     }
+    // a course notebook, with the dpo-ts kernel registered in this Jupyter's data dir: opening it must not mark it
+    // modified (JupyterLab rewrites metadata.language_info from the kernel's reply when it differs)
+    fs.copyFileSync(path.join(__dirname, "..", "notebooks", "02-dataset.ipynb"), path.join(dir, "nb", "course.ipynb"));
+    installKernel({ prefix: path.join(dir, "prefix") });
+    Object.assign(env, { JUPYTER_PATH: path.join(dir, "prefix", "share", "jupyter") });
     // sign one notebook, as JupyterLab does for notebooks it saved itself
     const t = spawnSync(JUPYTER, ["trust", path.join(dir, "nb", "trusted.ipynb")], { env, encoding: "utf8" });
     expect(t.status, t.stderr).toBe(0);
@@ -394,6 +469,20 @@ describe.skipIf(!hasChromium)("report and figures in headless Chromium", () => {
         await page.close();
       }
       expect(results).toEqual({ trusted: { drawn: 3, placeholders: 0 }, untrusted: { drawn: 0, placeholders: 3 } });
+      {
+        const page = await newPage();
+        page.removeAllListeners("request");
+        const original = fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8");
+        await page.goto(`${base}/lab/workspaces/ws-course/tree/course.ipynb?reset&token=${token}`);
+        // the kernel started and answered kernel_info (JupyterLab has applied its language_info by now)
+        await page.waitForFunction(() => /\(dpo-ts\) \| Idle/.test(document.body.innerText), undefined, { timeout: 120_000 });
+        await page.waitForTimeout(1000);
+        const dirty = await page.evaluate(() => document.querySelectorAll(".lm-TabBar-tab.jp-mod-dirty").length);
+        await page.screenshot({ path: path.join(SHOTS, "jupyterlab-course.png") });
+        await page.close();
+        expect(dirty, "a course notebook is marked modified as soon as it opens").toBe(0);
+        expect(fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8")).toBe(original);
+      }
       expect(errors.filter((e) => !/Failed to load resource|favicon|404/.test(e))).toEqual([]);
     } finally {
       server.kill("SIGTERM");

@@ -8,12 +8,13 @@ import * as path from "path";
 import type { Browser } from "playwright-core";
 import { serve, RunningServer } from "../src/serve/server";
 import { useBackendForTests } from "./helpers/backend";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const CHROMIUM = process.env.DPO_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
 const hasChromium = fs.existsSync(CHROMIUM);
 const SHOT = path.resolve(__dirname, "../runs/serve-chat.png");
 
-describe.skipIf(!hasChromium)("chat page in headless Chromium", () => {
+describe.skipIf(skipUnless(hasChromium, "chat page in headless Chromium", NEEDS.chromium))("chat page in headless Chromium", () => {
   let browser: Browser, server: RunningServer;
 
   beforeAll(async () => {

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { loadModel, CausalLM } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { generate, pickToken } from "../src/model/generate";
-import { Rng } from "../src/data/rng";
+import { Rng } from "../src/util/rng";
 import { ContinuousBatcher } from "../src/serve/batcher";
 import { serve, RunningServer } from "../src/serve/server";
 import { TextStream } from "../src/serve/text-stream";

@@ -10,7 +10,8 @@ import {
   tensorboardTag,
   hparamsMarkdown,
 } from "../src/metrics/tensorboard";
-import { MetricsLogger, formatLogLine, defaultTensorboardDir } from "../src/metrics/logger";
+import { formatLogLine } from "../src/metrics/logger";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const PY = path.resolve(__dirname, "../.venv/bin/python");
 const READER = path.resolve(__dirname, "helpers/read_tb.py");
@@ -74,7 +75,7 @@ describe("CRC32C / TFRecord framing", () => {
   });
 });
 
-describe.skipIf(!hasTensorboard)("SummaryWriter read back by TensorBoard's EventAccumulator", () => {
+describe.skipIf(skipUnless(hasTensorboard, "SummaryWriter read back by TensorBoard", NEEDS.tensorboard))("SummaryWriter read back by TensorBoard's EventAccumulator", () => {
   let dir: string;
   let out: any;
   const log = syntheticLog();
@@ -165,35 +166,11 @@ describe("SummaryWriter file handling", () => {
   });
 });
 
-describe("MetricsLogger", () => {
+describe("formatLogLine", () => {
   it("formats a compact console line", () => {
     expect(
       formatLogLine({ step: 10, loss: 0.651234, "rewards/margins": 0.1234, "rewards/accuracies": 0.75, learning_rate: 5e-7, epoch: 0.5 }),
     ).toBe("step 10 | loss 0.6512 | margins 0.1234 | acc 0.75 | lr 5e-7");
     expect(formatLogLine({ step: 20, eval_loss: 0.6, "eval_rewards/accuracies": 1 })).toBe("step 20 | eval loss 0.6 | eval acc 1");
   });
-
-  it("names the TensorBoard dir like transformers' default_logdir", () => {
-    expect(defaultTensorboardDir("/out", new Date(2024, 10, 7, 9, 5, 3))).toBe(path.join("/out", "runs", `Nov07_09-05-03_${os.hostname()}`));
-  });
-
-  it.skipIf(!hasTensorboard)("fans out to JSONL, TensorBoard and the console", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-logger-"));
-    const lines: string[] = [];
-    const logger = new MetricsLogger(dir, { jsonl: "metrics.jsonl", console: (l) => lines.push(l) });
-    logger.logConfig({ beta: 0.1 });
-    logger.log({ step: 1, loss: 0.69, "rewards/chosen": 0.01 });
-    logger.log({ step: 2, loss: 0.5, eval_loss: 0.55 });
-    logger.close();
-    expect(fs.readFileSync(path.join(dir, "metrics.jsonl"), "utf8")).toBe(
-      '{"step":1,"loss":0.69,"rewards/chosen":0.01}\n{"step":2,"loss":0.5,"eval_loss":0.55}\n',
-    );
-    expect(lines).toEqual(["step 1 | loss 0.69 | chosen 0.01", "step 2 | loss 0.5 | eval loss 0.55"]);
-    expect(path.dirname(logger.tensorboardDir!)).toBe(path.join(dir, "runs"));
-    const r = spawnSync(PY, [READER, logger.tensorboardDir!], { encoding: "utf8" });
-    const out = JSON.parse(r.stdout);
-    expect(Object.keys(out.scalars).sort()).toEqual(["eval/loss", "train/loss", "train/rewards/chosen"]);
-    expect(out.scalars["train/loss"].map((p: number[]) => [p[0], p[2]])).toEqual([[1, Math.fround(0.69)], [2, 0.5]]);
-    expect(out.texts["args/text_summary"][0][1]).toContain("| beta | 0.1 |");
-  }, 60_000);
 });

@@ -7,7 +7,8 @@ import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { trainByteLevelBpe, trainChatMLTokenizer, bytesToUnicode, CHATML_TEMPLATE } from "../src/tokenizer/train-bpe";
 import { readPreferenceFile } from "../src/data/preferences";
 import { generateInstructionSet } from "../src/data/generate";
-import { Rng } from "../src/data/rng";
+import { Rng } from "../src/util/rng";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const GPT2_DIR = path.join(FIX, "gpt2-policy");
@@ -245,7 +246,7 @@ describe("byte-level BPE trainer", () => {
   }, 120_000);
 });
 
-describe.skipIf(!fs.existsSync(VENV_PY))("agreement with Python transformers/tokenizers (.venv)", () => {
+describe.skipIf(skipUnless(fs.existsSync(VENV_PY), "agreement with transformers/tokenizers", NEEDS.venv))("agreement with Python transformers/tokenizers (.venv)", () => {
   it("saved fixture tokenizer and trained tokenizer give the same ids, decodes and chat template in Python", async () => {
     const strings = [
       "Question: What colour is the sky?\nAnswer:",

@@ -126,7 +126,8 @@ describe("optimizer", () => {
     const params = new Map([["w", p]]);
     const opt = new AdamW({ weightDecay: 0.1 });
     const g = [0.5, -1];
-    let m = [0, 0], v = [0, 0], w = [1, -2];
+    const m = [0, 0], v = [0, 0];
+    let w = [1, -2];
     for (let t = 1; t <= 3; t++) {
       opt.apply(params, new Map([["w", tf.tensor1d(g)]]), 0.01);
       w = w.map((wi, i) => {

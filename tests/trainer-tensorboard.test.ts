@@ -14,6 +14,7 @@ import { DPOTrainer } from "../src/train/trainer";
 import { tensorboardTag } from "../src/metrics/tensorboard";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("tensorboard");
@@ -22,7 +23,7 @@ beforeAll(async () => {
   await useBackendForTests();
 });
 
-describe.skipIf(!python)("trainer → TensorBoard", () => {
+describe.skipIf(skipUnless(python, "trainer → TensorBoard read back by TensorBoard", NEEDS.tensorboard))("trainer → TensorBoard", () => {
   it("EventAccumulator finds every metrics.jsonl value at its step", async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tb-"));
     const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));

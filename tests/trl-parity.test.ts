@@ -4,12 +4,17 @@
  * no warmup, clipping at 1); per-step loss, rewards and grad_norm agree within 1e-3 relative, for every loss type,
  * every f-divergence, LD-DPO, WPO and loss mixes. Step 1 of each run is TRL's loss code on exactly the inputs dpo-ts
  * sees (initial weights, same batch); steps 2-5 check the gradients through the updates they cause.
- * All TRL runs happen in one Python process (bench/trl_dpo.py --sweep), started first and running while dpo-ts trains.
- * Without python+trl the test compares against TRL's output recorded in bench/reference/ (same script, same args).
+ * All TRL runs happen in one Python process (bench/trl_dpo.py --sweep: one model load, a fresh copy per run), started
+ * first and running while dpo-ts trains. Its output is cached in runs/trl-cache/ under a hash of everything it depends
+ * on (the script, its arguments, the fixture files, the venv's trl/torch/transformers/accelerate/datasets versions), so
+ * a second run of the suite (CI runs it once per backend) recomputes the dpo-ts side only; DPO_TRL_CACHE=0 forces a
+ * live TRL run. Without python+trl the test compares against TRL's output recorded in bench/reference/ (same script,
+ * same args).
  * (bench/reference/trl_gpt2_tiny_lr1e-3.json and _noref_ are the earlier single-run recordings of the sigmoid runs.)
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawn } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -24,7 +29,7 @@ import { pythonWith } from "./helpers/python";
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("trl", "torch");
-const COMMON = ["--model", "tests/fixtures/hf-tiny/gpt2-policy", "--prefs", "tests/fixtures/hf-tiny/prefs.jsonl", "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--lr-scheduler", "constant"];
+const COMMON = ["--threads", "1", "--model", "tests/fixtures/hf-tiny/gpt2-policy", "--prefs", "tests/fixtures/hf-tiny/prefs.jsonl", "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--lr-scheduler", "constant"];
 const REF = ["--ref", "tests/fixtures/hf-tiny/gpt2-ref"];
 
 /** One parity run: TRL's option names (bench/trl_dpo.py's argparse names) and the same knobs in DPOConfig. */
@@ -73,29 +78,68 @@ const SWEEP_REFERENCE = "bench/reference/trl_gpt2_tiny_losses_lr1e-3.json";
 
 type Logs = Record<string, number>[];
 
-/** The sweep's TRL logs by run name: one live Python process (started now, awaited later), else the recorded file. */
+/** Key of the live sweep's output: a hash of the script, its arguments and every file and package it reads. */
+function sweepCacheKey(args: string[]): string {
+  const h = createHash("sha256");
+  h.update(fs.readFileSync(path.join(ROOT, "bench/trl_dpo.py")));
+  h.update(JSON.stringify(args));
+  for (const dir of ["gpt2-policy", "gpt2-ref"]) {
+    for (const f of fs.readdirSync(path.join(FIX, dir)).sort()) h.update(f).update(fs.readFileSync(path.join(FIX, dir, f)));
+  }
+  h.update(fs.readFileSync(path.join(FIX, "prefs.jsonl")));
+  // The venv's packages, by their installed versions (dist-info folder names), and the interpreter.
+  const lib = path.join(path.dirname(path.dirname(python!)), "lib");
+  for (const py of fs.existsSync(lib) ? fs.readdirSync(lib).sort() : []) {
+    const site = path.join(lib, py, "site-packages");
+    if (fs.existsSync(site)) h.update(fs.readdirSync(site).filter((d) => /^(trl|torch|transformers|accelerate|datasets|tokenizers|safetensors)-.*\.dist-info$/.test(d)).sort().join(","));
+  }
+  h.update(fs.realpathSync(python!));
+  return h.digest("hex").slice(0, 16);
+}
+
+/** The sweep's TRL logs by run name: cached output of an identical live run, one live Python process (started now,
+ * awaited later), else the recorded file. */
 function trlSweep(): Promise<{ runs: Map<string, Logs>; source: string }> {
   const fromJson = (text: string, source: string) => ({ runs: new Map((JSON.parse(text).runs as { name: string; logs: Logs }[]).map((r) => [r.name, r.logs])), source });
   if (!python) return Promise.resolve(fromJson(fs.readFileSync(path.join(ROOT, SWEEP_REFERENCE), "utf8"), SWEEP_REFERENCE));
   const spec = JSON.stringify(SWEEP.map((r) => ({ name: r.name, ...r.trl })));
-  const child = spawn(python, [path.join(ROOT, "bench/trl_dpo.py"), ...COMMON, ...REF, "--sweep", spec], { cwd: ROOT });
+  const args = [...COMMON, ...REF, "--sweep", spec];
+  const cacheFile = path.join(ROOT, "runs/trl-cache", `trl-parity-${sweepCacheKey(args)}.json`);
+  const useCache = process.env.DPO_TRL_CACHE !== "0" && process.env.DPO_RECORD_REFERENCE !== "1";
+  if (useCache && fs.existsSync(cacheFile)) return Promise.resolve(fromJson(fs.readFileSync(cacheFile, "utf8"), `live TRL, cached in ${path.relative(ROOT, cacheFile)}`));
+  const child = spawn(python, [path.join(ROOT, "bench/trl_dpo.py"), ...args], { cwd: ROOT });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
   return new Promise((resolve, reject) => {
     child.on("close", (code) => {
-      if (code === 0 && process.env.DPO_RECORD_REFERENCE === "1") fs.writeFileSync(path.join(ROOT, SWEEP_REFERENCE), stdout);
-      return code === 0 ? resolve(fromJson(stdout, "live TRL")) : reject(new Error(`bench/trl_dpo.py --sweep failed (${code}):\n${stderr.slice(-3000)}`));
+      if (code !== 0) return reject(new Error(`bench/trl_dpo.py --sweep failed (${code}):\n${stderr.slice(-3000)}`));
+      if (process.env.DPO_RECORD_REFERENCE === "1") fs.writeFileSync(path.join(ROOT, SWEEP_REFERENCE), stdout);
+      const result = fromJson(stdout, "live TRL");
+      // Written whole under a temporary name, then renamed: a parallel reader never sees half a file.
+      fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+      fs.writeFileSync(cacheFile + `.${process.pid}.tmp`, stdout);
+      fs.renameSync(cacheFile + `.${process.pid}.tmp`, cacheFile);
+      resolve(result);
     });
   });
 }
 
+/** The fixture, read and tokenized once; each run trains a fresh copy of the policy (the reference is never
+ * updated, so one frozen copy serves every run). */
+let fixture: { tokenizer: Tokenizer; policy: Awaited<ReturnType<typeof loadModel>>; ref: Awaited<ReturnType<typeof loadModel>>; rows: ReturnType<typeof readPreferenceFile> } | null = null;
+
 async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogEntry[]> {
-  const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-  const model = await loadModel(path.join(FIX, "gpt2-policy"));
-  const refModel = withRef ? await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }) : undefined;
-  const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
+  fixture ??= {
+    tokenizer: await Tokenizer.fromDir(path.join(FIX, "gpt2-policy")),
+    policy: await loadModel(path.join(FIX, "gpt2-policy"), { trainable: false }),
+    ref: await loadModel(path.join(FIX, "gpt2-ref"), { trainable: false }),
+    rows: readPreferenceFile(path.join(FIX, "prefs.jsonl")),
+  };
+  const { tokenizer, rows } = fixture;
+  const model = fixture.policy.clone({ trainable: true });
+  const refModel = withRef ? fixture.ref : undefined;
   const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-parity-"));
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: rows,
@@ -105,7 +149,6 @@ async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogE
   const logs = trainer.state.logHistory;
   trainer.dispose();
   model.dispose();
-  refModel?.dispose();
   fs.rmSync(outputDir, { recursive: true, force: true });
   return logs;
 }
@@ -130,6 +173,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sweep?.catch(() => undefined); // never leave the Python process behind
+  fixture?.policy.dispose();
+  fixture?.ref.dispose();
 });
 
 describe(`TRL parity (${python ? "live TRL in " + python : "recorded TRL output"})`, () => {

@@ -14,7 +14,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { CliError, OptionsTable, integerValue, numberValue, stringValue } from "./framework";
 import { findParametersCell, readNotebook } from "../course/notebook";
-import { ChildRunResult, parameterDeclarations, runNotebookInChild } from "../course/runner";
+import { parameterDeclarations } from "../course/parameters";
+import { ChildRunResult, runNotebookInChild } from "../course/run-in-child";
 import { formatDuration } from "../course/progress";
 
 /** The course notebooks shipped with this package: <package root>/notebooks. */

@@ -178,7 +178,7 @@ export function formatOverview(commands: { name: string; summary: string }[]): s
     "usage: dpo-ts <command> [options]      (dpo-ts <command> --help for its options)",
     "",
     "commands:",
-    ...commands.map((c) => `  ${c.name.padEnd(10)}${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(Math.max(10, ...commands.map((d) => d.name.length + 2)))}${c.summary}`),
     "",
     "  --help, -h    print this help        --version    print the dpo-ts version",
   ].join("\n");

@@ -3,12 +3,13 @@
  * an option (generated in dpo-options.ts); --config FILE.json|.yaml sets the same options, TRL's snake_case names too,
  * and the command line overrides the file.
  */
+import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../backend";
 import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
-import { splitTrainEval } from "../data/preferences";
+import { PreferenceRow, splitTrainEval } from "../data/preferences";
 import { DPOTrainer } from "../train/trainer";
 import { terminalProgress } from "../course/progress";
 import { BACKEND_OPTION, CliError, OptionsTable, parseNumber } from "./framework";
@@ -30,6 +31,39 @@ export const trainOptions: OptionsTable = {
   quiet: { type: "boolean", description: "no backend banner" },
   ...dpoConfigOptions(),
 };
+
+/** RUN_DIR/job.json: where a run's inputs are (absolute paths; what config.json, the DPOConfig, does not say). */
+export const JOB_FILE = "job.json";
+export interface TrainJob {
+  policy?: string;
+  ref?: string;
+  data?: string;
+  evalData?: string;
+  evalFraction?: number;
+  tokenizer?: string;
+  /** A PEFT adapter folder the job starts from. */
+  adapter?: string;
+  /** Invalid data rows were skipped (--skip-invalid). */
+  skipInvalid?: boolean;
+}
+
+/** A local path made absolute (a Hub repo id, which is no local path, stays as it is). */
+function abs(p: string | undefined): string | undefined {
+  return p === undefined ? undefined : fs.existsSync(p) ? path.resolve(p) : p;
+}
+
+/** The train and eval rows of a job: --data formatted as dpo-ts trains on it, eval rows from --eval-data or held out
+ * (a seeded split of evalFraction of the rows). */
+export async function jobRows(tokenizer: Tokenizer, dataFile: string, evalData: string | undefined, evalFraction: number, seed: number, load: { skipInvalid?: boolean } = {}): Promise<{ trainRows: PreferenceRow[]; evalRows: PreferenceRow[] }> {
+  let trainRows = await loadPreferenceDataset(dataFile, tokenizer, load);
+  let evalRows = evalData ? await loadPreferenceDataset(evalData, tokenizer, load) : [];
+  if (evalFraction > 0) {
+    const split = splitTrainEval(trainRows, Math.max(1, Math.round(evalFraction * trainRows.length)), seed);
+    trainRows = split.train;
+    evalRows = split.eval;
+  }
+  return { trainRows, evalRows };
+}
 
 /** DPOConfig's own checks, run before anything loads; a knob in an error is named as the user gave it. */
 function checkConfig(args: Partial<DPOConfig>, merged: ReturnType<typeof mergeValues>): void {
@@ -68,22 +102,20 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
 
   await initBackend({ backend: text("backend"), quiet: json || flag("quiet") });
   const tokenizer = await Tokenizer.fromDir(text("tokenizer") ?? policyDir);
-  const load = { skipInvalid: flag("skip-invalid") };
-  let trainRows = await loadPreferenceDataset(dataFile, tokenizer, load);
   const evalData = text("eval-data");
-  let evalRows = evalData ? await loadPreferenceDataset(evalData, tokenizer, load) : [];
-  if (evalFraction > 0) {
-    const split = splitTrainEval(trainRows, Math.max(1, Math.round(evalFraction * trainRows.length)), args.seed ?? 42);
-    trainRows = split.train;
-    evalRows = split.eval;
-  }
+  const skipInvalid = flag("skip-invalid");
+  const { trainRows, evalRows } = await jobRows(tokenizer, dataFile, evalData, evalFraction, args.seed ?? 42, { skipInvalid });
   if (evalRows.length && !args.evalStrategy) args.evalStrategy = "steps";
   const model = await loadModel(policyDir, { adapter: text("adapter") }); // --adapter: train that adapter, the base frozen
   const refDir = text("ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
+  // Where the job's inputs are, so that `dpo-ts export-trl RUN_DIR` can rebuild the same job for TRL. Written when
+  // training begins, after the trainer has accepted the folder (a refused folder keeps its old run's job.json).
+  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")), skipInvalid: skipInvalid || undefined };
+  const writeJob = { onTrainBegin: (_state: unknown, config: { outputDir: string }) => fs.writeFileSync(path.join(config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n") };
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, args, datasetName: dataFile,
-    callbacks: json ? [] : [terminalProgress()],
+    callbacks: json ? [writeJob] : [writeJob, terminalProgress()],
   });
   const result = await trainer.train();
   const final = path.join(trainer.config.outputDir, "final");

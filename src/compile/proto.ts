@@ -18,6 +18,7 @@
  *   TensorShapeProto 2 dim (Dim: 1 size), 3 unknown_rank
  *   map entries      1 key, 2 value
  */
+import { ProtoWriter, encodeMessage } from "../util/proto";
 
 /** TensorFlow's DataType enum (types.proto), which is also TF_DataType in the C API. */
 export const DATA_TYPE: Record<string, number> = { float32: 1, int32: 3, uint8: 4, string: 7, complex64: 8, int64: 9, bool: 10 };
@@ -29,114 +30,6 @@ export function dataType(dtype: string | number): number {
   return code;
 }
 
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
-const FIXED32 = 5;
-
-/** Appends protobuf fields to a growing list of byte chunks. */
-export class ProtoWriter {
-  private chunks: Uint8Array[] = [];
-  private scratch: number[] = [];
-
-  private flushScratch(): void {
-    if (this.scratch.length) {
-      this.chunks.push(Uint8Array.from(this.scratch));
-      this.scratch = [];
-    }
-  }
-
-  /** A varint; negative numbers as 64-bit two's complement (10 bytes), as int32/int64 fields require. */
-  varint(value: number): this {
-    if (value < 0 || value > Number.MAX_SAFE_INTEGER) {
-      let big = BigInt.asUintN(64, BigInt(value));
-      while (big >= 0x80n) {
-        this.scratch.push(Number(big & 0x7fn) | 0x80);
-        big >>= 7n;
-      }
-      this.scratch.push(Number(big));
-      return this;
-    }
-    while (value >= 0x80) {
-      this.scratch.push((value % 0x80) | 0x80);
-      value = Math.floor(value / 0x80);
-    }
-    this.scratch.push(value);
-    return this;
-  }
-
-  private tag(field: number, wire: number): this {
-    return this.varint(field * 8 + wire);
-  }
-
-  int(field: number, value: number): this {
-    return this.tag(field, VARINT).varint(value);
-  }
-
-  bool(field: number, value: boolean): this {
-    return this.tag(field, VARINT).varint(value ? 1 : 0);
-  }
-
-  float(field: number, value: number): this {
-    this.tag(field, FIXED32);
-    const bytes = new Uint8Array(4);
-    new DataView(bytes.buffer).setFloat32(0, value, true);
-    this.scratch.push(...bytes);
-    return this;
-  }
-
-  bytes(field: number, data: Uint8Array): this {
-    this.tag(field, LENGTH_DELIMITED).varint(data.length);
-    this.flushScratch();
-    this.chunks.push(data);
-    return this;
-  }
-
-  string(field: number, text: string): this {
-    return this.bytes(field, Buffer.from(text, "utf8"));
-  }
-
-  /** An embedded message written by fill. */
-  message(field: number, fill: (w: ProtoWriter) => void): this {
-    return this.bytes(field, encodeMessage(fill));
-  }
-
-  packedVarints(field: number, values: number[]): this {
-    if (!values.length) return this;
-    const inner = new ProtoWriter();
-    values.forEach((v) => inner.varint(v));
-    return this.bytes(field, inner.finish());
-  }
-
-  packedFloats(field: number, values: number[]): this {
-    if (!values.length) return this;
-    const data = new Uint8Array(values.length * 4);
-    const view = new DataView(data.buffer);
-    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-    return this.bytes(field, data);
-  }
-
-  /** map<string, V> fields, entries sorted by key (deterministic output). */
-  map<V>(field: number, entries: Record<string, V>, writeValue: (w: ProtoWriter, value: V) => void): this {
-    for (const key of Object.keys(entries).sort()) {
-      this.message(field, (entry) => {
-        entry.string(1, key);
-        entry.message(2, (w) => writeValue(w, entries[key]));
-      });
-    }
-    return this;
-  }
-
-  finish(): Uint8Array {
-    this.flushScratch();
-    return Buffer.concat(this.chunks);
-  }
-}
-
-export function encodeMessage(fill: (w: ProtoWriter) => void): Uint8Array {
-  const w = new ProtoWriter();
-  fill(w);
-  return w.finish();
-}
 
 /** A tensor value: its elements, or one value repeated over the shape (TF repeats the last listed value). */
 export interface TensorValue {

@@ -3,7 +3,8 @@
  * Receives `{ type: "run", notebookPath, options }` over IPC, runs the notebook with `runNotebook`
  * (checkpointing the executed notebook after every cell) and reports progress and the outcome over IPC.
  */
-import { ChildMessage, NotebookCellError, RunNotebookOptions, runNotebook } from "./runner";
+import type { ChildMessage } from "./run-in-child";
+import { NotebookCellError, RunNotebookOptions, runNotebook } from "./runner";
 
 function send(m: ChildMessage): Promise<void> {
   return new Promise((resolve) => {

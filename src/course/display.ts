@@ -9,19 +9,11 @@
  */
 import { randomBytes } from "crypto";
 import type { MimeBundle } from "./notebook";
+import { WriteDisplayData, tslabJupyter } from "./tslab";
 
-type WriteDisplayData = (
-  data: { data: MimeBundle; metadata: Record<string, unknown>; transient?: { display_id?: string } },
-  update: boolean,
-) => void;
-
+/** The kernel's (or the runner's) display publisher, or null in a plain `node` script. */
 function writer(): WriteDisplayData | null {
-  try {
-    // Resolved like a notebook's require("tslab"): the tslab package next to dpo-ts.
-    return (require("tslab/dist/jupyter") as { lastWriteDisplayData: WriteDisplayData | null }).lastWriteDisplayData;
-  } catch {
-    return null;
-  }
+  return tslabJupyter()?.lastWriteDisplayData ?? null;
 }
 
 function fallback(data: MimeBundle): void {

@@ -16,6 +16,19 @@ export const DPO_TS_KERNELSPEC: KernelSpecMetadata = {
   language: "typescript",
 };
 
+/**
+ * `metadata.language_info` exactly as tslab's kernel reports it in its kernel_info reply (tslab/dist/jupyter.js,
+ * `handleKernel`). JupyterLab copies the kernel's language_info into the notebook when the kernel starts: a notebook
+ * that stores anything else is marked modified the moment it opens. tests/notebooks.test.ts compares this with tslab.
+ */
+export const TSLAB_LANGUAGE_INFO = {
+  codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
+  file_extension: ".ts",
+  mimetype: "text/typescript",
+  name: "typescript",
+  version: "3.7.2",
+};
+
 /** A MIME bundle: MIME type -> data (string, base64 string for binary types, or JSON for `*json` types). */
 export type MimeBundle = Record<string, unknown>;
 
@@ -119,10 +132,6 @@ export function markdownCell(source: string, opts: { tags?: string[]; metadata?:
   return { cell_type: "markdown", id: opts.id ?? newCellId(), source, metadata: withTags(opts.metadata ?? {}, opts.tags) };
 }
 
-export function rawCell(source: string, opts: { metadata?: CellMetadata; id?: string } = {}): RawCell {
-  return { cell_type: "raw", id: opts.id ?? newCellId(), source, metadata: opts.metadata ?? {} };
-}
-
 function withTags(metadata: CellMetadata, tags: string[] | undefined): CellMetadata {
   return tags && tags.length > 0 ? { ...metadata, tags: [...tags] } : { ...metadata };
 }
@@ -134,7 +143,7 @@ export function newNotebook(cells: Cell[] = [], metadata: NotebookMetadata = {})
     nbformat_minor: 5,
     metadata: {
       kernelspec: { ...DPO_TS_KERNELSPEC },
-      language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/typescript" },
+      language_info: structuredClone(TSLAB_LANGUAGE_INFO),
       ...metadata,
     },
     cells,
@@ -354,16 +363,4 @@ export function serializeNotebook(nb: Notebook): string {
 export function writeNotebook(file: string, nb: Notebook): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, serializeNotebook(nb));
-}
-
-/** A deep copy of a notebook with every output and execution count cleared. */
-export function clearOutputs(nb: Notebook): Notebook {
-  const copy = JSON.parse(JSON.stringify(nb)) as Notebook;
-  for (const c of copy.cells) {
-    if (c.cell_type === "code") {
-      c.outputs = [];
-      c.execution_count = null;
-    }
-  }
-  return copy;
 }

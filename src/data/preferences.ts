@@ -9,7 +9,7 @@
  * - Instruction rows (SFT): `{system, question, answer}`; `system` may be "".
  */
 import * as fs from "fs";
-import { Rng } from "./rng";
+import { Rng } from "../util/rng";
 import { formatSource, readRawRowsSync, RawRow, RowError, RowSource } from "./readers";
 import { convertRow, textField } from "./rows";
 

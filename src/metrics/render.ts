@@ -167,7 +167,10 @@ export function figureHtml(fig: PlotlyFigure, opts: FigureHtmlOptions = {}): str
     `Interactive figure “${title}” (plotly.js). It is drawn by JavaScript: run the cell, or trust the notebook ` +
     `(File &gt; Trust Notebook), or open the HTML in a browser.</div>`;
   // The drawing script waits for both the div (JupyterLab may attach output after running scripts) and
-  // window.Plotly ("once" mode: the bundle may be in an earlier output), for up to 10 s.
+  // window.Plotly ("once" mode: the bundle may be in an earlier output), for up to 10 s. In a page still being parsed
+  // it waits for the whole document: a figure drawn while later cards are not parsed yet would take the width of a
+  // full grid row, then overflow its card once the row fills. Plotly's `responsive` follows only window resizes,
+  // so a ResizeObserver redraws the plot when its container changes width (grid reflow, JupyterLab panels).
   const draw =
     `<script type="text/javascript">(function () {\n` +
     `  var id = ${JSON.stringify(id)}, fig = ${jsonForScript({ data: fig.data, layout: fig.layout, config })}, tries = 0;\n` +
@@ -179,9 +182,15 @@ export function figureHtml(fig: PlotlyFigure, opts: FigureHtmlOptions = {}): str
     `      return;\n` +
     `    }\n` +
     `    gd.innerHTML = "";\n` +
-    `    window.Plotly.newPlot(gd, fig.data, fig.layout, fig.config);\n` +
+    `    var width = gd.clientWidth;\n` +
+    `    window.Plotly.newPlot(gd, fig.data, fig.layout, fig.config).then(function () {\n` +
+    `      if (!window.ResizeObserver) return;\n` +
+    `      new ResizeObserver(function () {\n` +
+    `        if (gd.clientWidth > 0 && gd.clientWidth !== width) { width = gd.clientWidth; window.Plotly.Plots.resize(gd); }\n` +
+    `      }).observe(gd);\n` +
+    `    });\n` +
     `  }\n` +
-    `  draw();\n` +
+    `  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw); else draw();\n` +
     `})();</script>`;
   return (
     `<div class="dpo-figure">` +

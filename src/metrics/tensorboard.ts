@@ -26,6 +26,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ProtoWriter, encodeMessage } from "../util/proto";
 
 // ---------------------------------------------------------------------------------------------------------------
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78) and TFRecord masking.
@@ -63,105 +64,44 @@ export function tfRecord(data: Uint8Array): Buffer {
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Minimal protobuf encoder (only the wire types we need).
-
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
-
-class ProtoWriter {
-  private chunks: Uint8Array[] = [];
-
-  private varint(v: bigint): void {
-    // int64 fields: negative values are encoded as their 64-bit two's complement (10 bytes).
-    let x = BigInt.asUintN(64, v);
-    const bytes: number[] = [];
-    while (x >= 0x80n) {
-      bytes.push(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    bytes.push(Number(x));
-    this.chunks.push(Uint8Array.from(bytes));
-  }
-
-  private key(field: number, wire: number): void {
-    this.varint(BigInt((field << 3) | wire));
-  }
-
-  int64(field: number, v: number | bigint): this {
-    this.key(field, WIRE_VARINT);
-    this.varint(typeof v === "bigint" ? v : BigInt(v));
-    return this;
-  }
-
-  double(field: number, v: number): this {
-    this.key(field, WIRE_FIXED64);
-    const b = Buffer.alloc(8);
-    b.writeDoubleLE(v, 0);
-    this.chunks.push(b);
-    return this;
-  }
-
-  float(field: number, v: number): this {
-    this.key(field, WIRE_FIXED32);
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(v, 0);
-    this.chunks.push(b);
-    return this;
-  }
-
-  bytes(field: number, v: Uint8Array): this {
-    this.key(field, WIRE_LEN);
-    this.varint(BigInt(v.length));
-    this.chunks.push(v);
-    return this;
-  }
-
-  string(field: number, v: string): this {
-    return this.bytes(field, Buffer.from(v, "utf8"));
-  }
-
-  message(field: number, m: ProtoWriter): this {
-    return this.bytes(field, m.finish());
-  }
-
-  finish(): Uint8Array {
-    return Buffer.concat(this.chunks);
-  }
-}
-
 const DT_STRING = 7; // tensorboard.DataType.DT_STRING
 
-function pluginMetadata(pluginName: string): ProtoWriter {
-  // SummaryMetadata { plugin_data: { plugin_name } }. The plugins' own `content` protos (ScalarPluginData,
-  // TextPluginData) are version 0 and serialize to zero bytes, so `content` is omitted.
-  return new ProtoWriter().message(1, new ProtoWriter().string(1, pluginName));
+/** SummaryMetadata { plugin_data: { plugin_name } }. The plugins' own `content` protos (ScalarPluginData,
+ *  TextPluginData) are version 0 and serialize to zero bytes, so `content` is omitted. */
+function pluginMetadata(w: ProtoWriter, pluginName: string): void {
+  w.message(1, (data) => data.string(1, pluginName));
 }
 
-/** Serialized `Summary.Value` for a scalar. */
-function scalarValue(tag: string, value: number): ProtoWriter {
-  return new ProtoWriter().string(1, tag).float(2, value).message(9, pluginMetadata("scalars"));
+/** Writes a `Summary.Value` into w. */
+type SummaryValue = (w: ProtoWriter) => void;
+
+/** `Summary.Value` for a scalar. */
+function scalarValue(tag: string, value: number): SummaryValue {
+  return (w) => w.string(1, tag).float(2, value).message(9, (m) => pluginMetadata(m, "scalars"));
 }
 
-/** Serialized `Summary.Value` for text (a DT_STRING tensor of shape [1], text plugin). */
-function textValue(tag: string, text: string): ProtoWriter {
-  const shape = new ProtoWriter().message(2, new ProtoWriter().int64(1, 1)); // dim { size: 1 }
-  const tensor = new ProtoWriter().int64(1, DT_STRING).message(2, shape).string(8, text);
-  return new ProtoWriter().string(1, tag).message(8, tensor).message(9, pluginMetadata("text"));
+/** `Summary.Value` for text (a DT_STRING tensor of shape [1], text plugin). */
+function textValue(tag: string, text: string): SummaryValue {
+  return (w) =>
+    w
+      .string(1, tag)
+      .message(8, (tensor) =>
+        tensor
+          .int(1, DT_STRING)
+          .message(2, (shape) => shape.message(2, (dim) => dim.int(1, 1))) // dim { size: 1 }
+          .string(8, text),
+      )
+      .message(9, (m) => pluginMetadata(m, "text"));
 }
 
-function encodeEvent(e: { wallTime: number; step?: number; fileVersion?: string; values?: ProtoWriter[] }): Uint8Array {
-  const w = new ProtoWriter().double(1, e.wallTime);
-  if (e.step !== undefined) w.int64(2, e.step);
-  if (e.fileVersion !== undefined) w.string(3, e.fileVersion);
-  if (e.values) {
-    const summary = new ProtoWriter();
-    for (const v of e.values) summary.message(1, v);
-    w.message(5, summary);
-  }
-  return w.finish();
+function encodeEvent(e: { wallTime: number; step?: number; fileVersion?: string; values?: SummaryValue[] }): Uint8Array {
+  return encodeMessage((w) => {
+    w.double(1, e.wallTime);
+    if (e.step !== undefined) w.int(2, e.step);
+    if (e.fileVersion !== undefined) w.string(3, e.fileVersion);
+    const values = e.values;
+    if (values) w.message(5, (summary) => values.forEach((v) => summary.message(1, v)));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -228,7 +168,7 @@ export class SummaryWriter {
    */
   addScalars(entry: { step: number; [key: string]: unknown }, wallTime: number = Date.now() / 1000): void {
     this.checkStep(entry.step, "addScalars");
-    const values: ProtoWriter[] = [];
+    const values: SummaryValue[] = [];
     for (const [k, v] of Object.entries(entry)) {
       if (k === "step") continue;
       if (typeof v === "number") values.push(scalarValue(tensorboardTag(k), v));

@@ -47,7 +47,6 @@ export function attentionBias(T: number, pastLength: number, attentionMask?: tf.
 export function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): tf.Tensor3D {
   const [B, H, T, hd] = q.shape;
   const Hkv = k.shape[1];
-  const S = k.shape[2];
   const group = H / Hkv;
   const grouped = group === 1 ? q : (q.reshape([B, Hkv, group * T, hd]) as tf.Tensor4D); // [B, Hkv, group·T, hd]
   const groupedBias = group === 1 ? bias : bias.tile([1, 1, group, 1]); // [B or 1, 1, group·T, S]

@@ -3,7 +3,7 @@
  * Greedy (temperature 0), or sampling with temperature, top-k and top-p (nucleus), seeded.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../data/rng";
+import { Rng } from "../util/rng";
 import { disposeCache, KVCache } from "./attention";
 import type { CausalLM } from "./io";
 

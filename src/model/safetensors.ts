@@ -59,6 +59,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   if (headerLength <= 0 || 8 + headerLength > file.length) {
     throw new Error(`${path}: corrupt safetensors header length ${headerLength} for a file of ${file.length} bytes`);
   }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untrusted JSON, validated entry by entry below
   let header: Record<string, any>;
   try {
     header = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8"));

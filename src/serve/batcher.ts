@@ -11,7 +11,7 @@
  * handled while generation runs.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../data/rng";
+import { Rng } from "../util/rng";
 import { pickToken } from "../model/generate";
 import { disposeCache, KVCache } from "../model/attention";
 import type { CausalLM } from "../model/io";

@@ -117,7 +117,6 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     const batcher = new ContinuousBatcher(model, { maxBatchSize: opts.maxBatchSize, maxQueue: opts.maxQueue, contextLength });
     models.set(spec.name, { name: spec.name, model, tokenizer, batcher, contextLength, owned, created: Math.floor(Date.now() / 1000) });
   }
-  let counter = 0;
   let closing = false;
   const inFlight = new Set<() => void>(); // each ends its request at close
   const handling = new Set<Promise<void>>(); // every request being answered

@@ -4,7 +4,7 @@
  * Also the training order: micro-batches of pair indices shuffled by the data RNG (microBatchOrder).
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../data/rng";
+import { Rng } from "../util/rng";
 
 /** One tokenized preference pair (TRL's tokenization contract, see src/data/tokenize.ts). */
 export interface TokenIdsPair {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CausalLM, saveModel } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
-import { Rng } from "../data/rng";
+import { Rng } from "../util/rng";
 import { collateSequences, disposeBatch, PromptCompletion } from "./batch";
 import { completionLogps } from "./logps";
 import { AdamW, gradientsByName, optimizerStep } from "./optimizer";

@@ -76,7 +76,7 @@ export interface DataReport {
 
 /** What marks a folder as holding a run (its results), and every file a run writes (deleted by overwriteOutputDir). */
 const RUN_RESULTS = /^(metrics\.jsonl|final|checkpoint-\d+|trainer_state\.json|train_results\.json|events\.out\.tfevents\..*)$/;
-const RUN_FILES = /^(metrics\.jsonl|config\.json|final|checkpoint-\d+|trainer_state\.json|train_results\.json|samples\.json|report\.html|events\.out\.tfevents\..*)$/;
+const RUN_FILES = /^(metrics\.jsonl|config\.json|final|checkpoint-\d+|trainer_state\.json|train_results\.json|samples\.json|report\.html|job\.json|events\.out\.tfevents\..*)$/;
 
 export class DPOTrainer {
   readonly config: DPOConfig;

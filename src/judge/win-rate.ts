@@ -1,0 +1,89 @@
+/**
+ * Judged win rate of one model over another: both answer the same prompts (greedy by default), the judge scores each
+ * answer, and a prompt is a win (1), a tie (½) or a loss (0) for the model. Reports the win rate with a 95% Wilson
+ * score interval (ties counted as half a win), n, and each model's mean judged reward.
+ */
+import { chatmlPrompt } from "../data/format";
+import { lookUpQuestion } from "../data/world";
+import { generate } from "../model/generate";
+import type { CausalLM } from "../model/io";
+import type { Tokenizer } from "../tokenizer/tokenizer";
+import type { Prompt } from "./held-out";
+import { Judgement, judgeWorldAnswer } from "./judge";
+
+export interface JudgeModelsOptions {
+  model: CausalLM;
+  reference: CausalLM;
+  prompts: readonly Prompt[];
+  tokenizer: Tokenizer;
+  /** Tokens per answer at most. Default 48. */
+  maxNewTokens?: number;
+  /** 0 = greedy (default). */
+  temperature?: number;
+  /** Sampling seed (per prompt: seed + index). Default 0. */
+  seed?: number;
+}
+
+export interface JudgedPrompt extends Prompt {
+  answer: string;
+  answerRef: string;
+  judgement: Judgement;
+  judgementRef: Judgement;
+}
+
+export interface WinRate {
+  win_rate: number;
+  ci_low: number;
+  ci_high: number;
+  n: number;
+  mean_reward: number;
+  mean_reward_ref: number;
+  /** Wins, ties and losses of the model. */
+  wins: number;
+  ties: number;
+  losses: number;
+}
+
+/** 95% Wilson score interval of a proportion p observed over n trials. */
+export function wilsonInterval(p: number, n: number, z = 1.959963984540054): [number, number] {
+  if (n === 0) return [0, 1];
+  const denom = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+/** The win rate of scores `a` over scores `b` (same prompts, same order); ties count half. */
+export function winRate(a: readonly number[], b: readonly number[]): WinRate {
+  if (a.length !== b.length) throw new Error(`winRate: ${a.length} scores against ${b.length}`);
+  const n = a.length;
+  const wins = a.filter((s, i) => s > b[i]).length;
+  const ties = a.filter((s, i) => s === b[i]).length;
+  const rate = n === 0 ? 0.5 : (wins + ties / 2) / n;
+  const [lo, hi] = wilsonInterval(rate, n);
+  const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
+  return { win_rate: rate, ci_low: lo, ci_high: hi, n, mean_reward: mean(a), mean_reward_ref: mean(b), wins, ties, losses: n - wins - ties };
+}
+
+/** The answer `model` gives to `prompt` in the ChatML layout of the course (special tokens left out). */
+export async function answerPrompt(model: CausalLM, tokenizer: Tokenizer, prompt: Prompt,
+  opts: { maxNewTokens?: number; temperature?: number; seed?: number } = {}): Promise<string> {
+  const ids = tokenizer.encode(chatmlPrompt(prompt.system, prompt.question, tokenizer), { addSpecialTokens: false });
+  const out = await generate(model, ids, { maxNewTokens: opts.maxNewTokens ?? 48, temperature: opts.temperature ?? 0,
+    seed: opts.seed ?? 0, eosTokenId: tokenizer.eosTokenId });
+  return tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim();
+}
+
+/** Both models answer every prompt; returns the win rate of `model` over `reference` and every judged answer. */
+export async function judgeModels(opts: JudgeModelsOptions): Promise<WinRate & { judged: JudgedPrompt[] }> {
+  const judged: JudgedPrompt[] = [];
+  for (const [i, p] of opts.prompts.entries()) {
+    const q = lookUpQuestion(p.question);
+    if (!q) throw new Error(`judgeModels: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
+    const gen = { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seed: (opts.seed ?? 0) + i };
+    const answer = await answerPrompt(opts.model, opts.tokenizer, p, gen);
+    const answerRef = await answerPrompt(opts.reference, opts.tokenizer, p, gen);
+    judged.push({ ...p, answer, answerRef, judgement: judgeWorldAnswer(q, answer), judgementRef: judgeWorldAnswer(q, answerRef) });
+  }
+  return { ...winRate(judged.map((j) => j.judgement.score), judged.map((j) => j.judgementRef.score)), judged };
+}
