@@ -63,7 +63,7 @@ function tally(prof) {
 }
 
 function trainerFor(model, tokenizer, rows, args, callbacks) {
-  return new DPOTrainer({ model, tokenizer, trainDataset: rows, callbacks, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, ...args } });
+  return new DPOTrainer({ model, tokenizer, trainDataset: rows, callbacks, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, overwriteOutputDir: true, ...args } });
 }
 
 (async () => {

@@ -80,7 +80,7 @@ export { classifyRow, convertRow, extractPrompt, ORCA_COLUMNS, PREFERENCE_FORMAT
 export type { ColumnName, RowKind } from "./data/rows";
 export { inspectPreferenceData, summarizePreferenceData, formatSummary, lengthStats } from "./data/inspect";
 export type { PreferenceDataSummary, LengthStats } from "./data/inspect";
-export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval } from "./data/preferences";
+export { readPreferenceFile, readOrcaFile, readInstructionFile, readJsonObjects, writeJsonl, splitTrainEval, rowLocation } from "./data/preferences";
 export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences";
 export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./data/format";
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
@@ -101,18 +101,26 @@ export { buildJudgedPairs } from "./judge/judged-pairs";
 export type { JudgedPair, JudgedPairsOptions, JudgedPairsResult } from "./judge/judged-pairs";
 
 // Training
-export { DPOTrainer } from "./train/trainer";
-export type { DPOTrainerOptions, TrainerCallback, TrainerState, LogEntry, TrainOutput } from "./train/trainer";
-export { DEFAULT_DPO_CONFIG, resolveConfig, loraConfigOf } from "./train/config";
-export type { DPOConfig } from "./train/config";
+export { DPOTrainer, NonFiniteError } from "./train/trainer";
+export type { DPOTrainerOptions, TrainerCallback, TrainerContext, TrainerState, LogEntry, TrainOutput, DataReport } from "./train/trainer";
+export { JsonlWriter } from "./train/callbacks/jsonl";
+export { TensorBoardWriter } from "./train/callbacks/tensorboard";
+export { SamplesAndReport } from "./train/callbacks/report";
+export { evaluate } from "./train/evaluate";
+export type { EvaluateConfig, EvaluationReference } from "./train/evaluate";
+export { computeReferenceLogps, cachedReferenceLogps, referenceCacheKey, defaultRefLogpsCacheDir, syncReference } from "./train/reference";
+export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint } from "./train/checkpoint";
+export type { TrainerStateJson } from "./train/checkpoint";
+export { DEFAULT_DPO_CONFIG, resolveConfig, reportTargets, loraConfigOf } from "./train/config";
+export type { DPOConfig, DPOConfigInput, ReportTarget } from "./train/config";
 export { dpoLoss, lossCurves, checkLossOptions, LOSS_TYPES, F_DIVERGENCE_TYPES, F_DIVERGENCE_LOSS_TYPES } from "./train/loss";
 export type { LossType, FDivergenceType, DPOLossOptions, PreferenceLogps } from "./train/loss";
 export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
 export type { DPOStepOptions } from "./train/step";
 export { completionLogps, headLogProbs, lengthDesensitizedRows } from "./train/logps";
-export { collatePairs, collateSequences, disposeBatch } from "./train/batch";
+export { collatePairs, collateSequences, disposeBatch, microBatchOrder } from "./train/batch";
 export type { PairBatch, TokenIdsPair } from "./train/batch";
-export { AdamW, clipGradNorm } from "./train/optimizer";
+export { AdamW, clipGradNorm, optimizerStep, gradientsByName } from "./train/optimizer";
 export { learningRateAt, SCHEDULER_TYPES } from "./train/scheduler";
 export type { SchedulerType } from "./train/scheduler";
 export { trainSFT, DEFAULT_SFT_CONFIG } from "./train/sft";
@@ -139,8 +147,8 @@ export type { BatcherConfig, SequenceRequest, SequenceResult, SequenceHandle, Fi
 
 // Notebooks and progress
 export { displayBundle, LiveDisplay } from "./course/display";
-export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./course/progress";
-export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./course/progress";
+export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./train/callbacks/progress";
+export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./train/callbacks/progress";
 export { runNotebook } from "./course/runner";
 export { runNotebookInChild } from "./course/run-in-child";
 export { installKernel } from "./course/kernel";

@@ -303,7 +303,10 @@ describe("DPOConfig's length knobs and the collator", () => {
   it("TRL 1.13 defaults, legacy limits nullable, bad values named; keep_end's rejected prompt reaches the batch", async () => {
     const { resolveConfig } = await import("../src/train/config");
     const c = resolveConfig({});
-    expect([c.maxLength, c.truncationMode, c.maxPromptLength, c.maxCompletionLength]).toEqual([1024, "keep_start", null, null]);
+    // maxLength 0 = unset: the trainer resolves it to the model's context (tests/max-length.test.ts); TRL's 1024 is explicit.
+    expect([c.maxLength, c.truncationMode, c.maxPromptLength, c.maxCompletionLength]).toEqual([0, "keep_start", null, null]);
+    expect(resolveConfig({ maxLength: 1024 }).maxLength).toBe(1024);
+    expect(() => resolveConfig({ maxLength: -1 })).toThrow(`DPOConfig: option "maxLength" must be a whole number ≥ 0 (0 = the model's context)`);
     expect(resolveConfig({ maxPromptLength: 128, truncationMode: "keep_end" }).maxPromptLength).toBe(128);
     expect(() => resolveConfig({ maxPromptLength: 0 })).toThrow(`DPOConfig: option "maxPromptLength" must be a positive integer or null (no limit), got 0`);
     expect(() => resolveConfig({ truncationMode: "middle" as never })).toThrow(/option "truncationMode" must be "keep_start" or "keep_end"/);

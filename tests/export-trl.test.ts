@@ -47,7 +47,7 @@ describe("export-trl", () => {
     fs.writeFileSync(jobFile, toYaml({
       model_name_or_path: path.join(FIX, "gpt2-policy"), data: path.join(FIX, "prefs.jsonl"), output_dir: runDir,
       learning_rate: 1e-3, beta: 0.1, max_steps: 2, per_device_train_batch_size: 4, lr_scheduler_type: "constant",
-      logging_steps: 1, report_to: "none", num_sample_generations: 0, write_report: false, adam_epsilon: 1e-8,
+      logging_steps: 1, report_to: "jsonl", num_sample_generations: 0, write_report: false, adam_epsilon: 1e-8,
     }));
     await quiet(["train", "--config", jobFile, "--quiet"]);
     const job = JSON.parse(fs.readFileSync(path.join(runDir, "job.json"), "utf8"));

@@ -120,7 +120,7 @@ const KNOB_HELP: Record<string, string> = {
   gradientAccumulationSteps: "micro-batches per update",
   numTrainEpochs: "passes over the data when --steps is not given",
   maxSteps: "total updates (default: --epochs passes over the data)",
-  maxLength: "longest prompt + completion in tokens",
+  maxLength: "longest prompt + completion in tokens; 0 = the model's context (TRL: 1024)",
   maxPromptLength: "longest prompt in tokens (truncated from the left)",
   weightDecay: "AdamW's decoupled weight decay",
   maxGradNorm: "clip gradients to this global L2 norm; 0 = no clipping",

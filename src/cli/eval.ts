@@ -1,13 +1,18 @@
 /**
  * `dpo-ts eval`: the DPO metrics of --policy against --ref over every row of --data (TRL's metric names). Takes the
  * DPOConfig knobs that change the scores (beta, loss, lengths, …); training-only knobs are not offered.
+ * Scores with evaluate() (src/train/evaluate.ts) in batches of --batch-size (DPOConfig.perDeviceEvalBatchSize, default
+ * 8), aggregated as TRL's evaluation: no trainer, no optimizer, memory one batch's whatever the number of rows.
  */
 import { initBackend } from "../backend";
 import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
-import { DPOTrainer } from "../train/trainer";
-import { BACKEND_OPTION, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
+import { tokenizePairs } from "../data/tokenize";
+import { rowLocation } from "../data/preferences";
+import { evaluate } from "../train/evaluate";
+import { DEFAULT_DPO_CONFIG } from "../train/config";
+import { BACKEND_OPTION, CliError, OptionsTable, integerValue, requiredString, stringValue } from "./framework";
 import { dpoConfigFrom, dpoConfigOptions, mergeValues } from "./dpo-options";
 
 /** DPOConfig knobs that only matter while training (left out of eval's options; its --batch-size is the scoring batch). */
@@ -29,7 +34,7 @@ export const evalOptions: OptionsTable = {
   data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id" },
   "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
-  "batch-size": { type: "string", valueName: "N", description: "pairs scored at once (default: all rows in one batch)" },
+  "batch-size": { type: "string", valueName: "N", description: `pairs scored at once, as TRL's per_device_eval_batch_size (default ${DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize})` },
   backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object" },
   quiet: { type: "boolean", description: "no backend banner" },
@@ -46,14 +51,24 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   const rows = await loadPreferenceDataset(dataFile, tokenizer, { skipInvalid: values["skip-invalid"] === true });
   const model = await loadModel(policyDir, { trainable: false, adapter: stringValue(values, "adapter") });
   const refDir = stringValue(values, "ref");
-  const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
-  const trainer = new DPOTrainer({ model, refModel, tokenizer, trainDataset: rows, args, datasetName: dataFile });
-  const batchSize = batchSizeOption ?? trainer.trainPairs.length;
-  const metrics = await trainer.computeMetrics(trainer.trainPairs, batchSize);
-  const result = { ...metrics, pairs: trainer.trainPairs.length };
+  const refModel = refDir ? await loadModel(refDir, { trainable: false }) : model;
+  // maxLength unset: the model's context, as in training.
+  const maxLength = (args.maxLength as number | undefined) || model.config.nPositions;
+  const lengths = {
+    maxLength,
+    truncationMode: args.truncationMode ?? DEFAULT_DPO_CONFIG.truncationMode,
+    maxPromptLength: args.maxPromptLength ?? DEFAULT_DPO_CONFIG.maxPromptLength,
+    maxCompletionLength: args.maxCompletionLength ?? DEFAULT_DPO_CONFIG.maxCompletionLength,
+  };
+  const { pairs, droppedRows, truncated } = tokenizePairs(rows, tokenizer, lengths);
+  const where = (i: number) => rowLocation(rows[i], `${dataFile}: row ${i + 1}`);
+  if (droppedRows.length) console.error(`dpo-ts eval: ${droppedRows.length} row(s) dropped (TRL drops them too):\n${droppedRows.slice(0, 10).map((d) => `  ${where(d.index)}: ${d.reason}`).join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`);
+  if (truncated.rows) console.error(`dpo-ts eval: ${truncated.rows} row(s) truncated: prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`);
+  if (!pairs.length) throw new CliError(`${dataFile}: no rows left to score at maxLength ${maxLength}`);
+  const metrics = await evaluate(model, refModel, pairs, { ...args, perDeviceEvalBatchSize: batchSizeOption ?? DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize, padTokenId: tokenizer.padTokenId });
+  const result = { ...metrics, pairs: pairs.length, rows_dropped: droppedRows.length, rows_truncated: truncated.rows };
   if (values.json) console.log(JSON.stringify(result));
   else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(20)} ${v}`);
-  trainer.dispose();
+  if (refModel !== model) refModel.dispose();
   model.dispose();
-  refModel?.dispose();
 }

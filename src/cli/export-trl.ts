@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Tokenizer } from "../tokenizer/tokenizer";
+import { readConfig } from "../model/architectures";
 import { DPOConfig, resolveConfig } from "../train/config";
 import { checkPromptLengths, exportTrl } from "../train/export-trl";
 import { CliError, OptionsTable, parseNumber } from "./framework";
@@ -70,6 +71,12 @@ export async function exportTrlCommand(values: Record<string, unknown>, position
   if (!data) throw new CliError(`${from} names no data set: pass --data`);
   if (job.ref && path.resolve(job.ref) !== path.resolve(policy)) {
     throw new CliError(`${from}: the job's reference model is ${job.ref}, but TRL's dpo script takes none (its reference is the policy as loaded); export a job whose reference is the policy`);
+  }
+  // maxLength 0 (unset) is the policy's context in dpo-ts (a run folder's config.json already holds the resolved value):
+  // TRL gets that number, not its own default of 1024.
+  if (config.maxLength === 0) {
+    if (!fs.existsSync(path.join(policy, "config.json"))) throw new CliError(`${from}: maxLength is unset (the model's context in dpo-ts) and ${policy} is no local model folder to read it from: pass max_length in the config`);
+    config.maxLength = readConfig(policy).nPositions;
   }
   const tokenizerDir = pick("tokenizer", "tokenizer");
   const tokenizer = await Tokenizer.fromDir(tokenizerDir ?? policy);

@@ -109,14 +109,14 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
   const model = await loadModel(policyDir, { adapter: text("adapter") }); // --adapter: train that adapter, the base frozen
   const refDir = text("ref");
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
+  // Where the job's inputs are, so that `dpo-ts export-trl RUN_DIR` can rebuild the same job for TRL. Written when
+  // training begins, after the trainer has accepted the folder (a refused folder keeps its old run's job.json).
+  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")), skipInvalid: skipInvalid || undefined };
+  const writeJob = { onTrainBegin: (_state: unknown, config: { outputDir: string }) => fs.writeFileSync(path.join(config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n") };
   const trainer = new DPOTrainer({
     model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, args, datasetName: dataFile,
-    callbacks: json ? [] : [terminalProgress()],
+    callbacks: json ? [writeJob] : [writeJob, terminalProgress()],
   });
-  // Where the job's inputs are, so that `dpo-ts export-trl RUN_DIR` can rebuild the same job for TRL.
-  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")), skipInvalid: skipInvalid || undefined };
-  fs.mkdirSync(trainer.config.outputDir, { recursive: true });
-  fs.writeFileSync(path.join(trainer.config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n");
   const result = await trainer.train();
   const final = path.join(trainer.config.outputDir, "final");
   if (json) console.log(JSON.stringify({ ...result.metrics, global_step: result.globalStep, output_dir: trainer.config.outputDir, final }));

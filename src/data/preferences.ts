@@ -10,7 +10,7 @@
  */
 import * as fs from "fs";
 import { Rng } from "../util/rng";
-import { readRawRowsSync, RawRow, RowError, RowSource } from "./readers";
+import { formatSource, readRawRowsSync, RawRow, RowError, RowSource } from "./readers";
 import { convertRow, textField } from "./rows";
 
 export type { RowSource };
@@ -25,6 +25,12 @@ export interface PreferenceRow {
   chatTemplated?: boolean;
   /** File and 1-based line (or Parquet row) the row came from, for messages. */
   source?: RowSource;
+}
+
+/** Where a row came from as messages print it (`prefs.jsonl:3`, `train.parquet: row 3`), or `fallback` (e.g.
+ * "prefs.jsonl: row 3") for a row built in code without a source. */
+export function rowLocation(row: { source?: RowSource }, fallback: string): string {
+  return row.source ? formatSource(row.source) : fallback;
 }
 
 /** One row of Intel/orca_dpo_pairs. */

@@ -1,7 +1,8 @@
 /**
  * `writeReport(runDir)`: a self-contained, offline HTML report of a training run, written to `runDir/report.html`.
  *
- * Reads from the run directory:
+ * The trainer passes the run's log, config and samples in memory (ReportOptions.log/config/samples); what it does not
+ * pass (`dpo-ts report RUN_DIR`) is read from the run directory:
  *   config.json     the run's configuration (optional; shown as a table)
  *   metrics.jsonl   one log entry per line: `{ "step": 10, "loss": 0.69, "rewards/chosen": 0.01, "eval_loss": ... }`
  *   samples.json    optional: `[{ "prompt", "policy", "reference" }]` generations of the trained policy and the
@@ -125,6 +126,12 @@ export interface ReportOptions {
   maxSamples?: number;
   /** Extra sections appended at the end. */
   extraSections?: PageSection[];
+  /** The run's log entries (instead of reading metrics.jsonl). */
+  log?: MetricLogEntry[];
+  /** The run's configuration (instead of reading config.json); camelCase (DPOConfig) or snake_case (TRL) keys. */
+  config?: Record<string, unknown>;
+  /** Sample generations (instead of reading samples.json). */
+  samples?: SampleGeneration[];
 }
 
 /** Build the report HTML for a run directory without writing it. */
@@ -132,17 +139,17 @@ export function buildReport(runDir: string, opts: ReportOptions = {}): string {
   const metricsFile = path.join(runDir, "metrics.jsonl");
   const configFile = path.join(runDir, "config.json");
   const samplesFile = path.join(runDir, "samples.json");
-  if (!fs.existsSync(metricsFile)) throw new Error(`${metricsFile}: not found (writeReport needs the run's metric log)`);
-  const log = readMetricsLog(metricsFile);
-  let config: Record<string, unknown> | null = null;
-  if (fs.existsSync(configFile)) {
+  if (!opts.log && !fs.existsSync(metricsFile)) throw new Error(`${metricsFile}: not found (writeReport needs the run's metric log)`);
+  const log = opts.log ?? readMetricsLog(metricsFile);
+  let config: Record<string, unknown> | null = opts.config ?? null;
+  if (!config && fs.existsSync(configFile)) {
     try {
       config = JSON.parse(fs.readFileSync(configFile, "utf8")) as Record<string, unknown>;
     } catch (e) {
       throw new Error(`${configFile}: invalid JSON (${(e as Error).message})`);
     }
   }
-  const samples = fs.existsSync(samplesFile) ? readSamples(samplesFile) : null;
+  const samples = opts.samples ?? (fs.existsSync(samplesFile) ? readSamples(samplesFile) : null);
 
   const f = finalMetrics(log);
   const sections: PageSection[] = [];
@@ -157,9 +164,11 @@ export function buildReport(runDir: string, opts: ReportOptions = {}): string {
     ["eval reward margin", f.eval["rewards/margins"]],
   ];
   for (const [k, v] of pick) if (v !== undefined) summary.rows.push([k, v]);
-  if (config) for (const k of ["model_name_or_path", "model", "beta", "loss_type", "learning_rate"]) {
-    const v = config[k];
+  // config.json holds DPOConfig's camelCase keys; a TRL config has snake_case ones: show either under TRL's name.
+  if (config) for (const [k, camel] of [["model_name_or_path", "modelNameOrPath"], ["model", "model"], ["beta", "beta"], ["loss_type", "lossType"], ["learning_rate", "learningRate"]]) {
+    const v = config[camel] ?? config[k];
     if (typeof v === "number" || typeof v === "string") summary.rows.push([k, v]);
+    else if (Array.isArray(v) && v.length) summary.rows.push([k, v.join(", ")]);
   }
   sections.push({ id: "summary", title: "Summary", blocks: [{ kind: "table", table: summary }] });
 

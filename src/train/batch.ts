@@ -1,8 +1,10 @@
 /**
  * Collation of preference pairs into one padded batch: chosen sequences in rows 0..B-1, rejected in rows B..2B-1,
  * so one forward pass scores both (TRL's concatenated_forward). Rows are right-padded to the batch's longest row.
+ * Also the training order: micro-batches of pair indices shuffled by the data RNG (microBatchOrder).
  */
 import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../util/rng";
 
 /** One tokenized preference pair (TRL's tokenization contract, see src/data/tokenize.ts). */
 export interface TokenIdsPair {
@@ -119,4 +121,20 @@ export function disposeBatch(batch: SequenceBatch): void {
   batch.labelPositions.dispose();
   batch.labels.dispose();
   batch.labelRows.dispose();
+}
+
+/**
+ * The training order: micro-batches of pair indices, epoch after epoch, each epoch a fresh shuffle by the data RNG
+ * (seeded with DPOConfig.seed). The order is a function of (n, batchSize, seed) alone, so a resumed run replays it and
+ * skips the micro-batches already consumed.
+ */
+export function* microBatchOrder(n: number, batchSize: number, seed: number, skip = 0): Generator<{ indices: number[]; epoch: number }> {
+  const rng = new Rng(seed);
+  let position = 0;
+  for (let epoch = 0; ; epoch++) {
+    const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+    for (let start = 0; start < n; start += batchSize, position++) {
+      if (position >= skip) yield { indices: order.slice(start, start + batchSize), epoch };
+    }
+  }
 }

@@ -11,6 +11,9 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { GraphFunction } from "../compile/graph-function";
 import { traceGraph } from "../compile/trace";
+import type { CausalLM } from "../model/io";
+import type { CollateOptions, PairBatch, TokenIdsPair } from "./batch";
+import type { AdamW, AdamWScalars } from "./optimizer";
 
 /** The padding multiple of compiled batches when DPOConfig.padToMultipleOf is 0: few shapes, little padding. */
 export const COMPILED_PAD_MULTIPLE = 32;
@@ -66,4 +69,80 @@ export class CompiledUpdates {
     this.graphs.clear();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * How a compiled update collates its micro-batches: all padded to one length (the update's longest row, rounded up to
+ * the padding multiple) with one label slot per position, so each update's shapes depend on (batch sizes, length) only.
+ */
+export function compiledCollateOptions(pairs: readonly TokenIdsPair[], microBatches: readonly number[][], padToMultipleOf: number): CollateOptions {
+  const longest = (indices: readonly number[]) => Math.max(...indices.map((i) => pairs[i].promptIds.length + Math.max(pairs[i].chosenIds.length, pairs[i].rejectedIds.length)));
+  return { padToMultipleOf: padToMultipleOf || COMPILED_PAD_MULTIPLE, padToLength: Math.max(...microBatches.map(longest)), labelsAtEveryPosition: true };
+}
+
+/**
+ * One update as a compiled graph. Its inputs are everything that changes between updates — the batch, AdamW's
+ * scalars, the policy's weights and moments, and the reference's weights (or its cached log-probs, when given).
+ * eagerUpdate runs (and is traced) at the first update of a shape. The new weights and moments are moved into the
+ * variables; returns the metric sums and the gradient norm.
+ */
+export async function compiledUpdate(opts: {
+  compiled: CompiledUpdates;
+  model: CausalLM;
+  refModel: CausalLM | null;
+  optimizer: AdamW;
+  batches: PairBatch[];
+  /** Cached reference log-probs of each micro-batch ([2B] each), or null to feed the reference's weights. */
+  cachedReference: tf.Tensor1D[] | null;
+  scalars: AdamWScalars;
+  eagerUpdate: () => { metricSum: tf.Tensor1D; gradNorm: tf.Scalar };
+}): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
+  const { compiled, model, refModel, optimizer, batches, cachedReference, scalars } = opts;
+  const moments = optimizer.moments(model.params);
+  const inputs: Record<string, tf.Tensor> = {
+    step_size: scalars.stepSize,
+    bias_correction2_sqrt: scalars.biasCorrection2Sqrt,
+    decay_factor: scalars.decayFactor,
+  };
+  batches.forEach((batch, k) => {
+    Object.assign(inputs, {
+      [`batch${k}/input_ids`]: batch.inputIds,
+      [`batch${k}/attention_mask`]: batch.attentionMask,
+      [`batch${k}/label_positions`]: batch.labelPositions,
+      [`batch${k}/labels`]: batch.labels,
+      [`batch${k}/label_rows`]: batch.labelRows,
+    });
+    if (cachedReference) inputs[`batch${k}/reference_logps`] = cachedReference[k];
+  });
+  // A LoRA reference shares the policy's base weights: each tensor is one graph input.
+  const policyVariables = new Set<tf.Tensor>(model.params.values());
+  if (!cachedReference) refModel!.params.forEach((v, name) => policyVariables.has(v) || (inputs[`reference/${name}`] = v));
+  model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
+  moments.forEach(({ m, v }, name) => {
+    inputs[`adam_m/${name}`] = m;
+    inputs[`adam_v/${name}`] = v;
+  });
+  const state = () => {
+    const out: Record<string, tf.Tensor> = {};
+    model.params.forEach((v, name) => v.trainable && (out[`policy/${name}`] = v));
+    moments.forEach(({ m, v }, name) => {
+      out[`adam_m/${name}`] = m;
+      out[`adam_v/${name}`] = v;
+    });
+    return out;
+  };
+  const key = `${batches.map((batch) => batch.inputIds.shape).join(";")}|${cachedReference ? "cached reference" : "reference model"}`;
+  const { outputs, traced } = await compiled.run(key, inputs, () => {
+    const { metricSum, gradNorm } = opts.eagerUpdate();
+    return { ...state(), metrics: metricSum, grad_norm: gradNorm };
+  });
+  if (!traced) {
+    // The graph returned the new weights and moments as new tensors: move them into the variables.
+    for (const [name, variable] of Object.entries(state())) {
+      (variable as tf.Variable).assign(outputs[name]);
+      outputs[name].dispose();
+    }
+    tf.dispose(cachedReference ?? []);
+  }
+  return { metricSum: outputs.metrics as tf.Tensor1D, gradNorm: outputs.grad_norm as tf.Scalar };
 }

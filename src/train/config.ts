@@ -55,7 +55,9 @@ export interface DPOConfig {
   /** Total updates; overrides numTrainEpochs when > 0. Transformers: -1. */
   maxSteps: number;
   // --- Sequence lengths and truncation (applied in src/data/tokenize.ts, which documents each mode in detail) ---
-  /** Longest prompt + completion sequence in tokens (TRL max_length). TRL 1.x and 0.x: 1024. */
+  /** Longest prompt + completion sequence in tokens (TRL max_length). TRL 1.x and 0.x: 1024. dpo-ts: 0 = unset
+   * (the default), which resolves to the model's context (n_positions / max_position_embeddings) when the trainer
+   * is built, so no row can exceed what the model reads; set 1024 for TRL's value. */
   maxLength: number;
   /** Which end of a too-long sequence is kept (TRL truncation_mode). TRL 1.x: "keep_start" (the completion's end is
    * cut; rows whose prompt alone fills maxLength are dropped); "keep_end" (cut the prompt's start) is deprecated in
@@ -84,8 +86,17 @@ export interface DPOConfig {
   evalSteps: number;
   /** Also evaluate (and log) before the first update, at step 0 (transformers' eval_on_start). */
   evalOnStart: boolean;
-  /** Save a checkpoint (HF folder) every N updates; 0 saves only the final model. */
+  /** Save a checkpoint OUT/checkpoint-N (model, optimizer, scheduler, RNG and data position, trainer_state.json)
+   * every N updates; 0 saves only the final model. Transformers: 500 (dpo-ts: 0). */
   saveSteps: number;
+  /** Keep at most this many checkpoints, deleting the oldest; 0 keeps all. Transformers: None (all). */
+  saveTotalLimit: number;
+  /** Continue a run from a checkpoint: its folder, or true for the newest OUT/checkpoint-N. The run continues exactly
+   * (weights, optimizer moments, schedule, data order, log history). Transformers: None (the Trainer.train argument). */
+  resumeFromCheckpoint: string | boolean;
+  /** Allow training into an outputDir that already holds a run; the old run's files are deleted first so old and new
+   * never mix. Transformers: False (dpo-ts refuses instead of silently overwriting). */
+  overwriteOutputDir: boolean;
   /** Recompute each transformer block's activations during the backward pass instead of keeping them: about one
    * more forward pass of time for much less memory on long sequences and big models. TRL's DPOConfig defaults to
    * true (GPU memory is scarce); dpo-ts defaults to false because at the course's size memory is not the limit. */
@@ -98,12 +109,25 @@ export interface DPOConfig {
    * micro-batches of an update are padded to one length; each new shape costs a traced eager update plus about a
    * second of graph setup, so it pays off over longer runs. */
   compileStep: boolean;
-  /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs). */
+  /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs); the
+   * reference model is then released (disposed when the trainer made it) and the values are cached on disk in
+   * refLogpsCacheDir, so a later run on the same rows, tokenizer, reference and length settings does no reference
+   * forward at all. TRL: false. */
   precomputeRefLogProbs: boolean;
+  /** Folder of the reference log-prob cache (files <sha256>.bin); default (empty) $DPO_TS_CACHE/ref-logps or
+   * ~/.cache/dpo-ts/ref-logps. "none" disables the disk cache. dpo-ts only. */
+  refLogpsCacheDir: string;
+  /** TR-DPO (Gorbatovski et al., 2024): every refModelSyncSteps updates, ref ← α·policy + (1−α)·ref. TRL: false. */
+  syncRefModel: boolean;
+  /** α of the TR-DPO reference update. TRL: 0.6. */
+  refModelMixupAlpha: number;
+  /** Updates between TR-DPO reference updates. TRL: 512. */
+  refModelSyncSteps: number;
   /** Name used in logs and the default run folder. */
   runName: string;
-  /** Where metric logs go besides metrics.jsonl: "tensorboard" (event files in loggingDir) or "none". */
-  reportTo: "tensorboard" | "none";
+  /** Where metrics go (TRL's report_to): a list of "jsonl" (OUT/metrics.jsonl) and "tensorboard" (event files in
+   * loggingDir), or "none"; a single string is accepted too. dpo-ts default: ["jsonl", "tensorboard"]. */
+  reportTo: ReportTarget[];
   /** TensorBoard log folder; default (empty) the run folder, outputDir. */
   loggingDir: string;
   /** After training, greedy generations of policy and reference for this many eval (else train) prompts, saved to
@@ -132,6 +156,13 @@ export interface DPOConfig {
   useRslora: boolean;
 }
 
+/** The metric writers reportTo can name (src/train/callbacks/). */
+export type ReportTarget = "jsonl" | "tensorboard";
+export const REPORT_TARGETS: ReportTarget[] = ["jsonl", "tensorboard"];
+
+/** What callers may pass: DPOConfig where reportTo may also be one string ("none", "jsonl", "tensorboard"). */
+export type DPOConfigInput = Partial<Omit<DPOConfig, "reportTo">> & { reportTo?: ReportTarget[] | ReportTarget | "none" | ("none" | ReportTarget)[] };
+
 /** Knobs that are a positive integer or null (no limit). */
 export const NULLABLE_LENGTH_KNOBS: readonly (keyof DPOConfig)[] = ["maxPromptLength", "maxCompletionLength"];
 
@@ -156,7 +187,7 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   gradientAccumulationSteps: 1,
   numTrainEpochs: 3,
   maxSteps: -1,
-  maxLength: 1024,
+  maxLength: 0,
   truncationMode: "keep_start",
   maxPromptLength: null,
   maxCompletionLength: null,
@@ -171,12 +202,19 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   evalSteps: 0,
   evalOnStart: false,
   saveSteps: 0,
+  saveTotalLimit: 0,
+  resumeFromCheckpoint: false,
+  overwriteOutputDir: false,
   gradientCheckpointing: false,
   padToMultipleOf: 0,
   compileStep: false,
   precomputeRefLogProbs: false,
+  refLogpsCacheDir: "",
+  syncRefModel: false,
+  refModelMixupAlpha: 0.6,
+  refModelSyncSteps: 512,
   runName: "dpo",
-  reportTo: "tensorboard",
+  reportTo: ["jsonl", "tensorboard"],
   loggingDir: "",
   numSampleGenerations: 4,
   sampleMaxNewTokens: 48,
@@ -196,6 +234,7 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
     if (!known.has(key)) throw new Error(`${source}: unknown option "${key}" (known: ${[...known].join(", ")})`);
   }
   const config = { ...DEFAULT_DPO_CONFIG, ...(partial as Partial<DPOConfig>) };
+  config.reportTo = reportTargets(partial.reportTo ?? DEFAULT_DPO_CONFIG.reportTo, source);
   if (partial.outputDir === undefined && typeof config.runName === "string") config.outputDir = `runs/${config.runName}`;
   for (const key of NULLABLE_LENGTH_KNOBS) {
     const v = config[key];
@@ -203,18 +242,24 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   }
   resolveLossKnobs(config, source);
   for (const [key, value] of Object.entries(config)) {
+    if (key === "reportTo" || key === "resumeFromCheckpoint") continue; // checked below
     if (NULLABLE_LENGTH_KNOBS.includes(key as keyof DPOConfig)) continue;
     if (LOSS_LIST_KNOBS.has(key)) continue; // checked by resolveLossKnobs
     const expected = typeof (DEFAULT_DPO_CONFIG as unknown as Record<string, unknown>)[key];
     if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
     if (expected === "number" && !Number.isFinite(value as number)) throw new Error(`${source}: option "${key}" must be finite`);
   }
-  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxLength", "loggingSteps"];
+  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "loggingSteps", "refModelSyncSteps"];
   for (const key of positive) if (!((config[key] as number) > 0)) throw new Error(`${source}: option "${key}" must be > 0, got ${config[key]}`);
   if (!SCHEDULER_TYPES.includes(config.lrSchedulerType)) throw new Error(`${source}: option "lrSchedulerType" must be one of ${SCHEDULER_TYPES.join(", ")}`);
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
-  if (config.reportTo !== "tensorboard" && config.reportTo !== "none") throw new Error(`${source}: option "reportTo" must be "tensorboard" or "none"`);
+  if (!(config.maxLength >= 0) || !Number.isInteger(config.maxLength)) throw new Error(`${source}: option "maxLength" must be a whole number ≥ 0 (0 = the model's context)`);
+  for (const key of ["saveSteps", "saveTotalLimit"] as const) if (!(config[key] >= 0) || !Number.isInteger(config[key])) throw new Error(`${source}: option "${key}" must be a whole number ≥ 0`);
+  if (typeof config.resumeFromCheckpoint !== "boolean" && typeof config.resumeFromCheckpoint !== "string") throw new Error(`${source}: option "resumeFromCheckpoint" must be a checkpoint folder or true, got ${JSON.stringify(config.resumeFromCheckpoint)}`);
+  if (config.refModelMixupAlpha < 0 || config.refModelMixupAlpha > 1) throw new Error(`${source}: option "refModelMixupAlpha" must be in [0, 1]`);
+  // TRL refuses these too: cached reference log-probs would go stale as soon as the reference moves.
+  if (config.syncRefModel && config.precomputeRefLogProbs) throw new Error(`${source}: "syncRefModel" (TR-DPO) cannot be combined with "precomputeRefLogProbs": the reference changes during training`);
   if (config.truncationMode !== "keep_start" && config.truncationMode !== "keep_end") throw new Error(`${source}: option "truncationMode" must be "keep_start" or "keep_end", got ${JSON.stringify(config.truncationMode)}`);
   if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
   if (!Number.isInteger(config.loraR) || config.loraR <= 0) throw new Error(`${source}: option "loraR" must be a whole number > 0, got ${config.loraR}`);
@@ -262,4 +307,16 @@ function resolveLossKnobs(config: DPOConfig, source: string): void {
   if (config.labelSmoothing > 0 && (config.lossType as LossType[]).includes("sigmoid")) {
     console.warn(`${source}: labelSmoothing ${config.labelSmoothing} with lossType "sigmoid" trains conservative DPO (cDPO, TRL 0.x's sigmoid); TRL 1.13 ignores label_smoothing for "sigmoid", so its numbers differ.`);
   }
+}
+
+/** reportTo as a list: "none" (alone) means no writers; a single string is a one-item list. */
+export function reportTargets(value: unknown, source = "DPOConfig"): ReportTarget[] {
+  const items = typeof value === "string" ? [value] : value;
+  if (!Array.isArray(items) || !items.every((v) => typeof v === "string")) throw new Error(`${source}: option "reportTo" must be a list of ${REPORT_TARGETS.join(", ")} or "none", got ${JSON.stringify(value)}`);
+  if (items.includes("none")) {
+    if (items.length > 1) throw new Error(`${source}: option "reportTo": "none" cannot be combined with other targets`);
+    return [];
+  }
+  for (const item of items) if (!REPORT_TARGETS.includes(item as ReportTarget)) throw new Error(`${source}: option "reportTo" has unknown target "${item}" (use ${REPORT_TARGETS.join(", ")} or "none")`);
+  return [...new Set(items as ReportTarget[])];
 }

@@ -148,7 +148,8 @@ export function trlConfigOf(job: Pick<TrlExportJob, "config" | "evalRows">, mode
     delete keys.eval_steps;
     delete keys.eval_on_start;
   }
-  if (keys.report_to !== "tensorboard") keys.report_to = "none";
+  // dpo-ts's metrics.jsonl has no transformers integration: TensorBoard carries over, anything else is "none".
+  keys.report_to = job.config.reportTo.includes("tensorboard") ? "tensorboard" : "none";
   // LoRA (TrlParser's ModelConfig): only when the job trains adapters; target modules as the list PEFT takes.
   const lora = ["use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora"];
   if (keys.use_peft !== true) {

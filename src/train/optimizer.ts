@@ -6,6 +6,7 @@
  * and global-norm gradient clipping as torch.nn.utils.clip_grad_norm_.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { HostTensor } from "../model/safetensors";
 
 export interface AdamWOptions {
   beta1: number;
@@ -86,6 +87,29 @@ export class AdamW {
     }
   }
 
+  /** The moments as host tensors, in torch's state names (`<param>.exp_avg`, `<param>.exp_avg_sq`), for checkpoints. */
+  async toHost(): Promise<Map<string, HostTensor>> {
+    const out = new Map<string, HostTensor>();
+    for (const [name, { m, v }] of this.state) {
+      out.set(`${name}.exp_avg`, { shape: m.shape, data: (await m.data()) as Float32Array });
+      out.set(`${name}.exp_avg_sq`, { shape: v.shape, data: (await v.data()) as Float32Array });
+    }
+    return out;
+  }
+
+  /** Restores moments written by toHost and the update count t (a checkpoint's optimizer state). */
+  load(params: Map<string, tf.Variable>, moments: Map<string, HostTensor>, stepCount: number, source = "optimizer state"): void {
+    const state = this.moments(params);
+    for (const [name, { m, v }] of state) {
+      const savedM = moments.get(`${name}.exp_avg`);
+      const savedV = moments.get(`${name}.exp_avg_sq`);
+      if (!savedM || !savedV) throw new Error(`${source}: no moments for parameter "${name}"`);
+      m.assign(tf.tensor(savedM.data, savedM.shape, "float32"));
+      v.assign(tf.tensor(savedV.data, savedV.shape, "float32"));
+    }
+    this.stepCount = stepCount;
+  }
+
   dispose(): void {
     this.state.forEach(({ m, v }) => {
       m.dispose();
@@ -111,4 +135,42 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { 
   });
   coefficient.dispose();
   return { grads: clipped, norm };
+}
+
+/** Gradients keyed by parameter name (tf.variableGrads keys them by the variables' internal names). */
+export function gradientsByName(params: Map<string, tf.Variable>, grads: tf.NamedTensorMap): Map<string, tf.Tensor> {
+  const nameOf = new Map<string, string>();
+  params.forEach((v, name) => nameOf.set(v.name, name));
+  const named = new Map<string, tf.Tensor>();
+  for (const [variableName, grad] of Object.entries(grads)) {
+    const name = nameOf.get(variableName);
+    if (!name) throw new Error(`gradient of an unknown variable ${variableName}`);
+    named.set(name, grad);
+  }
+  return named;
+}
+
+/**
+ * The optimizer step DPO and SFT share: clip the gradients to maxGradNorm (global L2 norm), then one AdamW update
+ * with the given scalars. Disposes the gradients; returns the norm before clipping ([], the caller owns it).
+ * `guard` sees the norm before the weights change and may throw to refuse the update (the trainer's non-finite
+ * guard); the gradients are disposed either way.
+ */
+export function optimizerStep(
+  optimizer: AdamW,
+  params: Map<string, tf.Variable>,
+  grads: Map<string, tf.Tensor>,
+  opts: { maxGradNorm: number; scalars: AdamWScalars; guard?: (norm: tf.Scalar) => void },
+): tf.Scalar {
+  const { grads: clipped, norm } = clipGradNorm(grads, opts.maxGradNorm);
+  try {
+    opts.guard?.(norm);
+    optimizer.applyWith(params, clipped, opts.scalars);
+  } catch (e) {
+    norm.dispose();
+    throw e;
+  } finally {
+    clipped.forEach((g) => g.dispose());
+  }
+  return norm;
 }

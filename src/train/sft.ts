@@ -11,7 +11,7 @@ import type { Tokenizer } from "../tokenizer/tokenizer";
 import { Rng } from "../util/rng";
 import { collateSequences, disposeBatch, PromptCompletion } from "./batch";
 import { completionLogps } from "./logps";
-import { AdamW, clipGradNorm } from "./optimizer";
+import { AdamW, gradientsByName, optimizerStep } from "./optimizer";
 import { learningRateAt, SchedulerType } from "./scheduler";
 
 export interface SFTConfig {
@@ -62,8 +62,6 @@ export async function trainSFT(
   const sequences = rows.map((r) => tokenizeCompletion(r, tokenizer, cfg.maxLength)).filter((s) => s.completion.length > 0);
   const optimizer = new AdamW({ weightDecay: cfg.weightDecay });
   const variables = model.trainableVariables();
-  const names = new Map<string, string>();
-  model.params.forEach((v, name) => names.set(v.name, name));
   const rng = new Rng(cfg.seed);
   let order: number[] = [];
   const started = Date.now();
@@ -73,12 +71,7 @@ export async function trainSFT(
   fs.writeFileSync(log, "");
   for (let step = 0; step < cfg.maxSteps; step++) {
     if (order.length < cfg.perDeviceTrainBatchSize) {
-      const next = sequences.map((_, i) => i);
-      for (let i = next.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.float() * (i + 1));
-        [next[i], next[j]] = [next[j], next[i]];
-      }
-      order = order.concat(next);
+      order = order.concat(rng.shuffle(sequences.map((_, i) => i)));
     }
     const batch = collateSequences(order.splice(0, cfg.perDeviceTrainBatchSize).map((i) => sequences[i]), tokenizer.padTokenId);
     const { value, grads } = tf.variableGrads(() => {
@@ -86,12 +79,10 @@ export async function trainSFT(
       return logps.sum().neg().div(tokenCounts.sum()) as tf.Scalar;
     }, variables);
     disposeBatch(batch);
-    const named = new Map<string, tf.Tensor>();
-    for (const [variableName, grad] of Object.entries(grads)) named.set(names.get(variableName)!, grad);
-    const { grads: clipped, norm } = clipGradNorm(named, cfg.maxGradNorm);
     const learningRate = learningRateAt(step, { learningRate: cfg.learningRate, type: cfg.lrSchedulerType, warmupSteps: cfg.warmupSteps, totalSteps: cfg.maxSteps });
-    optimizer.apply(model.params, clipped, learningRate);
-    clipped.forEach((g) => g.dispose());
+    const scalars = optimizer.nextScalars(learningRate);
+    const norm = optimizerStep(optimizer, model.params, gradientsByName(model.params, grads), { maxGradNorm: cfg.maxGradNorm, scalars });
+    tf.dispose(Object.values(scalars));
     if ((step + 1) % cfg.loggingSteps === 0 || step + 1 === cfg.maxSteps) {
       lastLoss = (await value.data())[0];
       const entry = { step: step + 1, loss: lastLoss, grad_norm: (await norm.data())[0], learning_rate: learningRate };
