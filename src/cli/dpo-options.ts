@@ -52,7 +52,7 @@ export const TRL_IGNORED_KEYS = new Set<string>([
   "dataloader_num_workers", "dataloader_pin_memory", "dataloader_persistent_workers", "dataloader_prefetch_factor",
   "dataset_num_proc", "push_to_hub", "hub_model_id", "hub_strategy", "hub_token", "hub_private_repo",
   "hub_always_push", "hub_revision", "use_cpu", "no_cuda", "local_rank", "ddp_backend", "ddp_timeout",
-  "ddp_find_unused_parameters", "ddp_bucket_cap_mb", "ddp_broadcast_buffers", "disable_tqdm", "log_level",
+  "ddp_find_unused_parameters", "ddp_bucket_cap_mb", "ddp_broadcast_buffers", "log_level",
   "log_level_replica", "log_on_each_node", "logging_nan_inf_filter", "save_safetensors", "save_on_each_node",
   "gradient_checkpointing_kwargs", "remove_unused_columns", "skip_memory_metrics", "include_tokens_per_second",
   "include_num_input_tokens_seen", "activation_offloading", "do_train", "do_eval", "do_predict",

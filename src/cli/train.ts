@@ -114,7 +114,8 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
   const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")), skipInvalid: skipInvalid || undefined };
   const writeJob = { onTrainBegin: (_state: unknown, config: { outputDir: string }) => fs.writeFileSync(path.join(config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n") };
   const trainer = new DPOTrainer({
-    model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, args, datasetName: dataFile,
+    model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, datasetName: dataFile,
+    args: json ? { ...args, disableTqdm: true } : args,
     callbacks: json ? [writeJob] : [writeJob, terminalProgress()],
   });
   const result = await trainer.train();

@@ -137,6 +137,10 @@ export interface DPOConfig {
   sampleMaxNewTokens: number;
   /** Write report.html (config, curves, final metrics, samples) into the run folder after training. */
   writeReport: boolean;
+  /** No progress display (transformers' disable_tqdm). Default false: unless a progress callback is passed, the trainer
+   * shows one — a bar on a terminal (TTY), one plain line per log entry elsewhere (stderr), an output updated in place
+   * in a notebook. */
+  disableTqdm: boolean;
   /** Train LoRA adapters instead of the whole model (TRL's ModelConfig use_peft / DPOTrainer peft_config); the
    * reference is then the same network with its adapters switched off (no second copy of the weights). A model
    * loaded with an adapter trains that adapter whatever this says. Default false. */
@@ -219,6 +223,7 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   numSampleGenerations: 4,
   sampleMaxNewTokens: 48,
   writeReport: true,
+  disableTqdm: false,
   usePeft: false,
   loraR: 8,
   loraAlpha: 8,

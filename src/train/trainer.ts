@@ -35,6 +35,7 @@ import type { LogEntry, TrainerCallback, TrainerContext, TrainerState } from "./
 import { JsonlWriter } from "./callbacks/jsonl";
 import { TensorBoardWriter } from "./callbacks/tensorboard";
 import { SamplesAndReport } from "./callbacks/report";
+import { inNotebook, notebookProgress, terminalProgress } from "./callbacks/progress";
 
 export type { LogEntry, TrainerCallback, TrainerContext, TrainerState } from "./callbacks/callback";
 export { NonFiniteError } from "./update";
@@ -131,7 +132,10 @@ export class DPOTrainer {
     this.state = { step: 0, totalSteps: this.totalSteps(), epoch: 0, tokensSeen: 0, pairsSeen: 0, elapsedSeconds: 0, lastLog: null, logHistory: [], resumedFromStep: 0 };
     const writers: TrainerCallback[] = this.config.reportTo.map((target) => (target === "jsonl" ? new JsonlWriter() : new TensorBoardWriter()));
     if (this.config.numSampleGenerations > 0 || this.config.writeReport) writers.push(new SamplesAndReport());
-    this.callbacks = [...writers, ...(opts.callbacks ?? [])];
+    // A progress display by default, as transformers' Trainer shows tqdm; disableTqdm or the caller's own turns it off.
+    const userCallbacks = opts.callbacks ?? [];
+    const progress = this.config.disableTqdm || userCallbacks.some((cb) => cb.isProgress) ? [] : [inNotebook() ? notebookProgress() : terminalProgress()];
+    this.callbacks = [...writers, ...progress, ...userCallbacks];
   }
 
   /** Tokenizes rows with DPOConfig's length knobs; dropped rows are named by file:line (or 1-based row) with the

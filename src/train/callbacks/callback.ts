@@ -40,6 +40,9 @@ export interface TrainerContext {
 }
 
 export interface TrainerCallback {
+  /** Marks a progress display (notebookProgress, terminalProgress): when the caller passes one, the trainer adds no
+   * progress display of its own. */
+  readonly isProgress?: boolean;
   /** Before the first update (and before the reference is released). */
   onTrainBegin?(state: TrainerState, config: DPOConfig, context: TrainerContext): void | Promise<void>;
   onStepEnd?(state: TrainerState): void | Promise<void>;

@@ -238,6 +238,7 @@ export function notebookProgress(opts: NotebookProgressOptions = {}): TrainerCal
     chart.update(mimeBundle(liveTrainingFigure(tracker.log), { plotlyJs: "inline" }));
   };
   return {
+    isProgress: true,
     onTrainBegin(state) {
       rich = inNotebook();
       if (rich) {
@@ -319,6 +320,7 @@ export function terminalProgress(opts: TerminalProgressOptions = {}): TrainerCal
     lastDraw = Date.now();
   };
   return {
+    isProgress: true,
     onTrainBegin(state) {
       if (tty) draw(state);
       else out.write(`${title}: ${opts.total ?? state.totalSteps} steps\n`);
