@@ -7,8 +7,20 @@
  * usage: node bench/embedding-grad.js [--backends wasm,cpu,tensorflow] [--vocab 512] [--dim 64] [--tokens 1600]
  */
 const { spawnSync } = require("child_process");
-const args = Object.fromEntries(process.argv.slice(2).join(" ").split("--").filter(Boolean).map((a) => { const [k, ...v] = a.trim().split(/\s+/); return [k, v.join(" ")]; }));
-const V = Number(args.vocab ?? 512), D = Number(args.dim ?? 64), N = Number(args.tokens ?? 1600);
+const args = Object.fromEntries(
+  process.argv
+    .slice(2)
+    .join(" ")
+    .split("--")
+    .filter(Boolean)
+    .map((a) => {
+      const [k, ...v] = a.trim().split(/\s+/);
+      return [k, v.join(" ")];
+    }),
+);
+const V = Number(args.vocab ?? 512),
+  D = Number(args.dim ?? 64),
+  N = Number(args.tokens ?? 1600);
 
 if (args.worker) {
   const tf = require("@tensorflow/tfjs");
@@ -39,7 +51,9 @@ if (args.worker) {
 } else {
   console.log(`embedding gradient, V=${V}, D=${D}, N=${N} tokens (ms per call, mean of 5)`);
   for (const backend of (args.backends ?? "tensorflow,wasm,cpu").split(",")) {
-    const run = spawnSync(process.execPath, [__filename, "--worker", backend, "--vocab", String(V), "--dim", String(D), "--tokens", String(N)], { encoding: "utf8" });
+    const run = spawnSync(process.execPath, [__filename, "--worker", backend, "--vocab", String(V), "--dim", String(D), "--tokens", String(N)], {
+      encoding: "utf8",
+    });
     const line = run.stdout.trim().split("\n").pop();
     console.log(`  ${backend.padEnd(10)} ${run.status === 0 ? line : "does not load"}`);
   }

@@ -63,7 +63,22 @@ function tally(prof) {
 }
 
 function trainerFor(model, tokenizer, rows, args, callbacks) {
-  return new DPOTrainer({ model, tokenizer, trainDataset: rows, callbacks, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")), perDeviceTrainBatchSize: 4, reportTo: "none", numSampleGenerations: 0, writeReport: false, learningRate: 1e-6, overwriteOutputDir: true, ...args } });
+  return new DPOTrainer({
+    model,
+    tokenizer,
+    trainDataset: rows,
+    callbacks,
+    args: {
+      outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "prof-")),
+      perDeviceTrainBatchSize: 4,
+      reportTo: "none",
+      numSampleGenerations: 0,
+      writeReport: false,
+      learningRate: 1e-6,
+      overwriteOutputDir: true,
+      ...args,
+    },
+  });
 }
 
 (async () => {
@@ -90,14 +105,20 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
   eager.matmul_share_of_kernels = eager.matmul_ms / eager.kernel_ms;
   eager.matmul_share_of_wall = eager.matmul_ms / eager.wall_ms;
   const top = Object.keys(three.byName)
-    .map((name) => ({ name, ms: (three.byName[name].ms - (one.byName[name]?.ms ?? 0)) / 2, calls: (three.byName[name].calls - (one.byName[name]?.calls ?? 0)) / 2 }))
+    .map((name) => ({
+      name,
+      ms: (three.byName[name].ms - (one.byName[name]?.ms ?? 0)) / 2,
+      calls: (three.byName[name].calls - (one.byName[name]?.calls ?? 0)) / 2,
+    }))
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 12);
   const pct = (x) => `${(100 * x).toFixed(0)}%`;
   console.log(`${tf.getBackend()} eager, one update (difference of 3-update and 1-update runs, halved):`);
-  console.log(`  ${eager.ops.toFixed(0)} kernel calls, ${eager.wall_ms.toFixed(1)} ms wall, ${eager.us_per_op.toFixed(1)} µs per op; ` +
-    `${eager.kernel_ms.toFixed(1)} ms inside kernels, matmuls ${eager.matmul_ms.toFixed(1)} ms = ${pct(eager.matmul_share_of_kernels)} of kernel time, ${pct(eager.matmul_share_of_wall)} of wall ` +
-    `(${eager.matmul_gflop.toFixed(3)} GFLOP)`);
+  console.log(
+    `  ${eager.ops.toFixed(0)} kernel calls, ${eager.wall_ms.toFixed(1)} ms wall, ${eager.us_per_op.toFixed(1)} µs per op; ` +
+      `${eager.kernel_ms.toFixed(1)} ms inside kernels, matmuls ${eager.matmul_ms.toFixed(1)} ms = ${pct(eager.matmul_share_of_kernels)} of kernel time, ${pct(eager.matmul_share_of_wall)} of wall ` +
+      `(${eager.matmul_gflop.toFixed(3)} GFLOP)`,
+  );
   console.log("  " + top.map((k) => `${k.name} ${k.ms.toFixed(1)}ms/${k.calls}`).join("  "));
   const result = { backend: tf.getBackend(), eager, top_kernels: top };
 
@@ -105,7 +126,9 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
     if (tf.getBackend() !== "tensorflow") throw new Error("--compiled needs the native backend: node bench/profile-step.js tensorflow --compiled");
     // 48 updates (3 epochs) with compileStep: the last epoch runs graphs only (every batch shape seen before).
     const marks = [];
-    const compiled = trainerFor(model, tokenizer, rows, { maxSteps: 48, loggingSteps: 48, compileStep: true }, [{ onStepEnd: () => void marks.push(performance.now()) }]);
+    const compiled = trainerFor(model, tokenizer, rows, { maxSteps: 48, loggingSteps: 48, compileStep: true }, [
+      { onStepEnd: () => void marks.push(performance.now()) },
+    ]);
     await compiled.train();
     const stats = compiled.compileStats();
     compiled.dispose();
@@ -114,14 +137,22 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
     const roof = matmulRoofGflops(3072);
     const atRoofMs = (eager.matmul_gflop / roof) * 1000;
     result.compiled = {
-      graphs: stats.graphs, ops_per_graph: stats.opsPerGraph, ops_per_update: ops, compile_s: stats.compileSeconds, ms_per_update: msPerUpdate,
-      us_per_op: (msPerUpdate * 1000) / ops, matmul_roof_gflops: roof,
-      matmul_share_min: Math.min(1, atRoofMs / msPerUpdate), matmul_share_max: Math.min(1, eager.matmul_ms / msPerUpdate),
+      graphs: stats.graphs,
+      ops_per_graph: stats.opsPerGraph,
+      ops_per_update: ops,
+      compile_s: stats.compileSeconds,
+      ms_per_update: msPerUpdate,
+      us_per_op: (msPerUpdate * 1000) / ops,
+      matmul_roof_gflops: roof,
+      matmul_share_min: Math.min(1, atRoofMs / msPerUpdate),
+      matmul_share_max: Math.min(1, eager.matmul_ms / msPerUpdate),
     };
     const c = result.compiled;
     console.log(`tensorflow compileStep: ${c.graphs} graphs of ${c.ops_per_graph.join("/")} TensorFlow ops (${c.compile_s.toFixed(1)} s tracing + loading)`);
-    console.log(`  last epoch ${c.ms_per_update.toFixed(1)} ms/update, ${c.ops_per_update.toFixed(0)} ops per update, ${c.us_per_op.toFixed(1)} µs per op (eager: ${eager.us_per_op.toFixed(1)}); ` +
-      `matmuls ${pct(c.matmul_share_min)}–${pct(c.matmul_share_max)} of an update (${eager.matmul_gflop.toFixed(3)} GFLOP at the ${roof.toFixed(0)} GFLOP/s roof … the eager matmul kernels' time)`);
+    console.log(
+      `  last epoch ${c.ms_per_update.toFixed(1)} ms/update, ${c.ops_per_update.toFixed(0)} ops per update, ${c.us_per_op.toFixed(1)} µs per op (eager: ${eager.us_per_op.toFixed(1)}); ` +
+        `matmuls ${pct(c.matmul_share_min)}–${pct(c.matmul_share_max)} of an update (${eager.matmul_gflop.toFixed(3)} GFLOP at the ${roof.toFixed(0)} GFLOP/s roof … the eager matmul kernels' time)`,
+    );
   }
   model.dispose();
   if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify(result, null, 2) + "\n");

@@ -25,13 +25,14 @@ const arg = (name, fallback) => {
 async function child(mode, file) {
   const { loadPreferenceDataset, streamPreferenceRows } = require("../dist/data/dataset");
   const t0 = performance.now();
-  let n = 0, chars = 0;
+  let n = 0,
+    chars = 0;
   if (mode === "load") {
     const rows = await loadPreferenceDataset(file);
     n = rows.length;
     chars = rows.reduce((s, r) => s + r.prompt.length + r.chosen.length + r.rejected.length, 0);
   } else {
-    for await (const r of streamPreferenceRows(file)) (n++), (chars += r.prompt.length + r.chosen.length + r.rejected.length);
+    for await (const r of streamPreferenceRows(file)) (n++, (chars += r.prompt.length + r.chosen.length + r.rejected.length));
   }
   const seconds = (performance.now() - t0) / 1000;
   console.log(JSON.stringify({ rows: n, chars, seconds, peakRssMB: process.resourceUsage().maxRSS / 1024 }));
@@ -64,10 +65,11 @@ function words(rng, n) {
 
 function makeData(dir, rows) {
   fs.mkdirSync(dir, { recursive: true });
-  const jsonl = path.join(dir, `prefs-${rows}.jsonl`), parquet = path.join(dir, `prefs-${rows}.parquet`);
+  const jsonl = path.join(dir, `prefs-${rows}.jsonl`),
+    parquet = path.join(dir, `prefs-${rows}.parquet`);
   if (!fs.existsSync(jsonl)) {
     let s = 1;
-    const rng = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rng = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
     const fd = fs.openSync(jsonl, "w");
     for (let i = 0; i < rows; i++) {
       fs.writeSync(fd, JSON.stringify({ prompt: `Q${i}: ${words(rng, 50)}?`, chosen: ` ${words(rng, 65)}.`, rejected: ` ${words(rng, 60)}!` }) + "\n");
@@ -95,12 +97,23 @@ async function main() {
   const { jsonl, parquet } = makeData(dir, rows);
   console.log(`${rows} rows: ${jsonl} (${(fs.statSync(jsonl).size / 1e6).toFixed(1)} MB), ${parquet} (${(fs.statSync(parquet).size / 1e6).toFixed(1)} MB)`);
   const results = [];
-  for (const [label, file, kind] of [["JSONL", jsonl, "json"], ["Parquet", parquet, "parquet"]]) {
-    for (const mode of ["load", "stream"]) results.push({ reader: `dpo-ts ${mode === "load" ? "loadPreferenceDataset" : "streamPreferenceRows"}`, file: label, ...run(process.execPath, [__filename, "--child", mode, file]) });
+  for (const [label, file, kind] of [
+    ["JSONL", jsonl, "json"],
+    ["Parquet", parquet, "parquet"],
+  ]) {
+    for (const mode of ["load", "stream"])
+      results.push({
+        reader: `dpo-ts ${mode === "load" ? "loadPreferenceDataset" : "streamPreferenceRows"}`,
+        file: label,
+        ...run(process.execPath, [__filename, "--child", mode, file]),
+      });
     if (fs.existsSync(PY)) results.push({ reader: "datasets.load_dataset", file: label, ...run(PY, ["-c", PY_READER, kind, file]) });
   }
   console.log(`${"file".padEnd(8)} ${"reader".padEnd(34)} ${"rows".padStart(8)} ${"seconds".padStart(8)} ${"peak RSS MB".padStart(12)}`);
-  for (const r of results) console.log(`${r.file.padEnd(8)} ${r.reader.padEnd(34)} ${String(r.rows).padStart(8)} ${r.seconds.toFixed(2).padStart(8)} ${r.peakRssMB.toFixed(0).padStart(12)}${r.importSeconds ? `   (+${r.importSeconds.toFixed(1)} s import)` : ""}`);
+  for (const r of results)
+    console.log(
+      `${r.file.padEnd(8)} ${r.reader.padEnd(34)} ${String(r.rows).padStart(8)} ${r.seconds.toFixed(2).padStart(8)} ${r.peakRssMB.toFixed(0).padStart(12)}${r.importSeconds ? `   (+${r.importSeconds.toFixed(1)} s import)` : ""}`,
+    );
   const chars = new Set(results.map((r) => r.chars));
   if (chars.size !== 1) throw new Error(`readers disagree on the text: ${[...chars].join(" vs ")} characters`);
 }

@@ -27,13 +27,44 @@ const option = (name, fallback) => {
 
 /** The model folder, preference rows file, batch size and data rows of a config. */
 function setup(config, workDir) {
-  if (config === "tiny") return { model: path.join(ROOT, "tests/fixtures/hf-tiny/gpt2-policy"), prefs: path.join(ROOT, "tests/fixtures/hf-tiny/prefs.jsonl"), batchSize: 2, rows: 4 };
+  if (config === "tiny")
+    return {
+      model: path.join(ROOT, "tests/fixtures/hf-tiny/gpt2-policy"),
+      prefs: path.join(ROOT, "tests/fixtures/hf-tiny/prefs.jsonl"),
+      batchSize: 2,
+      rows: 4,
+    };
   if (config === "course") return { model: path.join(ROOT, "data/sft-model"), prefs: path.join(ROOT, "data/orca_dpo_pairs.jsonl"), batchSize: 4, rows: 64 };
   if (config === "gpt2-small") {
     const python = path.join(ROOT, ".venv/bin/python");
     const model = path.join(workDir, "gpt2-small");
     const prefs = path.join(workDir, "gpt2-small-prefs-256.jsonl");
-    const made = spawnSync(python, [path.join(ROOT, "bench/trl_throughput.py"), "--make-model", model, "--n-layer", "12", "--n-embd", "768", "--n-head", "12", "--vocab", "50257", "--n-positions", "1024", "--make-prefs", prefs, "--n-pairs", "8", "--seq-len", "256", "--no-bench"], { stdio: ["ignore", "ignore", "inherit"] });
+    const made = spawnSync(
+      python,
+      [
+        path.join(ROOT, "bench/trl_throughput.py"),
+        "--make-model",
+        model,
+        "--n-layer",
+        "12",
+        "--n-embd",
+        "768",
+        "--n-head",
+        "12",
+        "--vocab",
+        "50257",
+        "--n-positions",
+        "1024",
+        "--make-prefs",
+        prefs,
+        "--n-pairs",
+        "8",
+        "--seq-len",
+        "256",
+        "--no-bench",
+      ],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
     if (made.status !== 0) throw new Error("bench/trl_throughput.py --make-model failed (run scripts/setup-python.sh)");
     return { model, prefs, batchSize: 8, rows: 8 };
   }
@@ -56,11 +87,23 @@ async function worker() {
   const marks = [];
   let begin = 0;
   const trainer = new DPOTrainer({
-    model, tokenizer, trainDataset: rows,
+    model,
+    tokenizer,
+    trainDataset: rows,
     args: {
-      outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-bench-ref-")), perDeviceTrainBatchSize: spec.batchSize, perDeviceEvalBatchSize: spec.batchSize,
-      maxSteps: steps, loggingSteps: steps, learningRate: 1e-6, lrSchedulerType: "constant", reportTo: "none", numSampleGenerations: 0, writeReport: false,
-      gradientCheckpointing: spec.gradientCheckpointing, precomputeRefLogProbs: spec.mode !== "reference model", refLogpsCacheDir: spec.cacheDir,
+      outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-bench-ref-")),
+      perDeviceTrainBatchSize: spec.batchSize,
+      perDeviceEvalBatchSize: spec.batchSize,
+      maxSteps: steps,
+      loggingSteps: steps,
+      learningRate: 1e-6,
+      lrSchedulerType: "constant",
+      reportTo: "none",
+      numSampleGenerations: 0,
+      writeReport: false,
+      gradientCheckpointing: spec.gradientCheckpointing,
+      precomputeRefLogProbs: spec.mode !== "reference model",
+      refLogpsCacheDir: spec.cacheDir,
     },
     callbacks: [{ onTrainBegin: () => void (begin = performance.now()), onStepEnd: () => void marks.push(performance.now()) }],
   });
@@ -68,12 +111,17 @@ async function worker() {
   // Step times after the first (warm-up); the last step includes the metric read-back, as a real run does.
   const stepTimes = marks.slice(1).map((t, i) => (t - marks[i]) / 1000);
   const stepSeconds = stepTimes.reduce((a, b) => a + b, 0) / Math.max(1, stepTimes.length);
-  console.log(JSON.stringify({
-    mode: spec.mode, backend: choice.name, step_s: stepSeconds,
-    setup_s: (marks[0] - begin) / 1000 - stepSeconds, // before the first update: the reference pass (or cache read)
-    train_s: out.metrics.train_runtime, from_cache: out.metrics.ref_logps_from_cache ?? null,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-  }));
+  console.log(
+    JSON.stringify({
+      mode: spec.mode,
+      backend: choice.name,
+      step_s: stepSeconds,
+      setup_s: (marks[0] - begin) / 1000 - stepSeconds, // before the first update: the reference pass (or cache read)
+      train_s: out.metrics.train_runtime,
+      from_cache: out.metrics.ref_logps_from_cache ?? null,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
   trainer.dispose();
 }
 
@@ -90,13 +138,15 @@ function main() {
   }
   console.log(`config ${config}, backend ${results[0].backend}, ${option("steps", "8")} steps`);
   console.log(`${"mode".padEnd(22)}${"step (s)".padStart(10)}${"setup (s)".padStart(11)}${"peak RSS (MB)".padStart(15)}`);
-  for (const r of results) console.log(`${r.mode.padEnd(22)}${r.step_s.toFixed(4).padStart(10)}${r.setup_s.toFixed(3).padStart(11)}${r.peak_rss_mb.toFixed(0).padStart(15)}`);
+  for (const r of results)
+    console.log(`${r.mode.padEnd(22)}${r.step_s.toFixed(4).padStart(10)}${r.setup_s.toFixed(3).padStart(11)}${r.peak_rss_mb.toFixed(0).padStart(15)}`);
   console.log(JSON.stringify({ config, results }));
   fs.rmSync(workDir, { recursive: true, force: true });
 }
 
-if (argv.includes("--worker")) worker().catch((e) => {
-  console.error(e.stack || e.message);
-  process.exit(1);
-});
+if (argv.includes("--worker"))
+  worker().catch((e) => {
+    console.error(e.stack || e.message);
+    process.exit(1);
+  });
 else main();

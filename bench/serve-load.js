@@ -62,14 +62,22 @@ async function streamOne(url, question, seed) {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      model: "course", messages: [{ role: "user", content: question }], max_tokens: maxTokens,
-      temperature: 1, seed, stream: true, stream_options: { include_usage: true },
+      model: "course",
+      messages: [{ role: "user", content: question }],
+      max_tokens: maxTokens,
+      temperature: 1,
+      seed,
+      stream: true,
+      stream_options: { include_usage: true },
     }),
   });
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
-  let buffer = "", ttft = null, tokens = 0, done = false;
+  let buffer = "",
+    ttft = null,
+    tokens = 0,
+    done = false;
   while (!done) {
     const r = await reader.read();
     if (r.done) break;
@@ -78,7 +86,10 @@ async function streamOne(url, question, seed) {
     while ((cut = buffer.indexOf("\n\n")) >= 0) {
       const event = buffer.slice(0, cut).replace(/^data: /, "");
       buffer = buffer.slice(cut + 2);
-      if (event === "[DONE]") { done = true; break; }
+      if (event === "[DONE]") {
+        done = true;
+        break;
+      }
       const chunk = JSON.parse(event);
       if (chunk.error) throw new Error(chunk.error.message);
       if (ttft === null && chunk.choices[0]?.delta?.content) ttft = performance.now() - t0;
@@ -127,8 +138,14 @@ async function level(url, concurrency) {
     firstError: errors[0],
     health_p50_ms: quantile(health, 0.5),
     health_p99_ms: quantile(health, 0.99),
-    ttft_median_ms: quantile(results.map((r) => r.ttft), 0.5),
-    ttft_p95_ms: quantile(results.map((r) => r.ttft), 0.95),
+    ttft_median_ms: quantile(
+      results.map((r) => r.ttft),
+      0.5,
+    ),
+    ttft_p95_ms: quantile(
+      results.map((r) => r.ttft),
+      0.95,
+    ),
     tokens,
     tokens_per_s: tokens / wall,
   };

@@ -50,7 +50,13 @@ function sh(cmd, args, opts = {}) {
 /** Jupyter folders of our own, so nothing of the user's (kernels, settings, workspaces) takes part. */
 function jupyterEnv(dir, extra = {}) {
   for (const d of ["config", "data", "runtime"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
-  const env = { ...process.env, JUPYTER_CONFIG_DIR: path.join(dir, "config"), JUPYTER_DATA_DIR: path.join(dir, "data"), JUPYTER_RUNTIME_DIR: path.join(dir, "runtime"), ...extra };
+  const env = {
+    ...process.env,
+    JUPYTER_CONFIG_DIR: path.join(dir, "config"),
+    JUPYTER_DATA_DIR: path.join(dir, "data"),
+    JUPYTER_RUNTIME_DIR: path.join(dir, "runtime"),
+    ...extra,
+  };
   delete env.JUPYTER_PATH;
   return { ...env, ...extra };
 }
@@ -136,10 +142,20 @@ async function startJupyterLab(dir, env) {
   fs.writeFileSync(path.join(settings, "@jupyterlab", "notebook-extension", "tracker.jupyterlab-settings"), JSON.stringify({ windowingMode: "none" }));
   const server = spawn(
     path.join(VENV, "bin", "jupyter"),
-    ["lab", "--no-browser", `--port=${port}`, "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
-      "--ServerApp.password=", `--ServerApp.root_dir=${ROOT}`, "--allow-root", "--LabApp.expose_app_in_browser=True",
+    [
+      "lab",
+      "--no-browser",
+      `--port=${port}`,
+      "--ServerApp.port_retries=0",
+      "--ServerApp.ip=127.0.0.1",
+      "--IdentityProvider.token=",
+      "--ServerApp.password=",
+      `--ServerApp.root_dir=${ROOT}`,
+      "--allow-root",
+      "--LabApp.expose_app_in_browser=True",
       // the checkpoint JupyterLab makes of each notebook it opens goes here, not into notebooks/.ipynb_checkpoints
-      `--FileCheckpoints.checkpoint_dir=${path.join(dir, "checkpoints")}`],
+      `--FileCheckpoints.checkpoint_dir=${path.join(dir, "checkpoints")}`,
+    ],
     { env: { ...env, JUPYTERLAB_SETTINGS_DIR: settings, JUPYTERLAB_WORKSPACES_DIR: path.join(dir, "lab-workspaces") }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -164,8 +180,9 @@ const PANEL_STATE = (p) => {
   const w = [...app.shell.widgets("main")].find((x) => x.context?.path === p);
   if (!w) return { open: false };
   // the dock panel's tab showing this document (the dirty indicator is the jp-mod-dirty class on it)
-  const tab = [...document.querySelectorAll(".jp-MainAreaWidget, .lm-DockPanel .lm-TabBar-tab")]
-    .find((t) => t.classList.contains("lm-TabBar-tab") && t.querySelector(".lm-TabBar-tabLabel")?.textContent === w.title.label);
+  const tab = [...document.querySelectorAll(".jp-MainAreaWidget, .lm-DockPanel .lm-TabBar-tab")].find(
+    (t) => t.classList.contains("lm-TabBar-tab") && t.querySelector(".lm-TabBar-tabLabel")?.textContent === w.title.label,
+  );
   return {
     open: true,
     ready: w.context.isReady,
@@ -190,10 +207,16 @@ async function waitFor(page, fn, arg, what, timeoutMs) {
 
 async function openNotebook(page, rel) {
   await page.evaluate((p) => void window.jupyterapp.commands.execute("docmanager:open", { path: p }), rel);
-  return waitFor(page, (p) => {
-    const s = window.__panelState(p);
-    return { ...s, done: (s.open && s.ready && s.kernel === "idle") || s.dialogs?.length > 0 };
-  }, rel, `${rel}: open with an idle kernel`, 180_000).then((s) => {
+  return waitFor(
+    page,
+    (p) => {
+      const s = window.__panelState(p);
+      return { ...s, done: (s.open && s.ready && s.kernel === "idle") || s.dialogs?.length > 0 };
+    },
+    rel,
+    `${rel}: open with an idle kernel`,
+    180_000,
+  ).then((s) => {
     // e.g. "Select Kernel" when the dpo-ts kernel is not registered, or a kernel that died while starting
     if (s.dialogs.length) throw new Error(`${rel}: dialog on open: ${s.dialogs.join(" | ")}`);
     return s;
@@ -234,13 +257,28 @@ async function jupyterlabCheck() {
           const now = w.context.model.toJSON();
           const disk = (await window.jupyterapp.serviceManager.contents.get(p, { content: true })).content;
           // key order and multi-line strings as arrays do not count as changes
-          const canon = (v) => Array.isArray(v) ? `[${v.map(canon).join(",")}]`
-            : v && typeof v === "object" ? `{${Object.keys(v).filter((k) => v[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canon(k === "source" && Array.isArray(v[k]) ? v[k].join("") : v[k])}`).join(",")}}`
-            : JSON.stringify(v);
+          const canon = (v) =>
+            Array.isArray(v)
+              ? `[${v.map(canon).join(",")}]`
+              : v && typeof v === "object"
+                ? `{${Object.keys(v)
+                    .filter((k) => v[k] !== undefined)
+                    .sort()
+                    .map((k) => `${JSON.stringify(k)}:${canon(k === "source" && Array.isArray(v[k]) ? v[k].join("") : v[k])}`)
+                    .join(",")}}`
+                : JSON.stringify(v);
           const keys = new Set([...Object.keys(now.metadata), ...Object.keys(disk.metadata)]);
-          const meta = [...keys].filter((k) => canon(now.metadata[k]) !== canon(disk.metadata[k])).map((k) => `metadata.${k}: ${canon(disk.metadata[k])} -> ${canon(now.metadata[k])}`);
-          const cells = now.cells.map((c, j) => (canon(c) !== canon(disk.cells[j]) ? `cell ${j + 1}: ${canon(disk.cells[j]).slice(0, 200)} -> ${canon(c).slice(0, 200)}` : null)).filter(Boolean);
-          return [...meta, ...(now.nbformat_minor !== disk.nbformat_minor ? [`nbformat_minor ${disk.nbformat_minor} -> ${now.nbformat_minor}`] : []), ...(cells.length ? [`changed: ${cells.join(", ")}`] : [])].join("; ");
+          const meta = [...keys]
+            .filter((k) => canon(now.metadata[k]) !== canon(disk.metadata[k]))
+            .map((k) => `metadata.${k}: ${canon(disk.metadata[k])} -> ${canon(now.metadata[k])}`);
+          const cells = now.cells
+            .map((c, j) => (canon(c) !== canon(disk.cells[j]) ? `cell ${j + 1}: ${canon(disk.cells[j]).slice(0, 200)} -> ${canon(c).slice(0, 200)}` : null))
+            .filter(Boolean);
+          return [
+            ...meta,
+            ...(now.nbformat_minor !== disk.nbformat_minor ? [`nbformat_minor ${disk.nbformat_minor} -> ${now.nbformat_minor}`] : []),
+            ...(cells.length ? [`changed: ${cells.join(", ")}`] : []),
+          ].join("; ");
         }, committed);
         problems.push(`${committed}: marked modified on open, without any edit (${diff || "no difference from the file found"})`);
       }
@@ -262,19 +300,36 @@ async function jupyterlabCheck() {
         }
       }, rel);
       // run-all resolves when the last cell replied; wait for idle and the charts' drawing scripts
-      const state = await waitFor(page, (p) => {
-        const w = [...window.jupyterapp.shell.widgets("main")].find((x) => x.context?.path === p);
-        const cells = w.content.model.toJSON().cells.filter((c) => c.cell_type === "code");
-        const outputs = cells.flatMap((c) => c.outputs);
-        const expected = outputs.filter((o) => o.data && (o.data["application/vnd.plotly.v1+json"] || String(o.data["text/html"] ?? "").includes("plotly-graph-div"))).length;
-        const divs = [...w.node.querySelectorAll(".jp-OutputArea-output .plotly-graph-div")];
-        const drawn = divs.filter((d) => d.querySelector(".main-svg")).length;
-        const kernel = w.sessionContext.session?.kernel?.status;
-        const pending = cells.filter((c) => c.execution_count === null).length;
-        const errors = cells.flatMap((c, j) => c.outputs.filter((o) => o.output_type === "error").map((o) => `cell ${j + 1}: ${o.ename}: ${o.evalue}`));
-        const dialogs = [...document.querySelectorAll(".jp-Dialog")].map((d) => d.innerText.replace(/\s+/g, " ").slice(0, 300));
-        return { done: kernel === "idle" && (errors.length > 0 || dialogs.length > 0 || (pending === 0 && drawn >= expected)), kernel, pending, expected, drawn, errors, dialogs, cells: cells.length };
-      }, rel, `${rel}: run all cells`, 600_000).catch((e) => ({ timeout: e.message }));
+      const state = await waitFor(
+        page,
+        (p) => {
+          const w = [...window.jupyterapp.shell.widgets("main")].find((x) => x.context?.path === p);
+          const cells = w.content.model.toJSON().cells.filter((c) => c.cell_type === "code");
+          const outputs = cells.flatMap((c) => c.outputs);
+          const expected = outputs.filter(
+            (o) => o.data && (o.data["application/vnd.plotly.v1+json"] || String(o.data["text/html"] ?? "").includes("plotly-graph-div")),
+          ).length;
+          const divs = [...w.node.querySelectorAll(".jp-OutputArea-output .plotly-graph-div")];
+          const drawn = divs.filter((d) => d.querySelector(".main-svg")).length;
+          const kernel = w.sessionContext.session?.kernel?.status;
+          const pending = cells.filter((c) => c.execution_count === null).length;
+          const errors = cells.flatMap((c, j) => c.outputs.filter((o) => o.output_type === "error").map((o) => `cell ${j + 1}: ${o.ename}: ${o.evalue}`));
+          const dialogs = [...document.querySelectorAll(".jp-Dialog")].map((d) => d.innerText.replace(/\s+/g, " ").slice(0, 300));
+          return {
+            done: kernel === "idle" && (errors.length > 0 || dialogs.length > 0 || (pending === 0 && drawn >= expected)),
+            kernel,
+            pending,
+            expected,
+            drawn,
+            errors,
+            dialogs,
+            cells: cells.length,
+          };
+        },
+        rel,
+        `${rel}: run all cells`,
+        600_000,
+      ).catch((e) => ({ timeout: e.message }));
       const seconds = ((Date.now() - t0) / 1000).toFixed(1);
       await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
       if (state.timeout) problems.push(state.timeout);
@@ -284,7 +339,9 @@ async function jupyterlabCheck() {
         for (const d of state.dialogs) problems.push(`${rel}: dialog: ${d}`);
         if (!state.errors.length && state.pending) problems.push(`${rel}: ${state.pending} code cells never ran`);
         if (state.drawn < state.expected) problems.push(`${rel}: ${state.expected - state.drawn} of ${state.expected} plotly charts not drawn`);
-        lines.push(`${name}: opened clean: ${!(opened.modelDirty || opened.tabDirty)}; ran ${state.cells - state.pending}/${state.cells} cells in ${seconds} s; charts drawn ${state.drawn}/${state.expected}; kernel ${s.kernelName}`);
+        lines.push(
+          `${name}: opened clean: ${!(opened.modelDirty || opened.tabDirty)}; ran ${state.cells - state.pending}/${state.cells} cells in ${seconds} s; charts drawn ${state.drawn}/${state.expected}; kernel ${s.kernelName}`,
+        );
       }
       await closeNotebook(page, rel);
       if (problems.length && problems.some((p) => p.startsWith(rel))) break; // later notebooks read what this one writes
@@ -360,7 +417,10 @@ async function binderCheck() {
 async function colabCheck() {
   const dir = path.join(OUT, "colab");
   fs.rmSync(dir, { recursive: true, force: true });
-  const notebooks = fs.readdirSync(path.join(ROOT, "notebooks", "colab")).filter((f) => f.endsWith(".ipynb")).map((f) => path.join(ROOT, "notebooks", "colab", f));
+  const notebooks = fs
+    .readdirSync(path.join(ROOT, "notebooks", "colab"))
+    .filter((f) => f.endsWith(".ipynb"))
+    .map((f) => path.join(ROOT, "notebooks", "colab", f));
   if (!notebooks.length) throw new Error("no notebooks/colab/*.ipynb");
   const env = jupyterEnv(path.join(dir, "jupyter"), { DPO_TS_SOURCE: ROOT, DPO_TS_STEPS: String(STEPS), DPO_TS_WORKDIR: path.join(dir, "work") });
   sh(PY, [NBCLIENT, "--kernel", "python3", "--out", path.join(dir, "executed"), "--json", path.join(dir, "results.json"), ...notebooks], { env });
@@ -368,7 +428,10 @@ async function colabCheck() {
   // The plots must be in the executed notebook: the report (HTML with plotly) shown through IPython.display.
   for (const nb of notebooks) {
     const executed = JSON.parse(fs.readFileSync(path.join(dir, "executed", path.basename(nb)), "utf8"));
-    const html = executed.cells.flatMap((c) => c.outputs ?? []).map((o) => [].concat(o.data?.["text/html"] ?? []).join("")).join("\n");
+    const html = executed.cells
+      .flatMap((c) => c.outputs ?? [])
+      .map((o) => [].concat(o.data?.["text/html"] ?? []).join(""))
+      .join("\n");
     if (!/plotly/.test(html)) throw new Error(`${path.basename(nb)}: no plotly output (the report's charts) in the executed notebook`);
   }
   return res.map((r) => `${r.notebook}: ${r.executed_cells}/${r.code_cells} cells, ${r.seconds} s`).join("\n");
@@ -377,10 +440,11 @@ async function colabCheck() {
 // ---------------------------------------------------------------------------------------------------------------
 
 const wanted = process.argv.slice(2);
-for (const w of wanted) if (!CHECKS.includes(w)) {
-  console.error(`jupyter-ci: unknown check ${w} (checks: ${CHECKS.join(", ")})`);
-  process.exit(2);
-}
+for (const w of wanted)
+  if (!CHECKS.includes(w)) {
+    console.error(`jupyter-ci: unknown check ${w} (checks: ${CHECKS.join(", ")})`);
+    process.exit(2);
+  }
 if (!fs.existsSync(path.join(ROOT, "dist", "cli", "index.js"))) sh("npm", ["run", "build"], { cwd: ROOT });
 fs.mkdirSync(OUT, { recursive: true });
 if (!fs.existsSync(PY)) {

@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   await tok.save(tokDir);
 
   // summary: sizes and token lengths of the formatted preference pairs
-  let maxLen = 0, sumLen = 0;
+  let maxLen = 0,
+    sumLen = 0;
   for (const row of prefs) {
     const p = tokenizePair(chatmlFormat(row, tok), tok, { maxLength: null });
     const len = p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length);

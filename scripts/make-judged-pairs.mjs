@@ -12,16 +12,18 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), "..");
-const { values } = parseArgs({ options: {
-  model: { type: "string", default: path.join(root, "data/sft-model") },
-  data: { type: "string", default: path.join(root, "data/orca_dpo_pairs.jsonl") },
-  out: { type: "string", default: path.join(root, "runs/judged-pairs.jsonl") },
-  samples: { type: "string", default: "4" },
-  temperature: { type: "string", default: "1" },
-  "max-new-tokens": { type: "string", default: "48" },
-  limit: { type: "string" },
-  seed: { type: "string", default: "0" },
-} });
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: path.join(root, "data/sft-model") },
+    data: { type: "string", default: path.join(root, "data/orca_dpo_pairs.jsonl") },
+    out: { type: "string", default: path.join(root, "runs/judged-pairs.jsonl") },
+    samples: { type: "string", default: "4" },
+    temperature: { type: "string", default: "1" },
+    "max-new-tokens": { type: "string", default: "48" },
+    limit: { type: "string" },
+    seed: { type: "string", default: "0" },
+  },
+});
 const int = (name, min) => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < min) throw new Error(`make-judged-pairs: --${name} must be an integer ≥ ${min}, got ${values[name]}`);
@@ -36,12 +38,24 @@ const prompts = rows.map((r) => ({ system: r.system ?? "", question: r.question 
 const tokenizer = await dpo.Tokenizer.fromDir(values.model);
 const model = await dpo.loadModel(values.model, { trainable: false });
 const t0 = Date.now();
-const { pairs, noPreference } = await dpo.buildJudgedPairs({ model, tokenizer, prompts, samples: int("samples", 2), temperature,
-  maxNewTokens: int("max-new-tokens", 1), seed: int("seed", 0) });
+const { pairs, noPreference } = await dpo.buildJudgedPairs({
+  model,
+  tokenizer,
+  prompts,
+  samples: int("samples", 2),
+  temperature,
+  maxNewTokens: int("max-new-tokens", 1),
+  seed: int("seed", 0),
+});
 model.dispose();
 fs.mkdirSync(path.dirname(values.out), { recursive: true });
 fs.writeFileSync(values.out, pairs.map((p) => JSON.stringify(p)).join("\n") + (pairs.length ? "\n" : ""));
 const mean = (xs) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 console.log(`${pairs.length} pairs from ${prompts.length} prompts in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${values.out}`);
 console.log(`mean judged score: chosen ${mean(pairs.map((p) => p.score_chosen)).toFixed(3)}, rejected ${mean(pairs.map((p) => p.score_rejected)).toFixed(3)}`);
-console.log(`${noPreference.length} prompts without a preference (all samples scored alike), e.g. ${noPreference.slice(0, 3).map((p) => `#${p.index} (${p.score})`).join(", ")}`);
+console.log(
+  `${noPreference.length} prompts without a preference (all samples scored alike), e.g. ${noPreference
+    .slice(0, 3)
+    .map((p) => `#${p.index} (${p.score})`)
+    .join(", ")}`,
+);

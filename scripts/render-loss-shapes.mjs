@@ -11,7 +11,9 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), "..");
-const { values } = parseArgs({ options: { beta: { type: "string", default: "0.1" }, chromium: { type: "string", default: process.env.DPO_CHROMIUM ?? "/usr/bin/chromium-headless-shell" } } });
+const { values } = parseArgs({
+  options: { beta: { type: "string", default: "0.1" }, chromium: { type: "string", default: process.env.DPO_CHROMIUM ?? "/usr/bin/chromium-headless-shell" } },
+});
 const beta = Number(values.beta);
 if (!(beta > 0)) throw new Error(`render-loss-shapes: --beta must be > 0, got ${values.beta}`);
 const dpo = createRequire(import.meta.url)(path.join(root, "dist/index.js"));
@@ -22,9 +24,16 @@ fig.layout.width = 900;
 fig.config = { displayModeBar: false };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-loss-shapes-"));
 const page = path.join(dir, "page.html");
-fs.writeFileSync(page, `<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0;background:white">${dpo.figureHtml(fig, { plotlyJs: "inline" })}</body></html>`);
+fs.writeFileSync(
+  page,
+  `<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0;background:white">${dpo.figureHtml(fig, { plotlyJs: "inline" })}</body></html>`,
+);
 const out = path.join(root, "docs/loss-shapes.png");
-const shot = spawnSync(values.chromium, ["--no-sandbox", "--hide-scrollbars", `--screenshot=${out}`, "--window-size=900,470", "--virtual-time-budget=8000", `file://${page}`], { encoding: "utf8" });
+const shot = spawnSync(
+  values.chromium,
+  ["--no-sandbox", "--hide-scrollbars", `--screenshot=${out}`, "--window-size=900,470", "--virtual-time-budget=8000", `file://${page}`],
+  { encoding: "utf8" },
+);
 fs.rmSync(dir, { recursive: true, force: true });
 if (shot.status !== 0) throw new Error(`render-loss-shapes: ${values.chromium} failed:\n${shot.stderr}`);
 console.log(`wrote ${path.relative(root, out)}`);

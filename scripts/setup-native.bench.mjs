@@ -57,11 +57,16 @@ function makeParams() {
   const p = { wte: init([V, D], 0.02), wpe: init([T, D], 0.01), blocks: [] };
   for (let l = 0; l < L; l++) {
     p.blocks.push({
-      ln1g: tf.variable(tf.ones([D])), ln1b: tf.variable(tf.zeros([D])),
-      wqkv: init([D, 3 * D], 0.02), wo: init([D, D], 0.02 / Math.sqrt(2 * L)),
-      ln2g: tf.variable(tf.ones([D])), ln2b: tf.variable(tf.zeros([D])),
-      w1: init([D, 4 * D], 0.02), b1: tf.variable(tf.zeros([4 * D])),
-      w2: init([4 * D, D], 0.02 / Math.sqrt(2 * L)), b2: tf.variable(tf.zeros([D])),
+      ln1g: tf.variable(tf.ones([D])),
+      ln1b: tf.variable(tf.zeros([D])),
+      wqkv: init([D, 3 * D], 0.02),
+      wo: init([D, D], 0.02 / Math.sqrt(2 * L)),
+      ln2g: tf.variable(tf.ones([D])),
+      ln2b: tf.variable(tf.zeros([D])),
+      w1: init([D, 4 * D], 0.02),
+      b1: tf.variable(tf.zeros([4 * D])),
+      w2: init([4 * D, D], 0.02 / Math.sqrt(2 * L)),
+      b2: tf.variable(tf.zeros([D])),
     });
   }
   p.lnfg = tf.variable(tf.ones([D]));
@@ -111,7 +116,10 @@ for (const be of backends) {
   const rand = () => ((r = (r * 1103515245 + 12345) % 2147483648), r % V);
   const idArr = Int32Array.from({ length: B * T }, rand);
   const ids = tf.tensor1d(idArr, "int32");
-  const targets = tf.tensor1d(Int32Array.from({ length: B * T }, (_, i) => idArr[(i + 1) % (B * T)]), "int32");
+  const targets = tf.tensor1d(
+    Int32Array.from({ length: B * T }, (_, i) => idArr[(i + 1) % (B * T)]),
+    "int32",
+  );
   const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9)); // [T, T]
   const nParams = Object.values(vars).reduce((s, v) => s + v.size, 0);
   const times = [];

@@ -161,8 +161,7 @@ if (process.platform !== "linux") {
 const ARCH = { x64: "x86_64", arm64: "aarch64" }[process.arch];
 if (!ARCH) fail(`unsupported CPU architecture ${process.arch} (TensorFlow wheels exist for x86_64 and aarch64)`);
 // On aarch64 the plain `tensorflow` wheel is the CPU build; on x86_64 it carries CUDA (GPU) support.
-const PIP_SPEC =
-  process.env.DPO_TF_PIP_SPEC || `${GPU || ARCH === "aarch64" ? "tensorflow" : "tensorflow-cpu"}==${DEFAULT_TF_VERSION}`;
+const PIP_SPEC = process.env.DPO_TF_PIP_SPEC || `${GPU || ARCH === "aarch64" ? "tensorflow" : "tensorflow-cpu"}==${DEFAULT_TF_VERSION}`;
 
 if (!FORCE && fs.existsSync(path.join(PKG_DIR, "package.json"))) {
   const p = probe();
@@ -208,8 +207,7 @@ if (missing.length) {
 
 // ---------------------------------------------------------------- 2. npm package present
 const bindingBuilt = (dir) =>
-  fs.existsSync(path.join(dir, "lib")) &&
-  fs.readdirSync(path.join(dir, "lib")).some((d) => fs.existsSync(path.join(dir, "lib", d, "tfjs_binding.node")));
+  fs.existsSync(path.join(dir, "lib")) && fs.readdirSync(path.join(dir, "lib")).some((d) => fs.existsSync(path.join(dir, "lib", d, "tfjs_binding.node")));
 if (!fs.existsSync(path.join(PKG_DIR, "binding.gyp"))) {
   const rootPkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
   const declared = { ...rootPkg.dependencies, ...rootPkg.optionalDependencies, ...rootPkg.devDependencies }[PKG];
@@ -324,7 +322,9 @@ function finishDeps(tfLib, fwLib) {
       fs.symlinkSync(nv, path.join(DEPS, "nvidia"));
       log(`linked ${path.join(DEPS, "nvidia")} -> ${nv} (CUDA libraries from pip's nvidia-* packages)`);
     } else {
-      log("note: this libtensorflow looks for CUDA in pip's nvidia-* packages (pip install 'tensorflow[and-cuda]'); none found for python3, so CUDA must come from the system or LD_LIBRARY_PATH");
+      log(
+        "note: this libtensorflow looks for CUDA in pip's nvidia-* packages (pip install 'tensorflow[and-cuda]'); none found for python3, so CUDA must come from the system or LD_LIBRARY_PATH",
+      );
     }
   }
   for (const n of ["libtensorflow.so", "libtensorflow.so.2", `libtensorflow.so.${TFJS_NODE_LIBTF_VERSION}`]) {
@@ -415,7 +415,13 @@ function pipDownload(tmp) {
   }
   const spec = PIP_SPEC;
   const args = [
-    "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", tmp,
+    "-m",
+    "pip",
+    "download",
+    "--no-deps",
+    "--only-binary=:all:",
+    "--dest",
+    tmp,
     ...pipIndexArgs(),
     ...(process.env.DPO_PIP_ARGS ? process.env.DPO_PIP_ARGS.split(/\s+/).filter(Boolean) : []),
     spec,
@@ -498,8 +504,12 @@ let staged = null;
 try {
   staged = JSON.parse(fs.readFileSync(MARKER, "utf8"));
 } catch {}
-const reuse = !FORCE && staged && (staged.source === wanted || staged.source.startsWith(wanted + ":")) &&
-  fs.existsSync(path.join(DEPS_LIB, "libtensorflow.so")) && fs.existsSync(path.join(DEPS, "include", "tensorflow", "c", "c_api.h"));
+const reuse =
+  !FORCE &&
+  staged &&
+  (staged.source === wanted || staged.source.startsWith(wanted + ":")) &&
+  fs.existsSync(path.join(DEPS_LIB, "libtensorflow.so")) &&
+  fs.existsSync(path.join(DEPS, "include", "tensorflow", "c", "c_api.h"));
 if (reuse) log(`reusing libtensorflow staged earlier in ${DEPS} (${staged.source})`);
 const source = reuse ? staged.source : await stage();
 
@@ -519,7 +529,8 @@ const r = run(process.execPath, [nodePreGyp, "install", "--build-from-source", .
   env,
   inherit: true,
 });
-if (r.status !== 0) fail(
+if (r.status !== 0)
+  fail(
     `the addon build failed (output above; DPO_NATIVE_VERBOSE=1 shows node-gyp's log). It needs python3, make, ` +
       `${CXX} and the Node.js headers in ${nodedir}/include/node.`,
   );
@@ -535,7 +546,9 @@ const size = fs.readdirSync(DEPS_LIB).reduce((s, f) => {
   const st = fs.lstatSync(path.join(DEPS_LIB, f));
   return s + (st.isFile() ? st.size : 0);
 }, 0);
-log(`OK: require('${PKG}') -> backend '${p.backend}', libtensorflow ${p.libtensorflow}${GPU ? (p.gpu ? ", GPU device in use" : ", NO GPU device visible (a CPU-only libtensorflow, or CUDA/cuDNN libraries not found: LD_LIBRARY_PATH?)") : ""}`);
+log(
+  `OK: require('${PKG}') -> backend '${p.backend}', libtensorflow ${p.libtensorflow}${GPU ? (p.gpu ? ", GPU device in use" : ", NO GPU device visible (a CPU-only libtensorflow, or CUDA/cuDNN libraries not found: LD_LIBRARY_PATH?)") : ""}`,
+);
 log(`  libtensorflow from ${source}`);
 log(`  libraries: ${DEPS_LIB} (${(size / 1e6).toFixed(0)} MB); addon: ${path.join(PKG_DIR, "lib")}`);
 log(`  total ${secs(t0)}`);

@@ -26,7 +26,9 @@ function corpusOf(file: string): string[] {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const corpusFiles: string[] = [];
-  let vocabSize = NaN, out = "", minFrequency = 2;
+  let vocabSize = NaN,
+    out = "",
+    minFrequency = 2;
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (v === undefined) throw new Error(`train-tokenizer: ${k} needs a value`);

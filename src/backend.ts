@@ -54,7 +54,11 @@ function addonBuilt(pkg: string): boolean {
 /** What dpo-ts uses of @tensorflow/tfjs-node's own API (beyond the backend): SavedModel execution. */
 export interface NativeModule {
   node: {
-    loadSavedModel(path: string, tags: string[], signature: string): Promise<{
+    loadSavedModel(
+      path: string,
+      tags: string[],
+      signature: string,
+    ): Promise<{
       predict(inputs: Record<string, unknown>): unknown;
       dispose(): void;
     }>;

@@ -72,7 +72,14 @@ export type { ChatMessage } from "./tokenizer/tokenizer";
 export { trainByteLevelBpe, trainChatMLTokenizer, CHATML_TEMPLATE, CHATML_SPECIAL_TOKENS } from "./tokenizer/train-bpe";
 
 // Data
-export { loadPreferenceDataset, loadPreferenceData, streamPreferenceRows, detectPreferenceFormat, resolveDataFiles, resolvePreferenceSource } from "./data/dataset";
+export {
+  loadPreferenceDataset,
+  loadPreferenceData,
+  streamPreferenceRows,
+  detectPreferenceFormat,
+  resolveDataFiles,
+  resolvePreferenceSource,
+} from "./data/dataset";
 export type { PreferenceFormat, LoadOptions, PreferenceData, SkippedRow } from "./data/dataset";
 export { readRawRows, readRawRowsSync, formatSource, RowError } from "./data/readers";
 export type { RowSource, RawRow } from "./data/readers";
@@ -130,10 +137,25 @@ export type { SFTConfig } from "./train/sft";
 export { SummaryWriter, tensorboardTag, hparamsMarkdown } from "./metrics/tensorboard";
 export { formatLogLine } from "./metrics/logger";
 export {
-  lossFigure, rewardsFigure, marginsFigure, accuracyFigure, learningRateFigure, gradNormFigure, logpsFigure, klFigure,
-  completionLengthFigure, winRateFigure, rewardKlFigure, compareRunsFigure, compareTable, finalMetricsTable, dpoDashboard,
+  lossFigure,
+  rewardsFigure,
+  marginsFigure,
+  accuracyFigure,
+  learningRateFigure,
+  gradNormFigure,
+  logpsFigure,
+  klFigure,
+  completionLengthFigure,
+  winRateFigure,
+  rewardKlFigure,
+  compareRunsFigure,
+  compareTable,
+  finalMetricsTable,
+  dpoDashboard,
   lossShapesFigure,
-  seriesFromLog, ema, histogram,
+  seriesFromLog,
+  ema,
+  histogram,
 } from "./metrics/plots";
 export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table, LossCurve } from "./metrics/plots";
 export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";

@@ -56,8 +56,23 @@ async function ourCurve(policyDir: string, refDir: string | null, extra: Record<
   const model = loadModelFromDir(policyDir);
   const refModel = refDir ? loadModelFromDir(refDir, { trainable: false }) : undefined;
   const trainer = new DPOTrainer({
-    model, refModel, tokenizer, trainDataset: rows,
-    args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-")), perDeviceTrainBatchSize: rows.length, maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, reportTo: "none", writeReport: false, numSampleGenerations: 0, ...extra },
+    model,
+    refModel,
+    tokenizer,
+    trainDataset: rows,
+    args: {
+      outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-")),
+      perDeviceTrainBatchSize: rows.length,
+      maxSteps: 5,
+      learningRate: 1e-3,
+      lrSchedulerType: "constant",
+      loggingSteps: 1,
+      maxGradNorm: 1,
+      reportTo: "none",
+      writeReport: false,
+      numSampleGenerations: 0,
+      ...extra,
+    },
   });
   await trainer.train();
   const logs = trainer.state.logHistory;
@@ -71,7 +86,13 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
   it("first logits of prompt 0 within 1e-4", () => {
     const model = loadModelFromDir(path.join(FIX, "llama-policy"));
     const ids: number[] = expected.ids[0].prompt;
-    const got = tf.tidy(() => model.forward(tf.tensor2d([ids], [1, ids.length], "int32")).logits.slice([0, 0, 0], [1, 3, 8]).arraySync() as number[][][])[0];
+    const got = tf.tidy(
+      () =>
+        model
+          .forward(tf.tensor2d([ids], [1, ids.length], "int32"))
+          .logits.slice([0, 0, 0], [1, 3, 8])
+          .arraySync() as number[][][],
+    )[0];
     const want: number[][] = expected.models.llama.first_logits_prompt0_pos0to2_vocab0to7;
     for (let i = 0; i < 3; i++) for (let j = 0; j < 8; j++) expect(Math.abs(got[i][j] - want[i][j])).toBeLessThan(1e-4);
     model.dispose();
@@ -91,7 +112,13 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     });
     for (const key of ["sigmoid_beta0.1_ls0.0", "hinge_beta0.1_ls0.0", "sigmoid_beta0.1_ls0.1"]) {
       const [, lossType, beta, ls] = /^(\w+)_beta([\d.]+)_ls([\d.]+)$/.exec(key)!;
-      const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows, args: { lossType: lossType as "sigmoid", beta: Number(beta), labelSmoothing: Number(ls) } });
+      const trainer = new DPOTrainer({
+        model: policy,
+        refModel: reference,
+        tokenizer,
+        trainDataset: rows,
+        args: { lossType: lossType as "sigmoid", beta: Number(beta), labelSmoothing: Number(ls) },
+      });
       const got = await trainer.computeMetrics(trainer.trainPairs, rows.length);
       for (const name of Object.keys(got)) relClose(got[name], expected.models.llama.metrics[key][name], 1e-4, `${key} ${name}`);
       trainer.dispose();
@@ -128,7 +155,10 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     const model = loadModelFromDir(path.join(FIX, "llama-policy"));
     const ids = tf.tensor2d([expected.ids[0].prompt], undefined, "int32");
     const grads = (checkpoint: boolean) => {
-      const { grads } = tf.variableGrads(() => model.hiddenStates(ids, { gradientCheckpointing: checkpoint }).square().mean() as tf.Scalar, model.trainableVariables());
+      const { grads } = tf.variableGrads(
+        () => model.hiddenStates(ids, { gradientCheckpointing: checkpoint }).square().mean() as tf.Scalar,
+        model.trainableVariables(),
+      );
       const out = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync().slice()]));
       tf.dispose(Object.values(grads));
       return out;
@@ -137,7 +167,8 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     const checkpointed = grads(true);
     expect(Object.keys(checkpointed).sort()).toEqual(Object.keys(plain).sort());
     for (const key of Object.keys(plain)) {
-      const a = plain[key], b = checkpointed[key];
+      const a = plain[key],
+        b = checkpointed[key];
       let diff = 0;
       for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
       expect(diff, key).toBeLessThan(1e-6);
@@ -155,53 +186,85 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-bad-"));
     const config = JSON.parse(fs.readFileSync(path.join(FIX, "llama-policy/config.json"), "utf8"));
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, model_type: "falcon" }));
-    expect(() => loadModelFromDir(dir)).toThrow(/config\.json: field "model_type" is "falcon"; dpo-ts supports "gpt2" \(GPT2LMHeadModel\), "llama" \(LlamaForCausalLM\), "mistral" \(MistralForCausalLM\), "qwen2" \(Qwen2ForCausalLM\)/);
+    expect(() => loadModelFromDir(dir)).toThrow(
+      /config\.json: field "model_type" is "falcon"; dpo-ts supports "gpt2" \(GPT2LMHeadModel\), "llama" \(LlamaForCausalLM\), "mistral" \(MistralForCausalLM\), "qwen2" \(Qwen2ForCausalLM\)/,
+    );
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, rope_parameters: { rope_type: "yarn", rope_theta: 1e4, factor: 2 } }));
     expect(() => loadModelFromDir(dir)).toThrow(/rope type "yarn" is not supported \(supported: default, linear, llama3\)/);
   });
 });
 
-describe.skipIf(skipUnless(pythonTransformers, "tiny Mistral, Qwen2, Llama variants made by transformers", NEEDS.torch))(`random tiny Mistral, Qwen2, Llama variants made by transformers${pythonTransformers ? "" : " (skipped: the venv lacks torch/transformers)"}`, () => {
-  let dir = "";
-  let made: Record<string, { logits_prompt0: number[][]; per_pair: { chosen: number; rejected: number }[]; greedy_prompt0_12_tokens: number[]; sequence_lengths: number[] }>;
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tiny-models-"));
-    const run = spawnSync(pythonTransformers!, [path.join(__dirname, "helpers/make_tiny_models.py"), dir], { encoding: "utf8" });
-    if (run.status !== 0) throw new Error(`make_tiny_models.py failed:\n${run.stderr.slice(-3000)}`);
-    made = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")).models;
-  }, 120_000);
-
-  for (const name of ["mistral", "qwen2", "llama-llama3", "llama-linear"]) {
-    it(`${name}: logits at every position within 1e-4, per-pair log-probs within 1e-4, greedy tokens identical`, async () => {
-      const model = loadModelFromDir(path.join(dir, name));
-      const want = made[name];
-      if (name === "mistral") expect(Math.min(...want.sequence_lengths)).toBeGreaterThan(5); // the window is shorter than every sequence
-      const ids: number[] = expected.ids[0].prompt;
-      const logits = tf.tidy(() => model.forward(tf.tensor2d([ids], undefined, "int32")).logits.arraySync() as number[][][])[0];
-      let worst = 0;
-      logits.forEach((row, t) => row.forEach((x, v) => (worst = Math.max(worst, Math.abs(x - want.logits_prompt0[t][v])))));
-      expect(worst).toBeLessThan(1e-4);
-      const logps = await pairLogps(model, await Tokenizer.fromDir(path.join(dir, name)));
-      want.per_pair.forEach((pair, i) => {
-        relClose(logps[i], pair.chosen, 1e-4, `${name} pair ${i} chosen`);
-        relClose(logps[rows.length + i], pair.rejected, 1e-4, `${name} pair ${i} rejected`);
-      });
-      const before = tf.memory().numTensors;
-      const out = await generate(model, ids, { maxNewTokens: 12, eosTokenId: null });
-      expect(out.tokens).toEqual(want.greedy_prompt0_12_tokens);
-      expect(tf.memory().numTensors).toBe(before);
-      model.dispose();
-    });
-  }
-
-  for (const name of ["mistral", "qwen2"]) {
-    it.skipIf(skipUnless(pythonTrl, "DPO curves of each architecture against live TRL", NEEDS.venv))(`${name}: 5-step DPO curve within 1e-3 of live TRL (reference = a copy of the policy)${pythonTrl ? "" : " (skipped: no trl in the venv)"}`, async () => {
-      const run = spawnSync(pythonTrl!, [path.join(ROOT, "bench/trl_dpo.py"), "--model", path.join(dir, name), "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 });
-      if (run.status !== 0) throw new Error(`bench/trl_dpo.py failed:\n${run.stderr.slice(-3000)}`);
-      compareToTrl(await ourCurve(path.join(dir, name), null, { beta: 0.1 }), JSON.parse(run.stdout).logs, "live TRL");
+describe.skipIf(skipUnless(pythonTransformers, "tiny Mistral, Qwen2, Llama variants made by transformers", NEEDS.torch))(
+  `random tiny Mistral, Qwen2, Llama variants made by transformers${pythonTransformers ? "" : " (skipped: the venv lacks torch/transformers)"}`,
+  () => {
+    let dir = "";
+    let made: Record<
+      string,
+      { logits_prompt0: number[][]; per_pair: { chosen: number; rejected: number }[]; greedy_prompt0_12_tokens: number[]; sequence_lengths: number[] }
+    >;
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tiny-models-"));
+      const run = spawnSync(pythonTransformers!, [path.join(__dirname, "helpers/make_tiny_models.py"), dir], { encoding: "utf8" });
+      if (run.status !== 0) throw new Error(`make_tiny_models.py failed:\n${run.stderr.slice(-3000)}`);
+      made = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")).models;
     }, 120_000);
-  }
-});
+
+    for (const name of ["mistral", "qwen2", "llama-llama3", "llama-linear"]) {
+      it(`${name}: logits at every position within 1e-4, per-pair log-probs within 1e-4, greedy tokens identical`, async () => {
+        const model = loadModelFromDir(path.join(dir, name));
+        const want = made[name];
+        if (name === "mistral") expect(Math.min(...want.sequence_lengths)).toBeGreaterThan(5); // the window is shorter than every sequence
+        const ids: number[] = expected.ids[0].prompt;
+        const logits = tf.tidy(() => model.forward(tf.tensor2d([ids], undefined, "int32")).logits.arraySync() as number[][][])[0];
+        let worst = 0;
+        logits.forEach((row, t) => row.forEach((x, v) => (worst = Math.max(worst, Math.abs(x - want.logits_prompt0[t][v])))));
+        expect(worst).toBeLessThan(1e-4);
+        const logps = await pairLogps(model, await Tokenizer.fromDir(path.join(dir, name)));
+        want.per_pair.forEach((pair, i) => {
+          relClose(logps[i], pair.chosen, 1e-4, `${name} pair ${i} chosen`);
+          relClose(logps[rows.length + i], pair.rejected, 1e-4, `${name} pair ${i} rejected`);
+        });
+        const before = tf.memory().numTensors;
+        const out = await generate(model, ids, { maxNewTokens: 12, eosTokenId: null });
+        expect(out.tokens).toEqual(want.greedy_prompt0_12_tokens);
+        expect(tf.memory().numTensors).toBe(before);
+        model.dispose();
+      });
+    }
+
+    for (const name of ["mistral", "qwen2"]) {
+      it.skipIf(skipUnless(pythonTrl, "DPO curves of each architecture against live TRL", NEEDS.venv))(
+        `${name}: 5-step DPO curve within 1e-3 of live TRL (reference = a copy of the policy)${pythonTrl ? "" : " (skipped: no trl in the venv)"}`,
+        async () => {
+          const run = spawnSync(
+            pythonTrl!,
+            [
+              path.join(ROOT, "bench/trl_dpo.py"),
+              "--model",
+              path.join(dir, name),
+              "--prefs",
+              path.join(FIX, "prefs.jsonl"),
+              "--lr",
+              "1e-3",
+              "--beta",
+              "0.1",
+              "--steps",
+              "5",
+              "--loss-type",
+              "sigmoid",
+              "--lr-scheduler",
+              "constant",
+            ],
+            { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 },
+          );
+          if (run.status !== 0) throw new Error(`bench/trl_dpo.py failed:\n${run.stderr.slice(-3000)}`);
+          compareToTrl(await ourCurve(path.join(dir, name), null, { beta: 0.1 }), JSON.parse(run.stdout).logs, "live TRL");
+        },
+        120_000,
+      );
+    }
+  },
+);
 
 describe("BOS from a tokenizer's post-processor and from a chat template", () => {
   it("adds the post-processor's BOS once, and none more when the (templated) text already starts with it", async () => {

@@ -58,7 +58,12 @@ describe("graph tracing (native backend)", () => {
     if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
     const fn = (x: tf.Tensor2D, w: tf.Tensor2D, lr: tf.Scalar) =>
       tf.tidy(() => {
-        const loss = (weights: tf.Tensor) => tf.softmax(x.matMul(weights as tf.Tensor2D)).reshape([-1]).square().sum() as tf.Scalar;
+        const loss = (weights: tf.Tensor) =>
+          tf
+            .softmax(x.matMul(weights as tf.Tensor2D))
+            .reshape([-1])
+            .square()
+            .sum() as tf.Scalar;
         const { value, grad } = tf.valueAndGrad(loss)(w);
         return { loss: value, w: w.sub(grad.mul(lr)) };
       });
@@ -91,55 +96,98 @@ describe("DPOTrainer with compileStep", () => {
     { perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, lossType: "sigmoid_norm", useWeighting: true, fDivergenceType: "js_divergence" },
     { arch: "llama", perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, gradientCheckpointing: true },
     // LoRA with the adapters-off policy as the reference (one set of base weights feeds both sides of the graph).
-    { arch: "llama", lora: true, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 1, usePeft: true, loraR: 4, loraAlpha: 8, loraTargetModules: "all-linear" },
-  ] as Record<string, unknown>[])("follows the eager run step for step, with the weights updated and no tensors left behind (%o)", async (item, ctx) => {
-    if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
-    const { arch = "gpt2", lora = false, ...batching } = item;
-    const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
-    const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : lora ? "layers.1.mlp.up_proj.lora_B.weight" : "layers.1.mlp.up_proj.weight";
-    const run = async (compileStep: boolean) => {
-      const policy = await loadModel(path.join(FIX, `${arch}-policy`));
-      const reference = await loadModel(path.join(FIX, `${arch}-ref`), { trainable: false });
-      const counts: number[] = [];
-      const trainer = new DPOTrainer({
-        model: policy, refModel: lora ? undefined : reference, tokenizer, trainDataset: rows,
-        args: {
-          outputDir: tmp("dpo-compiled-"), maxSteps: 8, ...batching, loggingSteps: 1, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 2, weightDecay: 0.01,
-          reportTo: "none", numSampleGenerations: 0, writeReport: false, compileStep, padToMultipleOf: 8,
-        },
-        callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+    {
+      arch: "llama",
+      lora: true,
+      perDeviceTrainBatchSize: 2,
+      gradientAccumulationSteps: 1,
+      usePeft: true,
+      loraR: 4,
+      loraAlpha: 8,
+      loraTargetModules: "all-linear",
+    },
+  ] as Record<string, unknown>[])(
+    "follows the eager run step for step, with the weights updated and no tensors left behind (%o)",
+    async (item, ctx) => {
+      if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
+      const { arch = "gpt2", lora = false, ...batching } = item;
+      const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
+      const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : lora ? "layers.1.mlp.up_proj.lora_B.weight" : "layers.1.mlp.up_proj.weight";
+      const run = async (compileStep: boolean) => {
+        const policy = await loadModel(path.join(FIX, `${arch}-policy`));
+        const reference = await loadModel(path.join(FIX, `${arch}-ref`), { trainable: false });
+        const counts: number[] = [];
+        const trainer = new DPOTrainer({
+          model: policy,
+          refModel: lora ? undefined : reference,
+          tokenizer,
+          trainDataset: rows,
+          args: {
+            outputDir: tmp("dpo-compiled-"),
+            maxSteps: 8,
+            ...batching,
+            loggingSteps: 1,
+            learningRate: 1e-3,
+            lrSchedulerType: "cosine",
+            warmupSteps: 2,
+            weightDecay: 0.01,
+            reportTo: "none",
+            numSampleGenerations: 0,
+            writeReport: false,
+            compileStep,
+            padToMultipleOf: 8,
+          },
+          callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+        });
+        await trainer.train();
+        const weights = Array.from(policy.params.get(watched)!.dataSync());
+        const logs = trainer.state.logHistory;
+        const stats = trainer.compileStats();
+        trainer.dispose();
+        policy.dispose();
+        reference.dispose();
+        return { logs, weights, counts, stats };
+      };
+      const eager = await run(false);
+      const compiled = await run(true);
+      expect(compiled.logs).toHaveLength(8);
+      // Some updates traced (one per batch shape), the others ran a graph.
+      expect(compiled.stats!.graphs).toBeGreaterThanOrEqual(1);
+      expect(compiled.stats!.graphRuns).toBe(8 - compiled.stats!.graphs);
+      expect(compiled.stats!.graphRuns).toBeGreaterThanOrEqual(4);
+      compiled.logs.forEach((entry, i) => {
+        for (const key of [
+          "loss",
+          "rewards/chosen",
+          "rewards/margins",
+          "rewards/accuracies",
+          "logps/rejected",
+          "logits/chosen",
+          "grad_norm",
+          "learning_rate",
+        ]) {
+          expect(Math.abs(entry[key] - eager.logs[i][key]), `step ${i + 1} ${key}: compiled ${entry[key]}, eager ${eager.logs[i][key]}`).toBeLessThan(
+            1e-4 * (1 + Math.abs(eager.logs[i][key])),
+          );
+        }
       });
-      await trainer.train();
-      const weights = Array.from(policy.params.get(watched)!.dataSync());
-      const logs = trainer.state.logHistory;
-      const stats = trainer.compileStats();
-      trainer.dispose();
-      policy.dispose();
-      reference.dispose();
-      return { logs, weights, counts, stats };
-    };
-    const eager = await run(false);
-    const compiled = await run(true);
-    expect(compiled.logs).toHaveLength(8);
-    // Some updates traced (one per batch shape), the others ran a graph.
-    expect(compiled.stats!.graphs).toBeGreaterThanOrEqual(1);
-    expect(compiled.stats!.graphRuns).toBe(8 - compiled.stats!.graphs);
-    expect(compiled.stats!.graphRuns).toBeGreaterThanOrEqual(4);
-    compiled.logs.forEach((entry, i) => {
-      for (const key of ["loss", "rewards/chosen", "rewards/margins", "rewards/accuracies", "logps/rejected", "logits/chosen", "grad_norm", "learning_rate"]) {
-        expect(Math.abs(entry[key] - eager.logs[i][key]), `step ${i + 1} ${key}: compiled ${entry[key]}, eager ${eager.logs[i][key]}`).toBeLessThan(1e-4 * (1 + Math.abs(eager.logs[i][key])));
-      }
-    });
-    compiled.weights.forEach((w, i) => expect(Math.abs(w - eager.weights[i])).toBeLessThan(1e-4));
-    // Steps that ran the graph (not the traces) leave the tensor count where it was.
-    expect(new Set(compiled.counts.slice(-4)).size, `numTensors per step: ${compiled.counts}`).toBe(1);
-  }, 120_000);
+      compiled.weights.forEach((w, i) => expect(Math.abs(w - eager.weights[i])).toBeLessThan(1e-4));
+      // Steps that ran the graph (not the traces) leave the tensor count where it was.
+      expect(new Set(compiled.counts.slice(-4)).size, `numTensors per step: ${compiled.counts}`).toBe(1);
+    },
+    120_000,
+  );
 
   it("is refused clearly off the native backend", async (ctx) => {
     if (native()) return skipTest(ctx, "compileStep refused off the native backend", "runs with DPO_BACKEND=wasm or cpu");
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
     const policy = await loadModel(path.join(FIX, "gpt2-policy"));
-    const trainer = new DPOTrainer({ model: policy, tokenizer, trainDataset: rows, args: { outputDir: tmp("dpo-compiled-"), maxSteps: 1, compileStep: true, reportTo: "none" } });
+    const trainer = new DPOTrainer({
+      model: policy,
+      tokenizer,
+      trainDataset: rows,
+      args: { outputDir: tmp("dpo-compiled-"), maxSteps: 1, compileStep: true, reportTo: "none" },
+    });
     await expect(trainer.train()).rejects.toThrow(/"compileStep" needs the native "tensorflow" backend; the active backend is/);
     trainer.dispose();
     policy.dispose();

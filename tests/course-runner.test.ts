@@ -8,17 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import {
-  CellOutput,
-  CodeCell,
-  Notebook,
-  codeCell,
-  markdownCell,
-  newNotebook,
-  parseNotebook,
-  readNotebook,
-  serializeNotebook,
-} from "../src/course/notebook";
+import { CellOutput, CodeCell, Notebook, codeCell, markdownCell, newNotebook, parseNotebook, readNotebook, serializeNotebook } from "../src/course/notebook";
 import { injectParameters, parameterDeclarations } from "../src/course/parameters";
 import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
 import { LiveDisplay, displayBundle } from "../src/course/display";
@@ -78,15 +68,16 @@ async function run(name: string, opts: Parameters<typeof runNotebookInChild>[1] 
 
 describe("notebook format", () => {
   it("round-trips through nbformat's on-disk layout", () => {
-    const nb = newNotebook([
-      markdownCell("# Title\nline two", { id: "md" }),
-      codeCell("let a = 1;\nlet b = 2;", { id: "code", tags: ["parameters"] }),
-    ]);
+    const nb = newNotebook([markdownCell("# Title\nline two", { id: "md" }), codeCell("let a = 1;\nlet b = 2;", { id: "code", tags: ["parameters"] })]);
     const c = nb.cells[1] as CodeCell;
     c.execution_count = 4;
     c.outputs = [
       stream("stdout", "x\ny\n"),
-      { output_type: "display_data", data: { "text/html": "<b>1</b>\n<i>2</i>", "application/vnd.plotly.v1+json": { data: [{ y: [1, 2] }] }, "image/png": "AAAA" }, metadata: {} },
+      {
+        output_type: "display_data",
+        data: { "text/html": "<b>1</b>\n<i>2</i>", "application/vnd.plotly.v1+json": { data: [{ y: [1, 2] }] }, "image/png": "AAAA" },
+        metadata: {},
+      },
       { output_type: "error", ename: "Error", evalue: "boom", traceback: ["Error: boom", "    at x"] },
     ];
     const text = serializeNotebook(nb);
@@ -104,9 +95,7 @@ describe("notebook format", () => {
   });
 
   it("names the file and the field for invalid notebooks", () => {
-    expect(() => parseNotebook('{"nbformat": 3, "nbformat_minor": 0, "cells": []}', "old.ipynb")).toThrow(
-      "old.ipynb: nbformat: expected 4, got 3",
-    );
+    expect(() => parseNotebook('{"nbformat": 3, "nbformat_minor": 0, "cells": []}', "old.ipynb")).toThrow("old.ipynb: nbformat: expected 4, got 3");
     expect(() =>
       parseNotebook('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "id": "a", "source": 3}]}', "x.ipynb"),
     ).toThrow("x.ipynb: cells[0].source: expected a string or an array of strings");
@@ -142,9 +131,7 @@ describe("parameters", () => {
     const twice = injectParameters(once, { beta: 0.5 });
     expect(once.cells.map((c) => c.id).slice(0, 2)).toEqual(["imports", "params"]);
     expect(once.cells[2].metadata.tags).toEqual(["injected-parameters"]);
-    expect(once.cells[2].source).toBe(
-      '// Parameters injected by the dpo-ts notebook runner.\n{\n  steps = 10;\n  lr = 5e-7;\n  legacy = "b\\n";\n}',
-    );
+    expect(once.cells[2].source).toBe('// Parameters injected by the dpo-ts notebook runner.\n{\n  steps = 10;\n  lr = 5e-7;\n  legacy = "b\\n";\n}');
     expect(twice.cells.length).toBe(4);
     expect(twice.cells[2].source).toContain("beta = 0.5;");
     expect(twice.cells[2].source).not.toContain("steps");
@@ -236,9 +223,7 @@ describe.concurrent("runNotebookInChild", () => {
     const plain = await run("parameters");
     expect(plain.res.ok).toBe(true);
     expect(plain.nb.cells.some((c) => (c.metadata.tags ?? []).includes("injected-parameters"))).toBe(false);
-    expect(codeCells(plain.nb)[1].outputs).toEqual([
-      stream("stdout", '{"steps":3,"name":"default","cfg":{"lr":0.1,"tags":["a"]},"quick":false}\ndoubled 6\n'),
-    ]);
+    expect(codeCells(plain.nb)[1].outputs).toEqual([stream("stdout", '{"steps":3,"name":"default","cfg":{"lr":0.1,"tags":["a"]},"quick":false}\ndoubled 6\n')]);
 
     const parameters = { steps: 10, cfg: { lr: 0.5, tags: [] }, quick: true };
     const { res, nb } = await run("parameters", { parameters });
@@ -301,7 +286,12 @@ describe.concurrent("runNotebookInChild", () => {
     const { res, nb } = await run("compile-error");
     expect(res.error).toMatchObject({ kind: "cell", cellIndex: 1, ename: "TSError", evalue: "1:1 - Type 'string' is not assignable to type 'number'." });
     expect((nb.cells[1] as CodeCell).outputs).toEqual([
-      { output_type: "error", ename: "TSError", evalue: "1:1 - Type 'string' is not assignable to type 'number'.", traceback: ["TypeScript: 1:1 - Type 'string' is not assignable to type 'number'."] },
+      {
+        output_type: "error",
+        ename: "TSError",
+        evalue: "1:1 - Type 'string' is not assignable to type 'number'.",
+        traceback: ["TypeScript: 1:1 - Type 'string' is not assignable to type 'number'."],
+      },
     ]);
   }, 180_000);
 
@@ -430,7 +420,17 @@ describe("kernelspec", () => {
       const outDir = path.join(tmp, "nbconvert");
       const conv = spawnSync(
         JUPYTER,
-        ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=dpo-ts", "--ExecutePreprocessor.timeout=120", "--output-dir", outDir, path.join(FIX, "display.ipynb")],
+        [
+          "nbconvert",
+          "--to",
+          "notebook",
+          "--execute",
+          "--ExecutePreprocessor.kernel_name=dpo-ts",
+          "--ExecutePreprocessor.timeout=120",
+          "--output-dir",
+          outDir,
+          path.join(FIX, "display.ipynb"),
+        ],
         { env, encoding: "utf8", timeout: 240_000 },
       );
       expect(conv.status, conv.stderr).toBe(0);

@@ -77,13 +77,19 @@ describe("formats (TRL's data_utils)", () => {
     const s = await loadPreferenceData(write("imp.jsonl", jsonl([{ chosen: "Sky is blue", rejected: "Sky is green" }])), chatml);
     expect(s.format).toBe("implicit");
     expect(texts(s.rows)).toEqual([{ prompt: "Sky is", chosen: " blue", rejected: " green" }]);
-    const m = await loadPreferenceData(write("impc.jsonl", jsonl(conv.map((r) => ({ chosen: [...r.prompt, ...r.chosen], rejected: [...r.prompt, ...r.rejected] })))), chatml);
+    const m = await loadPreferenceData(
+      write("impc.jsonl", jsonl(conv.map((r) => ({ chosen: [...r.prompt, ...r.chosen], rejected: [...r.prompt, ...r.rejected] })))),
+      chatml,
+    );
     expect(m.format).toBe("implicit");
     expect(m.conversational).toBe(true);
     const explicit = await loadPreferenceDataset(write("conv2.jsonl", jsonl(conv)), chatml);
     expect(texts(m.rows)).toEqual(texts(explicit));
     // TRL's maybe_extract_prompt: a string prompt beside message lists is ignored
-    const h = await loadPreferenceData(write("hh.jsonl", jsonl([{ prompt: "sky?", chosen: [...conv[0].prompt, ...conv[0].chosen], rejected: [...conv[0].prompt, ...conv[0].rejected] }])), chatml);
+    const h = await loadPreferenceData(
+      write("hh.jsonl", jsonl([{ prompt: "sky?", chosen: [...conv[0].prompt, ...conv[0].chosen], rejected: [...conv[0].prompt, ...conv[0].rejected] }])),
+      chatml,
+    );
     expect(h.promptIgnored).toBe(1);
     expect(texts(h.rows)).toEqual(texts(explicit).slice(0, 1));
   });
@@ -92,20 +98,24 @@ describe("formats (TRL's data_utils)", () => {
     const o = await loadPreferenceData(write("orca.jsonl", jsonl([{ system: "", question: "q", chosen: "c", rejected: "r" }])), chatml);
     expect(o.format).toBe("orca");
     expect(texts(o.rows)[0]).toEqual({ prompt: "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n", chosen: "c<|im_end|>\n", rejected: "r<|im_end|>\n" });
-    const m = await loadPreferenceDataset(write("cols.jsonl", jsonl([{ instruction: "p", better: "c", worse: "r" }])), null, { columns: { prompt: "instruction", chosen: "better", rejected: "worse" } });
+    const m = await loadPreferenceDataset(write("cols.jsonl", jsonl([{ instruction: "p", better: "c", worse: "r" }])), null, {
+      columns: { prompt: "instruction", chosen: "better", rejected: "worse" },
+    });
     expect(texts(m)).toEqual([{ prompt: "p", chosen: "c", rejected: "r" }]);
   });
 
   it("the format is decided over all rows: the odd row is named, with where the majority starts", async () => {
     const f = write("mixed.jsonl", jsonl([conv[0], { prompt: "p", chosen: "c", rejected: "r" }, conv[1]]));
     await expect(loadPreferenceDataset(f, chatml)).rejects.toThrow(`${f}:2: row is standard but the data set is conversational (2 of 3 rows, first at ${f}:1)`);
-    await expect(loadPreferenceDataset(f, chatml, { format: "standard" })).rejects.toThrow(`${f}:1: row is conversational but the format asked for is standard`);
+    await expect(loadPreferenceDataset(f, chatml, { format: "standard" })).rejects.toThrow(
+      `${f}:1: row is conversational but the format asked for is standard`,
+    );
   });
 });
 
 describe("readers", () => {
   const rows = [
-    { prompt: "Line one\nline \"two\", with comma", chosen: "c1", rejected: "r1" },
+    { prompt: 'Line one\nline "two", with comma', chosen: "c1", rejected: "r1" },
     { prompt: "p2", chosen: "é ünïcode ✓", rejected: "r2" },
   ];
 
@@ -150,17 +160,37 @@ describe("readers", () => {
 describe("validation: one message naming file, line and field; skipInvalid reports every skipped row", () => {
   it("invalid UTF-8, lone surrogates, empty / whitespace-only text, identical completions, wrong types, missing columns", async () => {
     const good = JSON.stringify({ prompt: "p", chosen: "c", rejected: "r" });
-    const badUtf8 = Buffer.concat([Buffer.from(good + "\n" + '{"prompt": "p", "chosen": "caf'), Buffer.from([0xc3, 0x28]), Buffer.from('", "rejected": "r"}\n')]);
+    const badUtf8 = Buffer.concat([
+      Buffer.from(good + "\n" + '{"prompt": "p", "chosen": "caf'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('", "rejected": "r"}\n'),
+    ]);
     const cases: Array<[string, string | Buffer, string]> = [
       ["utf8.jsonl", badUtf8, ":2: invalid UTF-8 at byte 31"],
-      ["surrogate.jsonl", good + '\n{"prompt": "p", "chosen": "a\\ud800b", "rejected": "r"}\n', ':2: field "chosen" contains a lone surrogate U+D800 at character 2'],
+      [
+        "surrogate.jsonl",
+        good + '\n{"prompt": "p", "chosen": "a\\ud800b", "rejected": "r"}\n',
+        ':2: field "chosen" contains a lone surrogate U+D800 at character 2',
+      ],
       ["ws.jsonl", JSON.stringify({ prompt: " \n\t", chosen: "c", rejected: "r" }), ':1: field "prompt" must be a non-empty string (got whitespace only)'],
       ["same.jsonl", JSON.stringify({ prompt: "p", chosen: "same", rejected: "same" }), ':1: field "rejected" is identical to "chosen"'],
       ["type.jsonl", JSON.stringify({ prompt: "p", chosen: 3, rejected: "r" }), ':1: field "chosen" must be a non-empty string (got number)'],
-      ["missing.jsonl", JSON.stringify({ prompt: "p", chosen: "c", answer: "r" }), ':1: field "rejected" is missing: a preference row needs "chosen" and "rejected" (plus "prompt", or "question" for orca rows); the row has columns: prompt, chosen, answer'],
-      ["msg.jsonl", JSON.stringify({ prompt: [user("q")], chosen: [{ role: "assistant" }], rejected: [assistant("r")] }), ':1: field "chosen[0].content" must be a non-empty string (missing)'],
+      [
+        "missing.jsonl",
+        JSON.stringify({ prompt: "p", chosen: "c", answer: "r" }),
+        ':1: field "rejected" is missing: a preference row needs "chosen" and "rejected" (plus "prompt", or "question" for orca rows); the row has columns: prompt, chosen, answer',
+      ],
+      [
+        "msg.jsonl",
+        JSON.stringify({ prompt: [user("q")], chosen: [{ role: "assistant" }], rejected: [assistant("r")] }),
+        ':1: field "chosen[0].content" must be a non-empty string (missing)',
+      ],
       ["json.jsonl", good + "\n{oops}\n", ":2: invalid JSON at line 2"],
-      ["halfconv.jsonl", JSON.stringify({ prompt: [user("q")], chosen: "c", rejected: [assistant("r")] }), ':1: field "chosen" must be a non-empty list of {role, content} messages (got a string)'],
+      [
+        "halfconv.jsonl",
+        JSON.stringify({ prompt: [user("q")], chosen: "c", rejected: [assistant("r")] }),
+        ':1: field "chosen" must be a non-empty list of {role, content} messages (got a string)',
+      ],
     ];
     for (const [name, text, message] of cases) {
       const f = write(name, text);
@@ -173,15 +203,21 @@ describe("validation: one message naming file, line and field; skipInvalid repor
   });
 
   it("skipInvalid keeps the good rows and lists every bad one in file order", async () => {
-    const f = write("mixbad.jsonl", jsonl([
-      { prompt: "p", chosen: "c", rejected: "r" },
-      { prompt: "p", chosen: "", rejected: "r" },
-      { prompt: "p", chosen: "x", rejected: "x" },
-      { prompt: "p2", chosen: "c", rejected: "r" },
-    ]));
+    const f = write(
+      "mixbad.jsonl",
+      jsonl([
+        { prompt: "p", chosen: "c", rejected: "r" },
+        { prompt: "p", chosen: "", rejected: "r" },
+        { prompt: "p", chosen: "x", rejected: "x" },
+        { prompt: "p2", chosen: "c", rejected: "r" },
+      ]),
+    );
     const d = await loadPreferenceData(f, null, { skipInvalid: true });
     expect(d.rows.map((r) => r.source!.line)).toEqual([1, 4]);
-    expect(d.skipped.map((s) => [s.source.line, s.field])).toEqual([[2, "chosen"], [3, "rejected"]]);
+    expect(d.skipped.map((s) => [s.source.line, s.field])).toEqual([
+      [2, "chosen"],
+      [3, "rejected"],
+    ]);
     expect(d.totalRows).toBe(4);
   });
 });
@@ -191,7 +227,9 @@ describe("truncation as TRL has it", () => {
 
   it("keep_start cuts completion ends; keep_end cuts prompt starts per sequence; legacy limits; counts and drops by line", () => {
     const full = tokenizePair(row, chatml, { maxLength: null });
-    const P = full.promptIds.length, C = full.chosenIds.length, R = full.rejectedIds.length;
+    const P = full.promptIds.length,
+      C = full.chosenIds.length,
+      R = full.rejectedIds.length;
     const start = tokenizePair(row, chatml, { maxLength: P + 2 });
     expect(start).toEqual({ promptIds: full.promptIds, chosenIds: full.chosenIds.slice(0, 2), rejectedIds: full.rejectedIds.slice(0, 2) });
     const end = tokenizePair(row, chatml, { maxLength: C + 2, truncationMode: "keep_end" });
@@ -212,92 +250,126 @@ describe("truncation as TRL has it", () => {
 
 const py = pythonWith("pyarrow", "trl", "datasets");
 
-describe.skipIf(skipUnless(py, "Parquet, data inspect and TRL's tokenization (.venv)", NEEDS.venv))("Parquet (written by pyarrow), data inspect, and TRL's tokenization (.venv)", () => {
-  it("reads snappy and zstd Parquet with a list<struct> column by row group; inspect counts; a corrupted copy names the row", async () => {
-    const rows = Array.from({ length: 25 }, (_, i) => ({ prompt: [user(`q${i}`)], chosen: [assistant(`good ${i}`)], rejected: [assistant(`bad ${i}`)], score: i }));
-    const json = write("pq.json", JSON.stringify(rows));
-    const res = spawnSync(py!, [path.join(__dirname, "helpers/write_parquet.py"), json, path.join(dir, "conv"), "10"], { encoding: "utf8" });
-    expect(res.status, res.stderr).toBe(0);
-    expect(res.stdout).toContain("prompt: list<item: struct<role: string, content: string>>");
-    const jsonlFile = write("conv-all.jsonl", jsonl(rows));
-    const fromJsonl = texts(await loadPreferenceDataset(jsonlFile, chatml));
-    for (const codec of ["snappy", "zstd"]) {
-      const f = path.join(dir, `conv-${codec}.parquet`);
-      const got = await loadPreferenceDataset(f, chatml);
-      expect(texts(got)).toEqual(fromJsonl);
-      expect(got[24].source).toEqual({ file: f, line: 25, unit: "row" });
-    }
-    // data inspect (CLI) on the Parquet file and on the conversational JSONL
-    for (const f of [path.join(dir, "conv-zstd.parquet"), jsonlFile]) {
-      const out = spawnSync("node", [CLI, "data", "inspect", f, "--json", "--tokenizer", path.join(FIX, "gpt2-policy"), "--max-length", "13"], { encoding: "utf8" });
-      expect(out.status, out.stderr).toBe(0);
-      const s = JSON.parse(out.stdout);
-      expect([s.format, s.rows, s.skipped.length, s.unit]).toEqual(["conversational", 25, 0, "tokens"]);
-      // prompts of q0..q9 are 12 tokens (kept, completions cut to 1 token), of q10..q24 13 tokens: dropped as TRL 1.13 does
-      expect([s.kept, s.dropped.length, s.truncated.rows, s.lengths.prompt.min, s.lengths.prompt.max]).toEqual([10, 15, 10, 12, 13]);
-      expect(s.dropped[0].where).toBe(f.endsWith(".parquet") ? `${f}: row 11` : `${f}:11`);
-    }
-    // corrupted copy: row 13 has identical completions, row 20 an empty prompt message
-    const broken = rows.map((r, i) => (i === 12 ? { ...r, rejected: r.chosen } : i === 19 ? { ...r, prompt: [user("   ")] } : r));
-    const res2 = spawnSync(py!, [path.join(__dirname, "helpers/write_parquet.py"), write("pq2.json", JSON.stringify(broken)), path.join(dir, "broken"), "10"], { encoding: "utf8" });
-    expect(res2.status, res2.stderr).toBe(0);
-    const bf = path.join(dir, "broken-snappy.parquet");
-    const out = spawnSync("node", [CLI, "data", "inspect", bf], { encoding: "utf8" });
-    expect(out.status).toBe(1);
-    expect(out.stdout).toContain(`rows       25 read, 23 kept, 2 invalid`);
-    expect(out.stdout).toContain(`${bf}: row 13: field "rejected" is identical to "chosen"`);
-    expect(out.stdout).toContain(`${bf}: row 20: field "prompt[0].content" must be a non-empty string (got whitespace only)`);
-    expect(out.stderr).toContain(`dpo-ts data: 2 invalid row(s), first: ${bf}: row 13`);
-    const summary = await inspectPreferenceData(bf);
-    expect([summary.rows, summary.kept, summary.unit]).toEqual([25, 23, "characters"]);
-    // a binary column with invalid UTF-8 is named by row and field, never decoded to U+FFFD
-    const bin = path.join(dir, "binary.parquet");
-    const w = spawnSync(py!, ["-c", `import sys, pyarrow as pa, pyarrow.parquet as pq
-pq.write_table(pa.table({"prompt": ["p", "q"], "chosen": pa.array([b"ok", b"caf\\xc3("], pa.binary()), "rejected": ["r", "s"]}), sys.argv[1])`, bin], { encoding: "utf8" });
-    expect(w.status, w.stderr).toBe(0);
-    await expect(loadPreferenceDataset(bin)).rejects.toThrow(`${bin}: row 2: field "chosen" invalid UTF-8 at byte 4`);
-  }, 120_000);
+describe.skipIf(skipUnless(py, "Parquet, data inspect and TRL's tokenization (.venv)", NEEDS.venv))(
+  "Parquet (written by pyarrow), data inspect, and TRL's tokenization (.venv)",
+  () => {
+    it("reads snappy and zstd Parquet with a list<struct> column by row group; inspect counts; a corrupted copy names the row", async () => {
+      const rows = Array.from({ length: 25 }, (_, i) => ({
+        prompt: [user(`q${i}`)],
+        chosen: [assistant(`good ${i}`)],
+        rejected: [assistant(`bad ${i}`)],
+        score: i,
+      }));
+      const json = write("pq.json", JSON.stringify(rows));
+      const res = spawnSync(py!, [path.join(__dirname, "helpers/write_parquet.py"), json, path.join(dir, "conv"), "10"], { encoding: "utf8" });
+      expect(res.status, res.stderr).toBe(0);
+      expect(res.stdout).toContain("prompt: list<item: struct<role: string, content: string>>");
+      const jsonlFile = write("conv-all.jsonl", jsonl(rows));
+      const fromJsonl = texts(await loadPreferenceDataset(jsonlFile, chatml));
+      for (const codec of ["snappy", "zstd"]) {
+        const f = path.join(dir, `conv-${codec}.parquet`);
+        const got = await loadPreferenceDataset(f, chatml);
+        expect(texts(got)).toEqual(fromJsonl);
+        expect(got[24].source).toEqual({ file: f, line: 25, unit: "row" });
+      }
+      // data inspect (CLI) on the Parquet file and on the conversational JSONL
+      for (const f of [path.join(dir, "conv-zstd.parquet"), jsonlFile]) {
+        const out = spawnSync("node", [CLI, "data", "inspect", f, "--json", "--tokenizer", path.join(FIX, "gpt2-policy"), "--max-length", "13"], {
+          encoding: "utf8",
+        });
+        expect(out.status, out.stderr).toBe(0);
+        const s = JSON.parse(out.stdout);
+        expect([s.format, s.rows, s.skipped.length, s.unit]).toEqual(["conversational", 25, 0, "tokens"]);
+        // prompts of q0..q9 are 12 tokens (kept, completions cut to 1 token), of q10..q24 13 tokens: dropped as TRL 1.13 does
+        expect([s.kept, s.dropped.length, s.truncated.rows, s.lengths.prompt.min, s.lengths.prompt.max]).toEqual([10, 15, 10, 12, 13]);
+        expect(s.dropped[0].where).toBe(f.endsWith(".parquet") ? `${f}: row 11` : `${f}:11`);
+      }
+      // corrupted copy: row 13 has identical completions, row 20 an empty prompt message
+      const broken = rows.map((r, i) => (i === 12 ? { ...r, rejected: r.chosen } : i === 19 ? { ...r, prompt: [user("   ")] } : r));
+      const res2 = spawnSync(
+        py!,
+        [path.join(__dirname, "helpers/write_parquet.py"), write("pq2.json", JSON.stringify(broken)), path.join(dir, "broken"), "10"],
+        { encoding: "utf8" },
+      );
+      expect(res2.status, res2.stderr).toBe(0);
+      const bf = path.join(dir, "broken-snappy.parquet");
+      const out = spawnSync("node", [CLI, "data", "inspect", bf], { encoding: "utf8" });
+      expect(out.status).toBe(1);
+      expect(out.stdout).toContain(`rows       25 read, 23 kept, 2 invalid`);
+      expect(out.stdout).toContain(`${bf}: row 13: field "rejected" is identical to "chosen"`);
+      expect(out.stdout).toContain(`${bf}: row 20: field "prompt[0].content" must be a non-empty string (got whitespace only)`);
+      expect(out.stderr).toContain(`dpo-ts data: 2 invalid row(s), first: ${bf}: row 13`);
+      const summary = await inspectPreferenceData(bf);
+      expect([summary.rows, summary.kept, summary.unit]).toEqual([25, 23, "characters"]);
+      // a binary column with invalid UTF-8 is named by row and field, never decoded to U+FFFD
+      const bin = path.join(dir, "binary.parquet");
+      const w = spawnSync(
+        py!,
+        [
+          "-c",
+          `import sys, pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({"prompt": ["p", "q"], "chosen": pa.array([b"ok", b"caf\\xc3("], pa.binary()), "rejected": ["r", "s"]}), sys.argv[1])`,
+          bin,
+        ],
+        { encoding: "utf8" },
+      );
+      expect(w.status, w.stderr).toBe(0);
+      await expect(loadPreferenceDataset(bin)).rejects.toThrow(`${bin}: row 2: field "chosen" invalid UTF-8 at byte 4`);
+    }, 120_000);
 
-  it("conversational and implicit rows give exactly TRL 1.13's token ids on a Llama-3-style (BOS in the template) and a ChatML template", async () => {
-    const rows = [
-      ...conv,
-      { chosen: [user("Hi there"), assistant("Hello!")], rejected: [user("Hi there"), assistant("Go away.")] },
-    ];
-    const templates: Array<[string, string]> = [
-      [tokenizerDir("llama3", "llama-policy", LLAMA3_TEMPLATE), "llama3"],
-      [path.join(FIX, "gpt2-policy"), "chatml"],
-    ];
-    // one Python process for all four (template, file) cases: importing TRL is the slow part
-    const cases: Array<{ tokDir: string; name: string; file: string }> = [];
-    for (const [tokDir, name] of templates) {
-      for (const [kind, subset] of [["explicit", rows.slice(0, 2)], ["implicit", rows.slice(2)]] as const) {
-        cases.push({ tokDir, name: `${name} ${kind}`, file: write(`${name}-${kind}.jsonl`, jsonl(subset)) });
-      }
-    }
-    // implicit-prompt standard rows: TRL's extract_prompt on strings, then its standard tokenization ("joint" mode)
-    const stdImplicit = [{ chosen: "The sky is blue today", rejected: "The sky is green today" }, { chosen: "Two plus two is four.", rejected: "Two plus two is five." }];
-    cases.push({ tokDir: path.join(FIX, "llama-policy"), name: "standard implicit", file: write("std-implicit.jsonl", jsonl(stdImplicit)) });
-    const res = spawnSync(py!, [path.join(__dirname, "helpers/trl_tokenize.py"), ...cases.flatMap((c) => [c.file, c.tokDir])], { encoding: "utf8", timeout: 120_000 });
-    expect(res.status, res.stderr).toBe(0);
-    const trlAll = JSON.parse(res.stdout.trim().split("\n").pop()!) as Array<Array<{ prompt: number[]; chosen: number[]; rejected: number[] }>>;
-    for (const [i, c] of cases.entries()) {
-      const tok = await Tokenizer.fromDir(c.tokDir);
-      const ours = tokenizePairs(await loadPreferenceDataset(c.file, tok), tok, { maxLength: null, mode: c.name.startsWith("standard") ? "joint" : "separate" }).pairs;
-      expect(ours.map((p) => ({ prompt: p.promptIds, chosen: p.chosenIds, rejected: p.rejectedIds })), c.name).toEqual(trlAll[i]);
-      if (c.name.startsWith("standard")) continue;
-      for (const p of ours) {
-        if (c.name.startsWith("llama3")) {
-          expect(p.promptIds[0]).toBe(tok.bosTokenId);
-          expect(p.promptIds.filter((id) => id === tok.bosTokenId).length, "one BOS, not two").toBe(1);
-        }
-        for (const ids of [p.chosenIds, p.rejectedIds]) {
-          expect(ids.filter((id) => id === tok.eosTokenId).length, `${c.name}: one end of turn per completion`).toBe(1);
-          expect(ids[ids.length - 1] === tok.eosTokenId || tok.decode(ids.slice(-1)) === "\n").toBe(true);
+    it("conversational and implicit rows give exactly TRL 1.13's token ids on a Llama-3-style (BOS in the template) and a ChatML template", async () => {
+      const rows = [...conv, { chosen: [user("Hi there"), assistant("Hello!")], rejected: [user("Hi there"), assistant("Go away.")] }];
+      const templates: Array<[string, string]> = [
+        [tokenizerDir("llama3", "llama-policy", LLAMA3_TEMPLATE), "llama3"],
+        [path.join(FIX, "gpt2-policy"), "chatml"],
+      ];
+      // one Python process for all four (template, file) cases: importing TRL is the slow part
+      const cases: Array<{ tokDir: string; name: string; file: string }> = [];
+      for (const [tokDir, name] of templates) {
+        for (const [kind, subset] of [
+          ["explicit", rows.slice(0, 2)],
+          ["implicit", rows.slice(2)],
+        ] as const) {
+          cases.push({ tokDir, name: `${name} ${kind}`, file: write(`${name}-${kind}.jsonl`, jsonl(subset)) });
         }
       }
-    }
-  }, 240_000);
-});
+      // implicit-prompt standard rows: TRL's extract_prompt on strings, then its standard tokenization ("joint" mode)
+      const stdImplicit = [
+        { chosen: "The sky is blue today", rejected: "The sky is green today" },
+        { chosen: "Two plus two is four.", rejected: "Two plus two is five." },
+      ];
+      cases.push({ tokDir: path.join(FIX, "llama-policy"), name: "standard implicit", file: write("std-implicit.jsonl", jsonl(stdImplicit)) });
+      const res = spawnSync(py!, [path.join(__dirname, "helpers/trl_tokenize.py"), ...cases.flatMap((c) => [c.file, c.tokDir])], {
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      expect(res.status, res.stderr).toBe(0);
+      const trlAll = JSON.parse(res.stdout.trim().split("\n").pop()!) as Array<Array<{ prompt: number[]; chosen: number[]; rejected: number[] }>>;
+      for (const [i, c] of cases.entries()) {
+        const tok = await Tokenizer.fromDir(c.tokDir);
+        const ours = tokenizePairs(await loadPreferenceDataset(c.file, tok), tok, {
+          maxLength: null,
+          mode: c.name.startsWith("standard") ? "joint" : "separate",
+        }).pairs;
+        expect(
+          ours.map((p) => ({ prompt: p.promptIds, chosen: p.chosenIds, rejected: p.rejectedIds })),
+          c.name,
+        ).toEqual(trlAll[i]);
+        if (c.name.startsWith("standard")) continue;
+        for (const p of ours) {
+          if (c.name.startsWith("llama3")) {
+            expect(p.promptIds[0]).toBe(tok.bosTokenId);
+            expect(p.promptIds.filter((id) => id === tok.bosTokenId).length, "one BOS, not two").toBe(1);
+          }
+          for (const ids of [p.chosenIds, p.rejectedIds]) {
+            expect(ids.filter((id) => id === tok.eosTokenId).length, `${c.name}: one end of turn per completion`).toBe(1);
+            expect(ids[ids.length - 1] === tok.eosTokenId || tok.decode(ids.slice(-1)) === "\n").toBe(true);
+          }
+        }
+      }
+    }, 240_000);
+  },
+);
 
 describe("DPOConfig's length knobs and the collator", () => {
   it("TRL 1.13 defaults, legacy limits nullable, bad values named; keep_end's rejected prompt reaches the batch", async () => {
@@ -313,7 +385,10 @@ describe("DPOConfig's length knobs and the collator", () => {
     const { collatePairs } = await import("../src/train/batch");
     const tf = await import("@tensorflow/tfjs");
     const batch = collatePairs([{ promptIds: [1, 2, 3], chosenIds: [4], rejectedIds: [5, 6, 7], rejectedPromptIds: [3] }], 0);
-    expect(await batch.inputIds.array()).toEqual([[1, 2, 3, 4], [3, 5, 6, 7]]);
+    expect(await batch.inputIds.array()).toEqual([
+      [1, 2, 3, 4],
+      [3, 5, 6, 7],
+    ]);
     tf.dispose([batch.inputIds, batch.attentionMask, batch.labelPositions, batch.labels, batch.labelRows]);
   });
 });

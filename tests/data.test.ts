@@ -3,9 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
-import {
-  readPreferenceFile, readOrcaFile, readInstructionFile, splitTrainEval, writeJsonl, PreferenceRow,
-} from "../src/data/preferences";
+import { readPreferenceFile, readOrcaFile, readInstructionFile, splitTrainEval, writeJsonl, PreferenceRow } from "../src/data/preferences";
 import { chatmlFormat, chatmlConversation, chatmlInstruction } from "../src/data/format";
 import { tokenizePair, tokenizePairs } from "../src/data/tokenize";
 import { generatePreferenceSet, generateInstructionSet, generateExample, badAnswer, REJECTION_KINDS } from "../src/data/generate";
@@ -57,7 +55,10 @@ describe("readPreferenceFile", () => {
       [`${line({ ...good, chosen: "" })}`, /bad\.jsonl:1: field "chosen" must be a non-empty string \(got an empty string\)/],
       [`${line({ ...good, rejected: 5 })}`, /bad\.jsonl:1: field "rejected" must be a non-empty string \(got number\)/],
       [`${line({ ...good, prompt: null })}`, /bad\.jsonl:1: field "prompt" must be a non-empty string \(got null\)/],
-      [`${line({ ...good, prompt: [{ role: "user", content: "x" }] })}`, /field "prompt" .*got an array; a list of messages here needs every text column conversational/],
+      [
+        `${line({ ...good, prompt: [{ role: "user", content: "x" }] })}`,
+        /field "prompt" .*got an array; a list of messages here needs every text column conversational/,
+      ],
       [`\n\n[1, 2]`, /bad\.jsonl:3: expected a JSON object/],
       [`\n  \n`, /bad\.jsonl: no rows/],
     ];
@@ -131,15 +132,20 @@ describe("chatmlFormat (the Mistral-7B DPO article's formatting)", () => {
       chosen: "2 plus 2 is 4.<|im_end|>\n",
       rejected: "Go away.<|im_end|>\n",
     });
-    expect(chatmlFormat({ ...row, system: "" }, tok).prompt).toBe(
-      "<|im_start|>user\nWhat is 2 plus 2?<|im_end|>\n<|im_start|>assistant\n");
+    expect(chatmlFormat({ ...row, system: "" }, tok).prompt).toBe("<|im_start|>user\nWhat is 2 plus 2?<|im_end|>\n<|im_start|>assistant\n");
     expect(chatmlInstruction({ system: "", question: "q", answer: "a" }, tok)).toEqual({
-      prompt: "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n", completion: "a<|im_end|>\n" });
+      prompt: "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n",
+      completion: "a<|im_end|>\n",
+    });
   });
 
   it("chatmlConversation renders the same text as the template", () => {
     const conv = chatmlConversation("S", "Q", "A");
-    const viaTemplate = tok.applyChatTemplate([{ role: "system", content: "S" }, { role: "user", content: "Q" }, { role: "assistant", content: "A" }]);
+    const viaTemplate = tok.applyChatTemplate([
+      { role: "system", content: "S" },
+      { role: "user", content: "Q" },
+      { role: "assistant", content: "A" },
+    ]);
     expect(conv).toBe(viaTemplate);
   });
 
@@ -216,7 +222,8 @@ describe("tokenizePair (TRL contract)", () => {
 
 describe("seeded generator", () => {
   it("mulberry32 is deterministic and uniform-ish", () => {
-    const a = mulberry32(1), b = mulberry32(1);
+    const a = mulberry32(1),
+      b = mulberry32(1);
     const xs = Array.from({ length: 1000 }, () => a());
     expect(Array.from({ length: 1000 }, () => b())).toEqual(xs);
     expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
@@ -267,9 +274,11 @@ describe("seeded generator", () => {
 describe("data/ files written by scripts/make-data.ts", () => {
   const DATA = path.join(ROOT, "data");
   it("exist, validate, are small, and equal the generator's output for seed 1234", async () => {
-    const prefFile = path.join(DATA, "orca_dpo_pairs.jsonl"), sftFile = path.join(DATA, "sft.jsonl");
+    const prefFile = path.join(DATA, "orca_dpo_pairs.jsonl"),
+      sftFile = path.join(DATA, "sft.jsonl");
     for (const f of [prefFile, sftFile]) expect(fs.statSync(f).size).toBeLessThan(1024 * 1024);
-    const prefs = readOrcaFile(prefFile), sft = readInstructionFile(sftFile);
+    const prefs = readOrcaFile(prefFile),
+      sft = readInstructionFile(sftFile);
     expect(prefs.length).toBe(600);
     expect(sft.length).toBe(2000);
     expect(prefs).toEqual(generatePreferenceSet(600, 1234));
@@ -288,16 +297,23 @@ describe("data/ files written by scripts/make-data.ts", () => {
 
 const VENV_PY = path.join(ROOT, ".venv", "bin", "python");
 
-describe.skipIf(skipUnless(fs.existsSync(VENV_PY), "agreement with TRL's tokenization", NEEDS.venv))("agreement with TRL 1.x DPOTrainer tokenization (.venv)", () => {
-  it("same prompt/chosen/rejected ids, truncation and dropped rows as TRL on the ChatML-formatted data set", async () => {
-    const t = await Tokenizer.fromDir(path.join(ROOT, "data", "tokenizer"));
-    const rows = readOrcaFile(path.join(ROOT, "data", "orca_dpo_pairs.jsonl")).slice(0, 200).map((r) => chatmlFormat(r, t));
-    const maxLength = 40;
-    const fmt = path.join(dir, "fmt.jsonl");
-    writeJsonl(fmt, rows.map((r, idx) => ({ ...r, idx })));
-    const ours = tokenizePairs(rows, t, { maxLength });
-    const joint = tokenizePairs(rows, t, { maxLength, mode: "joint" });
-    const py = `
+describe.skipIf(skipUnless(fs.existsSync(VENV_PY), "agreement with TRL's tokenization", NEEDS.venv))(
+  "agreement with TRL 1.x DPOTrainer tokenization (.venv)",
+  () => {
+    it("same prompt/chosen/rejected ids, truncation and dropped rows as TRL on the ChatML-formatted data set", async () => {
+      const t = await Tokenizer.fromDir(path.join(ROOT, "data", "tokenizer"));
+      const rows = readOrcaFile(path.join(ROOT, "data", "orca_dpo_pairs.jsonl"))
+        .slice(0, 200)
+        .map((r) => chatmlFormat(r, t));
+      const maxLength = 40;
+      const fmt = path.join(dir, "fmt.jsonl");
+      writeJsonl(
+        fmt,
+        rows.map((r, idx) => ({ ...r, idx })),
+      );
+      const ours = tokenizePairs(rows, t, { maxLength });
+      const joint = tokenizePairs(rows, t, { maxLength, mode: "joint" });
+      const py = `
 import json, sys, tempfile, logging
 logging.disable(logging.WARNING)
 from datasets import load_dataset, disable_progress_bars
@@ -321,23 +337,26 @@ d = DPOConfig(output_dir=tempfile.mkdtemp(), use_cpu=True, bf16=False)
 print(json.dumps({"rows": out, "max_length": d.max_length, "truncation_mode": d.truncation_mode,
                   "has_max_prompt_length": hasattr(d, "max_prompt_length")}))
 `;
-    const { spawnSync } = await import("child_process");
-    const res = spawnSync(VENV_PY, ["-c", py, fmt, path.join(ROOT, "data", "tokenizer"), path.join(FIX, "gpt2-policy"), String(maxLength)],
-      { encoding: "utf8", timeout: 300_000 });
-    expect(res.status, res.stderr).toBe(0);
-    const lines = res.stdout.trim().split("\n");
-    const trl = JSON.parse(lines[lines.length - 1]);
-    expect(trl.max_length).toBe(1024);
-    expect(trl.truncation_mode).toBe("keep_start");
-    expect(trl.has_max_prompt_length).toBe(false);
-    const trlRows = trl.rows as Array<{ idx: number; prompt: number[]; chosen: number[]; rejected: number[] }>;
-    expect(ours.dropped.length).toBeGreaterThan(0); // the check covers dropping
-    expect(trlRows.map((r) => r.idx)).toEqual(ours.kept);
-    for (const result of [ours, joint]) {
-      trlRows.forEach((r, i) => {
-        expect(result.pairs[i]).toEqual({ promptIds: r.prompt, chosenIds: r.chosen, rejectedIds: r.rejected });
+      const { spawnSync } = await import("child_process");
+      const res = spawnSync(VENV_PY, ["-c", py, fmt, path.join(ROOT, "data", "tokenizer"), path.join(FIX, "gpt2-policy"), String(maxLength)], {
+        encoding: "utf8",
+        timeout: 300_000,
       });
-    }
-    expect(ours.pairs.some((p) => p.chosenIds[p.chosenIds.length - 1] !== t.eosTokenId)).toBe(true); // some truncated
-  }, 300_000);
-});
+      expect(res.status, res.stderr).toBe(0);
+      const lines = res.stdout.trim().split("\n");
+      const trl = JSON.parse(lines[lines.length - 1]);
+      expect(trl.max_length).toBe(1024);
+      expect(trl.truncation_mode).toBe("keep_start");
+      expect(trl.has_max_prompt_length).toBe(false);
+      const trlRows = trl.rows as Array<{ idx: number; prompt: number[]; chosen: number[]; rejected: number[] }>;
+      expect(ours.dropped.length).toBeGreaterThan(0); // the check covers dropping
+      expect(trlRows.map((r) => r.idx)).toEqual(ours.kept);
+      for (const result of [ours, joint]) {
+        trlRows.forEach((r, i) => {
+          expect(result.pairs[i]).toEqual({ promptIds: r.prompt, chosenIds: r.chosen, rejectedIds: r.rejected });
+        });
+      }
+      expect(ours.pairs.some((p) => p.chosenIds[p.chosenIds.length - 1] !== t.eosTokenId)).toBe(true); // some truncated
+    }, 300_000);
+  },
+);

@@ -79,14 +79,21 @@ describe("DPO numbers match transformers (tests/fixtures/hf-tiny, GPT-2)", () =>
     const lengths = (k: "chosen" | "rejected") => tf.tensor1d(expected.ids.map((ids: Record<string, number[]>) => ids[k].length));
     const ones = tf.ones([perPair.length]) as tf.Tensor1D;
     const inputs = {
-      policyChosenLogps: col("policy_chosen_logp"), policyRejectedLogps: col("policy_rejected_logp"),
-      referenceChosenLogps: col("ref_chosen_logp"), referenceRejectedLogps: col("ref_rejected_logp"),
+      policyChosenLogps: col("policy_chosen_logp"),
+      policyRejectedLogps: col("policy_rejected_logp"),
+      referenceChosenLogps: col("ref_chosen_logp"),
+      referenceRejectedLogps: col("ref_rejected_logp"),
     };
     const summed = dpoLoss({ ...inputs, chosenLengths: ones, rejectedLengths: ones }, { beta, lossType: "ipo", labelSmoothing: 0 });
     relClose(summed.losses.mean().dataSync()[0], expected.models.gpt2.metrics["ipo_beta0.1_ls0.0"].loss);
-    const normalised = dpoLoss({ ...inputs, chosenLengths: lengths("chosen"), rejectedLengths: lengths("rejected") }, { beta, lossType: "ipo", labelSmoothing: 0 });
+    const normalised = dpoLoss(
+      { ...inputs, chosenLengths: lengths("chosen"), rejectedLengths: lengths("rejected") },
+      { beta, lossType: "ipo", labelSmoothing: 0 },
+    );
     const manual = perPair.map((p: Record<string, number>, i: number) => {
-      const h = (p.policy_chosen_logp - p.ref_chosen_logp) / expected.ids[i].chosen.length - (p.policy_rejected_logp - p.ref_rejected_logp) / expected.ids[i].rejected.length;
+      const h =
+        (p.policy_chosen_logp - p.ref_chosen_logp) / expected.ids[i].chosen.length -
+        (p.policy_rejected_logp - p.ref_rejected_logp) / expected.ids[i].rejected.length;
       return (h - 1 / (2 * beta)) ** 2;
     });
     relClose(normalised.losses.mean().dataSync()[0], manual.reduce((a: number, b: number) => a + b, 0) / manual.length);

@@ -33,11 +33,16 @@ afterAll(() => {
   reference.dispose();
 });
 
-const relClose = (got: number, want: number, what: string, tol = 1e-4) => expect(Math.abs(got - want) / Math.max(1, Math.abs(want)), `${what}: ${got} vs ${want}`).toBeLessThan(tol);
+const relClose = (got: number, want: number, what: string, tol = 1e-4) =>
+  expect(Math.abs(got - want) / Math.max(1, Math.abs(want)), `${what}: ${got} vs ${want}`).toBeLessThan(tol);
 
 describe("evaluate()", () => {
   it.skipIf(!python)("equals TRL 1.13's DPOTrainer.evaluate() with per_device_eval_batch_size 3 over 4 pairs", async () => {
-    const run = spawnSync(python!, [path.join(__dirname, "helpers/trl_eval.py"), path.join(FIX, "gpt2-policy"), path.join(FIX, "gpt2-ref"), path.join(FIX, "prefs.jsonl"), "3", "0.1"], { encoding: "utf8" });
+    const run = spawnSync(
+      python!,
+      [path.join(__dirname, "helpers/trl_eval.py"), path.join(FIX, "gpt2-policy"), path.join(FIX, "gpt2-ref"), path.join(FIX, "prefs.jsonl"), "3", "0.1"],
+      { encoding: "utf8" },
+    );
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
     const trl = JSON.parse(run.stdout.trim().split("\n").pop()!);
     const ours = await evaluate(policy, reference, pairs, { perDeviceEvalBatchSize: 3, beta: 0.1, padTokenId: tokenizer.padTokenId });
@@ -52,7 +57,8 @@ describe("evaluate()", () => {
     const last = await evaluate(policy, reference, pairs.slice(3), { ...cfg, perDeviceEvalBatchSize: 3 });
     expect(tf.memory().numTensors).toBe(before);
     relClose(both.loss, (3 * first.loss + last.loss) / 4, "loss", 1e-6);
-    for (const name of ["rewards/accuracies", "rewards/margins", "logps/chosen", "logits/rejected"]) relClose(both[name], (first[name] + last[name]) / 2, name, 1e-6);
+    for (const name of ["rewards/accuracies", "rewards/margins", "logps/chosen", "logits/rejected"])
+      relClose(both[name], (first[name] + last[name]) / 2, name, 1e-6);
     const logps = await computeReferenceLogps(reference, pairs, { padTokenId: tokenizer.padTokenId, batchSize: 3 });
     const cached = await evaluate(policy, { logps }, pairs, { ...cfg, perDeviceEvalBatchSize: 3 });
     for (const [name, value] of Object.entries(both)) relClose(cached[name], value, name, 1e-5);

@@ -115,9 +115,22 @@ write(${JSON.stringify(path.join(data, "test.parquet"))}, rows[3:5])`,
       {},
     );
     const parquet = (f: string) => fs.readFileSync(path.join(data, f));
-    hub.addRepo({ type: "dataset", id: "tiny/prefs", files: { "README.md": "# prefs\n", "data/train-00000-of-00001.parquet": parquet("train.parquet"), "data/test-00000-of-00001.parquet": parquet("test.parquet") } });
+    hub.addRepo({
+      type: "dataset",
+      id: "tiny/prefs",
+      files: {
+        "README.md": "# prefs\n",
+        "data/train-00000-of-00001.parquet": parquet("train.parquet"),
+        "data/test-00000-of-00001.parquet": parquet("test.parquet"),
+      },
+    });
     hub.addRepo({ type: "dataset", id: "tiny/scripted", files: { "scripted.py": "# a loading script\n", "README.md": "# scripted\n" } });
-    hub.addRepo({ type: "dataset", id: "tiny/scripted", branch: "refs/convert/parquet", files: { "default/train/0000.parquet": parquet("train.parquet"), "default/validation/0000.parquet": parquet("test.parquet") } });
+    hub.addRepo({
+      type: "dataset",
+      id: "tiny/scripted",
+      branch: "refs/convert/parquet",
+      files: { "default/train/0000.parquet": parquet("train.parquet"), "default/validation/0000.parquet": parquet("test.parquet") },
+    });
     hub.addRepo({ type: "dataset", id: "org/private-prefs", token: TOKEN, files: { "data/train-00000-of-00001.parquet": parquet("train.parquet") } });
   }
   const jsonl = fs.readFileSync(path.join(FIX, "prefs.jsonl"));
@@ -126,7 +139,8 @@ write(${JSON.stringify(path.join(data, "test.parquet"))}, rows[3:5])`,
     type: "dataset",
     id: "tiny/configs",
     files: {
-      "README.md": "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train_prefs\n    path: prefs/train_prefs-*\n  - split: test_prefs\n    path: \"prefs/test_prefs-*\"\n---\n# x\n",
+      "README.md":
+        '---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train_prefs\n    path: prefs/train_prefs-*\n  - split: test_prefs\n    path: "prefs/test_prefs-*"\n---\n# x\n',
       "prefs/train_prefs-00000.jsonl": jsonl,
       "prefs/test_prefs-00000.jsonl": jsonl,
       "other/ignored.jsonl": jsonl,
@@ -146,7 +160,14 @@ describe("models from the Hub", () => {
     const storage = path.join(cacheDir, "models--tiny--gpt2");
     expect(fs.readFileSync(path.join(storage, "refs/main"), "utf8")).toBe(gpt2Commit);
     const snap = path.join(storage, "snapshots", gpt2Commit);
-    expect(fs.readdirSync(snap).sort()).toEqual(["chat_template.jinja", "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+    expect(fs.readdirSync(snap).sort()).toEqual([
+      "chat_template.jinja",
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
     // Relative symlinks into blobs/, named by git sha1 (regular files) or sha256 (LFS), as huggingface_hub names them.
     const cfgLink = fs.readlinkSync(path.join(snap, "config.json"));
     expect(cfgLink).toMatch(/^\.\.\/\.\.\/blobs\/[0-9a-f]{40}$/);
@@ -171,7 +192,12 @@ describe("models from the Hub", () => {
   it("fetches only the shards model.safetensors.index.json names, and a revision's own commit", async () => {
     const cacheDir = tmpDir("cache");
     const dir = await resolvePretrained("tiny/sharded", "model", { hubUrl: hub.url, cacheDir });
-    expect(fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).sort()).toEqual(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
+    expect(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".safetensors"))
+        .sort(),
+    ).toEqual(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
     const a = readModelWeights(dir);
     const b = readModelWeights(GPT2);
     expect(a.size).toBe(b.size);
@@ -213,13 +239,18 @@ describe("models from the Hub", () => {
     // Cached metadata but not the weights: the message names the file.
     const partial = tmpDir("cache");
     await snapshotDownload("tiny/llama", { hubUrl: hub.url, cacheDir: partial, allowPatterns: ["config.json"] });
-    const e2 = await errorOf(snapshotDownload("tiny/llama", { hubUrl: deadUrl, cacheDir: partial, timeoutMs: 2000, required: ["config.json", "model.safetensors"] }));
+    const e2 = await errorOf(
+      snapshotDownload("tiny/llama", { hubUrl: deadUrl, cacheDir: partial, timeoutMs: 2000, required: ["config.json", "model.safetensors"] }),
+    );
     expect(e2.message).toMatch(/file model\.safetensors of main \(commit [0-9a-f]{40}\) is not in the cache/);
   });
 
   it("an interrupted download leaves no complete-looking file, and the next call finishes it", async () => {
     const cacheDir = tmpDir("cache");
-    const sha256 = crypto.createHash("sha256").update(fs.readFileSync(path.join(GPT2, "model.safetensors"))).digest("hex");
+    const sha256 = crypto
+      .createHash("sha256")
+      .update(fs.readFileSync(path.join(GPT2, "model.safetensors")))
+      .digest("hex");
     hub.cutNext.add(sha256);
     const e = await errorOf(resolvePretrained("tiny/gpt2", "model", { hubUrl: hub.url, cacheDir }));
     expect(e.message).toMatch(/model repo "tiny\/gpt2"@[0-9a-f]{40}: download of model\.safetensors interrupted \(.*\); nothing partial was kept/);
@@ -247,7 +278,9 @@ describe("models from the Hub", () => {
     expect(eRev.message).toMatch(/revision "no-such-branch" not found \(HTTP 404\)/);
     const eBin = await errorOf(loadModel("tiny/bin-only", opts));
     expect(eBin.kind).toBe("no-safetensors");
-    expect(eBin.message).toMatch(/has only pytorch_model\.bin weights: dpo-ts reads safetensors only, not pytorch_model\.bin; convert .*save_pretrained\(dir, safe_serialization=True\)/);
+    expect(eBin.message).toMatch(
+      /has only pytorch_model\.bin weights: dpo-ts reads safetensors only, not pytorch_model\.bin; convert .*save_pretrained\(dir, safe_serialization=True\)/,
+    );
     expect(fs.existsSync(path.join(cacheDir, "models--tiny--bin-only/blobs"))).toBe(true); // config only
     expect(fs.readdirSync(path.join(cacheDir, "models--tiny--bin-only/blobs")).length).toBe(1);
     const eNotId = await errorOf(loadModel("./no/such/folder", opts));
@@ -288,12 +321,20 @@ describe("models from the Hub", () => {
   });
 });
 
-describe.skipIf(skipUnless(python, "data sets from the Hub (stand-in server, Python's reference reader)", "needs huggingface_hub and pyarrow in .venv: run `scripts/setup-python.sh`"))("data sets from the Hub", () => {
+describe.skipIf(
+  skipUnless(
+    python,
+    "data sets from the Hub (stand-in server, Python's reference reader)",
+    "needs huggingface_hub and pyarrow in .venv: run `scripts/setup-python.sh`",
+  ),
+)("data sets from the Hub", () => {
   it("picks a split's Parquet files by Hub conventions and downloads only those", async () => {
     const cacheDir = tmpDir("cache");
     const train = await resolveHubDataset("tiny/prefs", { hubUrl: hub.url, cacheDir });
     expect(train.splits).toEqual(["test", "train"]);
-    expect(train.files.map((f) => path.relative(path.join(cacheDir, "datasets--tiny--prefs/snapshots", train.commit), f))).toEqual(["data/train-00000-of-00001.parquet"]);
+    expect(train.files.map((f) => path.relative(path.join(cacheDir, "datasets--tiny--prefs/snapshots", train.commit), f))).toEqual([
+      "data/train-00000-of-00001.parquet",
+    ]);
     expect(fs.existsSync(path.join(cacheDir, "datasets--tiny--prefs/snapshots", train.commit, "data/test-00000-of-00001.parquet"))).toBe(false);
     const rows = py(`import pyarrow.parquet as pq; print(pq.read_table(${JSON.stringify(train.files[0])}).num_rows)`, {});
     expect(rows.trim()).toBe("3");
@@ -341,7 +382,9 @@ describe.skipIf(skipUnless(python, "data sets from the Hub (stand-in server, Pyt
   });
 });
 
-describe.skipIf(skipUnless(python, "one cache shared with Python's huggingface_hub", "needs huggingface_hub and pyarrow in .venv: run `scripts/setup-python.sh`"))("one cache shared with Python's huggingface_hub", () => {
+describe.skipIf(
+  skipUnless(python, "one cache shared with Python's huggingface_hub", "needs huggingface_hub and pyarrow in .venv: run `scripts/setup-python.sh`"),
+)("one cache shared with Python's huggingface_hub", () => {
   it("Python finds, offline, what dpo-ts downloaded", async () => {
     const home = tmpDir("hf-home");
     const cacheDir = path.join(home, "hub");
@@ -367,7 +410,10 @@ print(json.dumps(r))`,
     expect(r.snapshot).toBe(dir);
     expect(r.data).toBe(data.files[0]);
     expect(r.warnings).toEqual([]);
-    expect(r.repos).toEqual([["dataset", "tiny/prefs", 2], ["model", "tiny/gpt2", 6]]);
+    expect(r.repos).toEqual([
+      ["dataset", "tiny/prefs", 2],
+      ["model", "tiny/gpt2", 6],
+    ]);
   });
 
   it("dpo-ts reads offline what Python's huggingface_hub downloaded from the same server (HF_ENDPOINT)", async () => {
@@ -443,9 +489,23 @@ describe("where the Hub is", () => {
     ].join("\n");
     const configs = readmeConfigs(readme)!;
     expect(configs.map((c) => [c.name, c.isDefault, [...c.splits]])).toEqual([
-      ["a", false, [["train_prefs", ["data/train_prefs-*"]], ["test", ["t1.csv", "t2.csv"]]]],
+      [
+        "a",
+        false,
+        [
+          ["train_prefs", ["data/train_prefs-*"]],
+          ["test", ["t1.csv", "t2.csv"]],
+        ],
+      ],
       ["b", true, [["train", ["b/*.jsonl"]]]],
-      ["c", false, [["train", ["c/train.csv"]], ["validation", ["c/v1.csv"]]]],
+      [
+        "c",
+        false,
+        [
+          ["train", ["c/train.csv"]],
+          ["validation", ["c/v1.csv"]],
+        ],
+      ],
     ]);
     expect(readmeConfigs("# no header")).toBeNull();
     expect(readmeConfigs("---\nlicense: mit\n---\n")).toBeNull();

@@ -17,7 +17,12 @@ import { wilsonInterval, winRate } from "../src/judge/win-rate";
 import { judgeCommand, readPrompts } from "../src/cli/judge";
 
 const DATA = path.join(__dirname, "..", "data");
-const lines = (file: string) => fs.readFileSync(path.join(DATA, file), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const lines = (file: string) =>
+  fs
+    .readFileSync(path.join(DATA, file), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 
 describe("the world", () => {
   it("still generates the shipped data byte for byte, and knows every question in it", () => {
@@ -50,7 +55,9 @@ describe("judge", () => {
         const answer = badAnswer(r, ex, kind);
         const j = judgeAnswer(ex.question, answer);
         const allowed: Record<string, string[]> = {
-          rude: ["rude"], refuse: ["refusing"], rambling: ["rambling"],
+          rude: ["rude"],
+          refuse: ["refusing"],
+          rambling: ["rambling"],
           // the social families' "wrong" replies are insults ("Go away, Tom.")
           wrong: ex.task === "greet" || ex.task === "thanks" ? ["wrong", "rude"] : ["wrong"],
           // an answer to another question may mention this one's numbers ("3 is bigger than 2." for 2 + 3)
@@ -80,7 +87,9 @@ describe("judge", () => {
     expect(j("What is the opposite of sad?", "The opposite of sad is up.")).toMatchObject({ verdict: "wrong", reason: 'states "up", expected "happy"' });
     expect(j("Which is bigger, 3 or 12?", "3 is bigger than 12.").verdict).toBe("wrong");
     expect(j("What is the plural of sheep?", "The plural of sheep is sheep.").verdict).toBe("correct");
-    expect(j("Spell the number 1.", "Well, that is a very interesting question, and there are many things one could say about it. 1 is written one.").verdict).toBe("rambling");
+    expect(
+      j("Spell the number 1.", "Well, that is a very interesting question, and there are many things one could say about it. 1 is written one.").verdict,
+    ).toBe("rambling");
     expect(j("Say hello to Tom.", "Hello, Anna!").verdict).toBe("wrong");
     expect(j("Thanks a lot for your time.", "Good morning, Tom! Welcome.").verdict).toBe("offtopic");
     expect(() => judgeAnswer("What is the meaning of life?", "42")).toThrow(/not a question of the course's world/);
@@ -106,13 +115,24 @@ describe("held-out prompts and win rate", () => {
     const [lo2, hi2] = wilsonInterval(0.9, 50); // statsmodels proportion_confint(45, 50, method="wilson")
     expect(lo2).toBeCloseTo(0.78639, 4);
     expect(hi2).toBeCloseTo(0.95653, 4);
-    expect(winRate([1, 0.1, 0.5, 0], [0.1, 0.1, 1, 0])).toMatchObject({ win_rate: 0.5, wins: 1, ties: 2, losses: 1, n: 4, mean_reward: 0.4, mean_reward_ref: 0.3 });
+    expect(winRate([1, 0.1, 0.5, 0], [0.1, 0.1, 1, 0])).toMatchObject({
+      win_rate: 0.5,
+      wins: 1,
+      ties: 2,
+      losses: 1,
+      n: 4,
+      mean_reward: 0.4,
+      mean_reward_ref: 0.3,
+    });
   });
 
   it("dpo-ts judge --json: a model against itself ties everywhere; bad prompt files are named", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "judge-"));
     const file = path.join(dir, "prompts.jsonl");
-    fs.writeFileSync(file, ['{"question":"What is the opposite of dry?"}', '{"system":"You are a helpful assistant.","question":"What is 2 plus 2?"}'].join("\n"));
+    fs.writeFileSync(
+      file,
+      ['{"question":"What is the opposite of dry?"}', '{"system":"You are a helpful assistant.","question":"What is 2 plus 2?"}'].join("\n"),
+    );
     const printed: string[] = [];
     const spy = vi.spyOn(console, "log").mockImplementation((line: string) => void printed.push(line));
     try {
@@ -140,7 +160,9 @@ describe("judged preference pairs", () => {
     const dir = path.join(DATA, "sft-model");
     const model = await loadModel(dir, { trainable: false });
     const tokenizer = await Tokenizer.fromDir(dir);
-    const prompts = lines("orca_dpo_pairs.jsonl").slice(0, 4).map((r) => ({ system: r.system, question: r.question }));
+    const prompts = lines("orca_dpo_pairs.jsonl")
+      .slice(0, 4)
+      .map((r) => ({ system: r.system, question: r.question }));
     try {
       const out = await buildJudgedPairs({ model, tokenizer, prompts, samples: 3, temperature: 1.5, maxNewTokens: 16, seed: 1 });
       expect(out.pairs.length + out.noPreference.length).toBe(prompts.length);

@@ -26,8 +26,22 @@ describe("DPO on the embedded default", () => {
     const { train, eval: heldOut } = splitTrainEval(rows.slice(0, 240), 40, 7);
     const model = await loadModel(path.join(ROOT, "data/sft-model"));
     const trainer = new DPOTrainer({
-      model, tokenizer, trainDataset: train, evalDataset: heldOut,
-      args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-learn-")), maxSteps: 20, perDeviceTrainBatchSize: 8, perDeviceEvalBatchSize: 40, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 10, beta: 0.1, seed: 3, reportTo: "none" },
+      model,
+      tokenizer,
+      trainDataset: train,
+      evalDataset: heldOut,
+      args: {
+        outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-learn-")),
+        maxSteps: 20,
+        perDeviceTrainBatchSize: 8,
+        perDeviceEvalBatchSize: 40,
+        learningRate: 1e-3,
+        lrSchedulerType: "constant",
+        loggingSteps: 10,
+        beta: 0.1,
+        seed: 3,
+        reportTo: "none",
+      },
     });
     const before = await trainer.evaluate();
     await trainer.train();

@@ -28,7 +28,14 @@ const pythonPeft = pythonWith("torch", "transformers", "peft");
 const pythonTrlPeft = pythonWith("torch", "transformers", "peft", "trl");
 const ARTICLE_TARGETS = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj";
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-const baseArgs = (extra: Record<string, unknown> = {}) => ({ outputDir: tmp("dpo-lora-run-"), perDeviceTrainBatchSize: rows.length, reportTo: "none" as const, writeReport: false, numSampleGenerations: 0, ...extra });
+const baseArgs = (extra: Record<string, unknown> = {}) => ({
+  outputDir: tmp("dpo-lora-run-"),
+  perDeviceTrainBatchSize: rows.length,
+  reportTo: "none" as const,
+  writeReport: false,
+  numSampleGenerations: 0,
+  ...extra,
+});
 
 beforeAll(async () => {
   await useBackendForTests();
@@ -62,12 +69,20 @@ function randomizeAdapters(model: CausalLM, seed: number): void {
 
 describe("LoRA adapters", () => {
   it("fresh adapters vs the adapters-off reference: loss ln 2 at step 0, and no second model in memory", async () => {
-    for (const [name, targets] of [["gpt2", "c_attn,c_proj,c_fc"], ["llama", ARTICLE_TARGETS]]) {
+    for (const [name, targets] of [
+      ["gpt2", "c_attn,c_proj,c_fc"],
+      ["llama", ARTICLE_TARGETS],
+    ]) {
       const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${name}-policy`));
       const model = loadModelFromDir(path.join(FIX, `${name}-policy`));
       const baseParams = model.numParameters();
       const before = tf.memory().numBytes;
-      const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ usePeft: true, loraR: 16, loraAlpha: 16, loraDropout: 0.05, loraTargetModules: targets }) });
+      const trainer = new DPOTrainer({
+        model,
+        tokenizer,
+        trainDataset: rows,
+        args: baseArgs({ usePeft: true, loraR: 16, loraAlpha: 16, loraDropout: 0.05, loraTargetModules: targets }),
+      });
       const adapterParams = model.numParameters() - baseParams;
       // The trainer added the adapters (4 bytes each) and nothing else: no reference copy.
       expect(tf.memory().numBytes - before).toBe(adapterParams * 4);
@@ -93,7 +108,21 @@ describe("LoRA adapters", () => {
     const run = async (dropout: number) => {
       const model = loadModelFromDir(path.join(FIX, "llama-policy"));
       const base = new Map([...model.params].map(([k, v]) => [k, v.dataSync().slice()]));
-      const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ usePeft: true, loraR: 4, loraAlpha: 8, loraDropout: dropout, loraTargetModules: "all-linear", maxSteps: 2, learningRate: 1e-2, loggingSteps: 1 }) });
+      const trainer = new DPOTrainer({
+        model,
+        tokenizer,
+        trainDataset: rows,
+        args: baseArgs({
+          usePeft: true,
+          loraR: 4,
+          loraAlpha: 8,
+          loraDropout: dropout,
+          loraTargetModules: "all-linear",
+          maxSteps: 2,
+          learningRate: 1e-2,
+          loggingSteps: 1,
+        }),
+      });
       const evalBefore = await trainer.computeMetrics(trainer.trainPairs, rows.length);
       await trainer.train();
       const adapters = [...model.params.keys()].filter((k) => k.includes(".lora_"));
@@ -138,48 +167,81 @@ describe("LoRA adapters", () => {
   });
 });
 
-describe.skipIf(skipUnless(pythonPeft, "LoRA against peft", "needs torch, transformers and peft in .venv: run `scripts/setup-python.sh`"))(`LoRA against peft${pythonPeft ? "" : " (skipped: the venv lacks torch/transformers/peft)"}`, () => {
-  for (const [name, targets] of [["gpt2", ["c_attn", "c_proj", "c_fc"]], ["llama", ARTICLE_TARGETS.split(",")]] as const) {
-    it(`${name}: adapter saved by dpo-ts → peft logits within 1e-4; merged model → transformers logits within 1e-4; peft's adapter → dpo-ts logits`, async () => {
-      const model = loadModelFromDir(path.join(FIX, `${name}-policy`));
-      model.addAdapters({ r: 4, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false }, 1);
-      randomizeAdapters(model, 11);
-      const ids: number[] = expected.ids[0].prompt;
-      const ours = logitsOf(model, ids);
-      expect(maxDiff(ours, logitsOf(model, ids, { disableAdapters: true }))).toBeGreaterThan(1e-2); // the adapter matters
-      const adapterDir = tmp("dpo-lora-peft-");
-      await model.saveAdapter(adapterDir);
-      const mergedDir = tmp("dpo-lora-merged-");
-      await saveMergedModel(model, mergedDir);
-      // And the other way: an adapter made by peft, loaded by dpo-ts. One Python start for all four jobs.
-      const peftAdapter = path.join(tmp("dpo-lora-from-peft-"), "adapter");
-      const base = path.join(FIX, `${name}-policy`);
-      const [peftLogits, merged, , theirs] = peftJobs([
-        { logits: ids, base, adapter: adapterDir },
-        { logits: ids, base: mergedDir, adapter: null },
-        { make_adapter: peftAdapter, base, targets: [...targets], r: 4, alpha: 8 },
-        { logits: ids, base, adapter: peftAdapter },
-      ]).map((r) => r.logits as number[][]);
-      expect(maxDiff(ours, peftLogits)).toBeLessThan(1e-4);
-      expect(maxDiff(ours, merged)).toBeLessThan(1e-4);
-      const loaded = loadModelFromDir(path.join(FIX, `${name}-policy`), { adapter: peftAdapter });
-      expect(maxDiff(logitsOf(loaded, ids), theirs)).toBeLessThan(1e-4);
-      loaded.dispose();
-      model.dispose();
-    }, 120_000);
-  }
+describe.skipIf(skipUnless(pythonPeft, "LoRA against peft", "needs torch, transformers and peft in .venv: run `scripts/setup-python.sh`"))(
+  `LoRA against peft${pythonPeft ? "" : " (skipped: the venv lacks torch/transformers/peft)"}`,
+  () => {
+    for (const [name, targets] of [
+      ["gpt2", ["c_attn", "c_proj", "c_fc"]],
+      ["llama", ARTICLE_TARGETS.split(",")],
+    ] as const) {
+      it(`${name}: adapter saved by dpo-ts → peft logits within 1e-4; merged model → transformers logits within 1e-4; peft's adapter → dpo-ts logits`, async () => {
+        const model = loadModelFromDir(path.join(FIX, `${name}-policy`));
+        model.addAdapters({ r: 4, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false }, 1);
+        randomizeAdapters(model, 11);
+        const ids: number[] = expected.ids[0].prompt;
+        const ours = logitsOf(model, ids);
+        expect(maxDiff(ours, logitsOf(model, ids, { disableAdapters: true }))).toBeGreaterThan(1e-2); // the adapter matters
+        const adapterDir = tmp("dpo-lora-peft-");
+        await model.saveAdapter(adapterDir);
+        const mergedDir = tmp("dpo-lora-merged-");
+        await saveMergedModel(model, mergedDir);
+        // And the other way: an adapter made by peft, loaded by dpo-ts. One Python start for all four jobs.
+        const peftAdapter = path.join(tmp("dpo-lora-from-peft-"), "adapter");
+        const base = path.join(FIX, `${name}-policy`);
+        const [peftLogits, merged, , theirs] = peftJobs([
+          { logits: ids, base, adapter: adapterDir },
+          { logits: ids, base: mergedDir, adapter: null },
+          { make_adapter: peftAdapter, base, targets: [...targets], r: 4, alpha: 8 },
+          { logits: ids, base, adapter: peftAdapter },
+        ]).map((r) => r.logits as number[][]);
+        expect(maxDiff(ours, peftLogits)).toBeLessThan(1e-4);
+        expect(maxDiff(ours, merged)).toBeLessThan(1e-4);
+        const loaded = loadModelFromDir(path.join(FIX, `${name}-policy`), { adapter: peftAdapter });
+        expect(maxDiff(logitsOf(loaded, ids), theirs)).toBeLessThan(1e-4);
+        loaded.dispose();
+        model.dispose();
+      }, 120_000);
+    }
 
-  it.skipIf(skipUnless(pythonTrlPeft, "DPO + LoRA against TRL + peft", NEEDS.venv))(`5-step DPO + LoRA from one PEFT adapter matches TRL + peft per step within 1e-3${pythonTrlPeft ? "" : " (skipped: no trl)"}`, async () => {
-    const adapter = tmp("dpo-lora-start-");
-    peftJobs([{ make_adapter: adapter, base: path.join(FIX, "llama-policy"), targets: ARTICLE_TARGETS.split(","), r: 4, alpha: 8 }]);
-    const trl = python(pythonTrlPeft!, ["bench/trl_dpo.py", "--model", path.join(FIX, "llama-policy"), "--adapter", adapter, "--prefs", path.join(FIX, "prefs.jsonl"), "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--loss-type", "sigmoid", "--lr-scheduler", "constant"]).logs as Record<string, number>[];
-    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
-    const model = loadModelFromDir(path.join(FIX, "llama-policy"), { adapter });
-    const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: baseArgs({ maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, beta: 0.1 }) });
-    await trainer.train();
-    const ours: LogEntry[] = trainer.state.logHistory;
-    compareToTrl(ours, trl, "TRL + peft");
-    trainer.dispose();
-    model.dispose();
-  }, 180_000);
-});
+    it.skipIf(skipUnless(pythonTrlPeft, "DPO + LoRA against TRL + peft", NEEDS.venv))(
+      `5-step DPO + LoRA from one PEFT adapter matches TRL + peft per step within 1e-3${pythonTrlPeft ? "" : " (skipped: no trl)"}`,
+      async () => {
+        const adapter = tmp("dpo-lora-start-");
+        peftJobs([{ make_adapter: adapter, base: path.join(FIX, "llama-policy"), targets: ARTICLE_TARGETS.split(","), r: 4, alpha: 8 }]);
+        const trl = python(pythonTrlPeft!, [
+          "bench/trl_dpo.py",
+          "--model",
+          path.join(FIX, "llama-policy"),
+          "--adapter",
+          adapter,
+          "--prefs",
+          path.join(FIX, "prefs.jsonl"),
+          "--lr",
+          "1e-3",
+          "--beta",
+          "0.1",
+          "--steps",
+          "5",
+          "--loss-type",
+          "sigmoid",
+          "--lr-scheduler",
+          "constant",
+        ]).logs as Record<string, number>[];
+        const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
+        const model = loadModelFromDir(path.join(FIX, "llama-policy"), { adapter });
+        const trainer = new DPOTrainer({
+          model,
+          tokenizer,
+          trainDataset: rows,
+          args: baseArgs({ maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, beta: 0.1 }),
+        });
+        await trainer.train();
+        const ours: LogEntry[] = trainer.state.logHistory;
+        compareToTrl(ours, trl, "TRL + peft");
+        trainer.dispose();
+        model.dispose();
+      },
+      180_000,
+    );
+  },
+);

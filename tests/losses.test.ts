@@ -48,29 +48,42 @@ function byHand(t: LossType, o: { beta: number; eps: number; f: FDivergenceType;
   const norm = (i: number) => sc[i] / P.lc[i] - sr[i] / P.lr[i];
   return Array.from({ length: B }, (_, i) => {
     switch (t) {
-      case "sigmoid": return smoothed(d[i]);
-      case "hinge": return Math.max(0, 1 - b * d[i]);
-      case "ipo": return (norm(i) - 1 / (2 * b)) ** 2;
-      case "exo_pair": return sig(b * d[i]) * (logSig(b * d[i]) - Math.log(1 - eps)) + sig(-b * d[i]) * (logSig(-b * d[i]) - Math.log(eps));
-      case "nca_pair": return -logSig(b * rc[i]) - 0.5 * logSig(-b * rc[i]) - 0.5 * logSig(-b * rr[i]);
-      case "robust": return (-(1 - eps) * logSig(b * d[i]) + eps * logSig(-b * d[i])) / (1 - 2 * eps);
-      case "bco_pair": return -logSig(b * rc[i]) - logSig(-b * rr[i]);
-      case "sppo_hard": return (rc[i] - 0.5 / b) ** 2 + (rr[i] + 0.5 / b) ** 2;
+      case "sigmoid":
+        return smoothed(d[i]);
+      case "hinge":
+        return Math.max(0, 1 - b * d[i]);
+      case "ipo":
+        return (norm(i) - 1 / (2 * b)) ** 2;
+      case "exo_pair":
+        return sig(b * d[i]) * (logSig(b * d[i]) - Math.log(1 - eps)) + sig(-b * d[i]) * (logSig(-b * d[i]) - Math.log(eps));
+      case "nca_pair":
+        return -logSig(b * rc[i]) - 0.5 * logSig(-b * rc[i]) - 0.5 * logSig(-b * rr[i]);
+      case "robust":
+        return (-(1 - eps) * logSig(b * d[i]) + eps * logSig(-b * d[i])) / (1 - 2 * eps);
+      case "bco_pair":
+        return -logSig(b * rc[i]) - logSig(-b * rr[i]);
+      case "sppo_hard":
+        return (rc[i] - 0.5 / b) ** 2 + (rr[i] + 0.5 / b) ** 2;
       case "aot": {
         const pol = sortAsc(P.pc.map((x, j) => x - P.pr[j]));
         const ref = sortAsc(P.rc.map((x, j) => x - P.rr[j]));
         return smoothed(pol[i] - ref[i]);
       }
-      case "aot_unpaired": return smoothed(sortAsc(rc)[i] - sortAsc(rr)[i]);
-      case "apo_zero": return 1 - sig(b * rc[i]) + sig(b * rr[i]);
-      case "apo_down": return sig(b * rc[i]) + 1 - sig(b * (rc[i] - rr[i]));
+      case "aot_unpaired":
+        return smoothed(sortAsc(rc)[i] - sortAsc(rr)[i]);
+      case "apo_zero":
+        return 1 - sig(b * rc[i]) + sig(b * rr[i]);
+      case "apo_down":
+        return sig(b * rc[i]) + 1 - sig(b * (rc[i] - rr[i]));
       case "discopop": {
         const z = b * d[i];
         const m = sig(z / o.tau);
         return -logSig(z) * (1 - m) + Math.exp(-z) * m;
       }
-      case "sft": return NLL;
-      case "sigmoid_norm": return -logSig(b * norm(i));
+      case "sft":
+        return NLL;
+      case "sigmoid_norm":
+        return -logSig(b * norm(i));
     }
   });
 }
@@ -80,8 +93,15 @@ function ours(opts: Partial<DPOLossOptions> & { lossType: DPOLossOptions["lossTy
     const t = (xs: number[]) => tf.tensor1d(xs);
     const out = dpoLoss(
       {
-        policyChosenLogps: t(P.pc), policyRejectedLogps: t(P.pr), referenceChosenLogps: t(P.rc), referenceRejectedLogps: t(P.rr),
-        chosenLengths: t(P.lc), rejectedLengths: t(P.lr), chosenNll: tf.scalar(NLL), chosenWeights: t(W.c), rejectedWeights: t(W.r),
+        policyChosenLogps: t(P.pc),
+        policyRejectedLogps: t(P.pr),
+        referenceChosenLogps: t(P.rc),
+        referenceRejectedLogps: t(P.rr),
+        chosenLengths: t(P.lc),
+        rejectedLengths: t(P.lr),
+        chosenNll: tf.scalar(NLL),
+        chosenWeights: t(W.c),
+        rejectedWeights: t(W.r),
       },
       { beta: 0.1, labelSmoothing: 0, ...opts },
     );
@@ -112,7 +132,9 @@ describe("every loss type against hand-computed values", () => {
     expect(curves.map((c) => c.name)).toEqual(LOSS_TYPES.filter((t) => t !== "sft"));
     for (const c of curves) c.loss.forEach((v) => expect(Number.isFinite(v), c.name).toBe(true));
     // Single-pair batches, margin split evenly: ρ_w = m/(2β), ρ_l = −m/(2β).
-    const m = 2, b = 0.1, rho = m / (2 * b);
+    const m = 2,
+      b = 0.1,
+      rho = m / (2 * b);
     const at = (name: string) => curves.find((c) => c.name === name)!.loss[3];
     expect(at("sigmoid")).toBeCloseTo(-logSig(m), 5);
     expect(at("aot")).toBeCloseTo(-logSig(m), 5); // a batch of one: sorting changes nothing
@@ -133,12 +155,22 @@ describe("every loss type against hand-computed values", () => {
 });
 
 describe("f-divergences", () => {
-  const fs: [FDivergenceType, number][] = [["forward_kl", 0.5], ["js_divergence", 0.5], ["alpha_divergence", 0.5], ["alpha_divergence", 0.3], ["alpha_divergence", 1]];
+  const fs: [FDivergenceType, number][] = [
+    ["forward_kl", 0.5],
+    ["js_divergence", 0.5],
+    ["alpha_divergence", 0.5],
+    ["alpha_divergence", 0.3],
+    ["alpha_divergence", 1],
+  ];
   for (const [f, alpha] of fs) {
     for (const lossType of ["sigmoid", "hinge", "ipo", "sigmoid_norm", "robust", "discopop", "exo_pair"] as LossType[]) {
       it(`${f}${f === "alpha_divergence" ? ` α=${alpha}` : ""} with ${lossType}`, () => {
         const eps = lossType === "exo_pair" ? 1e-3 : lossType === "robust" ? 0.1 : 0;
-        close(ours({ lossType, labelSmoothing: eps, fDivergenceType: f, fAlphaDivergenceCoef: alpha }), byHand(lossType, { beta: 0.1, eps, f, alpha, tau: 0.05 }), `${f}/${lossType}`);
+        close(
+          ours({ lossType, labelSmoothing: eps, fDivergenceType: f, fAlphaDivergenceCoef: alpha }),
+          byHand(lossType, { beta: 0.1, eps, f, alpha, tau: 0.05 }),
+          `${f}/${lossType}`,
+        );
       });
     }
   }
@@ -149,13 +181,25 @@ describe("lossWeights (MPO, RPO) and useWeighting (WPO)", () => {
     const o = { beta: 0.1, eps: 0, f: "reverse_kl" as const, alpha: 0.5, tau: 0.05 };
     const want = byHand("sigmoid", o).map((x, i) => 0.8 * x + 0.2 * byHand("bco_pair", o)[i] + 1.0 * NLL);
     close(ours({ lossType: ["sigmoid", "bco_pair", "sft"], lossWeights: [0.8, 0.2, 1.0] }), want, "MPO");
-    close(ours({ lossType: ["sigmoid", "sft"], lossWeights: [1, 0.5] }), byHand("sigmoid", o).map((x) => x + 0.5 * NLL), "RPO");
-    close(ours({ lossType: ["sigmoid", "hinge"] }), byHand("sigmoid", o).map((x, i) => x + byHand("hinge", o)[i]), "default weights 1");
+    close(
+      ours({ lossType: ["sigmoid", "sft"], lossWeights: [1, 0.5] }),
+      byHand("sigmoid", o).map((x) => x + 0.5 * NLL),
+      "RPO",
+    );
+    close(
+      ours({ lossType: ["sigmoid", "hinge"] }),
+      byHand("sigmoid", o).map((x, i) => x + byHand("hinge", o)[i]),
+      "default weights 1",
+    );
   });
   it("useWeighting multiplies each per-pair loss by w_chosen·w_rejected (every loss but the sorting ones)", () => {
     const o = { beta: 0.1, eps: 0, f: "reverse_kl" as const, alpha: 0.5, tau: 0.05 };
     for (const lossType of ["sigmoid", "hinge", "sft", "apo_zero"] as LossType[]) {
-      close(ours({ lossType, useWeighting: true }), byHand(lossType, o).map((x, i) => x * W.c[i] * W.r[i]), `WPO ${lossType}`);
+      close(
+        ours({ lossType, useWeighting: true }),
+        byHand(lossType, o).map((x, i) => x * W.c[i] * W.r[i]),
+        `WPO ${lossType}`,
+      );
     }
   });
 });
@@ -163,7 +207,8 @@ describe("lossWeights (MPO, RPO) and useWeighting (WPO)", () => {
 describe("TRL's refusals", () => {
   const refuse = (args: Record<string, unknown>, message: RegExp) => expect(() => resolveConfig({ outputDir: "/tmp/x", ...args })).toThrow(message);
   it("non-default f-divergence only with the Δ-based losses", () => {
-    for (const lossType of ["nca_pair", "bco_pair", "sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down"]) refuse({ lossType, fDivergenceType: "forward_kl" }, /only supported for the loss types/);
+    for (const lossType of ["nca_pair", "bco_pair", "sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down"])
+      refuse({ lossType, fDivergenceType: "forward_kl" }, /only supported for the loss types/);
     expect(resolveConfig({ outputDir: "/tmp/x", lossType: ["sigmoid", "sft"], fDivergenceType: "js_divergence" }).fDivergenceType).toBe("js_divergence");
   });
   it("WPO with aot / aot_unpaired, exo_pair without ε, robust with ε ≥ 0.5, mismatched lossWeights, unknown names", () => {
@@ -180,7 +225,10 @@ describe("TRL's refusals", () => {
     expect(resolveConfig({ outputDir: "/tmp/x" }).lossType).toEqual(["sigmoid"]);
     expect(resolveConfig({ outputDir: "/tmp/x", lossType: "ipo" }).lossType).toEqual(["ipo"]);
     const c = resolveConfig({ outputDir: "/tmp/x", lossType: "sigmoid,sft", lossWeights: "1,0.5" as unknown as number[] });
-    expect([c.lossType, c.lossWeights]).toEqual([["sigmoid", "sft"], [1, 0.5]]);
+    expect([c.lossType, c.lossWeights]).toEqual([
+      ["sigmoid", "sft"],
+      [1, 0.5],
+    ]);
   });
 });
 
@@ -207,9 +255,17 @@ describe("per-token parts: LD-DPO split and WPO weights (tests/fixtures/hf-tiny)
         const hidden = model.hiddenStates(tf.tensor2d([ids], [1, ids.length], "int32")); // [1, T, D]
         return hidden.reshape([ids.length, -1]).matMul(model.lmHeadWeight(), false, true).arraySync() as number[][]; // [T, V]
       });
-      const lse = (z: number[]) => { const m = Math.max(...z); return m + Math.log(z.reduce((s, x) => s + Math.exp(x - m), 0)); };
+      const lse = (z: number[]) => {
+        const m = Math.max(...z);
+        return m + Math.log(z.reduce((s, x) => s + Math.exp(x - m), 0));
+      };
       logp.push(completion.map((id, k) => logits[prompt.length + k - 1][id] - lse(logits[prompt.length + k - 1])));
-      logDenom.push(completion.map((_, k) => { const z = logits[prompt.length + k - 1]; return lse(z.map((x) => 2 * x)) - 2 * lse(z); }));
+      logDenom.push(
+        completion.map((_, k) => {
+          const z = logits[prompt.length + k - 1];
+          return lse(z.map((x) => 2 * x)) - 2 * lse(z);
+        }),
+      );
     }
     return { logp, logDenom };
   }
@@ -254,7 +310,18 @@ describe("per-token parts: LD-DPO split and WPO weights (tests/fixtures/hf-tiny)
       const eps = lossType === "exo_pair" ? 1e-3 : 0;
       const { value, grads } = tf.variableGrads(() => {
         const t = (xs: number[]) => tf.tensor1d(xs);
-        return dpoLoss({ policyChosenLogps: x, policyRejectedLogps: t(P.pr), referenceChosenLogps: t(P.rc), referenceRejectedLogps: t(P.rr), chosenLengths: t(P.lc), rejectedLengths: t(P.lr), chosenNll: x.sum().neg().div(17) as tf.Scalar }, { beta: 0.1, lossType, labelSmoothing: eps }).losses.mean() as tf.Scalar;
+        return dpoLoss(
+          {
+            policyChosenLogps: x,
+            policyRejectedLogps: t(P.pr),
+            referenceChosenLogps: t(P.rc),
+            referenceRejectedLogps: t(P.rr),
+            chosenLengths: t(P.lc),
+            rejectedLengths: t(P.lr),
+            chosenNll: x.sum().neg().div(17) as tf.Scalar,
+          },
+          { beta: 0.1, lossType, labelSmoothing: eps },
+        ).losses.mean() as tf.Scalar;
       }, [x]);
       expect(Number.isFinite(value.dataSync()[0]), lossType).toBe(true);
       expect(Object.keys(grads).length, lossType).toBe(1);

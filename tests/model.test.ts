@@ -36,9 +36,11 @@ describe("GPT-2 forward matches transformers", () => {
     const padded = [...ids, 0, 0, 0];
     const [a, b] = tf.tidy(() => {
       const plain = model.forward(tf.tensor2d([ids], undefined, "int32")).logits;
-      const withPad = model.forward(tf.tensor2d([padded], undefined, "int32"), {
-        attentionMask: tf.tensor2d([padded.map((_, i) => (i < ids.length ? 1 : 0))], undefined, "int32"),
-      }).logits.slice([0, 0, 0], [1, ids.length, -1]);
+      const withPad = model
+        .forward(tf.tensor2d([padded], undefined, "int32"), {
+          attentionMask: tf.tensor2d([padded.map((_, i) => (i < ids.length ? 1 : 0))], undefined, "int32"),
+        })
+        .logits.slice([0, 0, 0], [1, ids.length, -1]);
       return [plain.arraySync() as number[][][], withPad.arraySync() as number[][][]];
     });
     const flatA = a[0].flat();
@@ -102,31 +104,34 @@ describe("generation", () => {
 
 describe("transformers loads what dpo-ts saves", () => {
   const python = pythonWith("torch", "transformers");
-  it.skipIf(skipUnless(python, "logits and ids against transformers", NEEDS.torch))("AutoModelForCausalLM + AutoTokenizer on a saved folder give the same logits and ids", async () => {
-    const { Tokenizer } = await import("../src/tokenizer/tokenizer");
-    const model = await loadModel(path.join(FIX, "gpt2-policy"));
-    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-hf-load-"));
-    await saveModel(model, dir);
-    await tokenizer.save(dir);
-    const script = [
-      "import json, sys, torch",
-      "from transformers import AutoModelForCausalLM, AutoTokenizer",
-      "d = sys.argv[1]",
-      "m = AutoModelForCausalLM.from_pretrained(d).eval()",
-      "t = AutoTokenizer.from_pretrained(d)",
-      "ids = t('Question: What colour is the sky?\\nAnswer:', add_special_tokens=False)['input_ids']",
-      "with torch.no_grad(): logits = m(torch.tensor([ids])).logits[0, :3, :8].tolist()",
-      "print(json.dumps({'ids': ids, 'logits': logits}))",
-    ].join("\n");
-    const run = spawnSync(python!, ["-c", script, dir], { encoding: "utf8" });
-    expect(run.status, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout.trim().split("\n").pop()!);
-    expect(out.ids).toEqual(expected.ids[0].prompt);
-    const want: number[][] = expected.models.gpt2.first_logits_prompt0_pos0to2_vocab0to7;
-    out.logits.forEach((row: number[], i: number) => row.forEach((x, j) => expect(Math.abs(x - want[i][j])).toBeLessThan(1e-5)));
-    model.dispose();
-  });
+  it.skipIf(skipUnless(python, "logits and ids against transformers", NEEDS.torch))(
+    "AutoModelForCausalLM + AutoTokenizer on a saved folder give the same logits and ids",
+    async () => {
+      const { Tokenizer } = await import("../src/tokenizer/tokenizer");
+      const model = await loadModel(path.join(FIX, "gpt2-policy"));
+      const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-hf-load-"));
+      await saveModel(model, dir);
+      await tokenizer.save(dir);
+      const script = [
+        "import json, sys, torch",
+        "from transformers import AutoModelForCausalLM, AutoTokenizer",
+        "d = sys.argv[1]",
+        "m = AutoModelForCausalLM.from_pretrained(d).eval()",
+        "t = AutoTokenizer.from_pretrained(d)",
+        "ids = t('Question: What colour is the sky?\\nAnswer:', add_special_tokens=False)['input_ids']",
+        "with torch.no_grad(): logits = m(torch.tensor([ids])).logits[0, :3, :8].tolist()",
+        "print(json.dumps({'ids': ids, 'logits': logits}))",
+      ].join("\n");
+      const run = spawnSync(python!, ["-c", script, dir], { encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+      const out = JSON.parse(run.stdout.trim().split("\n").pop()!);
+      expect(out.ids).toEqual(expected.ids[0].prompt);
+      const want: number[][] = expected.models.gpt2.first_logits_prompt0_pos0to2_vocab0to7;
+      out.logits.forEach((row: number[], i: number) => row.forEach((x, j) => expect(Math.abs(x - want[i][j])).toBeLessThan(1e-5)));
+      model.dispose();
+    },
+  );
 });
 
 describe("safetensors", () => {

@@ -15,15 +15,7 @@ import { CellOutput, CodeCell, MarkdownCell, Notebook, TSLAB_LANGUAGE_INFO, cell
 import { DEFAULT_KERNEL_NAME, kernelSpec } from "../src/course/kernel";
 import { loadTslab } from "../src/course/tslab";
 import { ChildRunResult, runNotebookInChild } from "../src/course/run-in-child";
-import {
-  formatDuration,
-  liveTrainingFigure,
-  notebookProgress,
-  progressLine,
-  progressSnapshot,
-  terminalProgress,
-  textBar,
-} from "../src/course/progress";
+import { formatDuration, liveTrainingFigure, notebookProgress, progressLine, progressSnapshot, terminalProgress, textBar } from "../src/course/progress";
 import { courseNotebooks, notebookParameters } from "../src/cli/course";
 import type { LogEntry, TrainerState } from "../src/train/trainer";
 import { NEEDS, skipUnless } from "./helpers/skip";
@@ -75,13 +67,17 @@ const stdout = (nb: Notebook) =>
     .filter((o): o is Extract<CellOutput, { output_type: "stream" }> => o.output_type === "stream" && o.name === "stdout")
     .map((o) => o.text)
     .join("");
-const displays = (nb: Notebook) =>
-  outputs(nb).filter((o): o is Extract<CellOutput, { output_type: "display_data" }> => o.output_type === "display_data");
+const displays = (nb: Notebook) => outputs(nb).filter((o): o is Extract<CellOutput, { output_type: "display_data" }> => o.output_type === "display_data");
 
 /** A deep copy with object keys sorted (Python's json.dumps(sort_keys=True), as nbformat writes notebooks). */
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
@@ -100,10 +96,15 @@ describe("course notebooks as committed", () => {
       expect(parameterCells[0].source).toMatch(/^let /);
       expect(parameterCells[0].source).not.toMatch(/\bconst\b/);
       const markdown = nb.cells.filter((c): c is MarkdownCell => c.cell_type === "markdown").map((c) => c.source);
-      expect(markdown.some((s) => s.includes("## What you'll learn")), name).toBe(true);
+      expect(
+        markdown.some((s) => s.includes("## What you'll learn")),
+        name,
+      ).toBe(true);
       expect(markdown[markdown.length - 1], name).toMatch(/^## Exercises/);
       // Notebooks call the library like a user; they carry no library code.
-      const code = codeCells(nb).map((c) => c.source).join("\n");
+      const code = codeCells(nb)
+        .map((c) => c.source)
+        .join("\n");
       expect(code, name).not.toMatch(/from "\.\.\/src|from "\.\.\/dist|require\(/);
     }
   });
@@ -188,9 +189,13 @@ describe("course notebooks run headlessly, in order", () => {
     expect(charts.length).toBe(1);
     expect(charts[0].data["application/vnd.plotly.v1+json"]).toBeDefined();
     // The run folder steps 4 and 5 read.
-    const log = fs.readFileSync(path.join(RUN_DIR, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as LogEntry);
+    const log = fs
+      .readFileSync(path.join(RUN_DIR, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as LogEntry);
     expect(log.filter((e) => "loss" in e).map((e) => e.step)).toEqual([4]);
-    expect(log.filter((e) => "eval_loss" in e).map((e) => e.step)).toEqual([0, 4]) // evalOnStart: the baseline at step 0;
+    expect(log.filter((e) => "eval_loss" in e).map((e) => e.step)).toEqual([0, 4]); // evalOnStart: the baseline at step 0;
     expect(Number.isFinite(log.find((e) => "loss" in e)!.loss)).toBe(true);
     for (const f of ["config.json", "model.safetensors", "tokenizer.json"]) expect(fs.existsSync(path.join(RUN_DIR, "final", f))).toBe(true);
   });
@@ -213,40 +218,50 @@ describe("course notebooks run headlessly, in order", () => {
   it.skipIf(
     skipUnless(fs.existsSync(CHROMIUM), "04-metrics charts in headless Chromium", NEEDS.chromium) ||
       skipUnless(fs.existsSync(NBCONVERT), "04-metrics charts in headless Chromium", NEEDS.jupyter),
-  )("04-metrics exported with nbconvert draws every chart in headless Chromium", async () => {
-    expect(results.has("04-metrics")).toBe(true);
-    const executed = results.get("04-metrics")!.res.outPath!;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nb04-"));
-    const html = path.join(dir, "04-metrics.html");
-    const r = spawnSync(NBCONVERT, ["--to", "html", executed, "--output-dir", dir, "--output", "04-metrics"], { encoding: "utf8", timeout: 120_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
-    const errors: string[] = [];
-    try {
-      const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
-      page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.route(/^(?!file:|data:)/, (route) => route.abort()); // offline: only the template's CDN assets fail
-      await page.goto("file://" + html);
-      await page.waitForFunction(() => {
-        const plots = Array.from(document.querySelectorAll(".plotly-graph-div"));
-        return plots.length >= 6 && plots.every((p) => p.querySelector(".main-svg"));
-      }, undefined, { timeout: 60_000 });
-      const plots = await page.evaluate(() =>
-        Array.from(document.querySelectorAll(".plotly-graph-div")).map((p) => ({
-          title: p.querySelector(".gtitle")?.textContent ?? "",
-          paths: Array.from(p.querySelectorAll(".scatterlayer path.js-line, .scatterlayer path.point, .barlayer path")).filter((e) => (e.getAttribute("d") ?? "").length > 4).length,
-        })),
-      );
-      for (const p of plots) expect(p.paths, `chart "${p.title}" has drawn traces`).toBeGreaterThan(0);
-      fs.mkdirSync(SHOTS, { recursive: true });
-      await page.screenshot({ path: path.join(SHOTS, "04-metrics-nbconvert.png"), fullPage: true });
-      expect(errors.filter((e) => !/ERR_FAILED|Failed to load resource|net::/.test(e))).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 240_000);
+  )(
+    "04-metrics exported with nbconvert draws every chart in headless Chromium",
+    async () => {
+      expect(results.has("04-metrics")).toBe(true);
+      const executed = results.get("04-metrics")!.res.outPath!;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nb04-"));
+      const html = path.join(dir, "04-metrics.html");
+      const r = spawnSync(NBCONVERT, ["--to", "html", executed, "--output-dir", dir, "--output", "04-metrics"], { encoding: "utf8", timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const { chromium } = await import("playwright-core");
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
+      const errors: string[] = [];
+      try {
+        const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+        page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+        page.on("pageerror", (e) => errors.push(e.message));
+        await page.route(/^(?!file:|data:)/, (route) => route.abort()); // offline: only the template's CDN assets fail
+        await page.goto("file://" + html);
+        await page.waitForFunction(
+          () => {
+            const plots = Array.from(document.querySelectorAll(".plotly-graph-div"));
+            return plots.length >= 6 && plots.every((p) => p.querySelector(".main-svg"));
+          },
+          undefined,
+          { timeout: 60_000 },
+        );
+        const plots = await page.evaluate(() =>
+          Array.from(document.querySelectorAll(".plotly-graph-div")).map((p) => ({
+            title: p.querySelector(".gtitle")?.textContent ?? "",
+            paths: Array.from(p.querySelectorAll(".scatterlayer path.js-line, .scatterlayer path.point, .barlayer path")).filter(
+              (e) => (e.getAttribute("d") ?? "").length > 4,
+            ).length,
+          })),
+        );
+        for (const p of plots) expect(p.paths, `chart "${p.title}" has drawn traces`).toBeGreaterThan(0);
+        fs.mkdirSync(SHOTS, { recursive: true });
+        await page.screenshot({ path: path.join(SHOTS, "04-metrics-nbconvert.png"), fullPage: true });
+        expect(errors.filter((e) => !/ERR_FAILED|Failed to load resource|net::/.test(e))).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    240_000,
+  );
 
   it("05-serve: answers an OpenAI chat completion and compares with the reference", async () => {
     expect(results.has("03-trainer")).toBe(true);

@@ -23,16 +23,7 @@ import {
   MetricLogEntry,
   PlotlyTrace,
 } from "../src/metrics/plots";
-import {
-  figureHtml,
-  mimeBundle,
-  figureSummary,
-  htmlPage,
-  tableHtml,
-  plotlyBundle,
-  jsonForScript,
-  resetPlotlyInclusion,
-} from "../src/metrics/render";
+import { figureHtml, mimeBundle, figureSummary, htmlPage, tableHtml, plotlyBundle, jsonForScript, resetPlotlyInclusion } from "../src/metrics/render";
 import { buildReport, writeReport, readMetricsLog, readSamples } from "../src/metrics/report";
 import { syntheticLog, writeSyntheticRun } from "./helpers/synthetic-run";
 
@@ -207,11 +198,23 @@ describe("rendering", () => {
   });
 
   it("tables and pages", () => {
-    const t = tableHtml({ columns: ["a", "b"], rows: [["x<y", 0.000012345], [null, 3]] });
+    const t = tableHtml({
+      columns: ["a", "b"],
+      rows: [
+        ["x<y", 0.000012345],
+        [null, 3],
+      ],
+    });
     expect(t).toContain("<td>x&lt;y</td>");
     expect(t).toContain('<td class="num">1.234e-5</td>');
     expect(t).toContain("<td>–</td>");
-    const page = htmlPage({ title: "T & T", sections: [{ title: "Curves", blocks: [{ kind: "figure", figure: fig }] }, { title: "Notes", blocks: [{ kind: "text", text: "<hi>" }] }] });
+    const page = htmlPage({
+      title: "T & T",
+      sections: [
+        { title: "Curves", blocks: [{ kind: "figure", figure: fig }] },
+        { title: "Notes", blocks: [{ kind: "text", text: "<hi>" }] },
+      ],
+    });
     expect(page.startsWith("<!DOCTYPE html>")).toBe(true);
     expect(page.match(/if \(!window\.Plotly\)/g)).toHaveLength(1);
     expect(page).toContain("<title>T &amp; T</title>");
@@ -250,7 +253,13 @@ describe("report", () => {
     expect(log[0].loss).toBeNaN();
     expect("note" in log[0]).toBe(false);
     const s = path.join(dir, "samples.json");
-    fs.writeFileSync(s, JSON.stringify([{ prompt: "p", policy: "a", reference: "b" }, { prompt: "p", policy: 3, reference: "b" }]));
+    fs.writeFileSync(
+      s,
+      JSON.stringify([
+        { prompt: "p", policy: "a", reference: "b" },
+        { prompt: "p", policy: 3, reference: "b" },
+      ]),
+    );
     expect(() => readSamples(s)).toThrow(`${s}: row 2: field "policy" must be a string`);
   });
 });

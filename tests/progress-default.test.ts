@@ -27,7 +27,10 @@ async function stderrOfOneStep(args: Record<string, unknown>, callbacks = [] as 
   const model = await loadModel(path.join(FIX, "gpt2-policy"));
   const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-progress-"));
   const trainer = new DPOTrainer({
-    model, tokenizer, trainDataset: rows, callbacks,
+    model,
+    tokenizer,
+    trainDataset: rows,
+    callbacks,
     args: { outputDir, overwriteOutputDir: true, maxSteps: 1, loggingSteps: 1, reportTo: "none", writeReport: false, numSampleGenerations: 0, ...args },
   });
   const written: string[] = [];
@@ -50,7 +53,9 @@ describe("default progress display", () => {
     expect(shown).toMatch(/^step 1 \|/m);
     expect(await stderrOfOneStep({ disableTqdm: true })).not.toMatch(/DPO training/);
     const lines: string[] = [];
-    const stream = Object.assign(new (require("stream").Writable)({ write: (c: Buffer, _e: string, cb: () => void) => (lines.push(String(c)), cb()) }), { isTTY: false });
+    const stream = Object.assign(new (require("stream").Writable)({ write: (c: Buffer, _e: string, cb: () => void) => (lines.push(String(c)), cb()) }), {
+      isTTY: false,
+    });
     expect(await stderrOfOneStep({}, [terminalProgress({ stream })])).not.toMatch(/DPO training/);
     expect(lines.join("")).toMatch(/^DPO training: 1 steps\n/);
   });

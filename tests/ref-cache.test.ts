@@ -41,8 +41,25 @@ describe("cached reference log-probs", () => {
       const ref = countedReference();
       const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
       const trainer = new DPOTrainer({
-        model, refModel: ref.model, tokenizer, trainDataset: rows, evalDataset: rows.slice(0, 2),
-        args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-run-")), maxSteps: 3, perDeviceTrainBatchSize: 2, learningRate: 1e-3, loggingSteps: 1, evalStrategy: "steps", evalSteps: 3, precomputeRefLogProbs: true, refLogpsCacheDir: cacheDir, reportTo: "none", numSampleGenerations: 0, writeReport: false },
+        model,
+        refModel: ref.model,
+        tokenizer,
+        trainDataset: rows,
+        evalDataset: rows.slice(0, 2),
+        args: {
+          outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-run-")),
+          maxSteps: 3,
+          perDeviceTrainBatchSize: 2,
+          learningRate: 1e-3,
+          loggingSteps: 1,
+          evalStrategy: "steps",
+          evalSteps: 3,
+          precomputeRefLogProbs: true,
+          refLogpsCacheDir: cacheDir,
+          reportTo: "none",
+          numSampleGenerations: 0,
+          writeReport: false,
+        },
       });
       const out = await trainer.train();
       expect(trainer.refModel).toBe(null); // released after the precompute pass
@@ -66,7 +83,21 @@ describe("cached reference log-probs", () => {
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-key-"));
     for (const maxLength of [0, 20]) {
       const model = loadModelFromDir(path.join(FIX, "gpt2-policy"));
-      const trainer = new DPOTrainer({ model, tokenizer, trainDataset: rows, args: { outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-key-run-")), maxSteps: 1, maxLength, precomputeRefLogProbs: true, refLogpsCacheDir: cacheDir, reportTo: "none", numSampleGenerations: 0, writeReport: false } });
+      const trainer = new DPOTrainer({
+        model,
+        tokenizer,
+        trainDataset: rows,
+        args: {
+          outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ref-key-run-")),
+          maxSteps: 1,
+          maxLength,
+          precomputeRefLogProbs: true,
+          refLogpsCacheDir: cacheDir,
+          reportTo: "none",
+          numSampleGenerations: 0,
+          writeReport: false,
+        },
+      });
       await trainer.train();
       trainer.dispose();
       model.dispose();

@@ -43,11 +43,7 @@ const hasJupyterLab = fs.existsSync(path.resolve(__dirname, "../.venv/bin/jupyte
 function figureNotebook(): object {
   const log = syntheticLog(30);
   resetPlotlyInclusion();
-  const outputs = [
-    mimeBundle(lossFigure(log)),
-    mimeBundle(rewardsFigure(log), { plotlyJs: "once" }),
-    mimeBundle(marginsFigure(log), { plotlyJs: "once" }),
-  ];
+  const outputs = [mimeBundle(lossFigure(log)), mimeBundle(rewardsFigure(log), { plotlyJs: "once" }), mimeBundle(marginsFigure(log), { plotlyJs: "once" })];
   resetPlotlyInclusion();
   return {
     nbformat: 4,
@@ -268,10 +264,13 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
         { label: "policy vs reference", wins: 31, losses: 12, ties: 7 },
         { label: "policy vs SFT", wins: 20, losses: 25 },
       ]),
-      scatter: rewardKlFigure([
-        { name: "β=0.1", kl: [0.1, 0.3, 0.8], reward: [0.2, 0.5, 0.7], text: ["10", "20", "30"] },
-        { name: "β=0.5", kl: [0.05, 0.1, 0.2], reward: [0.1, 0.2, 0.3] },
-      ], { connect: true }),
+      scatter: rewardKlFigure(
+        [
+          { name: "β=0.1", kl: [0.1, 0.3, 0.8], reward: [0.2, 0.5, 0.7], text: ["10", "20", "30"] },
+          { name: "β=0.5", kl: [0.05, 0.1, 0.2], reward: [0.1, 0.2, 0.3] },
+        ],
+        { connect: true },
+      ),
       compare: compareRunsFigure(runs, "rewards/margins"),
       compareSideBySide: compareRunsFigure([...runs, { name: "<β=1>", log: syntheticLog(20, 5) }], "loss", { sideBySide: true }),
     };
@@ -291,7 +290,8 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
           const a = legendSchema[lk];
           if (!a || !a.valType) msgs.push(`layout.legend.${lk} is not a legend attribute`);
           else if (a.valType === "enumerated" && !a.values.includes(lv)) msgs.push(`layout.legend.${lk}=${lv} not in ${a.values}`);
-          else if (a.valType === "number" && (typeof lv !== "number" || (a.min !== undefined && lv < a.min) || (a.max !== undefined && lv > a.max))) msgs.push(`layout.legend.${lk}=${lv} out of range`);
+          else if (a.valType === "number" && (typeof lv !== "number" || (a.min !== undefined && lv < a.min) || (a.max !== undefined && lv > a.max)))
+            msgs.push(`layout.legend.${lk}=${lv} out of range`);
         }
         if (msgs.length) out[k] = msgs;
       }
@@ -299,7 +299,9 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
     }, figs);
     expect(problems).toEqual({});
     // and draw them all (notebook-style fragments, bundle already on the page)
-    const html = Object.values(figs).map((f) => figureHtml(f, { plotlyJs: "none" })).join("\n");
+    const html = Object.values(figs)
+      .map((f) => figureHtml(f, { plotlyJs: "none" }))
+      .join("\n");
     await page.evaluate((h) => {
       const host = document.createElement("div");
       host.innerHTML = h;
@@ -374,120 +376,134 @@ describe.skipIf(skipUnless(hasChromium, "report and figures in headless Chromium
     await page2.close();
   }, 120_000);
 
-  it.skipIf(!hasChromium || skipUnless(fs.existsSync(NBCONVERT), "nbconvert HTML export in Chromium", NEEDS.jupyter))("nbconvert HTML export of notebook outputs draws every figure", async () => {
-    errors.length = 0;
-    const nb = figureNotebook();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nbconvert-"));
-    const ipynb = path.join(dir, "figs.ipynb");
-    fs.writeFileSync(ipynb, JSON.stringify(nb));
-    const r = spawnSync(NBCONVERT, ["--to", "html", ipynb], { encoding: "utf8", timeout: 120_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const page = await newPage();
-    await page.route(/^(?!file:|data:)/, (route) => route.abort()); // offline: CDN assets of the template fail
-    await page.goto(pathToFileURL(path.join(dir, "figs.html")).href);
-    await waitDrawn(page, 3);
-    const plots = await inspectPlots(page);
-    expect(plots.map((p) => [p.drawn, p.tracePaths > 0, p.title])).toEqual([
-      [true, true, "DPO loss"],
-      [true, true, "Implicit rewards: chosen vs rejected"],
-      [true, true, "Reward margin (chosen − rejected)"],
-    ]);
-    await page.screenshot({ path: path.join(SHOTS, "nbconvert.png"), fullPage: true });
-    // only the template's own CDN requests (require.js, MathJax) may have failed; nothing from the figures
-    expect(errors.filter((e) => !/network request|ERR_FAILED|Failed to load resource/.test(e))).toEqual([]);
-    await page.close();
-  }, 180_000);
+  it.skipIf(!hasChromium || skipUnless(fs.existsSync(NBCONVERT), "nbconvert HTML export in Chromium", NEEDS.jupyter))(
+    "nbconvert HTML export of notebook outputs draws every figure",
+    async () => {
+      errors.length = 0;
+      const nb = figureNotebook();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-nbconvert-"));
+      const ipynb = path.join(dir, "figs.ipynb");
+      fs.writeFileSync(ipynb, JSON.stringify(nb));
+      const r = spawnSync(NBCONVERT, ["--to", "html", ipynb], { encoding: "utf8", timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const page = await newPage();
+      await page.route(/^(?!file:|data:)/, (route) => route.abort()); // offline: CDN assets of the template fail
+      await page.goto(pathToFileURL(path.join(dir, "figs.html")).href);
+      await waitDrawn(page, 3);
+      const plots = await inspectPlots(page);
+      expect(plots.map((p) => [p.drawn, p.tracePaths > 0, p.title])).toEqual([
+        [true, true, "DPO loss"],
+        [true, true, "Implicit rewards: chosen vs rejected"],
+        [true, true, "Reward margin (chosen − rejected)"],
+      ]);
+      await page.screenshot({ path: path.join(SHOTS, "nbconvert.png"), fullPage: true });
+      // only the template's own CDN requests (require.js, MathJax) may have failed; nothing from the figures
+      expect(errors.filter((e) => !/network request|ERR_FAILED|Failed to load resource/.test(e))).toEqual([]);
+      await page.close();
+    },
+    180_000,
+  );
 
   it.skipIf(
     !hasChromium ||
-      skipUnless(
-        hasJupyterLab,
-        "JupyterLab in Chromium",
-        process.env.DPO_SKIP_JUPYTERLAB ? "DPO_SKIP_JUPYTERLAB is set: unset it" : NEEDS.jupyter,
-      ),
-  )("JupyterLab: trusted notebook draws every figure; untrusted shows the placeholders", async () => {
-    errors.length = 0;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-jlab-"));
-    const env = {
-      ...process.env,
-      JUPYTER_CONFIG_DIR: path.join(dir, "cfg"),
-      JUPYTER_DATA_DIR: path.join(dir, "data"),
-      JUPYTER_RUNTIME_DIR: path.join(dir, "rt"),
-    };
-    // Signatures are content digests, so the two notebooks must differ for one to stay untrusted.
-    fs.mkdirSync(path.join(dir, "nb"));
-    for (const name of ["trusted", "untrusted"]) {
-      const nb = figureNotebook() as { metadata: Record<string, unknown> };
-      nb.metadata.title = name;
-      fs.writeFileSync(path.join(dir, "nb", `${name}.ipynb`), JSON.stringify(nb));
-    }
-    // a course notebook, with the dpo-ts kernel registered in this Jupyter's data dir: opening it must not mark it
-    // modified (JupyterLab rewrites metadata.language_info from the kernel's reply when it differs)
-    fs.copyFileSync(path.join(__dirname, "..", "notebooks", "02-dataset.ipynb"), path.join(dir, "nb", "course.ipynb"));
-    installKernel({ prefix: path.join(dir, "prefix") });
-    Object.assign(env, { JUPYTER_PATH: path.join(dir, "prefix", "share", "jupyter") });
-    // sign one notebook, as JupyterLab does for notebooks it saved itself
-    const t = spawnSync(JUPYTER, ["trust", path.join(dir, "nb", "trusted.ipynb")], { env, encoding: "utf8" });
-    expect(t.status, t.stderr).toBe(0);
-    const token = "dpo-ts-test";
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const server = spawn(
-      JUPYTER,
-      ["lab", "--no-browser", `--port=${port}`, "--ServerApp.port_retries=50", `--IdentityProvider.token=${token}`,
-        `--ServerApp.root_dir=${path.join(dir, "nb")}`, "--allow-root", "--ServerApp.ip=127.0.0.1"],
-      { env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    try {
-      let log = "";
-      const base = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`jupyter lab did not start:\n${log}`)), 60_000);
-        const onData = (b: Buffer) => {
-          log += b.toString();
-          const m = log.match(/http:\/\/127\.0\.0\.1:(\d+)\/lab/);
-          if (m) {
-            clearTimeout(timer);
-            resolve(`http://127.0.0.1:${m[1]}`);
-          }
-        };
-        server.stdout!.on("data", onData);
-        server.stderr!.on("data", onData);
-        server.on("exit", (code) => reject(new Error(`jupyter lab exited (${code}):\n${log}`)));
-      });
-      const results: Record<string, { drawn: number; placeholders: number }> = {};
+      skipUnless(hasJupyterLab, "JupyterLab in Chromium", process.env.DPO_SKIP_JUPYTERLAB ? "DPO_SKIP_JUPYTERLAB is set: unset it" : NEEDS.jupyter),
+  )(
+    "JupyterLab: trusted notebook draws every figure; untrusted shows the placeholders",
+    async () => {
+      errors.length = 0;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-jlab-"));
+      const env = {
+        ...process.env,
+        JUPYTER_CONFIG_DIR: path.join(dir, "cfg"),
+        JUPYTER_DATA_DIR: path.join(dir, "data"),
+        JUPYTER_RUNTIME_DIR: path.join(dir, "rt"),
+      };
+      // Signatures are content digests, so the two notebooks must differ for one to stay untrusted.
+      fs.mkdirSync(path.join(dir, "nb"));
       for (const name of ["trusted", "untrusted"]) {
-        const page = await newPage();
-        page.removeAllListeners("request"); // JupyterLab talks to its server over http/ws
-        await page.goto(`${base}/lab/workspaces/ws-${name}/tree/${name}.ipynb?reset&token=${token}`);
-        await page.waitForSelector(".jp-OutputArea-output .plotly-graph-div", { timeout: 60_000 });
-        if (name === "trusted") await waitDrawn(page, 3);
-        else await page.waitForTimeout(3000); // would the scripts run? (they must not)
-        results[name] = await page.evaluate(() => ({
-          drawn: Array.from(document.querySelectorAll(".jp-OutputArea-output .plotly-graph-div")).filter((d) => d.querySelector(".main-svg") && d.querySelector(".scatterlayer path.js-line")).length,
-          placeholders: document.querySelectorAll(".jp-OutputArea-output .dpo-plot-placeholder").length,
-        }));
-        await page.screenshot({ path: path.join(SHOTS, `jupyterlab-${name}.png`) });
-        await page.close();
+        const nb = figureNotebook() as { metadata: Record<string, unknown> };
+        nb.metadata.title = name;
+        fs.writeFileSync(path.join(dir, "nb", `${name}.ipynb`), JSON.stringify(nb));
       }
-      expect(results).toEqual({ trusted: { drawn: 3, placeholders: 0 }, untrusted: { drawn: 0, placeholders: 3 } });
-      {
-        const page = await newPage();
-        page.removeAllListeners("request");
-        const original = fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8");
-        await page.goto(`${base}/lab/workspaces/ws-course/tree/course.ipynb?reset&token=${token}`);
-        // the kernel started and answered kernel_info (JupyterLab has applied its language_info by now)
-        await page.waitForFunction(() => /\(dpo-ts\) \| Idle/.test(document.body.innerText), undefined, { timeout: 120_000 });
-        await page.waitForTimeout(1000);
-        const dirty = await page.evaluate(() => document.querySelectorAll(".lm-TabBar-tab.jp-mod-dirty").length);
-        await page.screenshot({ path: path.join(SHOTS, "jupyterlab-course.png") });
-        await page.close();
-        expect(dirty, "a course notebook is marked modified as soon as it opens").toBe(0);
-        expect(fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8")).toBe(original);
+      // a course notebook, with the dpo-ts kernel registered in this Jupyter's data dir: opening it must not mark it
+      // modified (JupyterLab rewrites metadata.language_info from the kernel's reply when it differs)
+      fs.copyFileSync(path.join(__dirname, "..", "notebooks", "02-dataset.ipynb"), path.join(dir, "nb", "course.ipynb"));
+      installKernel({ prefix: path.join(dir, "prefix") });
+      Object.assign(env, { JUPYTER_PATH: path.join(dir, "prefix", "share", "jupyter") });
+      // sign one notebook, as JupyterLab does for notebooks it saved itself
+      const t = spawnSync(JUPYTER, ["trust", path.join(dir, "nb", "trusted.ipynb")], { env, encoding: "utf8" });
+      expect(t.status, t.stderr).toBe(0);
+      const token = "dpo-ts-test";
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const server = spawn(
+        JUPYTER,
+        [
+          "lab",
+          "--no-browser",
+          `--port=${port}`,
+          "--ServerApp.port_retries=50",
+          `--IdentityProvider.token=${token}`,
+          `--ServerApp.root_dir=${path.join(dir, "nb")}`,
+          "--allow-root",
+          "--ServerApp.ip=127.0.0.1",
+        ],
+        { env, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      try {
+        let log = "";
+        const base = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`jupyter lab did not start:\n${log}`)), 60_000);
+          const onData = (b: Buffer) => {
+            log += b.toString();
+            const m = log.match(/http:\/\/127\.0\.0\.1:(\d+)\/lab/);
+            if (m) {
+              clearTimeout(timer);
+              resolve(`http://127.0.0.1:${m[1]}`);
+            }
+          };
+          server.stdout!.on("data", onData);
+          server.stderr!.on("data", onData);
+          server.on("exit", (code) => reject(new Error(`jupyter lab exited (${code}):\n${log}`)));
+        });
+        const results: Record<string, { drawn: number; placeholders: number }> = {};
+        for (const name of ["trusted", "untrusted"]) {
+          const page = await newPage();
+          page.removeAllListeners("request"); // JupyterLab talks to its server over http/ws
+          await page.goto(`${base}/lab/workspaces/ws-${name}/tree/${name}.ipynb?reset&token=${token}`);
+          await page.waitForSelector(".jp-OutputArea-output .plotly-graph-div", { timeout: 60_000 });
+          if (name === "trusted") await waitDrawn(page, 3);
+          else await page.waitForTimeout(3000); // would the scripts run? (they must not)
+          results[name] = await page.evaluate(() => ({
+            drawn: Array.from(document.querySelectorAll(".jp-OutputArea-output .plotly-graph-div")).filter(
+              (d) => d.querySelector(".main-svg") && d.querySelector(".scatterlayer path.js-line"),
+            ).length,
+            placeholders: document.querySelectorAll(".jp-OutputArea-output .dpo-plot-placeholder").length,
+          }));
+          await page.screenshot({ path: path.join(SHOTS, `jupyterlab-${name}.png`) });
+          await page.close();
+        }
+        expect(results).toEqual({ trusted: { drawn: 3, placeholders: 0 }, untrusted: { drawn: 0, placeholders: 3 } });
+        {
+          const page = await newPage();
+          page.removeAllListeners("request");
+          const original = fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8");
+          await page.goto(`${base}/lab/workspaces/ws-course/tree/course.ipynb?reset&token=${token}`);
+          // the kernel started and answered kernel_info (JupyterLab has applied its language_info by now)
+          await page.waitForFunction(() => /\(dpo-ts\) \| Idle/.test(document.body.innerText), undefined, { timeout: 120_000 });
+          await page.waitForTimeout(1000);
+          const dirty = await page.evaluate(() => document.querySelectorAll(".lm-TabBar-tab.jp-mod-dirty").length);
+          await page.screenshot({ path: path.join(SHOTS, "jupyterlab-course.png") });
+          await page.close();
+          expect(dirty, "a course notebook is marked modified as soon as it opens").toBe(0);
+          expect(fs.readFileSync(path.join(dir, "nb", "course.ipynb"), "utf8")).toBe(original);
+        }
+        expect(errors.filter((e) => !/Failed to load resource|favicon|404/.test(e))).toEqual([]);
+      } finally {
+        server.kill("SIGTERM");
+        await new Promise((r) => setTimeout(r, 500));
+        if (server.exitCode === null) server.kill("SIGKILL");
       }
-      expect(errors.filter((e) => !/Failed to load resource|favicon|404/.test(e))).toEqual([]);
-    } finally {
-      server.kill("SIGTERM");
-      await new Promise((r) => setTimeout(r, 500));
-      if (server.exitCode === null) server.kill("SIGKILL");
-    }
-  }, 240_000);
+    },
+    240_000,
+  );
 });

@@ -26,9 +26,33 @@ const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 const STEPS = 12;
 /** Accumulation over 2 micro-batches of 1 pair, a log every 5 steps (so a checkpoint falls inside a logging window). */
 const trainArgs = (out: string) => [
-  "train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out,
-  "--steps", String(STEPS), "--batch-size", "1", "--grad-accum", "2", "--lr", "1e-3", "--logging-steps", "5",
-  "--save-steps", "1", "--save-total-limit", "3", "--num-sample-generations", "0", "--no-write-report", "--seed", "7", "--json",
+  "train",
+  "--policy",
+  path.join(FIX, "gpt2-policy"),
+  "--data",
+  path.join(FIX, "prefs.jsonl"),
+  "--out",
+  out,
+  "--steps",
+  String(STEPS),
+  "--batch-size",
+  "1",
+  "--grad-accum",
+  "2",
+  "--lr",
+  "1e-3",
+  "--logging-steps",
+  "5",
+  "--save-steps",
+  "1",
+  "--save-total-limit",
+  "3",
+  "--num-sample-generations",
+  "0",
+  "--no-write-report",
+  "--seed",
+  "7",
+  "--json",
 ];
 
 function weights(dir: string): Map<string, Float32Array> {
@@ -44,7 +68,9 @@ describe("exact resume", () => {
     const out = tmp("dpo-resume-killed-");
     const killAt = 2 + Math.floor(Math.random() * (STEPS - 4)); // a checkpoint in [2, STEPS-3]
     const child = spawn(process.execPath, [CLI, ...trainArgs(out)], { cwd: ROOT, stdio: "ignore" });
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal })),
+    );
     let done = false;
     void exit.then(() => (done = true));
     while (!done && !fs.existsSync(path.join(out, `checkpoint-${killAt}`))) await new Promise((r) => setTimeout(r, 5));
@@ -61,9 +87,16 @@ describe("exact resume", () => {
       expect(log(out)).toBe(log(whole));
       for (const [name, w] of a) expect(Buffer.from(b.get(name)!.buffer).equals(Buffer.from(w.buffer)), name).toBe(true);
     } else {
-      const [la, lb] = [log(whole), log(out)].map((t) => t.trim().split("\n").map((l) => JSON.parse(l)));
+      const [la, lb] = [log(whole), log(out)].map((t) =>
+        t
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l)),
+      );
       expect(lb.map((e: { step: number }) => e.step)).toEqual(la.map((e: { step: number }) => e.step));
-      la.forEach((e: Record<string, number>, i: number) => { for (const k of Object.keys(e)) expect(lb[i][k]).toBeCloseTo(e[k], 4); });
+      la.forEach((e: Record<string, number>, i: number) => {
+        for (const k of Object.keys(e)) expect(lb[i][k]).toBeCloseTo(e[k], 4);
+      });
       for (const [name, w] of a) w.forEach((v, i) => expect(Math.abs(b.get(name)![i] - v)).toBeLessThan(1e-4));
     }
     // transformers' layout, saveTotalLimit 3 kept the newest three, no temp folders left.
@@ -79,9 +112,32 @@ describe("exact resume", () => {
 
   it("LoRA (--use-peft): a run resumed from an adapter checkpoint ends with the uninterrupted run's metrics and adapter", () => {
     const loraArgs = (out: string) => [
-      "train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--steps", "4",
-      "--batch-size", "2", "--lr", "1e-2", "--logging-steps", "1", "--save-steps", "1", "--use-peft", "--lora-r", "2",
-      "--num-sample-generations", "0", "--no-write-report", "--seed", "7", "--json",
+      "train",
+      "--policy",
+      path.join(FIX, "gpt2-policy"),
+      "--data",
+      path.join(FIX, "prefs.jsonl"),
+      "--out",
+      out,
+      "--steps",
+      "4",
+      "--batch-size",
+      "2",
+      "--lr",
+      "1e-2",
+      "--logging-steps",
+      "1",
+      "--save-steps",
+      "1",
+      "--use-peft",
+      "--lora-r",
+      "2",
+      "--num-sample-generations",
+      "0",
+      "--no-write-report",
+      "--seed",
+      "7",
+      "--json",
     ];
     const whole = tmp("dpo-resume-lora-whole-");
     const straight = dpoTs(...loraArgs(whole));
@@ -96,21 +152,49 @@ describe("exact resume", () => {
     const [a, b] = [adapter(whole), adapter(out)];
     expect(a.size).toBeGreaterThan(0);
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
-    const steps = (dir: string) => fs.readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const steps = (dir: string) =>
+      fs
+        .readFileSync(path.join(dir, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
     const [la, lb] = [steps(whole), steps(out)];
     expect(lb.map((e: { step: number }) => e.step)).toEqual(la.map((e: { step: number }) => e.step));
     if (!NATIVE) {
       expect(lb).toEqual(la);
       for (const [name, w] of a) expect(Buffer.from(b.get(name)!.buffer).equals(Buffer.from(w.buffer)), name).toBe(true);
     } else {
-      la.forEach((e: Record<string, number>, i: number) => { for (const k of Object.keys(e)) expect(lb[i][k]).toBeCloseTo(e[k], 4); });
+      la.forEach((e: Record<string, number>, i: number) => {
+        for (const k of Object.keys(e)) expect(lb[i][k]).toBeCloseTo(e[k], 4);
+      });
       for (const [name, w] of a) w.forEach((v, i) => expect(Math.abs(b.get(name)![i] - v)).toBeLessThan(1e-4));
     }
   });
 
   it("a NaN run stops with an error naming the step and metric; no final/, checkpoints finite", () => {
     const out = tmp("dpo-nan-");
-    const run = dpoTs("train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--steps", "5", "--batch-size", "2", "--lr", "1e30", "--max-grad-norm", "0", "--save-steps", "1", "--num-sample-generations", "0", "--json");
+    const run = dpoTs(
+      "train",
+      "--policy",
+      path.join(FIX, "gpt2-policy"),
+      "--data",
+      path.join(FIX, "prefs.jsonl"),
+      "--out",
+      out,
+      "--steps",
+      "5",
+      "--batch-size",
+      "2",
+      "--lr",
+      "1e30",
+      "--max-grad-norm",
+      "0",
+      "--save-steps",
+      "1",
+      "--num-sample-generations",
+      "0",
+      "--json",
+    );
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/step (\d+): (loss|grad_norm) is (NaN|-?Infinity)/);
     const failedStep = Number(/step (\d+):/.exec(run.stderr)![1]);
@@ -122,7 +206,27 @@ describe("exact resume", () => {
 
   it("refuses an existing run folder; --overwrite-output-dir replaces it without leftovers", () => {
     const out = tmp("dpo-overwrite-");
-    const args = (steps: number, ...extra: string[]) => ["train", "--policy", path.join(FIX, "gpt2-policy"), "--data", path.join(FIX, "prefs.jsonl"), "--out", out, "--steps", String(steps), "--batch-size", "2", "--lr", "1e-4", "--logging-steps", "1", "--num-sample-generations", "0", "--json", ...extra];
+    const args = (steps: number, ...extra: string[]) => [
+      "train",
+      "--policy",
+      path.join(FIX, "gpt2-policy"),
+      "--data",
+      path.join(FIX, "prefs.jsonl"),
+      "--out",
+      out,
+      "--steps",
+      String(steps),
+      "--batch-size",
+      "2",
+      "--lr",
+      "1e-4",
+      "--logging-steps",
+      "1",
+      "--num-sample-generations",
+      "0",
+      "--json",
+      ...extra,
+    ];
     expect(dpoTs(...args(3, "--save-steps", "1")).status).toBe(0);
     const before = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8");
     const refused = dpoTs(...args(1));

@@ -64,7 +64,13 @@ describe.skipIf(skipUnless(hasChromium, "chat page in headless Chromium", NEEDS.
     await page.keyboard.press("Enter");
     await page.waitForFunction(() => document.querySelectorAll(".msg.assistant[data-done]").length === 2, null, { timeout: 30_000 });
     const seen = await page.evaluate(() => (window as unknown as { seen: Record<string, string[]> }).seen);
-    const final = await page.$$eval(".msg.assistant", (ms) => ms.map((m) => ({ text: m.firstChild?.textContent ?? "", meta: m.querySelector(".meta")?.textContent ?? "", chunks: Number((m as HTMLElement).dataset.chunks) })));
+    const final = await page.$$eval(".msg.assistant", (ms) =>
+      ms.map((m) => ({
+        text: m.firstChild?.textContent ?? "",
+        meta: m.querySelector(".meta")?.textContent ?? "",
+        chunks: Number((m as HTMLElement).dataset.chunks),
+      })),
+    );
     for (const name of ["sft", "tiny-random"]) {
       const steps = seen[name] ?? [];
       expect(steps.length, `${name}: streamed texts ${JSON.stringify(steps)}`).toBeGreaterThanOrEqual(3); // shown piece by piece
@@ -75,7 +81,10 @@ describe.skipIf(skipUnless(hasChromium, "chat page in headless Chromium", NEEDS.
       expect(answer.chunks).toBeGreaterThanOrEqual(3);
       expect(answer.meta).toMatch(/\d+ tokens, first token \d+ ms/);
     }
-    expect(await page.$$eval(".msg.user", (ms) => ms.map((m) => m.textContent))).toEqual(["Which city is the capital of Spain?", "Which city is the capital of Spain?"]);
+    expect(await page.$$eval(".msg.user", (ms) => ms.map((m) => m.textContent))).toEqual([
+      "Which city is the capital of Spain?",
+      "Which city is the capital of Spain?",
+    ]);
     fs.mkdirSync(path.dirname(SHOT), { recursive: true });
     await page.screenshot({ path: SHOT });
     expect(errors).toEqual([]);

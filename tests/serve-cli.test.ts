@@ -7,7 +7,11 @@ import * as path from "path";
 import { serveCommand, serveOptions } from "../src/cli/serve";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
-const defaults = Object.fromEntries(Object.entries(serveOptions).filter(([, o]) => "default" in o).map(([k, o]) => [k, (o as { default: unknown }).default]));
+const defaults = Object.fromEntries(
+  Object.entries(serveOptions)
+    .filter(([, o]) => "default" in o)
+    .map(([k, o]) => [k, (o as { default: unknown }).default]),
+);
 
 describe("dpo-ts serve", () => {
   it("serves several models by name behind an API key until SIGTERM", async () => {
@@ -41,7 +45,9 @@ describe("dpo-ts serve", () => {
     const saved = process.env.DPO_API_KEY;
     delete process.env.DPO_API_KEY;
     try {
-      await expect(serveCommand({ ...base, host: "0.0.0.0" }, [])).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without an API key.*--allow-unauthenticated/);
+      await expect(serveCommand({ ...base, host: "0.0.0.0" }, [])).rejects.toThrow(
+        /refusing to listen on 0\.0\.0\.0 without an API key.*--allow-unauthenticated/,
+      );
     } finally {
       if (saved !== undefined) process.env.DPO_API_KEY = saved;
     }

@@ -22,7 +22,10 @@ beforeAll(async () => {
   policy = await loadModel(path.join(FIX, "gpt2-policy"), { trainable: false });
   tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
   server = await serve({
-    models: [{ name: "dpo", model: policy, tokenizer }, { name: "ref", path: path.join(FIX, "gpt2-ref") }],
+    models: [
+      { name: "dpo", model: policy, tokenizer },
+      { name: "ref", path: path.join(FIX, "gpt2-ref") },
+    ],
     port: 0,
     apiKey: KEY,
     maxN: 4,
@@ -74,7 +77,12 @@ describe("through the openai client", () => {
   it("chat completion, streamed: role first, content deltas, finish_reason, usage chunk, same text", async () => {
     const want = await greedyText(QUESTION, 10);
     const stream = await client.chat.completions.create({
-      model: "dpo", messages: QUESTION, max_tokens: 10, temperature: 0, stream: true, stream_options: { include_usage: true },
+      model: "dpo",
+      messages: QUESTION,
+      max_tokens: 10,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
@@ -115,7 +123,9 @@ describe("through the openai client", () => {
     const req = { model: "dpo", messages: QUESTION, max_tokens: 10, temperature: 1, seed: 4, n: 2 };
     const whole = await client.chat.completions.create(req);
     const stream = await client.chat.completions.create({ ...req, stream: true });
-    const texts = ["", ""], roles = [0, 0], finishes: (string | null)[] = [null, null];
+    const texts = ["", ""],
+      roles = [0, 0],
+      finishes: (string | null)[] = [null, null];
     for await (const chunk of stream) {
       for (const c of chunk.choices) {
         if (c.delta.role) roles[c.index]++;
@@ -145,7 +155,10 @@ describe("through the openai client", () => {
 
 describe("errors, OpenAI-style, never a 500 for a client's mistake", () => {
   const expectError = async (p: Promise<unknown>, status: number, param?: string | null, message?: RegExp) => {
-    const e = (await p.then(() => null, (err) => err)) as InstanceType<typeof OpenAI.APIError>;
+    const e = (await p.then(
+      () => null,
+      (err) => err,
+    )) as InstanceType<typeof OpenAI.APIError>;
     expect(e).toBeInstanceOf(OpenAI.APIError);
     expect(e.status).toBe(status);
     if (param !== undefined) expect(e.param).toBe(param);
@@ -188,7 +201,12 @@ describe("errors, OpenAI-style, never a 500 for a client's mistake", () => {
   it("context overflow is a 400 naming the prompt's length and the limit", async () => {
     const long = "the sky is blue ".repeat(80);
     const n = tokenizer.encode(long).length;
-    await expectError(client.completions.create({ model: "dpo", prompt: long }), 400, "prompt", new RegExp(`context length is 128 tokens; the prompt has ${n} tokens`));
+    await expectError(
+      client.completions.create({ model: "dpo", prompt: long }),
+      400,
+      "prompt",
+      new RegExp(`context length is 128 tokens; the prompt has ${n} tokens`),
+    );
     await expectError(client.completions.create({ model: "dpo", prompt: "Hi there", max_tokens: 127 }), 400, "max_tokens", /128 tokens; you requested/);
   });
 
@@ -208,12 +226,17 @@ describe("errors, OpenAI-style, never a 500 for a client's mistake", () => {
     const small = await serve({ models: [{ name: "dpo", model: policy, tokenizer }], port: 0, maxBatchSize: 1, maxQueue: 0, log: false });
     try {
       const busy = await fetch(`${small.url}/v1/completions`, {
-        method: "POST", headers: { "content-type": "application/json" },
+        method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ prompt: "Once upon a time", max_tokens: 100, temperature: 1, stream: true }),
       });
       const reader = busy.body!.getReader();
       await reader.read();
-      const refused = await fetch(`${small.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Hi" }) });
+      const refused = await fetch(`${small.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "Hi" }),
+      });
       expect(refused.status).toBe(429);
       expect(refused.headers.get("retry-after")).toBe("1");
       expect((await refused.json()).error.type).toBe("rate_limit_error");
@@ -233,12 +256,20 @@ describe("errors, OpenAI-style, never a 500 for a client's mistake", () => {
     const lines: string[] = [];
     const other = await serve({ models: [{ name: "dpo", model: faulty, tokenizer }], port: 0, log: (l) => lines.push(l) });
     try {
-      const res = await fetch(`${other.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Hi", max_tokens: 4 }) });
+      const res = await fetch(`${other.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "Hi", max_tokens: 4 }),
+      });
       expect(res.status).toBe(500);
       expect((await res.json()).error.type).toBe("server_error");
       expect(lines.join("\n")).toMatch(/500 on POST \/v1\/completions: Error: simulated device failure\n\s+at /);
       fail = false;
-      const ok = await fetch(`${other.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Hi", max_tokens: 4 }) });
+      const ok = await fetch(`${other.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "Hi", max_tokens: 4 }),
+      });
       expect(ok.status).toBe(200);
     } finally {
       await other.close();
@@ -246,13 +277,16 @@ describe("errors, OpenAI-style, never a 500 for a client's mistake", () => {
   });
 
   it("a non-loopback address without a key refuses to start, saying why", async () => {
-    await expect(serve({ models: [{ name: "dpo", model: policy, tokenizer }], host: "0.0.0.0", port: 0, log: false })).rejects.toThrow(/without an API key.*--allow-unauthenticated/);
+    await expect(serve({ models: [{ name: "dpo", model: policy, tokenizer }], host: "0.0.0.0", port: 0, log: false })).rejects.toThrow(
+      /without an API key.*--allow-unauthenticated/,
+    );
   });
 
   it("close() ends an in-flight stream cleanly (finish chunk, then [DONE])", async () => {
     const other = await serve({ models: [{ name: "dpo", model: policy, tokenizer }], port: 0, log: false });
     const res = await fetch(`${other.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ messages: QUESTION, max_tokens: 100, temperature: 1, stream: true }),
     });
     const reader = res.body!.getReader();

@@ -80,7 +80,8 @@ describe("sampling for a batch (pickToken)", () => {
     if (topK > 0) order = order.slice(0, topK);
     const w = order.map((i) => Math.exp(logits[i] / T));
     const total = w.reduce((a, b) => a + b, 0);
-    let keep = 0, mass = 0;
+    let keep = 0,
+      mass = 0;
     while (keep < order.length && mass < topP) mass += w[keep++] / total;
     const kept = w.slice(0, keep).reduce((a, b) => a + b, 0);
     return new Map(order.slice(0, keep).map((i, j) => [i, w[j] / kept]));
@@ -88,7 +89,12 @@ describe("sampling for a batch (pickToken)", () => {
 
   it("draws from the softmax / top-k / top-p distribution without sorting the whole vocabulary", () => {
     const logits = [2, 0.5, 1.5, -1, 3, 0, 2.5, -3, 1, 0.2];
-    for (const [T, topK, topP] of [[1, 0, 1], [0.7, 0, 0.8], [1.3, 4, 1], [1, 5, 0.6]]) {
+    for (const [T, topK, topP] of [
+      [1, 0, 1],
+      [0.7, 0, 0.8],
+      [1.3, 4, 1],
+      [1, 5, 0.6],
+    ]) {
       const want = exact(logits, T, topK, topP);
       const counts = new Map<number, number>();
       const rng = new Rng(1);
@@ -221,7 +227,7 @@ describe("streaming server", () => {
         post("/v1/chat/completions", { messages: [{ role: "user", content: "Hi" }], max_tokens: 7, stream: true }).then((r) => r.text()),
       ]);
     }
-    for (let t = performance.now(); performance.now() - t < 2000; ) {
+    for (let t = performance.now(); performance.now() - t < 2000;) {
       if ((await (await fetch(`${server.url}/health`)).json()).models[0].active === 0) break;
     }
     expect(tf.memory().numTensors).toBe(before);

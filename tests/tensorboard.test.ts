@@ -3,20 +3,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import {
-  SummaryWriter,
-  crc32c,
-  maskedCrc32c,
-  tensorboardTag,
-  hparamsMarkdown,
-} from "../src/metrics/tensorboard";
+import { SummaryWriter, crc32c, maskedCrc32c, tensorboardTag, hparamsMarkdown } from "../src/metrics/tensorboard";
 import { formatLogLine } from "../src/metrics/logger";
 import { NEEDS, skipUnless } from "./helpers/skip";
 
 const PY = path.resolve(__dirname, "../.venv/bin/python");
 const READER = path.resolve(__dirname, "helpers/read_tb.py");
-const hasTensorboard =
-  fs.existsSync(PY) && spawnSync(PY, ["-c", "import tensorboard"], { encoding: "utf8" }).status === 0;
+const hasTensorboard = fs.existsSync(PY) && spawnSync(PY, ["-c", "import tensorboard"], { encoding: "utf8" }).status === 0;
 
 /** Synthetic DPO log: train metrics every step, eval every 4 steps (TRL names). */
 function syntheticLog(): Array<{ step: number; [k: string]: number }> {
@@ -69,85 +62,89 @@ describe("CRC32C / TFRecord framing", () => {
   });
 
   it("renders hyperparameters as a markdown table", () => {
-    expect(hparamsMarkdown({ beta: 0.1, a: "x|y", n: { k: 1 } })).toBe(
-      "| parameter | value |\n|---|---|\n| a | x\\|y |\n| beta | 0.1 |\n| n | {\"k\":1} |",
-    );
+    expect(hparamsMarkdown({ beta: 0.1, a: "x|y", n: { k: 1 } })).toBe('| parameter | value |\n|---|---|\n| a | x\\|y |\n| beta | 0.1 |\n| n | {"k":1} |');
   });
 });
 
-describe.skipIf(skipUnless(hasTensorboard, "SummaryWriter read back by TensorBoard", NEEDS.tensorboard))("SummaryWriter read back by TensorBoard's EventAccumulator", () => {
-  let dir: string;
-  let out: any;
-  const log = syntheticLog();
-  const config = { beta: 0.1, learning_rate: 5e-7, loss_type: "sigmoid", model: "tiny-gpt2", max_length: 512 };
-  const note = "# Run notes\n\nDPO on **orca** pairs, β = 0.1 — ünïcödé ✓";
+describe.skipIf(skipUnless(hasTensorboard, "SummaryWriter read back by TensorBoard", NEEDS.tensorboard))(
+  "SummaryWriter read back by TensorBoard's EventAccumulator",
+  () => {
+    let dir: string;
+    let out: any;
+    const log = syntheticLog();
+    const config = { beta: 0.1, learning_rate: 5e-7, loss_type: "sigmoid", model: "tiny-gpt2", max_length: 512 };
+    const note = "# Run notes\n\nDPO on **orca** pairs, β = 0.1 — ünïcödé ✓";
 
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tb-"));
-    const w = new SummaryWriter(dir);
-    expect(path.basename(w.filePath)).toMatch(
-      new RegExp(`^events\\.out\\.tfevents\\.\\d{10}\\.${os.hostname().replace(/[.]/g, "\\.")}\\.${process.pid}\\.\\d+$`),
-    );
-    w.addHparams(config);
-    w.addText("notes", note, 3);
-    for (const e of log) w.addScalars(e);
-    w.addScalar("custom/kl", -0.125, 7);
-    w.addScalar("custom/kl", 1e-8, 8);
-    w.flush();
-    w.close();
-    const r = spawnSync(PY, [READER, dir], { encoding: "utf8", maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`read_tb.py failed: ${r.stderr}`);
-    out = JSON.parse(r.stdout);
-  }, 120_000);
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-tb-"));
+      const w = new SummaryWriter(dir);
+      expect(path.basename(w.filePath)).toMatch(
+        new RegExp(`^events\\.out\\.tfevents\\.\\d{10}\\.${os.hostname().replace(/[.]/g, "\\.")}\\.${process.pid}\\.\\d+$`),
+      );
+      w.addHparams(config);
+      w.addText("notes", note, 3);
+      for (const e of log) w.addScalars(e);
+      w.addScalar("custom/kl", -0.125, 7);
+      w.addScalar("custom/kl", 1e-8, 8);
+      w.flush();
+      w.close();
+      const r = spawnSync(PY, [READER, dir], { encoding: "utf8", maxBuffer: 64 << 20 });
+      if (r.status !== 0) throw new Error(`read_tb.py failed: ${r.stderr}`);
+      out = JSON.parse(r.stdout);
+    }, 120_000);
 
-  it("writes valid TFRecords (CRCs checked independently)", () => {
-    expect(out.records).toHaveLength(1);
-    expect(out.records[0].crc_ok).toBe(true);
-    expect(out.records[0].trailing_ok).toBe(true);
-    // file_version + hparams + notes + one event per log entry + 2 custom scalars
-    expect(out.records[0].count).toBe(1 + 2 + log.length + 2);
-    expect(out.file_version).toBe(2); // EventAccumulator parses "brain.Event:2" to 2.0
-  });
+    it("writes valid TFRecords (CRCs checked independently)", () => {
+      expect(out.records).toHaveLength(1);
+      expect(out.records[0].crc_ok).toBe(true);
+      expect(out.records[0].trailing_ok).toBe(true);
+      // file_version + hparams + notes + one event per log entry + 2 custom scalars
+      expect(out.records[0].count).toBe(1 + 2 + log.length + 2);
+      expect(out.file_version).toBe(2); // EventAccumulator parses "brain.Event:2" to 2.0
+    });
 
-  it("every tag, step and value round-trips (float32)", () => {
-    const expected = new Map<string, Array<[number, number]>>();
-    for (const e of log) {
-      for (const [k, v] of Object.entries(e)) {
-        if (k === "step") continue;
-        const tag = tensorboardTag(k);
-        if (!expected.has(tag)) expected.set(tag, []);
-        expected.get(tag)!.push([e.step, v]);
+    it("every tag, step and value round-trips (float32)", () => {
+      const expected = new Map<string, Array<[number, number]>>();
+      for (const e of log) {
+        for (const [k, v] of Object.entries(e)) {
+          if (k === "step") continue;
+          const tag = tensorboardTag(k);
+          if (!expected.has(tag)) expected.set(tag, []);
+          expected.get(tag)!.push([e.step, v]);
+        }
       }
-    }
-    expected.set("custom/kl", [
-      [7, -0.125],
-      [8, 1e-8],
-    ]);
-    expect(Object.keys(out.scalars).sort()).toEqual([...expected.keys()].sort());
-    expect(Object.keys(out.scalars)).toContain("train/rewards/chosen");
-    expect(Object.keys(out.scalars)).toContain("eval/loss");
-    for (const [tag, pts] of expected) {
-      const got: Array<[number, number, number]> = out.scalars[tag];
-      expect(got.map((p) => p[0]), tag).toEqual(pts.map((p) => p[0]));
-      for (let i = 0; i < pts.length; i++) {
-        expect(got[i][2], `${tag}@${pts[i][0]}`).toBe(Math.fround(pts[i][1]));
-        expect(Math.abs(got[i][1] - Date.now() / 1000)).toBeLessThan(600); // wall_time in seconds
+      expected.set("custom/kl", [
+        [7, -0.125],
+        [8, 1e-8],
+      ]);
+      expect(Object.keys(out.scalars).sort()).toEqual([...expected.keys()].sort());
+      expect(Object.keys(out.scalars)).toContain("train/rewards/chosen");
+      expect(Object.keys(out.scalars)).toContain("eval/loss");
+      for (const [tag, pts] of expected) {
+        const got: Array<[number, number, number]> = out.scalars[tag];
+        expect(
+          got.map((p) => p[0]),
+          tag,
+        ).toEqual(pts.map((p) => p[0]));
+        for (let i = 0; i < pts.length; i++) {
+          expect(got[i][2], `${tag}@${pts[i][0]}`).toBe(Math.fround(pts[i][1]));
+          expect(Math.abs(got[i][1] - Date.now() / 1000)).toBeLessThan(600); // wall_time in seconds
+        }
       }
-    }
-    // TensorBoard's server-side loader (data_compat) sees the same points under the scalars plugin.
-    expect(out.plugins.scalars.sort()).toEqual([...expected.keys()].sort());
-    for (const [tag, pts] of expected) {
-      expect(out.plugin_scalars[tag]).toEqual(pts.map(([s, v]) => [s, Math.fround(v)]));
-    }
-  });
+      // TensorBoard's server-side loader (data_compat) sees the same points under the scalars plugin.
+      expect(out.plugins.scalars.sort()).toEqual([...expected.keys()].sort());
+      for (const [tag, pts] of expected) {
+        expect(out.plugin_scalars[tag]).toEqual(pts.map(([s, v]) => [s, Math.fround(v)]));
+      }
+    });
 
-  it("text summaries (hparams and notes) are readable by the text plugin", () => {
-    expect(Object.keys(out.texts).sort()).toEqual(["args/text_summary", "notes/text_summary"]);
-    expect(out.texts["args/text_summary"]).toEqual([[0, hparamsMarkdown(config)]]);
-    expect(out.texts["notes/text_summary"]).toEqual([[3, note]]);
-    expect(out.plugins.text.sort()).toEqual(["args/text_summary", "notes/text_summary"]);
-  });
-});
+    it("text summaries (hparams and notes) are readable by the text plugin", () => {
+      expect(Object.keys(out.texts).sort()).toEqual(["args/text_summary", "notes/text_summary"]);
+      expect(out.texts["args/text_summary"]).toEqual([[0, hparamsMarkdown(config)]]);
+      expect(out.texts["notes/text_summary"]).toEqual([[3, note]]);
+      expect(out.plugins.text.sort()).toEqual(["args/text_summary", "notes/text_summary"]);
+    });
+  },
+);
 
 describe("SummaryWriter file handling", () => {
   it("appends synchronously (records are on disk before close) and refuses writes after close", () => {
@@ -168,9 +165,9 @@ describe("SummaryWriter file handling", () => {
 
 describe("formatLogLine", () => {
   it("formats a compact console line", () => {
-    expect(
-      formatLogLine({ step: 10, loss: 0.651234, "rewards/margins": 0.1234, "rewards/accuracies": 0.75, learning_rate: 5e-7, epoch: 0.5 }),
-    ).toBe("step 10 | loss 0.6512 | margins 0.1234 | acc 0.75 | lr 5e-7");
+    expect(formatLogLine({ step: 10, loss: 0.651234, "rewards/margins": 0.1234, "rewards/accuracies": 0.75, learning_rate: 5e-7, epoch: 0.5 })).toBe(
+      "step 10 | loss 0.6512 | margins 0.1234 | acc 0.75 | lr 5e-7",
+    );
     expect(formatLogLine({ step: 20, eval_loss: 0.6, "eval_rewards/accuracies": 1 })).toBe("step 20 | eval loss 0.6 | eval acc 1");
   });
 });

@@ -40,7 +40,9 @@ const CORPUS = [
   "<|im_start|>user\nWhat is 3 plus 4?<|im_end|>\n<|im_start|>assistant\n3 plus 4 is 7.<|im_end|>\n",
   "Please answer politely, it's nice. We'll see, they're here, I'd go, you've got it.",
   "Numbers 12345 and 2024, tabs\tand  double  spaces   here.\n\n",
-].join("\n").repeat(30);
+]
+  .join("\n")
+  .repeat(30);
 
 describe("Tokenizer on the hf-tiny fixture", () => {
   it("reproduces transformers' ids exactly (prompt and completions separately, EOS appended)", async () => {
@@ -84,24 +86,34 @@ describe("Tokenizer on the hf-tiny fixture", () => {
       expect(tok.decode(tok.encode(s))).toBe(s);
     }
     // same ids transformers gives (computed once with transformers 5.18)
-    expect(tok.encode("héllo 😀 wörld  \n\n x")).toEqual(
-      [74, 130, 105, 78, 356, 223, 175, 256, 249, 225, 223, 89, 130, 117, 84, 78, 70, 223, 223, 201, 201, 223, 90]);
+    expect(tok.encode("héllo 😀 wörld  \n\n x")).toEqual([
+      74, 130, 105, 78, 356, 223, 175, 256, 249, 225, 223, 89, 130, 117, 84, 78, 70, 223, 223, 201, 201, 223, 90,
+    ]);
   });
 
   it("renders the ChatML chat template like transformers", async () => {
     const tok = await Tokenizer.fromDir(GPT2_DIR);
-    const msgs = [{ role: "system", content: "Be kind." }, { role: "user", content: "Hi!" }];
+    const msgs = [
+      { role: "system", content: "Be kind." },
+      { role: "user", content: "Hi!" },
+    ];
     expect(tok.applyChatTemplate(msgs)).toBe("<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n");
     expect(tok.applyChatTemplate(msgs, { addGenerationPrompt: true })).toBe(
-      "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n");
+      "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n",
+    );
   });
 
   it("passes bos_token/eos_token to templates and applies trim_blocks/lstrip_blocks", async () => {
-    const template = "{{ bos_token }}{% for m in messages %}\n  {% if m['role'] == 'user' %}\n[U] {{ m['content'] }}{{ eos_token }}\n  {% endif %}\n{% endfor %}";
+    const template =
+      "{{ bos_token }}{% for m in messages %}\n  {% if m['role'] == 'user' %}\n[U] {{ m['content'] }}{{ eos_token }}\n  {% endif %}\n{% endfor %}";
     const dir = variant({ "chat_template.jinja": template });
     const tok = await Tokenizer.fromDir(dir);
-    expect(tok.applyChatTemplate([{ role: "user", content: "a" }, { role: "bot", content: "b" }])).toBe(
-      "<|endoftext|>[U] a<|im_end|>\n");
+    expect(
+      tok.applyChatTemplate([
+        { role: "user", content: "a" },
+        { role: "bot", content: "b" },
+      ]),
+    ).toBe("<|endoftext|>[U] a<|im_end|>\n");
   });
 });
 
@@ -120,14 +132,22 @@ describe("Tokenizer config variants and errors", () => {
     const cfgA = { ...baseConfig, chat_template: "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}" };
     const a = await Tokenizer.fromDir(variant({ "tokenizer_config.json": JSON.stringify(cfgA), "chat_template.jinja": null }));
     expect(a.applyChatTemplate([{ role: "user", content: "x" }])).toBe("<user>x");
-    const cfgB = { ...baseConfig, chat_template: [{ name: "tool_use", template: "T" }, { name: "default", template: "D{{ messages|length }}" }] };
+    const cfgB = {
+      ...baseConfig,
+      chat_template: [
+        { name: "tool_use", template: "T" },
+        { name: "default", template: "D{{ messages|length }}" },
+      ],
+    };
     const b = await Tokenizer.fromDir(variant({ "tokenizer_config.json": JSON.stringify(cfgB), "chat_template.jinja": null }));
     expect(b.applyChatTemplate([{ role: "user", content: "x" }])).toBe("D1");
   });
 
   it("reads special tokens from special_tokens_map.json when tokenizer_config.json is absent", async () => {
-    const dir = variant({ "tokenizer_config.json": null,
-      "special_tokens_map.json": JSON.stringify({ eos_token: { content: "<|im_end|>" }, pad_token: "<|endoftext|>" }) });
+    const dir = variant({
+      "tokenizer_config.json": null,
+      "special_tokens_map.json": JSON.stringify({ eos_token: { content: "<|im_end|>" }, pad_token: "<|endoftext|>" }),
+    });
     const tok = await Tokenizer.fromDir(dir);
     expect([tok.eosTokenId, tok.padTokenId, tok.bosTokenId]).toEqual([2, 0, null]);
   });
@@ -155,8 +175,7 @@ describe("Tokenizer config variants and errors", () => {
     expect(() => none.applyChatTemplate([{ role: "user", content: "x" }])).toThrow(/no chat template/);
     const brokenDir = variant({ "chat_template.jinja": "{% for m in messages %}{{ m.content }" });
     const broken = await Tokenizer.fromDir(brokenDir);
-    expect(() => broken.applyChatTemplate([{ role: "user", content: "x" }])).toThrow(
-      `${path.join(brokenDir, "chat_template.jinja")}: invalid Jinja template`);
+    expect(() => broken.applyChatTemplate([{ role: "user", content: "x" }])).toThrow(`${path.join(brokenDir, "chat_template.jinja")}: invalid Jinja template`);
   });
 
   it("save(dir) writes a folder that loads back with the same behaviour", async () => {
@@ -172,7 +191,8 @@ describe("Tokenizer config variants and errors", () => {
     const text = "<|im_start|>user\nHow many legs does a spider have?<|im_end|>\n";
     expect(back.encode(text)).toEqual(tok.encode(text));
     expect(back.applyChatTemplate([{ role: "user", content: "q" }], { addGenerationPrompt: true })).toBe(
-      tok.applyChatTemplate([{ role: "user", content: "q" }], { addGenerationPrompt: true }));
+      tok.applyChatTemplate([{ role: "user", content: "q" }], { addGenerationPrompt: true }),
+    );
     expect([back.eosTokenId, back.padTokenId, back.bosTokenId]).toEqual([2, 0, 0]);
   });
 });
@@ -226,7 +246,8 @@ describe("byte-level BPE trainer", () => {
     }
     expect(tok.encode("<|im_start|>user")[0]).toBe(1);
     expect(tok.applyChatTemplate([{ role: "user", content: "hi" }], { addGenerationPrompt: true })).toBe(
-      "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+      "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+    );
     expect(tok.chatTemplate).toBe(CHATML_TEMPLATE);
   });
 
@@ -234,9 +255,10 @@ describe("byte-level BPE trainer", () => {
     // ~1 MB: generated Q/A text plus seeded pseudo-words (so there are many distinct words to merge)
     const rng = new Rng(7);
     const letters = "abcdefghijklmnopqrstuvwxyz";
-    const pseudo = Array.from({ length: 60_000 }, () =>
-      Array.from({ length: rng.int(2, 9) }, () => letters[rng.int(0, 25)]).join("")).join(" ");
-    const qa = generateInstructionSet(6000, 3).map((r) => `${r.system}\n${r.question}\n${r.answer}\n`).join("");
+    const pseudo = Array.from({ length: 60_000 }, () => Array.from({ length: rng.int(2, 9) }, () => letters[rng.int(0, 25)]).join("")).join(" ");
+    const qa = generateInstructionSet(6000, 3)
+      .map((r) => `${r.system}\n${r.question}\n${r.answer}\n`)
+      .join("");
     const big = qa + pseudo;
     expect(big.length).toBeGreaterThan(900_000);
     const t0 = Date.now();
@@ -246,31 +268,46 @@ describe("byte-level BPE trainer", () => {
   }, 120_000);
 });
 
-describe.skipIf(skipUnless(fs.existsSync(VENV_PY), "agreement with transformers/tokenizers", NEEDS.venv))("agreement with Python transformers/tokenizers (.venv)", () => {
-  it("saved fixture tokenizer and trained tokenizer give the same ids, decodes and chat template in Python", async () => {
-    const strings = [
-      "Question: What colour is the sky?\nAnswer:",
-      "<|im_start|>system\nBe nice.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
-      "héllo 😀 wörld  \n\n x",
-      "It's 12345 o'clock, we'll see!!  ",
-      "   spaces\t\ttabs\r\nCRLF<|endoftext|>end",
-      "The capital of France is Paris. 3 plus 4 is 7.",
-    ];
-    const cases: unknown[] = [];
-    const fixtureTok = await Tokenizer.fromDir(GPT2_DIR);
-    const trained = trainChatMLTokenizer(CORPUS, 420);
-    for (const [name, tok] of [["fixture", fixtureTok], ["trained", trained]] as const) {
-      const dir = tmpDir();
-      await tok.save(dir);
-      cases.push({
-        name, dir, eos: tok.eosTokenId, pad: tok.padTokenId, vocab: tok.vocabSize,
-        items: strings.map((s) => ({ text: s, ids: tok.encode(s), decoded: tok.decode(tok.encode(s), { skipSpecialTokens: true }) })),
-        chat: tok.applyChatTemplate([{ role: "system", content: "S" }, { role: "user", content: "Q" }], { addGenerationPrompt: true }),
-      });
-    }
-    const input = path.join(tmpDir(), "cases.json");
-    fs.writeFileSync(input, JSON.stringify(cases));
-    const py = `
+describe.skipIf(skipUnless(fs.existsSync(VENV_PY), "agreement with transformers/tokenizers", NEEDS.venv))(
+  "agreement with Python transformers/tokenizers (.venv)",
+  () => {
+    it("saved fixture tokenizer and trained tokenizer give the same ids, decodes and chat template in Python", async () => {
+      const strings = [
+        "Question: What colour is the sky?\nAnswer:",
+        "<|im_start|>system\nBe nice.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+        "héllo 😀 wörld  \n\n x",
+        "It's 12345 o'clock, we'll see!!  ",
+        "   spaces\t\ttabs\r\nCRLF<|endoftext|>end",
+        "The capital of France is Paris. 3 plus 4 is 7.",
+      ];
+      const cases: unknown[] = [];
+      const fixtureTok = await Tokenizer.fromDir(GPT2_DIR);
+      const trained = trainChatMLTokenizer(CORPUS, 420);
+      for (const [name, tok] of [
+        ["fixture", fixtureTok],
+        ["trained", trained],
+      ] as const) {
+        const dir = tmpDir();
+        await tok.save(dir);
+        cases.push({
+          name,
+          dir,
+          eos: tok.eosTokenId,
+          pad: tok.padTokenId,
+          vocab: tok.vocabSize,
+          items: strings.map((s) => ({ text: s, ids: tok.encode(s), decoded: tok.decode(tok.encode(s), { skipSpecialTokens: true }) })),
+          chat: tok.applyChatTemplate(
+            [
+              { role: "system", content: "S" },
+              { role: "user", content: "Q" },
+            ],
+            { addGenerationPrompt: true },
+          ),
+        });
+      }
+      const input = path.join(tmpDir(), "cases.json");
+      fs.writeFileSync(input, JSON.stringify(cases));
+      const py = `
 import json, sys
 from transformers import AutoTokenizer
 from tokenizers import Tokenizer
@@ -290,13 +327,14 @@ for c in json.load(open(sys.argv[1])):
                 "ids_ok": [t.eos_token_id, t.pad_token_id, len(t)] == [c["eos"], c["pad"], c["vocab"]]})
 print(json.dumps(out))
 `;
-    const res = spawnSync(VENV_PY, ["-c", py, input], { encoding: "utf8", timeout: 300_000 });
-    expect(res.status, res.stderr).toBe(0);
-    const lines = res.stdout.trim().split("\n");
-    const results = JSON.parse(lines[lines.length - 1]);
-    expect(results).toEqual([
-      { name: "fixture", bad: [], chat_ok: true, ids_ok: true },
-      { name: "trained", bad: [], chat_ok: true, ids_ok: true },
-    ]);
-  }, 300_000);
-});
+      const res = spawnSync(VENV_PY, ["-c", py, input], { encoding: "utf8", timeout: 300_000 });
+      expect(res.status, res.stderr).toBe(0);
+      const lines = res.stdout.trim().split("\n");
+      const results = JSON.parse(lines[lines.length - 1]);
+      expect(results).toEqual([
+        { name: "fixture", bad: [], chat_ok: true, ids_ok: true },
+        { name: "trained", bad: [], chat_ok: true, ids_ok: true },
+      ]);
+    }, 300_000);
+  },
+);

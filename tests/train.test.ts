@@ -36,7 +36,16 @@ describe("DPO gradient", () => {
     const { value, grads } = tf.variableGrads(() => dpoBatchLoss(policy, batch, refLogps, opts).loss, variables);
     value.dispose();
     // Coordinates across the network: embeddings (tied with the head), attention, MLP, LayerNorm, positions.
-    const probes: [string, number][] = [["wte.weight", 5 * 48 + 3], ["wte.weight", 2 * 48 + 7], ["h.0.attn.c_attn.weight", 100], ["h.1.attn.c_proj.weight", 7], ["h.1.mlp.c_fc.weight", 333], ["h.0.ln_1.weight", 4], ["ln_f.bias", 11], ["wpe.weight", 3 * 48 + 1]];
+    const probes: [string, number][] = [
+      ["wte.weight", 5 * 48 + 3],
+      ["wte.weight", 2 * 48 + 7],
+      ["h.0.attn.c_attn.weight", 100],
+      ["h.1.attn.c_proj.weight", 7],
+      ["h.1.mlp.c_fc.weight", 333],
+      ["h.0.ln_1.weight", 4],
+      ["ln_f.bias", 11],
+      ["wpe.weight", 3 * 48 + 1],
+    ];
     for (const [name, index] of probes) {
       const param = policy.params.get(name)!;
       const analytic = grads[param.name].dataSync()[index];
@@ -94,14 +103,20 @@ describe("memory-saving paths give the same numbers", () => {
   });
 
   it("chunked LM-head log-probs: same values and gradients as one chunk", () => {
-    const N = 7, D = 5, V = 11;
+    const N = 7,
+      D = 5,
+      V = 11;
     const hidden = tf.randomNormal([N, D], 0, 1, "float32", 1) as tf.Tensor2D;
     const head = tf.randomNormal([V, D], 0, 1, "float32", 2) as tf.Tensor2D;
     const labels = tf.tensor1d([0, 3, 10, 5, 5, 1, 7], "int32");
     const weights = tf.randomNormal([N], 0, 1, "float32", 3);
     const run = (chunkRows: number) => {
       const value = tf.tidy(() => Array.from(headLogProbs(hidden, head, labels, chunkRows).dataSync()));
-      const [dHidden, dHead] = tf.grads((h: tf.Tensor, w: tf.Tensor) => headLogProbs(h as tf.Tensor2D, w as tf.Tensor2D, labels, chunkRows).mul(weights).sum())([hidden, head]);
+      const [dHidden, dHead] = tf.grads((h: tf.Tensor, w: tf.Tensor) =>
+        headLogProbs(h as tf.Tensor2D, w as tf.Tensor2D, labels, chunkRows)
+          .mul(weights)
+          .sum(),
+      )([hidden, head]);
       const out = { value, dHidden: Array.from(dHidden.dataSync()), dHead: Array.from(dHead.dataSync()) };
       tf.dispose([dHidden, dHead]);
       return out;
@@ -126,7 +141,8 @@ describe("optimizer", () => {
     const params = new Map([["w", p]]);
     const opt = new AdamW({ weightDecay: 0.1 });
     const g = [0.5, -1];
-    const m = [0, 0], v = [0, 0];
+    const m = [0, 0],
+      v = [0, 0];
     let w = [1, -2];
     for (let t = 1; t <= 3; t++) {
       opt.apply(params, new Map([["w", tf.tensor1d(g)]]), 0.01);
@@ -134,7 +150,7 @@ describe("optimizer", () => {
         wi = wi * (1 - 0.01 * 0.1);
         m[i] = 0.9 * m[i] + 0.1 * g[i];
         v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
-        return wi - (0.01 / (1 - 0.9 ** t)) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
+        return wi - ((0.01 / (1 - 0.9 ** t)) * m[i]) / (Math.sqrt(v[i]) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
       });
     }
     const got = Array.from(p.dataSync());
@@ -144,7 +160,10 @@ describe("optimizer", () => {
   });
 
   it("clips to the global norm like torch's clip_grad_norm_", () => {
-    const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([0, 4])]]);
+    const grads = new Map<string, tf.Tensor>([
+      ["a", tf.tensor1d([3, 0])],
+      ["b", tf.tensor1d([0, 4])],
+    ]);
     const { grads: clipped, norm } = clipGradNorm(grads, 1);
     expect(norm.dataSync()[0]).toBeCloseTo(5, 5);
     expect(Array.from(clipped.get("a")!.dataSync())[0]).toBeCloseTo(3 / (5 + 1e-6), 6);
@@ -166,8 +185,22 @@ describe("DPOTrainer", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-train-"));
     const counts: number[] = [];
     const trainer = new DPOTrainer({
-      model: policy, tokenizer, trainDataset: rows, evalDataset: rows.slice(0, 2),
-      args: { outputDir: out, maxSteps: 6, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, loggingSteps: 2, evalStrategy: "steps", evalSteps: 3, learningRate: 1e-3, lrSchedulerType: "cosine", warmupSteps: 1 },
+      model: policy,
+      tokenizer,
+      trainDataset: rows,
+      evalDataset: rows.slice(0, 2),
+      args: {
+        outputDir: out,
+        maxSteps: 6,
+        perDeviceTrainBatchSize: 2,
+        gradientAccumulationSteps: 2,
+        loggingSteps: 2,
+        evalStrategy: "steps",
+        evalSteps: 3,
+        learningRate: 1e-3,
+        lrSchedulerType: "cosine",
+        warmupSteps: 1,
+      },
       callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
     });
     await trainer.train();
@@ -176,12 +209,28 @@ describe("DPOTrainer", () => {
     const afterLogs = counts.filter((_, i) => (i + 1) % 2 === 0);
     expect(new Set(afterLogs).size, `numTensors per step: ${counts}`).toBe(1);
     counts.forEach((c, i) => expect(c, `numTensors per step: ${counts}`).toBe(afterLogs[0] + ((i + 1) % 2 === 0 ? 0 : 1)));
-    const logs = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const logs = fs
+      .readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const train = logs.filter((l) => "loss" in l);
     const evals = logs.filter((l) => "eval_loss" in l);
     expect(train.map((l) => l.step)).toEqual([2, 4, 6]);
     expect(evals.map((l) => l.step)).toEqual([3, 6]);
-    for (const key of ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "grad_norm", "learning_rate"]) {
+    for (const key of [
+      "loss",
+      "rewards/chosen",
+      "rewards/rejected",
+      "rewards/accuracies",
+      "rewards/margins",
+      "logps/chosen",
+      "logps/rejected",
+      "logits/chosen",
+      "logits/rejected",
+      "grad_norm",
+      "learning_rate",
+    ]) {
       expect(Number.isFinite(train[0][key]), key).toBe(true);
     }
     expect(train[0].learning_rate).toBeCloseTo(learningRateAt(1, { learningRate: 1e-3, type: "cosine", warmupSteps: 1, totalSteps: 6 }), 10);

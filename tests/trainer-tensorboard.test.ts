@@ -29,7 +29,10 @@ describe.skipIf(skipUnless(python, "trainer → TensorBoard read back by TensorB
     const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
     const model = await loadModel(path.join(FIX, "gpt2-policy"));
     const trainer = new DPOTrainer({
-      model, tokenizer: await Tokenizer.fromDir(path.join(FIX, "gpt2-policy")), trainDataset: rows, evalDataset: rows.slice(0, 2),
+      model,
+      tokenizer: await Tokenizer.fromDir(path.join(FIX, "gpt2-policy")),
+      trainDataset: rows,
+      evalDataset: rows.slice(0, 2),
       args: { outputDir: out, maxSteps: 4, perDeviceTrainBatchSize: 2, loggingSteps: 1, evalStrategy: "steps", evalSteps: 2, learningRate: 1e-3 },
     });
     await trainer.train();
@@ -39,7 +42,11 @@ describe.skipIf(skipUnless(python, "trainer → TensorBoard read back by TensorB
     const read = spawnSync(python!, [path.join(__dirname, "helpers/read_tb.py"), out], { encoding: "utf8", maxBuffer: 1 << 26 });
     expect(read.status, read.stderr).toBe(0);
     const tb = JSON.parse(read.stdout) as { scalars: Record<string, [number, number, number][]>; texts: Record<string, [number, string][]> };
-    const logs = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const logs = fs
+      .readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     let checked = 0;
     for (const entry of logs) {
       for (const [key, value] of Object.entries(entry)) {

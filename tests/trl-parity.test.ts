@@ -29,7 +29,22 @@ import { pythonWith } from "./helpers/python";
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("trl", "torch");
-const COMMON = ["--threads", "1", "--model", "tests/fixtures/hf-tiny/gpt2-policy", "--prefs", "tests/fixtures/hf-tiny/prefs.jsonl", "--lr", "1e-3", "--beta", "0.1", "--steps", "5", "--lr-scheduler", "constant"];
+const COMMON = [
+  "--threads",
+  "1",
+  "--model",
+  "tests/fixtures/hf-tiny/gpt2-policy",
+  "--prefs",
+  "tests/fixtures/hf-tiny/prefs.jsonl",
+  "--lr",
+  "1e-3",
+  "--beta",
+  "0.1",
+  "--steps",
+  "5",
+  "--lr-scheduler",
+  "constant",
+];
 const REF = ["--ref", "tests/fixtures/hf-tiny/gpt2-ref"];
 
 /** One parity run: TRL's option names (bench/trl_dpo.py's argparse names) and the same knobs in DPOConfig. */
@@ -64,15 +79,31 @@ const SWEEP: SweepRun[] = [
   loss("discopop"),
   loss("sft"),
   loss("sigmoid_norm"),
-  { name: "discopop tau 0.5, reference = frozen copy of the policy", trl: { loss_type: "discopop", discopop_tau: 0.5, ref: null }, ours: { lossType: "discopop", discopopTau: 0.5 } },
+  {
+    name: "discopop tau 0.5, reference = frozen copy of the policy",
+    trl: { loss_type: "discopop", discopop_tau: 0.5, ref: null },
+    ours: { lossType: "discopop", discopopTau: 0.5 },
+  },
   { name: "forward_kl", trl: { f_divergence_type: "forward_kl" }, ours: { fDivergenceType: "forward_kl" } },
   { name: "js_divergence", trl: { f_divergence_type: "js_divergence" }, ours: { fDivergenceType: "js_divergence" } },
-  { name: "alpha_divergence 0.3 + ipo", trl: { loss_type: "ipo", f_divergence_type: "alpha_divergence", f_alpha_divergence_coef: 0.3 }, ours: { lossType: "ipo", fDivergenceType: "alpha_divergence", fAlphaDivergenceCoef: 0.3 } },
+  {
+    name: "alpha_divergence 0.3 + ipo",
+    trl: { loss_type: "ipo", f_divergence_type: "alpha_divergence", f_alpha_divergence_coef: 0.3 },
+    ours: { lossType: "ipo", fDivergenceType: "alpha_divergence", fAlphaDivergenceCoef: 0.3 },
+  },
   { name: "ldAlpha 0.5", trl: { ld_alpha: 0.5 }, ours: { ldAlpha: 0.5 } },
   // (TRL 1.13's useWeighting fails with hinge and sft: an in-place product autograd rejects; see loss.ts.)
-  { name: "useWeighting (WPO) + sigmoid_norm", trl: { use_weighting: true, loss_type: "sigmoid_norm" }, ours: { useWeighting: true, lossType: "sigmoid_norm" } },
+  {
+    name: "useWeighting (WPO) + sigmoid_norm",
+    trl: { use_weighting: true, loss_type: "sigmoid_norm" },
+    ours: { useWeighting: true, lossType: "sigmoid_norm" },
+  },
   { name: "RPO: sigmoid + 0.5 sft", trl: { loss_type: "sigmoid,sft", loss_weights: "1,0.5" }, ours: { lossType: ["sigmoid", "sft"], lossWeights: [1, 0.5] } },
-  { name: "MPO: sigmoid 0.8 + bco_pair 0.2 + sft 1", trl: { loss_type: "sigmoid,bco_pair,sft", loss_weights: "0.8,0.2,1.0" }, ours: { lossType: ["sigmoid", "bco_pair", "sft"], lossWeights: [0.8, 0.2, 1] } },
+  {
+    name: "MPO: sigmoid 0.8 + bco_pair 0.2 + sft 1",
+    trl: { loss_type: "sigmoid,bco_pair,sft", loss_weights: "0.8,0.2,1.0" },
+    ours: { lossType: ["sigmoid", "bco_pair", "sft"], lossWeights: [0.8, 0.2, 1] },
+  },
 ];
 const SWEEP_REFERENCE = "bench/reference/trl_gpt2_tiny_losses_lr1e-3.json";
 
@@ -91,7 +122,14 @@ function sweepCacheKey(args: string[]): string {
   const lib = path.join(path.dirname(path.dirname(python!)), "lib");
   for (const py of fs.existsSync(lib) ? fs.readdirSync(lib).sort() : []) {
     const site = path.join(lib, py, "site-packages");
-    if (fs.existsSync(site)) h.update(fs.readdirSync(site).filter((d) => /^(trl|torch|transformers|accelerate|datasets|tokenizers|safetensors)-.*\.dist-info$/.test(d)).sort().join(","));
+    if (fs.existsSync(site))
+      h.update(
+        fs
+          .readdirSync(site)
+          .filter((d) => /^(trl|torch|transformers|accelerate|datasets|tokenizers|safetensors)-.*\.dist-info$/.test(d))
+          .sort()
+          .join(","),
+      );
   }
   h.update(fs.realpathSync(python!));
   return h.digest("hex").slice(0, 16);
@@ -100,13 +138,17 @@ function sweepCacheKey(args: string[]): string {
 /** The sweep's TRL logs by run name: cached output of an identical live run, one live Python process (started now,
  * awaited later), else the recorded file. */
 function trlSweep(): Promise<{ runs: Map<string, Logs>; source: string }> {
-  const fromJson = (text: string, source: string) => ({ runs: new Map((JSON.parse(text).runs as { name: string; logs: Logs }[]).map((r) => [r.name, r.logs])), source });
+  const fromJson = (text: string, source: string) => ({
+    runs: new Map((JSON.parse(text).runs as { name: string; logs: Logs }[]).map((r) => [r.name, r.logs])),
+    source,
+  });
   if (!python) return Promise.resolve(fromJson(fs.readFileSync(path.join(ROOT, SWEEP_REFERENCE), "utf8"), SWEEP_REFERENCE));
   const spec = JSON.stringify(SWEEP.map((r) => ({ name: r.name, ...r.trl })));
   const args = [...COMMON, ...REF, "--sweep", spec];
   const cacheFile = path.join(ROOT, "runs/trl-cache", `trl-parity-${sweepCacheKey(args)}.json`);
   const useCache = process.env.DPO_TRL_CACHE !== "0" && process.env.DPO_RECORD_REFERENCE !== "1";
-  if (useCache && fs.existsSync(cacheFile)) return Promise.resolve(fromJson(fs.readFileSync(cacheFile, "utf8"), `live TRL, cached in ${path.relative(ROOT, cacheFile)}`));
+  if (useCache && fs.existsSync(cacheFile))
+    return Promise.resolve(fromJson(fs.readFileSync(cacheFile, "utf8"), `live TRL, cached in ${path.relative(ROOT, cacheFile)}`));
   const child = spawn(python, [path.join(ROOT, "bench/trl_dpo.py"), ...args], { cwd: ROOT });
   let stdout = "";
   let stderr = "";
@@ -128,7 +170,12 @@ function trlSweep(): Promise<{ runs: Map<string, Logs>; source: string }> {
 
 /** The fixture, read and tokenized once; each run trains a fresh copy of the policy (the reference is never
  * updated, so one frozen copy serves every run). */
-let fixture: { tokenizer: Tokenizer; policy: Awaited<ReturnType<typeof loadModel>>; ref: Awaited<ReturnType<typeof loadModel>>; rows: ReturnType<typeof readPreferenceFile> } | null = null;
+let fixture: {
+  tokenizer: Tokenizer;
+  policy: Awaited<ReturnType<typeof loadModel>>;
+  ref: Awaited<ReturnType<typeof loadModel>>;
+  rows: ReturnType<typeof readPreferenceFile>;
+} | null = null;
 
 async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogEntry[]> {
   fixture ??= {
@@ -142,8 +189,23 @@ async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogE
   const refModel = withRef ? fixture.ref : undefined;
   const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-parity-"));
   const trainer = new DPOTrainer({
-    model, refModel, tokenizer, trainDataset: rows,
-    args: { outputDir, perDeviceTrainBatchSize: rows.length, maxSteps: 5, learningRate: 1e-3, lrSchedulerType: "constant", loggingSteps: 1, maxGradNorm: 1, reportTo: "none", numSampleGenerations: 0, writeReport: false, ...args },
+    model,
+    refModel,
+    tokenizer,
+    trainDataset: rows,
+    args: {
+      outputDir,
+      perDeviceTrainBatchSize: rows.length,
+      maxSteps: 5,
+      learningRate: 1e-3,
+      lrSchedulerType: "constant",
+      loggingSteps: 1,
+      maxGradNorm: 1,
+      reportTo: "none",
+      numSampleGenerations: 0,
+      writeReport: false,
+      ...args,
+    },
   });
   await trainer.train();
   const logs = trainer.state.logHistory;
@@ -154,7 +216,10 @@ async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogE
 }
 
 function compare(ours: LogEntry[], theirs: Logs, source: string, what = ""): void {
-  expect(ours.map((l) => l.step), `${what} steps`).toEqual(theirs.map((l) => l.step));
+  expect(
+    ours.map((l) => l.step),
+    `${what} steps`,
+  ).toEqual(theirs.map((l) => l.step));
   ours.forEach((entry, i) => {
     for (const key of ["loss", "rewards/margins", "grad_norm", "rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected", "learning_rate"]) {
       const want = theirs[i][key];

@@ -66,16 +66,24 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
     args: {
       ...QUIET,
       outputDir: tempDir(),
-      perDeviceTrainBatchSize: batchSize, maxSteps: warmup + steps, learningRate: 1e-6, lrSchedulerType: "constant",
-      loggingSteps: warmup + steps, maxLength: 100000, maxPromptLength: 100000, gradientCheckpointing: Boolean(values["gradient-checkpointing"]),
+      perDeviceTrainBatchSize: batchSize,
+      maxSteps: warmup + steps,
+      learningRate: 1e-6,
+      lrSchedulerType: "constant",
+      loggingSteps: warmup + steps,
+      maxLength: 100000,
+      maxPromptLength: 100000,
+      gradientCheckpointing: Boolean(values["gradient-checkpointing"]),
       compileStep: compiled,
     },
-    callbacks: [{
-      onStepEnd: (state) => {
-        marks.push({ time: performance.now(), tokens: state.tokensSeen });
-        if (marks.length === warmup) warm.stats = trainer.compileStats();
+    callbacks: [
+      {
+        onStepEnd: (state) => {
+          marks.push({ time: performance.now(), tokens: state.tokensSeen });
+          if (marks.length === warmup) warm.stats = trainer.compileStats();
+        },
       },
-    }],
+    ],
   });
   const started = performance.now();
   await trainer.train();
@@ -92,7 +100,13 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
     tokens_per_step: tokens / steps,
     tokens_per_s: tokens / timedSeconds,
     pairs_per_s: (batchSize * steps) / timedSeconds,
-    ...(stats ? { compile_s: stats.compileSeconds, graphs_traced_in_timed_steps: stats.graphs - (warm.stats?.graphs ?? 0), compile_s_in_timed_steps: stats.compileSeconds - (warm.stats?.compileSeconds ?? 0) } : {}),
+    ...(stats
+      ? {
+          compile_s: stats.compileSeconds,
+          graphs_traced_in_timed_steps: stats.graphs - (warm.stats?.graphs ?? 0),
+          compile_s_in_timed_steps: stats.compileSeconds - (warm.stats?.compileSeconds ?? 0),
+        }
+      : {}),
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
   trainer.dispose();
@@ -101,7 +115,18 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
 }
 
 /** Notebook 03's trainer arguments (notebooks/03-trainer.ipynb), evaluation left out on both sides. */
-export const NOTEBOOK_03 = { beta: 0.1, learningRate: 2e-4, lrSchedulerType: "cosine" as const, warmupSteps: 4, perDeviceTrainBatchSize: 4, gradientAccumulationSteps: 2, maxLength: 256, maxPromptLength: 128, loggingSteps: 5, seed: 42 };
+export const NOTEBOOK_03 = {
+  beta: 0.1,
+  learningRate: 2e-4,
+  lrSchedulerType: "cosine" as const,
+  warmupSteps: 4,
+  perDeviceTrainBatchSize: 4,
+  gradientAccumulationSteps: 2,
+  maxLength: 256,
+  maxPromptLength: 128,
+  loggingSteps: 5,
+  seed: 42,
+};
 
 async function updates(values: Record<string, unknown>, backendName: string, compiled: boolean, detail: string): Promise<WorkerResult> {
   const n = integerValue(values, "updates", { positive: true }) ?? 40;
@@ -111,14 +136,28 @@ async function updates(values: Record<string, unknown>, backendName: string, com
   const rows = await loadPreferenceDataset(requiredString(values, "prefs"), tokenizer);
   const policy = loadModelFromDir(modelDir);
   const reference = loadModelFromDir(modelDir, { trainable: false });
-  const trainer = new DPOTrainer({ model: policy, refModel: reference, tokenizer, trainDataset: rows, args: { ...NOTEBOOK_03, ...QUIET, outputDir: tempDir(), maxSteps: n, compileStep: compiled } });
+  const trainer = new DPOTrainer({
+    model: policy,
+    refModel: reference,
+    tokenizer,
+    trainDataset: rows,
+    args: { ...NOTEBOOK_03, ...QUIET, outputDir: tempDir(), maxSteps: n, compileStep: compiled },
+  });
   await trainer.train();
   const wall = (performance.now() - started) / 1000;
   const stats = trainer.compileStats();
   trainer.dispose();
   policy.dispose();
   reference.dispose();
-  return { task: "updates", backend: backendName, detail, updates: n, wall_s: wall, ...(stats ? { compile_s: stats.compileSeconds } : {}), peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
+  return {
+    task: "updates",
+    backend: backendName,
+    detail,
+    updates: n,
+    wall_s: wall,
+    ...(stats ? { compile_s: stats.compileSeconds } : {}),
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 /** GFLOP/s of a [n, n] × [n, n] fp32 matmul on the current backend: best of 3 timed after one untimed (2n³ flops). */

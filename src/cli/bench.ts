@@ -43,13 +43,21 @@ type ConfigName = (typeof CONFIGS)[number];
 
 export const benchOptions: OptionsTable = {
   config: { type: "string", valueName: "NAME", description: "course, 4x256 or gpt2-small (default course)" },
-  backends: { type: "string", valueName: "A,B", description: "dpo-ts backends to measure (default tensorflow-compiled,tensorflow,wasm for course; tensorflow-compiled,tensorflow otherwise)" },
+  backends: {
+    type: "string",
+    valueName: "A,B",
+    description: "dpo-ts backends to measure (default tensorflow-compiled,tensorflow,wasm for course; tensorflow-compiled,tensorflow otherwise)",
+  },
   rounds: { type: "string", valueName: "N", description: "interleaved rounds, each side a fresh process per round (default 3)" },
   threads: { type: "string", valueName: "N", description: "CPU threads for both sides: torch.set_num_threads and TF_NUM_INTRAOP_THREADS (default 2)" },
   steps: { type: "string", valueName: "N", description: "timed steps, a whole number of epochs (default: 1 epoch for course and 4x256, 3 for gpt2-small)" },
   warmup: { type: "string", valueName: "N", description: "warm-up steps, a whole number of epochs (default: 1 epoch for course and 4x256, 2 for gpt2-small)" },
   "batch-size": { type: "string", valueName: "N", description: "pairs per step (default 4 for course, 8 otherwise)" },
-  updates: { type: "string", valueName: "N", description: "updates of the cold-start figure, notebook 03's training (default 40 for course, 0 = skip otherwise; not for gpt2-small)" },
+  updates: {
+    type: "string",
+    valueName: "N",
+    description: "updates of the cold-start figure, notebook 03's training (default 40 for course, 0 = skip otherwise; not for gpt2-small)",
+  },
   "roof-size": { type: "string", valueName: "N", description: "side of the matmul that measures the fp32 roof (default 3072; 0 = skip)" },
   "gradient-checkpointing": { type: "boolean", description: "gradient checkpointing on both sides (default: on for gpt2-small only)" },
   "no-gradient-checkpointing": { type: "boolean", description: "gradient checkpointing off on both sides" },
@@ -80,7 +88,9 @@ function python(): string | null {
 /** The first 64 pairs of the course data, ChatML-formatted, in the standard format both sides read. */
 function coursePrefs(outDir: string): string {
   const tokenizer = Tokenizer.fromDirSync(path.join(ROOT, "data/sft-model"));
-  const rows = readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl")).slice(0, 64).map((row) => chatmlFormat(row, tokenizer));
+  const rows = readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl"))
+    .slice(0, 64)
+    .map((row) => chatmlFormat(row, tokenizer));
   const prefs = path.join(outDir, "course-prefs.jsonl");
   writeJsonl(prefs, rows);
   return prefs;
@@ -97,23 +107,71 @@ function prepare(config: ConfigName, outDir: string, py: string | null): Prepare
   fs.mkdirSync(outDir, { recursive: true });
   if (config === "course") {
     return {
-      model: path.join(ROOT, "data/sft-model"), prefs: coursePrefs(outDir), batchSize: 4, backends: ["tensorflow-compiled", "tensorflow", "wasm"], updates: 40,
-      description: "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
+      model: path.join(ROOT, "data/sft-model"),
+      prefs: coursePrefs(outDir),
+      batchSize: 4,
+      backends: ["tensorflow-compiled", "tensorflow", "wasm"],
+      updates: 40,
+      description:
+        "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
     };
   }
   if (config === "4x256") {
     const model = path.join(outDir, "gpt2-4x256");
-    makeModel(py, config, ["--make-model", model, "--n-layer", "4", "--n-embd", "256", "--n-head", "4", "--vocab", "512", "--n-positions", "256", "--tokenizer-from", path.join(ROOT, "data/sft-model")]);
+    makeModel(py, config, [
+      "--make-model",
+      model,
+      "--n-layer",
+      "4",
+      "--n-embd",
+      "256",
+      "--n-head",
+      "4",
+      "--vocab",
+      "512",
+      "--n-positions",
+      "256",
+      "--tokenizer-from",
+      path.join(ROOT, "data/sft-model"),
+    ]);
     return {
-      model, prefs: coursePrefs(outDir), batchSize: 8, backends: ["tensorflow-compiled", "tensorflow"], updates: 0,
-      description: "random GPT-2 of 4 layers, 256 wide, 4 heads (course tokenizer, vocab 512, 256 positions; 3.4M parameters), 8 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
+      model,
+      prefs: coursePrefs(outDir),
+      batchSize: 8,
+      backends: ["tensorflow-compiled", "tensorflow"],
+      updates: 0,
+      description:
+        "random GPT-2 of 4 layers, 256 wide, 4 heads (course tokenizer, vocab 512, 256 positions; 3.4M parameters), 8 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
     };
   }
   const model = path.join(outDir, "gpt2-small");
   const prefs = path.join(outDir, "gpt2-small-prefs-256.jsonl");
-  makeModel(py, config, ["--make-model", model, "--n-layer", "12", "--n-embd", "768", "--n-head", "12", "--vocab", "50257", "--n-positions", "1024", "--make-prefs", prefs, "--n-pairs", "8", "--seq-len", "256"]);
+  makeModel(py, config, [
+    "--make-model",
+    model,
+    "--n-layer",
+    "12",
+    "--n-embd",
+    "768",
+    "--n-head",
+    "12",
+    "--vocab",
+    "50257",
+    "--n-positions",
+    "1024",
+    "--make-prefs",
+    prefs,
+    "--n-pairs",
+    "8",
+    "--seq-len",
+    "256",
+  ]);
   return {
-    model, prefs, batchSize: 8, backends: ["tensorflow-compiled", "tensorflow"], updates: 0,
+    model,
+    prefs,
+    batchSize: 8,
+    backends: ["tensorflow-compiled", "tensorflow"],
+    updates: 0,
     description: "GPT-2-small-shaped (12 layers, 768 wide, 12 heads, vocab 50257, random weights), 8 pairs of 256 tokens per step, fp32",
   };
 }
@@ -121,12 +179,18 @@ function prepare(config: ConfigName, outDir: string, py: string | null): Prepare
 /** Notebook 03's training split (90% of data/orca_dpo_pairs.jsonl, seed 42), written for both sides of the cold-start figure. */
 function notebookPrefs(outDir: string, model: string): { file: string; pairs: number; truncated: number } {
   const tokenizer = Tokenizer.fromDirSync(model);
-  const rows = splitTrainEval(readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl")).map((row) => chatmlFormat(row, tokenizer)), 0.1, 42).train;
+  const rows = splitTrainEval(
+    readOrcaFile(path.join(ROOT, "data/orca_dpo_pairs.jsonl")).map((row) => chatmlFormat(row, tokenizer)),
+    0.1,
+    42,
+  ).train;
   const file = path.join(outDir, "notebook03-train.jsonl");
   writeJsonl(file, rows);
   // TRL 1.13 has no max_prompt_length, only max_length: the sides see the same tokens only where neither truncates.
   const tokens = (s: string) => tokenizer.encode(s).length;
-  const truncated = rows.filter((r) => tokens(r.prompt) > NOTEBOOK_03.maxPromptLength || tokens(r.prompt) + Math.max(tokens(r.chosen), tokens(r.rejected)) + 1 > NOTEBOOK_03.maxLength).length;
+  const truncated = rows.filter(
+    (r) => tokens(r.prompt) > NOTEBOOK_03.maxPromptLength || tokens(r.prompt) + Math.max(tokens(r.chosen), tokens(r.rejected)) + 1 > NOTEBOOK_03.maxLength,
+  ).length;
   return { file, pairs: rows.length, truncated };
 }
 
@@ -154,7 +218,11 @@ function spawnJson<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv): Spaw
     }
   }
   const stderr = run.stderr ?? "";
-  const error = (stderr.match(/dpo-ts(?: [a-z]+)?: (.*)/)?.[1] ?? (run.signal ? `killed by ${run.signal}` : run.error?.message) ?? `exit ${run.status}: ${stderr.trim().split("\n").pop()}`).slice(0, 300);
+  const error = (
+    stderr.match(/dpo-ts(?: [a-z]+)?: (.*)/)?.[1] ??
+    (run.signal ? `killed by ${run.signal}` : run.error?.message) ??
+    `exit ${run.status}: ${stderr.trim().split("\n").pop()}`
+  ).slice(0, 300);
   return { result: null, error, process_s };
 }
 
@@ -195,8 +263,10 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const threads = integerValue(values, "threads", { positive: true }) ?? 2;
   const roofSize = integerValue(values, "roof-size", { min: 0 }) ?? 3072;
   const updatesOption = integerValue(values, "updates", { min: 0 });
-  if (updatesOption && config === "gpt2-small") throw new CliError("--updates: the cold-start figure trains on the course data, which gpt2-small's tokenizer does not read; use --config course or 4x256");
-  if (values["gradient-checkpointing"] && values["no-gradient-checkpointing"]) throw new CliError("--gradient-checkpointing and --no-gradient-checkpointing contradict each other");
+  if (updatesOption && config === "gpt2-small")
+    throw new CliError("--updates: the cold-start figure trains on the course data, which gpt2-small's tokenizer does not read; use --config course or 4x256");
+  if (values["gradient-checkpointing"] && values["no-gradient-checkpointing"])
+    throw new CliError("--gradient-checkpointing and --no-gradient-checkpointing contradict each other");
   const outDir = path.join(ROOT, "runs/bench");
   const py = values["skip-trl"] ? null : python();
   const prepared = prepare(config, outDir, py ?? (config === "course" ? null : python()));
@@ -206,7 +276,10 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const rowCount = fs.readFileSync(prefs, "utf8").trim().split("\n").length;
   if (rowCount % batchSize) throw new CliError(`--batch-size ${batchSize}: ${rowCount} pairs do not split into batches of ${batchSize}`);
   const epoch = rowCount / batchSize;
-  const described = batchSize === prepared.batchSize ? prepared.description : `${prepared.description.replace(/\d+ (ChatML )?pairs per step/, `${batchSize} $1pairs per step`)} (--batch-size ${batchSize})`;
+  const described =
+    batchSize === prepared.batchSize
+      ? prepared.description
+      : `${prepared.description.replace(/\d+ (ChatML )?pairs per step/, `${batchSize} $1pairs per step`)} (--batch-size ${batchSize})`;
   const description = `${described}; ${epoch} step(s) an epoch`;
   const wholeEpochs = (name: string, given: number | undefined, fallback: number) => {
     const n = given ?? fallback;
@@ -217,7 +290,10 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const steps = wholeEpochs("steps", stepsOption, config === "gpt2-small" ? 3 * epoch : epoch);
   const checkpointingOn = values["no-gradient-checkpointing"] ? false : Boolean(values["gradient-checkpointing"]) || config === "gpt2-small";
   const checkpointing = checkpointingOn ? ["--gradient-checkpointing"] : [];
-  const backends = (stringValue(values, "backends") ?? prepared.backends.join(",")).split(",").map((b) => b.trim()).filter(Boolean);
+  const backends = (stringValue(values, "backends") ?? prepared.backends.join(","))
+    .split(",")
+    .map((b) => b.trim())
+    .filter(Boolean);
   const notebook = updates ? notebookPrefs(outDir, model) : null;
 
   // Same threads on both sides; TF reads its variable when the native library starts, i.e. in the fresh worker.
@@ -229,13 +305,19 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
 
   const loadStart = os.loadavg()[0];
   console.log(`bench config "${config}": ${description}`);
-  console.log(`  ${rounds} interleaved round(s) (${[...backends.map((b) => `dpo-ts ${b}`), ...(py ? ["TRL"] : [])].join(", ")}), each measurement a fresh process; ` +
-    `${warmup} warm-up + ${steps} timed steps; gradient checkpointing ${checkpointingOn ? "on" : "off"} (both sides); ` +
-    `${threads} threads on both sides (torch.set_num_threads, TF_NUM_INTRAOP_THREADS; wasm: 1); ${os.cpus().length} CPU cores, load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(
+    `  ${rounds} interleaved round(s) (${[...backends.map((b) => `dpo-ts ${b}`), ...(py ? ["TRL"] : [])].join(", ")}), each measurement a fresh process; ` +
+      `${warmup} warm-up + ${steps} timed steps; gradient checkpointing ${checkpointingOn ? "on" : "off"} (both sides); ` +
+      `${threads} threads on both sides (torch.set_num_threads, TF_NUM_INTRAOP_THREADS; wasm: 1); ${os.cpus().length} CPU cores, load average ${os.loadavg()[0].toFixed(1)}`,
+  );
   if (notebook) {
-    console.log(`  cold start: notebook 03's training, ${updates} updates of ${NOTEBOOK_03.perDeviceTrainBatchSize}×${NOTEBOOK_03.gradientAccumulationSteps} pairs over its ${notebook.pairs}-pair train split ` +
-      `(lr ${NOTEBOOK_03.learningRate} cosine, ${NOTEBOOK_03.warmupSteps} warm-up steps, max length ${NOTEBOOK_03.maxLength}; no evaluation on either side)` +
-      (notebook.truncated ? `; ${notebook.truncated} rows exceed the lengths and are truncated (TRL 1.13 has no max_prompt_length: those rows differ)` : "; no row is truncated"));
+    console.log(
+      `  cold start: notebook 03's training, ${updates} updates of ${NOTEBOOK_03.perDeviceTrainBatchSize}×${NOTEBOOK_03.gradientAccumulationSteps} pairs over its ${notebook.pairs}-pair train split ` +
+        `(lr ${NOTEBOOK_03.learningRate} cosine, ${NOTEBOOK_03.warmupSteps} warm-up steps, max length ${NOTEBOOK_03.maxLength}; no evaluation on either side)` +
+        (notebook.truncated
+          ? `; ${notebook.truncated} rows exceed the lengths and are truncated (TRL 1.13 has no max_prompt_length: those rows differ)`
+          : "; no row is truncated"),
+    );
   }
   if (!py) console.log("  TRL: not measured (" + (values["skip-trl"] ? "--skip-trl" : "no Python venv with trl; run scripts/setup-python.sh") + ")");
 
@@ -259,7 +341,10 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
         roofs.torch.push(torch.result?.roof_gflops ?? NaN);
         if (!torch.result) roofs.errors.push(`round ${round} torch: ${torch.error}`);
       }
-      console.log(`    matmul roof (${roofSize}²): native ${formatNumber(roofs.native[roofs.native.length - 1])} GFLOP/s` + (py ? `, torch ${formatNumber(roofs.torch[roofs.torch.length - 1])} GFLOP/s` : ""));
+      console.log(
+        `    matmul roof (${roofSize}²): native ${formatNumber(roofs.native[roofs.native.length - 1])} GFLOP/s` +
+          (py ? `, torch ${formatNumber(roofs.torch[roofs.torch.length - 1])} GFLOP/s` : ""),
+      );
     }
     for (const backend of backends) {
       const side = sides.get(backend)!;
@@ -271,12 +356,37 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
       side.peak_rss_mb.push(r.result?.peak_rss_mb ?? NaN);
       if (r.result) {
         side.detail = r.result.detail;
-        console.log(`    ${side.label}: ${formatNumber(r.result.tokens_per_s!)} tokens/s, ${formatNumber(r.result.step_s_mean!)} s/step` + (r.result.compile_s !== undefined ? `, compile ${formatNumber(r.result.compile_s)} s` : "") +
-          (r.result.graphs_traced_in_timed_steps ? ` (${r.result.graphs_traced_in_timed_steps} batch shape(s) first met in the timed steps: ${formatNumber(r.result.compile_s_in_timed_steps!)} s of compile counted in them)` : ""));
+        console.log(
+          `    ${side.label}: ${formatNumber(r.result.tokens_per_s!)} tokens/s, ${formatNumber(r.result.step_s_mean!)} s/step` +
+            (r.result.compile_s !== undefined ? `, compile ${formatNumber(r.result.compile_s)} s` : "") +
+            (r.result.graphs_traced_in_timed_steps
+              ? ` (${r.result.graphs_traced_in_timed_steps} batch shape(s) first met in the timed steps: ${formatNumber(r.result.compile_s_in_timed_steps!)} s of compile counted in them)`
+              : ""),
+        );
       } else failed(side, round, "throughput", r.error);
     }
     if (py) {
-      const r = spawnJson<TrlThroughput>(py, [trlScript, "--model", model, "--prefs", prefs, "--batch-size", String(batchSize), "--warmup", warmup, "--steps", steps, "--all-rows", "--threads", String(threads), ...checkpointing], env);
+      const r = spawnJson<TrlThroughput>(
+        py,
+        [
+          trlScript,
+          "--model",
+          model,
+          "--prefs",
+          prefs,
+          "--batch-size",
+          String(batchSize),
+          "--warmup",
+          warmup,
+          "--steps",
+          steps,
+          "--all-rows",
+          "--threads",
+          String(threads),
+          ...checkpointing,
+        ],
+        env,
+      );
       log.push({ round, side: "TRL", task: "throughput", ...r });
       trl.tokens_per_s.push(r.result?.tokens_per_s ?? NaN);
       trl.step_s.push(r.result?.step_s_mean ?? NaN);
@@ -294,13 +404,51 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
         side.updates_wall_s.push(r.result?.wall_s ?? NaN);
         side.updates_compile_s.push(r.result?.compile_s ?? NaN);
         side.updates_process_s.push(r.result ? r.process_s : NaN);
-        if (r.result) console.log(`    ${side.label}: ${updates} updates from cold in ${formatNumber(r.result.wall_s!)} s` + (r.result.compile_s !== undefined ? ` (compile ${formatNumber(r.result.compile_s)} s)` : "") + `, process ${formatNumber(r.process_s)} s`);
+        if (r.result)
+          console.log(
+            `    ${side.label}: ${updates} updates from cold in ${formatNumber(r.result.wall_s!)} s` +
+              (r.result.compile_s !== undefined ? ` (compile ${formatNumber(r.result.compile_s)} s)` : "") +
+              `, process ${formatNumber(r.process_s)} s`,
+          );
         else failed(side, round, `${updates} updates`, r.error);
       }
       if (py) {
-        const r = spawnJson<{ wall_s: number }>(py, [trlScript, "--cold", "--model", model, "--prefs", notebook.file, "--batch-size", String(NOTEBOOK_03.perDeviceTrainBatchSize), "--grad-accum", String(NOTEBOOK_03.gradientAccumulationSteps),
-          "--warmup", "0", "--steps", String(updates), "--lr", String(NOTEBOOK_03.learningRate), "--beta", String(NOTEBOOK_03.beta), "--lr-scheduler", NOTEBOOK_03.lrSchedulerType, "--lr-warmup-steps", String(NOTEBOOK_03.warmupSteps),
-          "--max-length", String(NOTEBOOK_03.maxLength), "--logging-steps", String(NOTEBOOK_03.loggingSteps), "--seed", String(NOTEBOOK_03.seed), "--threads", String(threads)], env);
+        const r = spawnJson<{ wall_s: number }>(
+          py,
+          [
+            trlScript,
+            "--cold",
+            "--model",
+            model,
+            "--prefs",
+            notebook.file,
+            "--batch-size",
+            String(NOTEBOOK_03.perDeviceTrainBatchSize),
+            "--grad-accum",
+            String(NOTEBOOK_03.gradientAccumulationSteps),
+            "--warmup",
+            "0",
+            "--steps",
+            String(updates),
+            "--lr",
+            String(NOTEBOOK_03.learningRate),
+            "--beta",
+            String(NOTEBOOK_03.beta),
+            "--lr-scheduler",
+            NOTEBOOK_03.lrSchedulerType,
+            "--lr-warmup-steps",
+            String(NOTEBOOK_03.warmupSteps),
+            "--max-length",
+            String(NOTEBOOK_03.maxLength),
+            "--logging-steps",
+            String(NOTEBOOK_03.loggingSteps),
+            "--seed",
+            String(NOTEBOOK_03.seed),
+            "--threads",
+            String(threads),
+          ],
+          env,
+        );
         log.push({ round, side: "TRL", task: "updates", ...r });
         trl.updates_wall_s.push(r.result?.wall_s ?? NaN);
         trl.updates_process_s.push(r.result ? r.process_s : NaN);
@@ -315,9 +463,15 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const trlUpdates = summarize(trl.updates_wall_s);
   const summary = all.map((side) => {
     const s = {
-      side: side.label, detail: side.detail,
-      tokens_per_s: summarize(side.tokens_per_s), step_s: summarize(side.step_s), compile_s: summarize(side.compile_s), peak_rss_mb: summarize(side.peak_rss_mb),
-      updates_wall_s: summarize(side.updates_wall_s), updates_compile_s: summarize(side.updates_compile_s), updates_process_s: summarize(side.updates_process_s),
+      side: side.label,
+      detail: side.detail,
+      tokens_per_s: summarize(side.tokens_per_s),
+      step_s: summarize(side.step_s),
+      compile_s: summarize(side.compile_s),
+      peak_rss_mb: summarize(side.peak_rss_mb),
+      updates_wall_s: summarize(side.updates_wall_s),
+      updates_compile_s: summarize(side.updates_compile_s),
+      updates_process_s: summarize(side.updates_process_s),
     };
     return { ...s, ratio_vs_trl: ratio(s.tokens_per_s, trlTokens), updates_ratio_vs_trl: ratio(s.updates_wall_s, trlUpdates, true), errors: side.errors };
   });
@@ -326,19 +480,31 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const median = (s: Summary) => formatNumber(s.median);
   console.log(`\n## ${config}: ${rounds} round(s), medians (min–max)\n`);
   console.log("| side | tokens/s | s/step | × TRL | compile s | peak RSS MB |\n|---|---|---|---|---|---|");
-  for (const s of summary) console.log(`| ${s.side} | ${formatSummary(s.tokens_per_s)} | ${formatSummary(s.step_s)} | ${s.side === "TRL" ? "1" : formatRatio(s.ratio_vs_trl)} | ${s.compile_s.n ? formatSummary(s.compile_s) : "—"} | ${median(s.peak_rss_mb)} |`);
+  for (const s of summary)
+    console.log(
+      `| ${s.side} | ${formatSummary(s.tokens_per_s)} | ${formatSummary(s.step_s)} | ${s.side === "TRL" ? "1" : formatRatio(s.ratio_vs_trl)} | ${s.compile_s.n ? formatSummary(s.compile_s) : "—"} | ${median(s.peak_rss_mb)} |`,
+    );
   if (notebook) {
     console.log(`\n| ${updates} updates from a cold start (notebook 03) | wall s | of which compile s | × TRL | process s |\n|---|---|---|---|---|`);
-    for (const s of summary) console.log(`| ${s.side} | ${formatSummary(s.updates_wall_s)} | ${s.updates_compile_s.n ? formatSummary(s.updates_compile_s) : "—"} | ${s.side === "TRL" ? "1" : formatRatio(s.updates_ratio_vs_trl)} | ${formatSummary(s.updates_process_s)} |`);
+    for (const s of summary)
+      console.log(
+        `| ${s.side} | ${formatSummary(s.updates_wall_s)} | ${s.updates_compile_s.n ? formatSummary(s.updates_compile_s) : "—"} | ${s.side === "TRL" ? "1" : formatRatio(s.updates_ratio_vs_trl)} | ${formatSummary(s.updates_process_s)} |`,
+      );
   }
-  if (roofSize) console.log(`\nfp32 matmul roof (${roofSize}², ${threads} threads, same run): native backend ${formatSummary(roof.native_gflops)} GFLOP/s` + (py ? `; torch ${formatSummary(roof.torch_gflops)} GFLOP/s` : ""));
+  if (roofSize)
+    console.log(
+      `\nfp32 matmul roof (${roofSize}², ${threads} threads, same run): native backend ${formatSummary(roof.native_gflops)} GFLOP/s` +
+        (py ? `; torch ${formatSummary(roof.torch_gflops)} GFLOP/s` : ""),
+    );
   for (const s of all) for (const e of s.errors) console.log(`error: ${s.label}: ${e}`);
   for (const e of roofs.errors) console.log(`error: matmul roof: ${e}`);
   // Another process's load steals the same cores from whichever side runs then; the interleaving spreads it, no more.
   // The bench itself keeps about `threads` runnable; more than one beyond that (or above 1 before it began) is others.
   const loadEnd = os.loadavg()[0];
   const warnings = [
-    loadStart > 1 || loadEnd > threads + 1 ? `warning: 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end (the bench alone keeps about ${threads} busy, on ${os.cpus().length} cores): other processes shared the machine; rerun it idle` : null,
+    loadStart > 1 || loadEnd > threads + 1
+      ? `warning: 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end (the bench alone keeps about ${threads} busy, on ${os.cpus().length} cores): other processes shared the machine; rerun it idle`
+      : null,
     ...summary.flatMap((s) => [spreadWarning(s.side, "tokens/s", s.tokens_per_s), spreadWarning(s.side, `${updates} updates' wall time`, s.updates_wall_s)]),
     spreadWarning("native backend", "matmul roof", roof.native_gflops),
     spreadWarning("torch", "matmul roof", roof.torch_gflops),
@@ -346,10 +512,29 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   for (const w of warnings) console.log(w);
 
   const file = path.join(outDir, `bench-${config}.json`);
-  fs.writeFileSync(file, JSON.stringify({
-    config, description, date: new Date().toISOString(), rounds, threads, batch_size: batchSize, warmup_steps: Number(warmup), timed_steps: Number(steps),
-    gradient_checkpointing: checkpointingOn, cold_start: notebook ? { updates, ...NOTEBOOK_03, train_pairs: notebook.pairs, truncated_rows: notebook.truncated } : null,
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg_1m_start: loadStart, loadavg_end: os.loadavg() }, roof, summary, warnings, measurements: log,
-  }, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        config,
+        description,
+        date: new Date().toISOString(),
+        rounds,
+        threads,
+        batch_size: batchSize,
+        warmup_steps: Number(warmup),
+        timed_steps: Number(steps),
+        gradient_checkpointing: checkpointingOn,
+        cold_start: notebook ? { updates, ...NOTEBOOK_03, train_pairs: notebook.pairs, truncated_rows: notebook.truncated } : null,
+        machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg_1m_start: loadStart, loadavg_end: os.loadavg() },
+        roof,
+        summary,
+        warnings,
+        measurements: log,
+      },
+      (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
+      2,
+    ) + "\n",
+  );
   console.log(`\nwritten ${path.relative(process.cwd(), file)}`);
 }

@@ -26,7 +26,10 @@ export function courseDir(): string {
 /** The course notebooks in order (files named like 01-install.ipynb). */
 export function courseNotebooks(dir: string = courseDir()): string[] {
   if (!fs.existsSync(dir)) throw new Error(`${dir}: no notebooks folder`);
-  const files = fs.readdirSync(dir).filter((f) => /^\d\d-.+\.ipynb$/.test(f)).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => /^\d\d-.+\.ipynb$/.test(f))
+    .sort();
   if (files.length === 0) throw new Error(`${dir}: no course notebooks (0N-name.ipynb)`);
   return files.map((f) => path.join(dir, f));
 }
@@ -81,7 +84,10 @@ export async function courseCommand(values: Record<string, unknown>): Promise<vo
   let notebooks = courseNotebooks(dir);
   const only = stringValue(values, "only");
   if (only !== undefined) {
-    const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
+    const wanted = only
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     notebooks = notebooks.filter((nb) => wanted.some((w) => path.basename(nb).startsWith(w)));
     if (notebooks.length === 0) throw new CliError(`--only ${only} matches no notebook in ${dir}`);
   }
@@ -93,7 +99,12 @@ export async function courseCommand(values: Record<string, unknown>): Promise<vo
   const given = { runName: name, maxSteps: steps, backend, modelDir };
 
   console.log(`dpo-ts course: ${notebooks.length} notebooks from ${dir}`);
-  console.log(`run "${name}": executed notebooks go to ${outDir}` + (steps ? `, maxSteps ${steps}` : "") + (backend ? `, backend ${backend}` : "") + (modelDir ? `, model ${modelDir}` : ""));
+  console.log(
+    `run "${name}": executed notebooks go to ${outDir}` +
+      (steps ? `, maxSteps ${steps}` : "") +
+      (backend ? `, backend ${backend}` : "") +
+      (modelDir ? `, model ${modelDir}` : ""),
+  );
   const runs: CourseRun[] = [];
   const started = Date.now();
   for (const [i, notebook] of notebooks.entries()) {

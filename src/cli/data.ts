@@ -22,12 +22,15 @@ export const dataOptions: OptionsTable = {
 
 export async function dataCommand(values: Record<string, unknown>, positionals: string[]): Promise<void> {
   const [sub, ...sources] = positionals;
-  if (sub !== "inspect") throw new CliError(`unknown subcommand ${JSON.stringify(sub ?? "")} (usage: dpo-ts data inspect SOURCE... [--format F] [--tokenizer DIR] [--json])`);
+  if (sub !== "inspect")
+    throw new CliError(`unknown subcommand ${JSON.stringify(sub ?? "")} (usage: dpo-ts data inspect SOURCE... [--format F] [--tokenizer DIR] [--json])`);
   if (sources.length === 0) throw new CliError("inspect needs a SOURCE (a data file, several files, or a data set id)");
   const format = stringValue(values, "format") ?? "auto";
-  if (format !== "auto" && !PREFERENCE_FORMATS.includes(format as PreferenceFormat)) throw new CliError(`--format must be auto, ${PREFERENCE_FORMATS.join(", ")}; got "${format}"`);
+  if (format !== "auto" && !PREFERENCE_FORMATS.includes(format as PreferenceFormat))
+    throw new CliError(`--format must be auto, ${PREFERENCE_FORMATS.join(", ")}; got "${format}"`);
   const truncationMode = (stringValue(values, "truncationMode") ?? "keep_start") as TruncationMode;
-  if (truncationMode !== "keep_start" && truncationMode !== "keep_end") throw new CliError(`--truncation-mode must be keep_start or keep_end, got "${truncationMode}"`);
+  if (truncationMode !== "keep_start" && truncationMode !== "keep_end")
+    throw new CliError(`--truncation-mode must be keep_start or keep_end, got "${truncationMode}"`);
   const examples = integerValue(values, "examples", { min: 0 }) ?? 2;
   const tokenizerDir = stringValue(values, "tokenizer");
   const tokenizer = tokenizerDir ? await Tokenizer.fromDir(tokenizerDir) : null;

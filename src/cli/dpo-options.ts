@@ -31,15 +31,41 @@ export const KNOB_ALIASES: Record<string, string> = {
 
 /** Knobs that count things: whole numbers only. */
 export const INTEGER_KNOBS = new Set<string>([
-  "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxSteps", "maxLength",
-  "maxPromptLength", "maxCompletionLength", "warmupSteps", "seed", "dataSeed", "loggingSteps", "evalSteps", "saveSteps",
-  "saveTotalLimit", "padToMultipleOf", "numSampleGenerations", "sampleMaxNewTokens", "refModelSyncSteps", "loraR",
+  "perDeviceTrainBatchSize",
+  "perDeviceEvalBatchSize",
+  "gradientAccumulationSteps",
+  "maxSteps",
+  "maxLength",
+  "maxPromptLength",
+  "maxCompletionLength",
+  "warmupSteps",
+  "seed",
+  "dataSeed",
+  "loggingSteps",
+  "evalSteps",
+  "saveSteps",
+  "saveTotalLimit",
+  "padToMultipleOf",
+  "numSampleGenerations",
+  "sampleMaxNewTokens",
+  "refModelSyncSteps",
+  "loraR",
 ]);
 
 /** Knobs that must be > 0 when given (maxSteps ≤ 0 in a TRL config file means "unset", as in transformers). */
 export const POSITIVE_KNOBS = new Set<string>([
-  "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "maxSteps", "numTrainEpochs",
-  "maxPromptLength", "maxCompletionLength", "loggingSteps", "evalSteps", "beta", "refModelSyncSteps", "loraR",
+  "perDeviceTrainBatchSize",
+  "perDeviceEvalBatchSize",
+  "gradientAccumulationSteps",
+  "maxSteps",
+  "numTrainEpochs",
+  "maxPromptLength",
+  "maxCompletionLength",
+  "loggingSteps",
+  "evalSteps",
+  "beta",
+  "refModelSyncSteps",
+  "loraR",
 ]);
 
 /** Knobs that take a list (`--loss sigmoid,sft --loss-weights 1,0.5`), even where the default is one value. */
@@ -48,14 +74,48 @@ const NUMBER_LIST_KNOBS = new Set<string>(["lossWeights"]);
 
 /** TRL / transformers keys that only concern hardware, distribution, logging services or the Hub: ignored with a note. */
 export const TRL_IGNORED_KEYS = new Set<string>([
-  "bf16", "fp16", "tf32", "bf16_full_eval", "fp16_full_eval", "half_precision_backend", "fp16_opt_level",
-  "dataloader_num_workers", "dataloader_pin_memory", "dataloader_persistent_workers", "dataloader_prefetch_factor",
-  "dataset_num_proc", "push_to_hub", "hub_model_id", "hub_strategy", "hub_token", "hub_private_repo",
-  "hub_always_push", "hub_revision", "use_cpu", "no_cuda", "local_rank", "ddp_backend", "ddp_timeout",
-  "ddp_find_unused_parameters", "ddp_bucket_cap_mb", "ddp_broadcast_buffers", "log_level",
-  "log_level_replica", "log_on_each_node", "logging_nan_inf_filter", "save_safetensors", "save_on_each_node",
-  "gradient_checkpointing_kwargs", "remove_unused_columns", "skip_memory_metrics", "include_tokens_per_second",
-  "include_num_input_tokens_seen", "activation_offloading", "do_train", "do_eval", "do_predict",
+  "bf16",
+  "fp16",
+  "tf32",
+  "bf16_full_eval",
+  "fp16_full_eval",
+  "half_precision_backend",
+  "fp16_opt_level",
+  "dataloader_num_workers",
+  "dataloader_pin_memory",
+  "dataloader_persistent_workers",
+  "dataloader_prefetch_factor",
+  "dataset_num_proc",
+  "push_to_hub",
+  "hub_model_id",
+  "hub_strategy",
+  "hub_token",
+  "hub_private_repo",
+  "hub_always_push",
+  "hub_revision",
+  "use_cpu",
+  "no_cuda",
+  "local_rank",
+  "ddp_backend",
+  "ddp_timeout",
+  "ddp_find_unused_parameters",
+  "ddp_bucket_cap_mb",
+  "ddp_broadcast_buffers",
+  "log_level",
+  "log_level_replica",
+  "log_on_each_node",
+  "logging_nan_inf_filter",
+  "save_safetensors",
+  "save_on_each_node",
+  "gradient_checkpointing_kwargs",
+  "remove_unused_columns",
+  "skip_memory_metrics",
+  "include_tokens_per_second",
+  "include_num_input_tokens_seen",
+  "activation_offloading",
+  "do_train",
+  "do_eval",
+  "do_predict",
 ]);
 
 /** TRL / transformers keys refused with a reason (they would change what is trained, and dpo-ts cannot do it). */
@@ -74,7 +134,21 @@ const TRL_REFUSED_KEYS: Record<string, string> = {
 const ADAMW_OPTIMS = new Set(["adamw_torch", "adamw_torch_fused", "adamw_hf"]);
 
 /** report_to values of transformers' integrations that dpo-ts has no writer for: dropped with a note. */
-const FOREIGN_REPORT_TO = new Set(["all", "azure_ml", "clearml", "codecarbon", "comet_ml", "dagshub", "dvclive", "flyte", "mlflow", "neptune", "swanlab", "trackio", "wandb"]);
+const FOREIGN_REPORT_TO = new Set([
+  "all",
+  "azure_ml",
+  "clearml",
+  "codecarbon",
+  "comet_ml",
+  "dagshub",
+  "dvclive",
+  "flyte",
+  "mlflow",
+  "neptune",
+  "swanlab",
+  "trackio",
+  "wandb",
+]);
 
 /** TRL script / transformers names that differ from dpo-ts's: TRL key (camelCased) → dpo-ts option name. */
 const TRL_RENAMES: Record<string, string> = {
@@ -165,7 +239,13 @@ function knobOption(knob: string): OptionSpec {
   const d = defaultOf(knob);
   const description = KNOB_HELP[knob] ?? `DPOConfig.${knob} (TRL: ${snake(knob)})`;
   if (knob === "resumeFromCheckpoint") {
-    return { type: "string", valueName: "DIR", impliedValue: "true", description: "continue from OUT/checkpoint-N; alone: the newest checkpoint (TRL: resume_from_checkpoint)", group: "DPOConfig" };
+    return {
+      type: "string",
+      valueName: "DIR",
+      impliedValue: "true",
+      description: "continue from OUT/checkpoint-N; alone: the newest checkpoint (TRL: resume_from_checkpoint)",
+      group: "DPOConfig",
+    };
   }
   if (typeof d === "boolean") return { type: "boolean", description, group: "DPOConfig" };
   const shown = Array.isArray(d) ? d.join(",") : d === null || d === undefined || d === "" || description.includes("default") ? undefined : String(d);
@@ -264,7 +344,12 @@ export function readConfigFile(file: string, table: OptionsTable, note: (message
     for (const pair of doc.contents.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
       const offset = isScalar(pair.key) && pair.key.range ? pair.key.range[0] : 0;
-      const value = pair.value && typeof (pair.value as { toJSON?: () => unknown }).toJSON === "function" ? (pair.value as { toJSON: () => unknown }).toJSON() : isScalar(pair.value) ? pair.value.value : null;
+      const value =
+        pair.value && typeof (pair.value as { toJSON?: () => unknown }).toJSON === "function"
+          ? (pair.value as { toJSON: () => unknown }).toJSON()
+          : isScalar(pair.value)
+            ? pair.value.value
+            : null;
       pairs.push({ key, value, line: lineCounter.linePos(offset).line });
     }
   } else if (/\.json$/i.test(file)) {
@@ -330,7 +415,11 @@ function fileKeyToOption(key: string, table: OptionsTable): string | undefined {
  * Command-line values and --config entries merged (the command line wins), keyed by canonical option name (aliases
  * folded into the option they stand for), each with where it came from.
  */
-export function mergeValues(values: Record<string, unknown>, table: OptionsTable, entries: FileEntry[] = []): Map<string, { value: unknown; where: string; fromFile: boolean }> {
+export function mergeValues(
+  values: Record<string, unknown>,
+  table: OptionsTable,
+  entries: FileEntry[] = [],
+): Map<string, { value: unknown; where: string; fromFile: boolean }> {
   const merged = new Map<string, { value: unknown; where: string; fromFile: boolean }>();
   for (const e of entries) merged.set(e.option, { value: e.value, where: e.where, fromFile: true });
   for (const [name, value] of Object.entries(values)) {

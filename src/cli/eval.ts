@@ -18,23 +18,67 @@ import { dpoConfigFrom, dpoConfigOptions, mergeValues } from "./dpo-options";
 /** DPOConfig knobs that only matter while training (left out of eval's options; its --batch-size is the scoring batch). */
 const TRAINING_ONLY_KNOBS = [
   "perDeviceEvalBatchSize",
-  "outputDir", "learningRate", "lrSchedulerType", "warmupSteps", "warmupRatio", "perDeviceTrainBatchSize",
-  "gradientAccumulationSteps", "numTrainEpochs", "maxSteps", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon",
-  "maxGradNorm", "seed", "loggingSteps", "evalStrategy", "evalSteps", "evalOnStart", "saveSteps", "saveTotalLimit",
-  "gradientCheckpointing", "compileStep", "runName", "reportTo", "loggingDir", "numSampleGenerations",
-  "sampleMaxNewTokens", "writeReport", "resumeFromCheckpoint", "overwriteOutputDir", "syncRefModel",
-  "refModelMixupAlpha", "refModelSyncSteps", "precomputeRefLogProbs", "refLogpsCacheDir", "precomputeRefBatchSize",
-  "usePeft", "loraR", "loraAlpha", "loraDropout", "loraTargetModules", "useRslora",
+  "outputDir",
+  "learningRate",
+  "lrSchedulerType",
+  "warmupSteps",
+  "warmupRatio",
+  "perDeviceTrainBatchSize",
+  "gradientAccumulationSteps",
+  "numTrainEpochs",
+  "maxSteps",
+  "weightDecay",
+  "adamBeta1",
+  "adamBeta2",
+  "adamEpsilon",
+  "maxGradNorm",
+  "seed",
+  "loggingSteps",
+  "evalStrategy",
+  "evalSteps",
+  "evalOnStart",
+  "saveSteps",
+  "saveTotalLimit",
+  "gradientCheckpointing",
+  "compileStep",
+  "runName",
+  "reportTo",
+  "loggingDir",
+  "numSampleGenerations",
+  "sampleMaxNewTokens",
+  "writeReport",
+  "resumeFromCheckpoint",
+  "overwriteOutputDir",
+  "syncRefModel",
+  "refModelMixupAlpha",
+  "refModelSyncSteps",
+  "precomputeRefLogProbs",
+  "refLogpsCacheDir",
+  "precomputeRefBatchSize",
+  "usePeft",
+  "loraR",
+  "loraAlpha",
+  "loraDropout",
+  "loraTargetModules",
+  "useRslora",
 ];
 
 export const evalOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
-  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
+  adapter: {
+    type: "string",
+    valueName: "DIR",
+    description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)",
+  },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: --policy itself)" },
   data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id" },
   "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
-  "batch-size": { type: "string", valueName: "N", description: `pairs scored at once, as TRL's per_device_eval_batch_size (default ${DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize})` },
+  "batch-size": {
+    type: "string",
+    valueName: "N",
+    description: `pairs scored at once, as TRL's per_device_eval_batch_size (default ${DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize})`,
+  },
   backend: BACKEND_OPTION,
   json: { type: "boolean", description: "print one JSON object" },
   quiet: { type: "boolean", description: "no backend banner" },
@@ -62,10 +106,21 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   };
   const { pairs, droppedRows, truncated } = tokenizePairs(rows, tokenizer, lengths);
   const where = (i: number) => rowLocation(rows[i], `${dataFile}: row ${i + 1}`);
-  if (droppedRows.length) console.error(`dpo-ts eval: ${droppedRows.length} row(s) dropped (TRL drops them too):\n${droppedRows.slice(0, 10).map((d) => `  ${where(d.index)}: ${d.reason}`).join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`);
-  if (truncated.rows) console.error(`dpo-ts eval: ${truncated.rows} row(s) truncated: prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`);
+  if (droppedRows.length)
+    console.error(
+      `dpo-ts eval: ${droppedRows.length} row(s) dropped (TRL drops them too):\n${droppedRows
+        .slice(0, 10)
+        .map((d) => `  ${where(d.index)}: ${d.reason}`)
+        .join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`,
+    );
+  if (truncated.rows)
+    console.error(`dpo-ts eval: ${truncated.rows} row(s) truncated: prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`);
   if (!pairs.length) throw new CliError(`${dataFile}: no rows left to score at maxLength ${maxLength}`);
-  const metrics = await evaluate(model, refModel, pairs, { ...args, perDeviceEvalBatchSize: batchSizeOption ?? DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize, padTokenId: tokenizer.padTokenId });
+  const metrics = await evaluate(model, refModel, pairs, {
+    ...args,
+    perDeviceEvalBatchSize: batchSizeOption ?? DEFAULT_DPO_CONFIG.perDeviceEvalBatchSize,
+    padTokenId: tokenizer.padTokenId,
+  });
   const result = { ...metrics, pairs: pairs.length, rows_dropped: droppedRows.length, rows_truncated: truncated.rows };
   if (values.json) console.log(JSON.stringify(result));
   else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(20)} ${v}`);

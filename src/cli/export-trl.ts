@@ -48,7 +48,12 @@ function readJob(source: string): { config: DPOConfig; job: TrainJob } {
   const text = (name: string) => (typeof merged.get(name)?.value === "string" ? (merged.get(name)!.value as string) : undefined);
   const fraction = merged.get("eval-fraction");
   const job: TrainJob = {
-    policy: text("policy"), ref: text("ref"), data: text("data"), evalData: text("eval-data"), tokenizer: text("tokenizer"), adapter: text("adapter"),
+    policy: text("policy"),
+    ref: text("ref"),
+    data: text("data"),
+    evalData: text("eval-data"),
+    tokenizer: text("tokenizer"),
+    adapter: text("adapter"),
     evalFraction: fraction ? parseNumber(fraction.value as string, fraction.where) : undefined,
     skipInvalid: merged.get("skip-invalid")?.value === true || merged.get("skip-invalid")?.value === "true" || undefined,
   };
@@ -70,12 +75,17 @@ export async function exportTrlCommand(values: Record<string, unknown>, position
   if (!policy) throw new CliError(`${from} names no policy model (runs trained before job.json was written lack it): pass --policy`);
   if (!data) throw new CliError(`${from} names no data set: pass --data`);
   if (job.ref && path.resolve(job.ref) !== path.resolve(policy)) {
-    throw new CliError(`${from}: the job's reference model is ${job.ref}, but TRL's dpo script takes none (its reference is the policy as loaded); export a job whose reference is the policy`);
+    throw new CliError(
+      `${from}: the job's reference model is ${job.ref}, but TRL's dpo script takes none (its reference is the policy as loaded); export a job whose reference is the policy`,
+    );
   }
   // maxLength 0 (unset) is the policy's context in dpo-ts (a run folder's config.json already holds the resolved value):
   // TRL gets that number, not its own default of 1024.
   if (config.maxLength === 0) {
-    if (!fs.existsSync(path.join(policy, "config.json"))) throw new CliError(`${from}: maxLength is unset (the model's context in dpo-ts) and ${policy} is no local model folder to read it from: pass max_length in the config`);
+    if (!fs.existsSync(path.join(policy, "config.json")))
+      throw new CliError(
+        `${from}: maxLength is unset (the model's context in dpo-ts) and ${policy} is no local model folder to read it from: pass max_length in the config`,
+      );
     config.maxLength = readConfig(policy).nPositions;
   }
   const tokenizerDir = pick("tokenizer", "tokenizer");
@@ -87,16 +97,27 @@ export async function exportTrlCommand(values: Record<string, unknown>, position
   [...trainRows, ...evalRows].forEach((row, i) => {
     if (row.chatTemplated && !(row.chosen.endsWith(tokenizer.eosToken) && row.rejected.endsWith(tokenizer.eosToken))) {
       const where = row.source ? JSON.stringify(row.source) : `row ${i + 1}`;
-      throw new CliError(`${where}: a conversational row whose completions do not end with the EOS token ${JSON.stringify(tokenizer.eosToken)}: TRL would append one that dpo-ts does not, so the exported job would train differently`);
+      throw new CliError(
+        `${where}: a conversational row whose completions do not end with the EOS token ${JSON.stringify(tokenizer.eosToken)}: TRL would append one that dpo-ts does not, so the exported job would train differently`,
+      );
     }
   });
   checkPromptLengths(trainRows, config, (t) => tokenizer.encode(t, { addSpecialTokens: true }).length, data);
   checkPromptLengths(evalRows, config, (t) => tokenizer.encode(t, { addSpecialTokens: true }).length, evalData ?? data);
   const result = exportTrl({
     config: { ...config, evalStrategy: evalRows.length && config.evalStrategy === "no" ? "steps" : config.evalStrategy },
-    policy, tokenizer: tokenizerDir, trainRows, evalRows, adapter: pick("adapter", "adapter"), out, copyModel: values["link-model"] !== true, numProcesses,
+    policy,
+    tokenizer: tokenizerDir,
+    trainRows,
+    evalRows,
+    adapter: pick("adapter", "adapter"),
+    out,
+    copyModel: values["link-model"] !== true,
+    numProcesses,
   });
   for (const n of result.notes) console.error(`dpo-ts export-trl: ${n}`);
-  console.log(`exported ${trainRows.length} training pairs${evalRows.length ? ` and ${evalRows.length} evaluation pairs` : ""} to ${out}: ${result.files.length} files`);
+  console.log(
+    `exported ${trainRows.length} training pairs${evalRows.length ? ` and ${evalRows.length} evaluation pairs` : ""} to ${out}: ${result.files.length} files`,
+  );
   console.log(`run it:  cd ${out} && trl dpo --config dpo_config.yaml     (many GPUs: ./launch.sh zero3 | ./launch.sh fsdp)`);
 }

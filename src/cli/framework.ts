@@ -55,7 +55,11 @@ export const COMMON_OPTIONS: OptionsTable = {
 };
 
 /** `--backend NAME`, for every command that computes. */
-export const BACKEND_OPTION: OptionSpec = { type: "string", valueName: "NAME", description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)" };
+export const BACKEND_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "NAME",
+  description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)",
+};
 
 /** The version in this package's package.json. */
 export function packageVersion(): string {

@@ -10,7 +10,11 @@ import { BACKEND_OPTION, OptionsTable, integerValue, numberValue, requiredString
 
 export const generateOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id (Hugging Face format)" },
-  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
+  adapter: {
+    type: "string",
+    valueName: "DIR",
+    description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)",
+  },
   prompt: { type: "string", valueName: "TEXT", description: "the text to continue" },
   chat: { type: "boolean", description: "wrap --prompt as a user message in the chat template" },
   "max-new-tokens": { type: "string", valueName: "N", description: "tokens to generate at most (default 32)" },

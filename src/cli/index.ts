@@ -47,15 +47,26 @@ export const COMMANDS: CommandEntry[] = [
   command("sft", "supervised fine-tuning on {system, question, answer} rows (how data/sft-model was made)", () => import("./sft")),
   command("serve", "OpenAI-compatible server and chat page for one or more --model [NAME=]DIR (streaming, batching, API key)", () => import("./serve")),
   command("course", "run the five course notebooks headlessly into runs/<name>/", () => import("./course")),
-  command("kernel", "kernel install: register the Jupyter kernel for the notebooks", () => import("./kernel"), { positionals: "install", usage: "install [--user | --prefix DIR] [--name NAME] [--display-name TEXT]" }),
+  command("kernel", "kernel install: register the Jupyter kernel for the notebooks", () => import("./kernel"), {
+    positionals: "install",
+    usage: "install [--user | --prefix DIR] [--name NAME] [--display-name TEXT]",
+  }),
   command("bench", "DPO training speed beside TRL: interleaved rounds, medians with min–max, matmul roof", () => import("./bench")),
   command("judge", "judged win rate of --model over --ref on held-out world prompts (95% interval, mean judged reward)", () => import("./judge")),
-  command("data", "data inspect SOURCE...: rows, format, invalid and dropped rows by line, lengths, truncation, examples", () => import("./data"), { positionals: "inspect SOURCE...", usage: "inspect SOURCE... [--format auto|standard|conversational|implicit|orca] [--tokenizer DIR] [--json]" }),
+  command("data", "data inspect SOURCE...: rows, format, invalid and dropped rows by line, lengths, truncation, examples", () => import("./data"), {
+    positionals: "inspect SOURCE...",
+    usage: "inspect SOURCE... [--format auto|standard|conversational|implicit|orca] [--tokenizer DIR] [--json]",
+  }),
   command("report", "rebuild RUN_DIR/report.html (config, curves, final metrics, sample generations)", () => import("./report"), { positionals: "RUN_DIR" }),
-  command("export-trl", "the same job for TRL: DPOConfig YAML, JSONL data, model, adapter, accelerate launch (ZeRO-3, FSDP)", async () => {
-    const m = await import("./export-trl");
-    return { "export-trlOptions": m.exportTrlOptions, "export-trlCommand": m.exportTrlCommand };
-  }, { positionals: "RUN_OR_CONFIG" }),
+  command(
+    "export-trl",
+    "the same job for TRL: DPOConfig YAML, JSONL data, model, adapter, accelerate launch (ZeRO-3, FSDP)",
+    async () => {
+      const m = await import("./export-trl");
+      return { "export-trlOptions": m.exportTrlOptions, "export-trlCommand": m.exportTrlCommand };
+    },
+    { positionals: "RUN_OR_CONFIG" },
+  ),
   command("compare", "several runs side by side (e.g. a beta sweep) on one page", () => import("./compare"), { positionals: "RUN_DIR..." }),
 ];
 

@@ -17,7 +17,11 @@ import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requ
 export const judgeOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "the model to judge (Hugging Face format)" },
   ref: { type: "string", valueName: "DIR|ID", description: "the reference it is compared with (default data/sft-model)" },
-  prompts: { type: "string", valueName: "held-out|FILE", description: "held-out (data/held-out-prompts.jsonl) or a .jsonl of {system?, question} world prompts (default held-out)" },
+  prompts: {
+    type: "string",
+    valueName: "held-out|FILE",
+    description: "held-out (data/held-out-prompts.jsonl) or a .jsonl of {system?, question} world prompts (default held-out)",
+  },
   limit: { type: "string", valueName: "N", description: "judge only the first N prompts" },
   "max-new-tokens": { type: "string", valueName: "N", description: "tokens per answer at most (default 48)" },
   temperature: { type: "string", valueName: "T", description: "0 = greedy (default 0)" },
@@ -60,11 +64,15 @@ export async function judgeCommand(values: Record<string, unknown>): Promise<voi
     const { judged, ...result } = await judgeModels({ model, reference, prompts, tokenizer, maxNewTokens, temperature, seed });
     if (values.json) return console.log(JSON.stringify(result));
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    console.log(`win rate of ${modelDir} over ${refDir}: ${pct(result.win_rate)} (95% Wilson interval ${pct(result.ci_low)}–${pct(result.ci_high)}; ` +
-      `n ${result.n}: ${result.wins} wins, ${result.ties} ties, ${result.losses} losses)`);
+    console.log(
+      `win rate of ${modelDir} over ${refDir}: ${pct(result.win_rate)} (95% Wilson interval ${pct(result.ci_low)}–${pct(result.ci_high)}; ` +
+        `n ${result.n}: ${result.wins} wins, ${result.ties} ties, ${result.losses} losses)`,
+    );
     console.log(`mean judged reward: model ${result.mean_reward.toFixed(3)}, reference ${result.mean_reward_ref.toFixed(3)}`);
     for (const j of judged.slice(0, examples))
-      console.log(`\n${j.question}\n  model     [${j.judgement.score}] ${j.answer}  (${j.judgement.reason})\n  reference [${j.judgementRef.score}] ${j.answerRef}  (${j.judgementRef.reason})`);
+      console.log(
+        `\n${j.question}\n  model     [${j.judgement.score}] ${j.answer}  (${j.judgement.reason})\n  reference [${j.judgementRef.score}] ${j.answerRef}  (${j.judgementRef.reason})`,
+      );
   } finally {
     model.dispose();
     reference.dispose();

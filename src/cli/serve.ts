@@ -4,8 +4,19 @@ import { checkExposure, modelNameFromPath, serve, ServedModel } from "../serve/s
 import { BACKEND_OPTION, CliError, OptionsTable, integerValue, stringValue } from "./framework";
 
 export const serveOptions: OptionsTable = {
-  model: { type: "string", multiple: true, short: "m", valueName: "[NAME=]DIR", description: "a model folder (or Hub repo id) to serve, as NAME=DIR or DIR (named after the folder); repeat for several" },
-  host: { type: "string", default: "127.0.0.1", valueName: "HOST", description: "address to listen on; anything but loopback needs --api-key or --allow-unauthenticated" },
+  model: {
+    type: "string",
+    multiple: true,
+    short: "m",
+    valueName: "[NAME=]DIR",
+    description: "a model folder (or Hub repo id) to serve, as NAME=DIR or DIR (named after the folder); repeat for several",
+  },
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    valueName: "HOST",
+    description: "address to listen on; anything but loopback needs --api-key or --allow-unauthenticated",
+  },
   port: { type: "string", default: "8000", valueName: "PORT", description: "port to listen on (0 picks a free one)" },
   "api-key": { type: "string", valueName: "KEY", description: "require 'Authorization: Bearer KEY' on /v1/* (default: DPO_API_KEY)" },
   "allow-unauthenticated": { type: "boolean", description: "serve a non-loopback --host without an API key" },

@@ -64,12 +64,8 @@ export async function sftCommand(values: Record<string, unknown>): Promise<void>
     : GPT2LMHeadModel.init(gpt2Config({ vocabSize: tokenizer.vocabSize, ...shape, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId }), seed);
   const rows = readInstructionFile(dataFile).map((row) => chatmlInstruction(row, tokenizer));
   console.log(`sft: ${rows.length} rows, ${model.numParameters()} parameters`);
-  const result = await trainSFT(
-    model,
-    tokenizer,
-    rows,
-    { ...settings, outputDir: out, maxLength: settings.maxLength ?? model.config.nPositions },
-    (entry) => console.log(JSON.stringify(entry)),
+  const result = await trainSFT(model, tokenizer, rows, { ...settings, outputDir: out, maxLength: settings.maxLength ?? model.config.nPositions }, (entry) =>
+    console.log(JSON.stringify(entry)),
   );
   console.log(`sft: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss ${result.loss.toFixed(4)}; saved to ${out}`);
   model.dispose();

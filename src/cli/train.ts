@@ -18,10 +18,18 @@ import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } f
 
 export const trainOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to train (Hugging Face format; TRL: model_name_or_path)" },
-  adapter: { type: "string", valueName: "DIR", description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)" },
+  adapter: {
+    type: "string",
+    valueName: "DIR",
+    description: "a PEFT LoRA adapter folder to attach to the model (adapter_config.json + adapter_model.safetensors)",
+  },
   ref: { type: "string", valueName: "DIR|ID", description: "reference model folder or Hub repo id (default: a frozen copy of --policy)" },
-  data: { type: "string", valueName: "FILE|ID", description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id (TRL: dataset_name)" },
-  "eval-data": { type: "string", valueName: "FILE", description: "evaluation pairs (turns on evalStrategy \"steps\")" },
+  data: {
+    type: "string",
+    valueName: "FILE|ID",
+    description: "preference pairs: .jsonl, .json, .csv, .parquet (optionally .gz), or a Hub data set id (TRL: dataset_name)",
+  },
+  "eval-data": { type: "string", valueName: "FILE", description: 'evaluation pairs (turns on evalStrategy "steps")' },
   "eval-fraction": { type: "string", valueName: "F", description: "hold out this fraction of --data for evaluation instead" },
   "skip-invalid": { type: "boolean", description: "skip invalid data rows (each listed with file, line and reason) instead of stopping" },
   tokenizer: { type: "string", valueName: "DIR|ID", description: "tokenizer folder or Hub repo id (default: --policy)" },
@@ -54,7 +62,14 @@ function abs(p: string | undefined): string | undefined {
 
 /** The train and eval rows of a job: --data formatted as dpo-ts trains on it, eval rows from --eval-data or held out
  * (a seeded split of evalFraction of the rows). */
-export async function jobRows(tokenizer: Tokenizer, dataFile: string, evalData: string | undefined, evalFraction: number, seed: number, load: { skipInvalid?: boolean } = {}): Promise<{ trainRows: PreferenceRow[]; evalRows: PreferenceRow[] }> {
+export async function jobRows(
+  tokenizer: Tokenizer,
+  dataFile: string,
+  evalData: string | undefined,
+  evalFraction: number,
+  seed: number,
+  load: { skipInvalid?: boolean } = {},
+): Promise<{ trainRows: PreferenceRow[]; evalRows: PreferenceRow[] }> {
   let trainRows = await loadPreferenceDataset(dataFile, tokenizer, load);
   let evalRows = evalData ? await loadPreferenceDataset(evalData, tokenizer, load) : [];
   if (evalFraction > 0) {
@@ -70,7 +85,9 @@ function checkConfig(args: Partial<DPOConfig>, merged: ReturnType<typeof mergeVa
   try {
     resolveConfig(args as Record<string, unknown>, "");
   } catch (e) {
-    const message = (e as Error).message.replace(/^: /, "").replace(/option "(\w+)"/, (m, knob: string) => merged.get(kebab(knob))?.where ?? `--${kebab(knob)}`);
+    const message = (e as Error).message
+      .replace(/^: /, "")
+      .replace(/option "(\w+)"/, (m, knob: string) => merged.get(kebab(knob))?.where ?? `--${kebab(knob)}`);
     throw new CliError(message);
   }
 }
@@ -111,10 +128,27 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
   const refModel = refDir ? await loadModel(refDir, { trainable: false }) : undefined;
   // Where the job's inputs are, so that `dpo-ts export-trl RUN_DIR` can rebuild the same job for TRL. Written when
   // training begins, after the trainer has accepted the folder (a refused folder keeps its old run's job.json).
-  const job: TrainJob = { policy: abs(policyDir), ref: abs(refDir), data: abs(dataFile), evalData: abs(evalData), evalFraction: evalFraction || undefined, tokenizer: abs(text("tokenizer")), adapter: abs(text("adapter")), skipInvalid: skipInvalid || undefined };
-  const writeJob = { onTrainBegin: (_state: unknown, config: { outputDir: string }) => fs.writeFileSync(path.join(config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n") };
+  const job: TrainJob = {
+    policy: abs(policyDir),
+    ref: abs(refDir),
+    data: abs(dataFile),
+    evalData: abs(evalData),
+    evalFraction: evalFraction || undefined,
+    tokenizer: abs(text("tokenizer")),
+    adapter: abs(text("adapter")),
+    skipInvalid: skipInvalid || undefined,
+  };
+  const writeJob = {
+    onTrainBegin: (_state: unknown, config: { outputDir: string }) =>
+      fs.writeFileSync(path.join(config.outputDir, JOB_FILE), JSON.stringify(job, null, 2) + "\n"),
+  };
   const trainer = new DPOTrainer({
-    model, refModel, tokenizer, trainDataset: trainRows, evalDataset: evalRows, datasetName: dataFile,
+    model,
+    refModel,
+    tokenizer,
+    trainDataset: trainRows,
+    evalDataset: evalRows,
+    datasetName: dataFile,
     args: json ? { ...args, disableTqdm: true } : args,
     callbacks: json ? [writeJob] : [writeJob, terminalProgress()],
   });

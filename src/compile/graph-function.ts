@@ -25,7 +25,10 @@ export class GraphFunction {
     const native = loadedNativeModule();
     if (!native) throw new Error("graph functions need the native TensorFlow backend (@tensorflow/tfjs-node)");
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "saved_model.pb"), encodeSavedModel({ nodes: graph.nodes, inputs: graph.inputs, outputs: graph.outputs, signatureKey: SIGNATURE }));
+    fs.writeFileSync(
+      path.join(dir, "saved_model.pb"),
+      encodeSavedModel({ nodes: graph.nodes, inputs: graph.inputs, outputs: graph.outputs, signatureKey: SIGNATURE }),
+    );
     const model = await native.node.loadSavedModel(dir, ["serve"], SIGNATURE);
     return new GraphFunction(graph, model);
   }

@@ -30,7 +30,6 @@ export function dataType(dtype: string | number): number {
   return code;
 }
 
-
 /** A tensor value: its elements, or one value repeated over the shape (TF repeats the last listed value). */
 export interface TensorValue {
   dtype: string;
@@ -89,7 +88,11 @@ function writeAttr(w: ProtoWriter, a: AttrValue): void {
     w.message(1, (l) => {
       if (a.list.i) l.packedVarints(3, a.list.i);
       if (a.list.f) l.packedFloats(4, a.list.f);
-      if (a.list.b) l.packedVarints(5, a.list.b.map((x) => (x ? 1 : 0)));
+      if (a.list.b)
+        l.packedVarints(
+          5,
+          a.list.b.map((x) => (x ? 1 : 0)),
+        );
       if (a.list.type) l.packedVarints(6, a.list.type.map(dataType));
     });
   } else if ("s" in a) w.string(2, a.s);
@@ -117,7 +120,12 @@ function writeTensorInfo(w: ProtoWriter, info: TensorInfo): void {
 const GRAPH_PRODUCER = 1994;
 
 /** saved_model.pb with one MetaGraphDef tagged "serve" and one signature. */
-export function encodeSavedModel(opts: { nodes: NodeDef[]; inputs: Record<string, TensorInfo>; outputs: Record<string, TensorInfo>; signatureKey: string }): Uint8Array {
+export function encodeSavedModel(opts: {
+  nodes: NodeDef[];
+  inputs: Record<string, TensorInfo>;
+  outputs: Record<string, TensorInfo>;
+  signatureKey: string;
+}): Uint8Array {
   return encodeMessage((savedModel) => {
     savedModel.int(1, 1);
     savedModel.message(2, (meta) => {

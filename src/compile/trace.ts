@@ -107,7 +107,8 @@ class Tracer {
   tag: string | null = null;
 
   addInput(key: string, t: tf.Tensor): void {
-    if (this.producer.has(t.dataId)) throw new Error(`trace: input "${key}" is the same tensor as input "${(this.producer.get(t.dataId) as { key: string }).key}"`);
+    if (this.producer.has(t.dataId))
+      throw new Error(`trace: input "${key}" is the same tensor as input "${(this.producer.get(t.dataId) as { key: string }).key}"`);
     this.producer.set(t.dataId, { kind: "input", key });
     this.inputs.push({ key, ref: { dataId: t.dataId, shape: t.shape.slice(), dtype: t.dtype } });
   }
@@ -206,7 +207,8 @@ class Tracer {
         stats.consts++;
         if (!uniform) {
           stats.constBytes += bytes.length;
-          if (bytes.length > LARGE_CONSTANT_BYTES) throw new Error(`trace: a ${c.dtype}[${c.shape}] constant (${bytes.length} bytes) would be baked into the graph; pass it as an input`);
+          if (bytes.length > LARGE_CONSTANT_BYTES)
+            throw new Error(`trace: a ${c.dtype}[${c.shape}] constant (${bytes.length} bytes) would be baked into the graph; pass it as an input`);
         }
       }
       return `${name}:0`;

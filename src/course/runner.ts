@@ -90,7 +90,8 @@ export class NotebookCellError extends Error {
     const firstLine = source.split("\n").find((l) => l.trim() !== "") ?? "";
     super(
       `${notebookPath}: cell ${cellIndex} (execution_count ${executionCount}, "${truncate(firstLine.trim(), 60)}") failed: ` +
-        `${ename}: ${evalue}` + (outPath ? ` (executed notebook: ${outPath})` : ""),
+        `${ename}: ${evalue}` +
+        (outPath ? ` (executed notebook: ${outPath})` : ""),
     );
     this.name = "NotebookCellError";
   }
@@ -100,16 +101,13 @@ function truncate(s: string, n: number): string {
   return s.length > n ? s.slice(0, n - 1) + "…" : s;
 }
 
-
 function errorOutputFromValue(e: unknown): ErrorOutput {
   if (e instanceof Error || (typeof e === "object" && e !== null && "stack" in e && "message" in e)) {
     const err = e as Error;
     const stack = typeof err.stack === "string" ? err.stack : `${err.name}: ${err.message}`;
     const lines = stack.split("\n");
     // Drop the frames of the machinery below the notebook code (vm, tslab's executor, this runner).
-    const cut = lines.findIndex(
-      (l) => /^\s+at /.test(l) && /node:vm|[\\/]tslab[\\/]dist[\\/]executor\.js|[\\/]course[\\/]runner\.[jt]s/.test(l),
-    );
+    const cut = lines.findIndex((l) => /^\s+at /.test(l) && /node:vm|[\\/]tslab[\\/]dist[\\/]executor\.js|[\\/]course[\\/]runner\.[jt]s/.test(l));
     return {
       output_type: "error",
       ename: err.name || err.constructor?.name || "Error",
@@ -170,7 +168,10 @@ export async function runNotebook(notebookPath: string, opts: RunNotebookOptions
     function write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
       let text: string;
       if (typeof chunk === "string") text = chunk;
-      else if (chunk instanceof Uint8Array) text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString(typeof encoding === "string" && encoding !== "buffer" ? (encoding as BufferEncoding) : "utf8");
+      else if (chunk instanceof Uint8Array)
+        text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString(
+          typeof encoding === "string" && encoding !== "buffer" ? (encoding as BufferEncoding) : "utf8",
+        );
       else text = String(chunk);
       writeStream(name, text);
       const done = typeof encoding === "function" ? encoding : cb;
@@ -233,8 +234,7 @@ export async function runNotebook(notebookPath: string, opts: RunNotebookOptions
       },
     });
     try {
-      nb.metadata.language_info = new tslab.jupyter.JupyterHandlerImpl(executor, false).handleKernel()
-        .language_info as Notebook["metadata"]["language_info"];
+      nb.metadata.language_info = new tslab.jupyter.JupyterHandlerImpl(executor, false).handleKernel().language_info as Notebook["metadata"]["language_info"];
     } catch {
       // language_info is informational only
     }

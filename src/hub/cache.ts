@@ -30,7 +30,11 @@ export function isCommitSha(revision: string): boolean {
 export class RepoCache {
   readonly storage: string;
 
-  constructor(readonly cacheDir: string, readonly repoId: string, readonly type: RepoType) {
+  constructor(
+    readonly cacheDir: string,
+    readonly repoId: string,
+    readonly type: RepoType,
+  ) {
     this.storage = path.join(cacheDir, repoFolderName(repoId, type));
   }
 

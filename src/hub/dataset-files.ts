@@ -12,9 +12,7 @@ import * as path from "path";
 import { HubError } from "./errors";
 import { DataConfig, readmeConfigs } from "./readme-configs";
 import { HubNetworkError } from "./http";
-import {
-  cachedCommit, fetchIntoCache, guarded, HubOptions, HubSession, matchesAny, openSession, remoteCommit, remoteFiles, RepoFile,
-} from "./snapshot";
+import { cachedCommit, fetchIntoCache, guarded, HubOptions, HubSession, matchesAny, openSession, remoteCommit, remoteFiles, RepoFile } from "./snapshot";
 
 export interface HubDatasetOptions extends HubOptions {
   /** Split to read (default "train"). */
@@ -88,20 +86,33 @@ function splitsByConvention(files: string[], onConvertBranch: boolean): Map<stri
 }
 
 /** Picks the config and maps its splits to repo files. */
-function selectSplits(s: HubSession, all: string[], readme: string | null, wanted: string | undefined, onConvertBranch: boolean): { config: string; splits: Map<string, string[]> } {
+function selectSplits(
+  s: HubSession,
+  all: string[],
+  readme: string | null,
+  wanted: string | undefined,
+  onConvertBranch: boolean,
+): { config: string; splits: Map<string, string[]> } {
   const repo = `dataset repo "${s.repoId}"`;
   const configs: DataConfig[] | null = readme === null ? null : readmeConfigs(readme, `${repo} README.md`);
   const data = all.filter((f) => formatOf(f) !== null);
   if (configs && configs.length > 0) {
     const config = wanted
       ? configs.find((c) => c.name === wanted)
-      : configs.find((c) => c.isDefault) ?? configs.find((c) => c.name === "default") ?? (configs.length === 1 ? configs[0] : undefined);
+      : (configs.find((c) => c.isDefault) ?? configs.find((c) => c.name === "default") ?? (configs.length === 1 ? configs[0] : undefined));
     if (!config) {
       const names = configs.map((c) => c.name).join(", ");
-      throw new HubError("unknown-split", wanted ? `${repo}: config "${wanted}" not found; its README declares: ${names}` : `${repo} has several configs (${names}): pass \`config\``);
+      throw new HubError(
+        "unknown-split",
+        wanted ? `${repo}: config "${wanted}" not found; its README declares: ${names}` : `${repo} has several configs (${names}): pass \`config\``,
+      );
     }
     const splits = new Map<string, string[]>();
-    for (const [split, patterns] of config.splits) splits.set(split, data.filter((f) => matchesAny(f, patterns)));
+    for (const [split, patterns] of config.splits)
+      splits.set(
+        split,
+        data.filter((f) => matchesAny(f, patterns)),
+      );
     return { config: config.name, splits };
   }
   // No README configs: a config is a top-level folder (the convert branch always has one per config).
@@ -156,7 +167,15 @@ export async function resolveHubDataset(repoId: string, opts: HubDatasetOptions 
       const commit = cachedCommit(s, why, reason);
       const cached = s.cache.listSnapshot(commit);
       const chosen = pick(s, cached, readmeOf(s, commit));
-      return { repoId, revision: s.revision, commit, config: chosen.config, split, splits: chosen.splits, files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)) };
+      return {
+        repoId,
+        revision: s.revision,
+        commit,
+        config: chosen.config,
+        split,
+        splits: chosen.splits,
+        files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)),
+      };
     };
 
     const online = async (s: HubSession): Promise<HubDatasetFiles | "no-data"> => {
@@ -167,9 +186,21 @@ export async function resolveHubDataset(repoId: string, opts: HubDatasetOptions 
       const readme = listed.filter((f) => f.path === "README.md");
       await fetchIntoCache(s, commit, readme);
       const chosen = pick(s, all, readmeOf(s, commit));
-      await fetchIntoCache(s, commit, listed.filter((f) => chosen.files.includes(f.path)));
+      await fetchIntoCache(
+        s,
+        commit,
+        listed.filter((f) => chosen.files.includes(f.path)),
+      );
       s.cache.writeRef(s.revision, commit);
-      return { repoId, revision: s.revision, commit, config: chosen.config, split, splits: chosen.splits, files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)) };
+      return {
+        repoId,
+        revision: s.revision,
+        commit,
+        config: chosen.config,
+        split,
+        splits: chosen.splits,
+        files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)),
+      };
     };
 
     const convert = openSession(repoId, "dataset", { ...opts, revision: "refs/convert/parquet" });
@@ -186,7 +217,10 @@ export async function resolveHubDataset(repoId: string, opts: HubDatasetOptions 
       const result = await online(first);
       if (result !== "no-data") return result;
       if (opts.revision !== undefined) {
-        throw new HubError("no-data-files", `dataset repo "${repoId}"@${first.revision} has no Parquet, JSON, JSONL or CSV files (only a loading script?); try revision "refs/convert/parquet"`);
+        throw new HubError(
+          "no-data-files",
+          `dataset repo "${repoId}"@${first.revision} has no Parquet, JSON, JSONL or CSV files (only a loading script?); try revision "refs/convert/parquet"`,
+        );
       }
       const converted = await online(convert);
       if (converted === "no-data") {

@@ -18,7 +18,11 @@ export type HubErrorKind =
   | "http";
 
 export class HubError extends Error {
-  constructor(readonly kind: HubErrorKind, message: string, readonly status?: number) {
+  constructor(
+    readonly kind: HubErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = "HubError";
   }
@@ -39,7 +43,11 @@ export function httpError(status: number, errorCode: string | null, ctx: Request
   const repo = `${ctx.type} repo "${ctx.repoId}"`;
   const where = ctx.file ? ` (file ${ctx.file})` : "";
   if (status === 401) {
-    return new HubError("unauthorized", `${repo}: unauthorized (HTTP 401)${where}: the repo is private or gated (or does not exist), and no valid token was sent; ${TOKEN_HELP}`, status);
+    return new HubError(
+      "unauthorized",
+      `${repo}: unauthorized (HTTP 401)${where}: the repo is private or gated (or does not exist), and no valid token was sent; ${TOKEN_HELP}`,
+      status,
+    );
   }
   if (status === 403) {
     const gated = errorCode === "GatedRepo" ? "it is gated: accept its conditions on the Hub page, then " : "";
@@ -52,7 +60,11 @@ export function httpError(status: number, errorCode: string | null, ctx: Request
     if (errorCode === "EntryNotFound") {
       return new HubError("file-not-found", `${repo}@${ctx.revision}: file ${ctx.file ?? url} not found (HTTP 404)`, status);
     }
-    return new HubError("repo-not-found", `${repo} not found (HTTP 404) at ${new URL(url).origin}: check the id; a private repo also answers 404 without a token (${TOKEN_HELP})`, status);
+    return new HubError(
+      "repo-not-found",
+      `${repo} not found (HTTP 404) at ${new URL(url).origin}: check the id; a private repo also answers 404 without a token (${TOKEN_HELP})`,
+      status,
+    );
   }
   return new HubError("http", `${repo}@${ctx.revision}${where}: the Hub answered HTTP ${status} for ${url}`, status);
 }

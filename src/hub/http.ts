@@ -7,7 +7,10 @@ import { httpError, HubError, RequestContext } from "./errors";
 
 /** The network could not be reached at all (DNS, refused connection, timeout): callers fall back to the cache. */
 export class HubNetworkError extends Error {
-  constructor(readonly url: string, readonly reason: string) {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
     super(`cannot reach ${url} (${reason})`);
     this.name = "HubNetworkError";
   }
@@ -39,7 +42,7 @@ export function hubFetch(opts: HubFetchOptions, ctx: RequestContext): typeof fet
       res = await fetch(url, { ...init, headers, signal: controller.signal });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const reason = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : cause?.code ?? cause?.message ?? (err as Error).message;
+      const reason = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (err as Error).message);
       throw (state.lastError = new HubNetworkError(url, reason));
     } finally {
       clearTimeout(timer); // the body may take as long as it takes

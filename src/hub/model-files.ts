@@ -66,10 +66,16 @@ async function resolveFolderOrRepo(idOrDir: string, part: PretrainedPart, opts: 
     const weightMap = (JSON.parse(fs.readFileSync(index, "utf8")) as { weight_map?: Record<string, string> }).weight_map ?? {};
     weights = ["model.safetensors.index.json", ...new Set(Object.values(weightMap))];
   } else if (meta.fromCache) {
-    throw new HubError("offline", `model repo "${idOrDir}": model.safetensors (or model.safetensors.index.json) is not in the cached snapshot ${meta.dir}, and the Hub was not asked (offline)`);
+    throw new HubError(
+      "offline",
+      `model repo "${idOrDir}": model.safetensors (or model.safetensors.index.json) is not in the cached snapshot ${meta.dir}, and the Hub was not asked (offline)`,
+    );
   } else {
     const bin = [...names].some((f) => f.startsWith("pytorch_model"));
-    throw new HubError("no-safetensors", `model repo "${idOrDir}"${bin ? " has only pytorch_model.bin weights" : " has no model.safetensors"}: ${NO_SAFETENSORS_HELP}`);
+    throw new HubError(
+      "no-safetensors",
+      `model repo "${idOrDir}"${bin ? " has only pytorch_model.bin weights" : " has no model.safetensors"}: ${NO_SAFETENSORS_HELP}`,
+    );
   }
   return (await snapshotDownload(idOrDir, { ...opts, revision: meta.commit, allowPatterns: [...meta.files, ...weights], required: weights })).dir;
 }

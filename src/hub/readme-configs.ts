@@ -48,7 +48,8 @@ export function readmeConfigs(readme: string, source = "README.md"): DataConfig[
     const entry = raw as Record<string, Yaml>;
     const name = typeof entry.config_name === "string" && entry.config_name ? entry.config_name : "default";
     const splits = new Map<string, string[]>();
-    const asList = (v: Yaml | undefined): string[] => (typeof v === "string" ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+    const asList = (v: Yaml | undefined): string[] =>
+      typeof v === "string" ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
     const dataFiles = entry.data_files;
     if (typeof dataFiles === "string") splits.set("train", [dataFiles]);
     else if (Array.isArray(dataFiles)) {

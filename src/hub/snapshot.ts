@@ -74,7 +74,13 @@ export function patternToRegExp(pattern: string): RegExp {
       const end = p.indexOf("]", i + 1);
       if (end < 0) re += "\\[";
       else {
-        re += "[" + p.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\") + "]";
+        re +=
+          "[" +
+          p
+            .slice(i + 1, end)
+            .replace(/^!/, "^")
+            .replace(/\\/g, "\\\\") +
+          "]";
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
@@ -188,7 +194,16 @@ export async function fetchIntoCache(s: HubSession, commit: string, files: RepoF
               sha256?.update(chunk);
               fileBytes += chunk.length;
               doneBytes += chunk.length;
-              reporter.update({ repoId: s.repoId, file: file.path, fileBytes, fileSize: file.size, doneBytes, totalBytes, filesDone, filesTotal: missing.length });
+              reporter.update({
+                repoId: s.repoId,
+                file: file.path,
+                fileBytes,
+                fileSize: file.size,
+                doneBytes,
+                totalBytes,
+                filesDone,
+                filesTotal: missing.length,
+              });
               done(null, chunk);
             },
           });
@@ -208,7 +223,10 @@ export async function fetchIntoCache(s: HubSession, commit: string, files: RepoF
             if (fetch.lastError) throw fetch.lastError;
             if (err instanceof HubError) throw err;
             const reason = err instanceof Error ? err.message : String(err);
-            throw new HubError("http", `${s.type} repo "${s.repoId}"@${s.revision}: download of ${file.path} interrupted (${reason}); nothing partial was kept, run again to retry`);
+            throw new HubError(
+              "http",
+              `${s.type} repo "${s.repoId}"@${s.revision}: download of ${file.path} interrupted (${reason}); nothing partial was kept, run again to retry`,
+            );
           }
         }
       } catch (err) {
@@ -233,9 +251,15 @@ export function cachedCommit(s: HubSession, why: "offline-mode" | "offline", rea
 export function offlineError(s: HubSession, why: "offline-mode" | "offline", what: string, reason?: string): HubError {
   const repo = `${s.type} repo "${s.repoId}"`;
   if (why === "offline-mode") {
-    return new HubError("offline-mode", `${repo}: HF_HUB_OFFLINE=1 and ${what} is not in the cache ${s.cache.cacheDir}; download it once online (or unset HF_HUB_OFFLINE)`);
+    return new HubError(
+      "offline-mode",
+      `${repo}: HF_HUB_OFFLINE=1 and ${what} is not in the cache ${s.cache.cacheDir}; download it once online (or unset HF_HUB_OFFLINE)`,
+    );
   }
-  return new HubError("offline", `${repo}: offline — the Hub at ${s.endpoint} cannot be reached (${reason}) and ${what} is not in the cache ${s.cache.cacheDir}`);
+  return new HubError(
+    "offline",
+    `${repo}: offline — the Hub at ${s.endpoint} cannot be reached (${reason}) and ${what} is not in the cache ${s.cache.cacheDir}`,
+  );
 }
 
 /**

@@ -19,12 +19,33 @@
  * when exactly one value is named. A right value counts only in an answer on topic (mentioning the question's
  * subject: both numbers of a sum, the country, the word…). Everything is case-insensitive and whole-word.
  */
-import { CAPITALS, COLOUR_NAMES, DAYS, NAMES, NUMBER_WORDS, OPPOSITES, RAMBLE_CLOSE, RAMBLE_OPEN, REFUSE, RUDE, RUDE_THANKS, SOUNDS, WorldQuestion, lookUpQuestion } from "../data/world";
+import {
+  CAPITALS,
+  COLOUR_NAMES,
+  DAYS,
+  NAMES,
+  NUMBER_WORDS,
+  OPPOSITES,
+  RAMBLE_CLOSE,
+  RAMBLE_OPEN,
+  REFUSE,
+  RUDE,
+  RUDE_THANKS,
+  SOUNDS,
+  WorldQuestion,
+  lookUpQuestion,
+} from "../data/world";
 
 export type Verdict = "correct" | "rambling" | "refusing" | "wrong" | "offtopic" | "rude" | "empty";
 
 export const VERDICT_SCORES: Readonly<Record<Verdict, number>> = {
-  correct: 1, rambling: 0.5, refusing: 0.2, wrong: 0.1, offtopic: 0.1, rude: 0, empty: 0,
+  correct: 1,
+  rambling: 0.5,
+  refusing: 0.2,
+  wrong: 0.1,
+  offtopic: 0.1,
+  rude: 0,
+  empty: 0,
 };
 
 /** Answers longer than this many words ramble (the longest good answer in the world has 10). */
@@ -42,11 +63,32 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const hasWord = (text: string, word: string): boolean => new RegExp(`(^|[^a-z0-9])${escape(lower(word))}($|[^a-z0-9])`).test(text);
 
 /** Phrases that make an answer rude: the world's rude replies, cut to their telling part, plus insults. */
-const RUDE_MARKERS = [...RUDE, ...RUDE_THANKS].map((s) => lower(s).replace(/[.!?]+$/, ""))
-  .concat(["go away", "silly question", "you are boring", "leave me alone", "whatever", "ugh", "nobody cares",
-    "figure it out", "stop bothering", "yeah, yeah", "should have known", "not going to help", "look it up", "do not care"]);
-const REFUSE_MARKERS = REFUSE.map((s) => lower(s).replace(/[.!?]+$/, ""))
-  .concat(["i do not know", "not sure", "cannot answer", "no idea", "i can't", "i cannot"]);
+const RUDE_MARKERS = [...RUDE, ...RUDE_THANKS]
+  .map((s) => lower(s).replace(/[.!?]+$/, ""))
+  .concat([
+    "go away",
+    "silly question",
+    "you are boring",
+    "leave me alone",
+    "whatever",
+    "ugh",
+    "nobody cares",
+    "figure it out",
+    "stop bothering",
+    "yeah, yeah",
+    "should have known",
+    "not going to help",
+    "look it up",
+    "do not care",
+  ]);
+const REFUSE_MARKERS = REFUSE.map((s) => lower(s).replace(/[.!?]+$/, "")).concat([
+  "i do not know",
+  "not sure",
+  "cannot answer",
+  "no idea",
+  "i can't",
+  "i cannot",
+]);
 const FILLER = [...RAMBLE_OPEN, ...RAMBLE_CLOSE].map((s) => lower(s).replace(/[.!?]+$/, ""));
 const GREETING_WORDS = ["hello", "hi", "hey", "good morning", "nice to meet you", "welcome"];
 const THANKS_WORDS = ["you are welcome", "you are very welcome", "my pleasure", "glad i could help"];
@@ -64,7 +106,10 @@ export function statedFact(q: WorldQuestion, text: string): string | undefined {
   // The subject's first mention is not a stated value ("An orange is orange.", "Monday comes after Sunday.").
   const withoutSubject = q.subject.reduce((t, s) => t.replace(new RegExp(`(^|[^a-z0-9])${escape(lower(s))}(?=$|[^a-z0-9])`), "$1"), text);
   switch (q.task) {
-    case "sum": case "difference": case "letters": case "count": {
+    case "sum":
+    case "difference":
+    case "letters":
+    case "count": {
       const numbers = text.match(/\d+/g);
       return numbers ? numbers[numbers.length - 1] : undefined;
     }
@@ -72,30 +117,49 @@ export function statedFact(q: WorldQuestion, text: string): string | undefined {
       const m = /(\d+) is (?:bigger|larger|greater)/.exec(text);
       return m ? m[1] : undefined;
     }
-    case "opposite": case "plural": {
+    case "opposite":
+    case "plural": {
       const m = /(?:opposite|plural) of (?:the word )?[a-z]+ is ([a-z]+)/.exec(text);
       return m ? m[1] : named(withoutSubject, q.task === "opposite" ? OPPOSITES.flat() : [q.answer]);
     }
-    case "capital": return named(text, CAPITALS.map((c) => c[1]));
-    case "colour": return named(withoutSubject, COLOUR_NAMES);
-    case "sound": return named(text, SOUNDS.map((s) => s[1]));
-    case "day": return named(withoutSubject, DAYS);
+    case "capital":
+      return named(
+        text,
+        CAPITALS.map((c) => c[1]),
+      );
+    case "colour":
+      return named(withoutSubject, COLOUR_NAMES);
+    case "sound":
+      return named(
+        text,
+        SOUNDS.map((s) => s[1]),
+      );
+    case "day":
+      return named(withoutSubject, DAYS);
     case "number_word": {
       const m = /is written (?:as )?([a-z]+)/.exec(text); // filler such as "many things one could say" names "one" too
       return m ? m[1] : named(text, NUMBER_WORDS);
     }
-    case "greet": return GREETING_WORDS.some((g) => hasWord(text, g)) ? named(text, NAMES) : undefined;
-    case "thanks": return THANKS_WORDS.some((g) => text.includes(g)) ? "" : undefined;
+    case "greet":
+      return GREETING_WORDS.some((g) => hasWord(text, g)) ? named(text, NAMES) : undefined;
+    case "thanks":
+      return THANKS_WORDS.some((g) => text.includes(g)) ? "" : undefined;
   }
 }
 
 /** Whether `text` (lower-cased) is about `q`'s subject. */
 function onTopic(q: WorldQuestion, text: string): boolean {
   switch (q.task) {
-    case "sum": case "difference": case "bigger": return q.subject.every((s) => hasWord(text, s));
-    case "greet": return NAMES.some((n) => hasWord(text, n)) || GREETING_WORDS.some((g) => hasWord(text, g));
-    case "thanks": return /you are (very )?welcome|pleasure|glad|thank/.test(text);
-    default: return q.subject.some((s) => hasWord(text, s));
+    case "sum":
+    case "difference":
+    case "bigger":
+      return q.subject.every((s) => hasWord(text, s));
+    case "greet":
+      return NAMES.some((n) => hasWord(text, n)) || GREETING_WORDS.some((g) => hasWord(text, g));
+    case "thanks":
+      return /you are (very )?welcome|pleasure|glad|thank/.test(text);
+    default:
+      return q.subject.some((s) => hasWord(text, s));
   }
 }
 
@@ -119,8 +183,7 @@ export function judgeWorldAnswer(q: WorldQuestion, answer: string): Judgement {
   const refusal = REFUSE_MARKERS.find((m) => hasWord(text, m));
   if (refusal) return verdict("refusing", `refuses: "${refusal}"`);
   if (!topical) return verdict("offtopic", `does not mention ${q.subject.length ? q.subject.map((s) => `"${s}"`).join(" / ") : "the thanks"}: off topic`);
-  return verdict("wrong", fact === undefined ? `on topic but states no ${q.task} fact (expected ${shown})` :
-    `states "${fact}", expected ${shown}`);
+  return verdict("wrong", fact === undefined ? `on topic but states no ${q.task} fact (expected ${shown})` : `states "${fact}", expected ${shown}`);
 }
 
 /** Judges `answer` to `question` (the user's text exactly as the world phrases it). Throws for a question outside the world. */

@@ -49,7 +49,10 @@ export async function buildJudgedPairs(opts: JudgedPairsOptions): Promise<Judged
     const judged: { answer: string; score: number }[] = [];
     for (let k = 0; k < samples; k++) {
       const answer = await answerPrompt(opts.model, opts.tokenizer, p, {
-        maxNewTokens: opts.maxNewTokens ?? 48, temperature: opts.temperature ?? 1, seed: (opts.seed ?? 0) + i * samples + k });
+        maxNewTokens: opts.maxNewTokens ?? 48,
+        temperature: opts.temperature ?? 1,
+        seed: (opts.seed ?? 0) + i * samples + k,
+      });
       judged.push({ answer, score: judgeWorldAnswer(q, answer).score });
     }
     // Empty samples (EOS at once) cannot be a pair's side: the Orca columns, and the readers, need text.
@@ -57,7 +60,15 @@ export async function buildJudgedPairs(opts: JudgedPairsOptions): Promise<Judged
     const best = usable.reduce((a, b) => (b.score > a.score ? b : a), usable[0]);
     const worst = usable.reduce((a, b) => (b.score < a.score ? b : a), usable[0]);
     if (!best || best.score === worst.score) noPreference.push({ index: i + 1, question: p.question, score: best?.score ?? 0 });
-    else pairs.push({ system: p.system, question: p.question, chosen: best.answer, rejected: worst.answer, score_chosen: best.score, score_rejected: worst.score });
+    else
+      pairs.push({
+        system: p.system,
+        question: p.question,
+        chosen: best.answer,
+        rejected: worst.answer,
+        score_chosen: best.score,
+        score_rejected: worst.score,
+      });
   }
   return { pairs, noPreference };
 }

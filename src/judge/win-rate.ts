@@ -66,11 +66,19 @@ export function winRate(a: readonly number[], b: readonly number[]): WinRate {
 }
 
 /** The answer `model` gives to `prompt` in the ChatML layout of the course (special tokens left out). */
-export async function answerPrompt(model: CausalLM, tokenizer: Tokenizer, prompt: Prompt,
-  opts: { maxNewTokens?: number; temperature?: number; seed?: number } = {}): Promise<string> {
+export async function answerPrompt(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  prompt: Prompt,
+  opts: { maxNewTokens?: number; temperature?: number; seed?: number } = {},
+): Promise<string> {
   const ids = tokenizer.encode(chatmlPrompt(prompt.system, prompt.question, tokenizer), { addSpecialTokens: false });
-  const out = await generate(model, ids, { maxNewTokens: opts.maxNewTokens ?? 48, temperature: opts.temperature ?? 0,
-    seed: opts.seed ?? 0, eosTokenId: tokenizer.eosTokenId });
+  const out = await generate(model, ids, {
+    maxNewTokens: opts.maxNewTokens ?? 48,
+    temperature: opts.temperature ?? 0,
+    seed: opts.seed ?? 0,
+    eosTokenId: tokenizer.eosTokenId,
+  });
   return tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim();
 }
 
@@ -85,5 +93,11 @@ export async function judgeModels(opts: JudgeModelsOptions): Promise<WinRate & {
     const answerRef = await answerPrompt(opts.reference, opts.tokenizer, p, gen);
     judged.push({ ...p, answer, answerRef, judgement: judgeWorldAnswer(q, answer), judgementRef: judgeWorldAnswer(q, answerRef) });
   }
-  return { ...winRate(judged.map((j) => j.judgement.score), judged.map((j) => j.judgementRef.score)), judged };
+  return {
+    ...winRate(
+      judged.map((j) => j.judgement.score),
+      judged.map((j) => j.judgementRef.score),
+    ),
+    judged,
+  };
 }

@@ -202,7 +202,10 @@ export function figureHtml(fig: PlotlyFigure, opts: FigureHtmlOptions = {}): str
 }
 
 /** A Jupyter MIME bundle for `display_data`: plotly JSON, HTML (see {@link figureHtml}) and a text summary. */
-export function mimeBundle(fig: PlotlyFigure, opts: FigureHtmlOptions = {}): {
+export function mimeBundle(
+  fig: PlotlyFigure,
+  opts: FigureHtmlOptions = {},
+): {
   "application/vnd.plotly.v1+json": PlotlyFigure;
   "text/html": string;
   "text/plain": string;
@@ -238,12 +241,7 @@ export function formatCell(v: string | number | null | undefined, digits = 4): s
 export function tableHtml(table: Table, opts: { digits?: number; caption?: string; className?: string } = {}): string {
   const head = table.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
   const body = table.rows
-    .map(
-      (r) =>
-        "<tr>" +
-        r.map((v) => `<td${typeof v === "number" ? ' class="num"' : ""}>${escapeHtml(formatCell(v, opts.digits))}</td>`).join("") +
-        "</tr>",
-    )
+    .map((r) => "<tr>" + r.map((v) => `<td${typeof v === "number" ? ' class="num"' : ""}>${escapeHtml(formatCell(v, opts.digits))}</td>`).join("") + "</tr>")
     .join("\n");
   const caption = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
   return `<table class="${escapeHtml(opts.className ?? "dpo-table")}">${caption}<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
@@ -292,7 +290,11 @@ footer { color: #777; font-size: 12px; padding: 16px 32px; }
 `;
 
 function slug(s: string, used: Set<string>): string {
-  const base = s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "section";
+  const base =
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "section";
   let id = base;
   for (let i = 2; used.has(id); i++) id = `${base}-${i}`;
   used.add(id);

@@ -10,17 +10,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import {
-  MetricLogEntry,
-  RunLog,
-  compareRunsFigure,
-  compareTable,
-  completionLengthFigure,
-  dpoDashboard,
-  finalMetrics,
-  finalMetricsTable,
-  Table,
-} from "./plots";
+import { MetricLogEntry, RunLog, compareRunsFigure, compareTable, completionLengthFigure, dpoDashboard, finalMetrics, finalMetricsTable, Table } from "./plots";
 import { PageSection, escapeHtml, formatCell, htmlPage } from "./render";
 
 /** A generation of the policy and of the reference model for one prompt. */
@@ -88,7 +78,7 @@ function configTable(config: Record<string, unknown>): Table {
       .sort()
       .map((k) => {
         const v = config[k];
-        return [k, typeof v === "number" || typeof v === "string" ? v : JSON.stringify(v) ?? String(v)];
+        return [k, typeof v === "number" || typeof v === "string" ? v : (JSON.stringify(v) ?? String(v))];
       }),
   };
 }
@@ -165,11 +155,18 @@ export function buildReport(runDir: string, opts: ReportOptions = {}): string {
   ];
   for (const [k, v] of pick) if (v !== undefined) summary.rows.push([k, v]);
   // config.json holds DPOConfig's camelCase keys; a TRL config has snake_case ones: show either under TRL's name.
-  if (config) for (const [k, camel] of [["model_name_or_path", "modelNameOrPath"], ["model", "model"], ["beta", "beta"], ["loss_type", "lossType"], ["learning_rate", "learningRate"]]) {
-    const v = config[camel] ?? config[k];
-    if (typeof v === "number" || typeof v === "string") summary.rows.push([k, v]);
-    else if (Array.isArray(v) && v.length) summary.rows.push([k, v.join(", ")]);
-  }
+  if (config)
+    for (const [k, camel] of [
+      ["model_name_or_path", "modelNameOrPath"],
+      ["model", "model"],
+      ["beta", "beta"],
+      ["loss_type", "lossType"],
+      ["learning_rate", "learningRate"],
+    ]) {
+      const v = config[camel] ?? config[k];
+      if (typeof v === "number" || typeof v === "string") summary.rows.push([k, v]);
+      else if (Array.isArray(v) && v.length) summary.rows.push([k, v.join(", ")]);
+    }
   sections.push({ id: "summary", title: "Summary", blocks: [{ kind: "table", table: summary }] });
 
   const beta = typeof config?.beta === "number" ? config.beta : undefined;

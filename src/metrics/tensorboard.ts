@@ -77,7 +77,11 @@ type SummaryValue = (w: ProtoWriter) => void;
 
 /** `Summary.Value` for a scalar. */
 function scalarValue(tag: string, value: number): SummaryValue {
-  return (w) => w.string(1, tag).float(2, value).message(9, (m) => pluginMetadata(m, "scalars"));
+  return (w) =>
+    w
+      .string(1, tag)
+      .float(2, value)
+      .message(9, (m) => pluginMetadata(m, "scalars"));
 }
 
 /** `Summary.Value` for text (a DT_STRING tensor of shape [1], text plugin). */
@@ -211,7 +215,7 @@ export function hparamsMarkdown(config: Record<string, unknown>): string {
     .sort()
     .map((k) => {
       const v = config[k];
-      const s = typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+      const s = typeof v === "string" ? v : (JSON.stringify(v) ?? String(v));
       return `| ${cell(k)} | ${cell(s)} |`;
     });
   return ["| parameter | value |", "|---|---|", ...rows].join("\n");

@@ -45,7 +45,12 @@ export const ARCHITECTURES: Record<string, Architecture> = {
 
 function architectureOf(modelType: string, file: string): Architecture {
   const arch = Object.prototype.hasOwnProperty.call(ARCHITECTURES, modelType) ? ARCHITECTURES[modelType] : undefined;
-  if (!arch) throw new Error(`${file}: field "model_type" is ${JSON.stringify(modelType)}; dpo-ts supports ${Object.keys(ARCHITECTURES).map((t) => `"${t}" (${ARCHITECTURES[t].className})`).join(", ")}`);
+  if (!arch)
+    throw new Error(
+      `${file}: field "model_type" is ${JSON.stringify(modelType)}; dpo-ts supports ${Object.keys(ARCHITECTURES)
+        .map((t) => `"${t}" (${ARCHITECTURES[t].className})`)
+        .join(", ")}`,
+    );
   return arch;
 }
 
@@ -54,7 +59,9 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
   const arch = architectureOf(raw.model_type as string, file);
   const classes = raw.architectures;
   if (Array.isArray(classes) && classes.length && !classes.includes(arch.className)) {
-    throw new Error(`${file}: field "architectures" is ${JSON.stringify(classes)}; for model_type "${raw.model_type}" dpo-ts builds ${arch.className} (a causal language model)`);
+    throw new Error(
+      `${file}: field "architectures" is ${JSON.stringify(classes)}; for model_type "${raw.model_type}" dpo-ts builds ${arch.className} (a causal language model)`,
+    );
   }
   return arch.parse(raw, file);
 }

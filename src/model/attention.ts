@@ -63,7 +63,12 @@ export function splitHeads(x: tf.Tensor, heads: number, headDim: number): tf.Ten
 }
 
 /** Appends this step's keys/values to the cached ones and records the result in present. → [B, Hkv, S, hd] each */
-export function extendCache(k: tf.Tensor4D, v: tf.Tensor4D, past: { key: tf.Tensor4D; value: tf.Tensor4D } | undefined, present: KVCache | undefined): [tf.Tensor4D, tf.Tensor4D] {
+export function extendCache(
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  past: { key: tf.Tensor4D; value: tf.Tensor4D } | undefined,
+  present: KVCache | undefined,
+): [tf.Tensor4D, tf.Tensor4D] {
   if (past) {
     k = tf.concat([past.key, k], 2);
     v = tf.concat([past.value, v], 2);

@@ -9,9 +9,7 @@ import type { ModelConfig } from "./config";
 import type { KVCache } from "./attention";
 import { checkpointed, linear, linearT, matMul } from "./layers";
 import { HostTensor } from "./safetensors";
-import {
-  adapterConfigJson, AdapterFiles, checkLoraConfig, LinearModule, LoraConfig, loraDelta, loraScaling, targetedModules, writeAdapter,
-} from "./lora";
+import { adapterConfigJson, AdapterFiles, checkLoraConfig, LinearModule, LoraConfig, loraDelta, loraScaling, targetedModules, writeAdapter } from "./lora";
 
 export interface ForwardOptions {
   /** 1 for real tokens, 0 for padding, over past + current positions: [B, S]. Default: all ones. */
@@ -183,7 +181,16 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     if (!ctx.adapters || !this.params.has(`${module}.lora_A.weight`)) return y;
     const index = this.adapterModules.indexOf(module);
     const seed = ctx.dropoutSeed === null ? null : ctx.dropoutSeed + index;
-    return y.add(loraDelta(x, get(`${module}.lora_A.weight`) as tf.Tensor2D, get(`${module}.lora_B.weight`) as tf.Tensor2D, loraScaling(this.lora!), this.lora!.dropout, seed));
+    return y.add(
+      loraDelta(
+        x,
+        get(`${module}.lora_A.weight`) as tf.Tensor2D,
+        get(`${module}.lora_B.weight`) as tf.Tensor2D,
+        loraScaling(this.lora!),
+        this.lora!.dropout,
+        seed,
+      ),
+    );
   }
 
   /**
@@ -191,7 +198,14 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
    * differentiable inputs; frozen ones are read from their variables directly. Adapters are left out when disabled.
    * block(x, get, constants): x: [B, T, D] → [B, T, D]
    */
-  protected runBlock(prefix: string, x: tf.Tensor3D, constants: tf.Tensor[], ctx: LayerContext, checkpoint: boolean, block: (x: tf.Tensor3D, get: WeightLookup, constants: tf.Tensor[]) => tf.Tensor3D): tf.Tensor3D {
+  protected runBlock(
+    prefix: string,
+    x: tf.Tensor3D,
+    constants: tf.Tensor[],
+    ctx: LayerContext,
+    checkpoint: boolean,
+    block: (x: tf.Tensor3D, get: WeightLookup, constants: tf.Tensor[]) => tf.Tensor3D,
+  ): tf.Tensor3D {
     const direct: WeightLookup = (name) => this.p(name);
     if (!checkpoint) return block(x, direct, constants);
     const names = [...this.params.keys()].filter((n) => n.startsWith(prefix) && this.params.get(n)!.trainable && (ctx.adapters || !n.includes(".lora_")));
@@ -220,7 +234,14 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     this.params.forEach((v, name) => {
       if (!adapters && name.includes(".lora_")) return;
       // A copy with its own storage (tf.variable(v) would share v's until v is next assigned).
-      params.set(name, newVariable(name, tf.tidy(() => v.mul(1)), opts.trainable ?? (adapters ? v.trainable : true)));
+      params.set(
+        name,
+        newVariable(
+          name,
+          tf.tidy(() => v.mul(1)),
+          opts.trainable ?? (adapters ? v.trainable : true),
+        ),
+      );
     });
     const model = this.create(params);
     if (!adapters) {
@@ -254,7 +275,11 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
       this.params.set(`${m.name}.lora_A.weight`, newVariable(`${m.name}.lora_A.weight`, a, true));
       this.params.set(`${m.name}.lora_B.weight`, newVariable(`${m.name}.lora_B.weight`, tf.zeros([m.outFeatures, config.r]), true));
     });
-    this.attach(config, modules.map((m) => m.name), seed);
+    this.attach(
+      config,
+      modules.map((m) => m.name),
+      seed,
+    );
   }
 
   loadAdapter(adapter: AdapterFiles, source = "adapter"): void {
@@ -266,7 +291,8 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
       if (!match) throw new Error(`${source}: tensor "${name}" is not a LoRA matrix (…lora_A.weight / …lora_B.weight)`);
       const prefix = this.checkpointPrefix;
       const module = match[1].startsWith(prefix) ? match[1].slice(prefix.length) : match[1];
-      if (!modules.has(module)) throw new Error(`${source}: tensor "${name}" names layer "${match[1]}", which is not a linear layer of this ${this.config.modelType} model`);
+      if (!modules.has(module))
+        throw new Error(`${source}: tensor "${name}" names layer "${match[1]}", which is not a linear layer of this ${this.config.modelType} model`);
       const entry = byModule.get(module) ?? {};
       entry[match[2] === "A" ? "a" : "b"] = t;
       byModule.set(module, entry);
@@ -276,10 +302,14 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     for (const [module, { a, b }] of byModule) {
       const m = modules.get(module)!;
       if (!a || !b) throw new Error(`${source}: layer "${module}" has lora_${a ? "B" : "A"}.weight missing`);
-      if (a.shape.join() !== [r, m.inFeatures].join()) throw new Error(`${source}: "${module}.lora_A.weight" has shape [${a.shape}], expected [${r},${m.inFeatures}] (r ${r})`);
-      if (b.shape.join() !== [m.outFeatures, r].join()) throw new Error(`${source}: "${module}.lora_B.weight" has shape [${b.shape}], expected [${m.outFeatures},${r}] (r ${r})`);
+      if (a.shape.join() !== [r, m.inFeatures].join())
+        throw new Error(`${source}: "${module}.lora_A.weight" has shape [${a.shape}], expected [${r},${m.inFeatures}] (r ${r})`);
+      if (b.shape.join() !== [m.outFeatures, r].join())
+        throw new Error(`${source}: "${module}.lora_B.weight" has shape [${b.shape}], expected [${m.outFeatures},${r}] (r ${r})`);
     }
-    const names = this.linearModules().map((m) => m.name).filter((n) => byModule.has(n));
+    const names = this.linearModules()
+      .map((m) => m.name)
+      .filter((n) => byModule.has(n));
     for (const name of names) {
       const { a, b } = byModule.get(name)!;
       this.params.set(`${name}.lora_A.weight`, newVariable(`${name}.lora_A.weight`, tf.tensor(a!.data, a!.shape), true));
@@ -316,7 +346,15 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     const params = new Map<string, tf.Variable>();
     const borrowed = new Set<string>();
     this.params.forEach((v, name) => {
-      if (name.includes(".lora_")) params.set(name, newVariable(name, tf.tidy(() => v.mul(1)), false));
+      if (name.includes(".lora_"))
+        params.set(
+          name,
+          newVariable(
+            name,
+            tf.tidy(() => v.mul(1)),
+            false,
+          ),
+        );
       else {
         params.set(name, v);
         borrowed.add(name);

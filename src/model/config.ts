@@ -108,8 +108,14 @@ export function gpt2ConfigToJson(config: GPT2Config): Record<string, unknown> {
 
 /** A GPT-2 config from the few numbers that matter (for new models). */
 export function gpt2Config(opts: {
-  vocabSize: number; nPositions?: number; nEmbd?: number; nLayer?: number; nHead?: number; nInner?: number;
-  bosTokenId?: number | null; eosTokenId?: number | null;
+  vocabSize: number;
+  nPositions?: number;
+  nEmbd?: number;
+  nLayer?: number;
+  nHead?: number;
+  nInner?: number;
+  bosTokenId?: number | null;
+  eosTokenId?: number | null;
 }): GPT2Config {
   const raw: Record<string, unknown> = {
     model_type: "gpt2",

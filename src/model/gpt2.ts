@@ -31,8 +31,10 @@ function expectedShape(config: GPT2Config, name: string): number[] {
   if (name === "wpe.weight") return [config.nPositions, D];
   if (name === "lm_head.weight") return [config.vocabSize, D];
   const table: Record<string, number[]> = {
-    "c_attn.weight": [D, 3 * D], "c_attn.bias": [3 * D],
-    "c_fc.weight": [D, config.nInner], "c_fc.bias": [config.nInner],
+    "c_attn.weight": [D, 3 * D],
+    "c_attn.bias": [3 * D],
+    "c_fc.weight": [D, config.nInner],
+    "c_fc.bias": [config.nInner],
   };
   if (name.includes("mlp.c_proj")) return last.endsWith("weight") ? [config.nInner, D] : [D];
   if (name.includes("attn.c_proj")) return last.endsWith("weight") ? [D, D] : [D];
@@ -82,9 +84,7 @@ export class GPT2LMHeadModel extends TransformerLM<GPT2Config> {
       const isNorm = name.includes("ln_");
       const isBias = name.endsWith("bias");
       const std = name.endsWith("c_proj.weight") ? 0.02 / Math.sqrt(2 * config.nLayer) : 0.02;
-      const data = tf.tidy(() =>
-        isNorm && !isBias ? tf.ones(shape) : isBias ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, "float32", s++),
-      );
+      const data = tf.tidy(() => (isNorm && !isBias ? tf.ones(shape) : isBias ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, "float32", s++)));
       weights.set(name, { shape, data: data.dataSync() as Float32Array });
       data.dispose();
     }
@@ -129,7 +129,9 @@ export class GPT2LMHeadModel extends TransformerLM<GPT2Config> {
     const bias = attentionBias(T, pastLength, opts.attentionMask); // [B or 1, 1, T, S]
     const checkpoint = !!opts.gradientCheckpointing && !past && !present;
     for (let layer = 0; layer < cfg.nLayer; layer++) {
-      x = this.runBlock(`h.${layer}.`, x, [bias], ctx, checkpoint, (input, get, constants) => this.block(layer, input, get, constants[0], ctx, past?.[layer], present));
+      x = this.runBlock(`h.${layer}.`, x, [bias], ctx, checkpoint, (input, get, constants) =>
+        this.block(layer, input, get, constants[0], ctx, past?.[layer], present),
+      );
     }
     return layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"), cfg.layerNormEpsilon) as tf.Tensor3D;
   }
@@ -138,7 +140,15 @@ export class GPT2LMHeadModel extends TransformerLM<GPT2Config> {
    * One pre-LayerNorm transformer block.
    * x: [B, T, D], attentionBias: [B or 1, 1, T, S] → [B, T, D]
    */
-  private block(layer: number, x: tf.Tensor3D, get: WeightLookup, attentionBias: tf.Tensor, ctx: LayerContext, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, present?: KVCache): tf.Tensor3D {
+  private block(
+    layer: number,
+    x: tf.Tensor3D,
+    get: WeightLookup,
+    attentionBias: tf.Tensor,
+    ctx: LayerContext,
+    past?: { key: tf.Tensor4D; value: tf.Tensor4D },
+    present?: KVCache,
+  ): tf.Tensor3D {
     const cfg = this.config;
     const [B, T, D] = x.shape;
     const H = cfg.nHead;

@@ -30,7 +30,9 @@ export function readModelWeights(dir: string): Map<string, HostTensor> {
     return all;
   }
   if (fs.existsSync(path.join(dir, "pytorch_model.bin"))) {
-    throw new Error(`${dir}: only pytorch_model.bin found; dpo-ts reads safetensors (convert with transformers: model.save_pretrained(dir, safe_serialization=True))`);
+    throw new Error(
+      `${dir}: only pytorch_model.bin found; dpo-ts reads safetensors (convert with transformers: model.save_pretrained(dir, safe_serialization=True))`,
+    );
   }
   throw new Error(`${single}: not found`);
 }
@@ -74,7 +76,10 @@ function adapterBase(dir: string, otherAdapter: string | undefined): string | nu
   if (fs.existsSync(path.join(dir, "config.json")) || !fs.existsSync(path.join(dir, "adapter_config.json"))) return null;
   if (otherAdapter) throw new Error(`${dir}: is a PEFT adapter folder, and another adapter (${otherAdapter}) was given`);
   const base = readAdapter(dir).baseModel;
-  if (!base) throw new Error(`${path.join(dir, "adapter_config.json")}: field "base_model_name_or_path" is empty; load the base model and pass this folder as its adapter`);
+  if (!base)
+    throw new Error(
+      `${path.join(dir, "adapter_config.json")}: field "base_model_name_or_path" is empty; load the base model and pass this folder as its adapter`,
+    );
   return !path.isAbsolute(base) && fs.existsSync(path.join(dir, base)) ? path.join(dir, base) : base;
 }
 
@@ -89,7 +94,8 @@ export async function loadModel(idOrDir: string, opts: LoadModelOptions = {}): P
   const { trainable, adapter, ...hub } = opts;
   const dir = await resolvePretrained(idOrDir, "model", hub);
   const base = adapterBase(dir, adapter);
-  const model = base !== null ? loadModelFromDir(await resolvePretrained(base, "model", hub), { trainable, adapter: dir }) : loadModelFromDir(dir, { trainable, adapter });
+  const model =
+    base !== null ? loadModelFromDir(await resolvePretrained(base, "model", hub), { trainable, adapter: dir }) : loadModelFromDir(dir, { trainable, adapter });
   // A Hub model keeps its repo id (saved adapters name it as base_model_name_or_path, as peft does).
   if (base === null && dir !== idOrDir) model.nameOrPath = idOrDir;
   else if (base !== null && !fs.existsSync(base)) model.nameOrPath = base;

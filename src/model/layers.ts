@@ -65,7 +65,11 @@ export function linearT(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): 
   const [outDim, inDim] = weight.shape;
   const leading = x.shape.slice(0, -1);
   const x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
-  const y = explicitTransposes() ? (bias ? matMul(x2d, weight, false, true).add(bias) : matMul(x2d, weight, false, true)) : tf.fused.matMul({ a: x2d, b: weight, transposeB: true, bias });
+  const y = explicitTransposes()
+    ? bias
+      ? matMul(x2d, weight, false, true).add(bias)
+      : matMul(x2d, weight, false, true)
+    : tf.fused.matMul({ a: x2d, b: weight, transposeB: true, bias });
   return y.reshape([...leading, outDim]);
 }
 
@@ -78,7 +82,11 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor1D, epsilon: number): tf.
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, epsilon: number): tf.Tensor {
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(epsilon))).mul(weight).add(bias);
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(epsilon)))
+      .mul(weight)
+      .add(bias);
   });
 }
 
@@ -100,8 +108,17 @@ function geluTanh(x: tf.Tensor): tf.Tensor {
         tf.tidy(() => {
           const v = saved[0];
           const t = tanhU(v);
-          const du = v.mul(v).mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
-          return dy.mul(t.add(1).mul(0.5).add(v.mul(0.5).mul(tf.scalar(1).sub(t.square())).mul(du)));
+          const du = v
+            .mul(v)
+            .mul(3 * 0.044715)
+            .add(1)
+            .mul(SQRT_2_OVER_PI);
+          return dy.mul(
+            t
+              .add(1)
+              .mul(0.5)
+              .add(v.mul(0.5).mul(tf.scalar(1).sub(t.square())).mul(du)),
+          );
         }),
     };
   });
@@ -157,7 +174,12 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
  * constants (e.g. the attention bias, rotary cos/sin) get no gradient.
  * x: [...], weights: f's trainable inputs → f's output
  */
-export function checkpointed<T extends tf.Tensor>(f: (x: T, weights: tf.Tensor[], constants: tf.Tensor[]) => T, x: T, weights: tf.Tensor[], constants: tf.Tensor[]): T {
+export function checkpointed<T extends tf.Tensor>(
+  f: (x: T, weights: tf.Tensor[], constants: tf.Tensor[]) => T,
+  x: T,
+  weights: tf.Tensor[],
+  constants: tf.Tensor[],
+): T {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const inputs = args.slice(0, -1) as tf.Tensor[];

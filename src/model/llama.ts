@@ -46,8 +46,10 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = "config.js
   const numKeyValueHeads = num(raw, "num_key_value_heads", numAttentionHeads, file);
   const headDim = num(raw, "head_dim", hiddenSize / numAttentionHeads, file);
   const numHiddenLayers = num(raw, "num_hidden_layers", 32, file);
-  if (!Number.isInteger(headDim) || headDim % 2) throw new Error(`${file}: head_dim ${headDim} must be an even whole number (hidden_size / num_attention_heads by default)`);
-  if (numAttentionHeads % numKeyValueHeads) throw new Error(`${file}: num_attention_heads ${numAttentionHeads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`);
+  if (!Number.isInteger(headDim) || headDim % 2)
+    throw new Error(`${file}: head_dim ${headDim} must be an even whole number (hidden_size / num_attention_heads by default)`);
+  if (numAttentionHeads % numKeyValueHeads)
+    throw new Error(`${file}: num_attention_heads ${numAttentionHeads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`);
   const attentionBias = raw.attention_bias === true;
   const config: LlamaConfig = {
     modelType: "llama",
@@ -158,7 +160,9 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
     let s = seed;
     for (const name of llamaWeightNames(config)) {
       const shape = expectedShape(config, name);
-      const data = tf.tidy(() => (name.endsWith("norm.weight") ? tf.ones(shape) : name.endsWith(".bias") ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, "float32", s++)));
+      const data = tf.tidy(() =>
+        name.endsWith("norm.weight") ? tf.ones(shape) : name.endsWith(".bias") ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, "float32", s++),
+      );
       weights.set(name === "lm_head.weight" ? name : `model.${name}`, { shape, data: data.dataSync() as Float32Array });
       data.dispose();
     }
@@ -170,7 +174,15 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
     const shapes = linearShapes(this.config);
     const out: LinearModule[] = [];
     for (let i = 0; i < this.config.numHiddenLayers; i++) {
-      for (const [proj, group] of [["q_proj", "self_attn"], ["k_proj", "self_attn"], ["v_proj", "self_attn"], ["o_proj", "self_attn"], ["gate_proj", "mlp"], ["up_proj", "mlp"], ["down_proj", "mlp"]]) {
+      for (const [proj, group] of [
+        ["q_proj", "self_attn"],
+        ["k_proj", "self_attn"],
+        ["v_proj", "self_attn"],
+        ["o_proj", "self_attn"],
+        ["gate_proj", "mlp"],
+        ["up_proj", "mlp"],
+        ["down_proj", "mlp"],
+      ]) {
         const [outFeatures, inFeatures] = shapes[proj];
         out.push({ name: `layers.${i}.${group}.${proj}`, inFeatures, outFeatures });
       }
@@ -202,7 +214,9 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
     const checkpoint = !!opts.gradientCheckpointing && !past && !present;
     for (let layer = 0; layer < cfg.numHiddenLayers; layer++) {
       const bias = biases.get(cfg.slidingWindows[layer])!; // [B or 1, 1, T, S]
-      x = this.runBlock(`layers.${layer}.`, x, [bias, cos, sin], ctx, checkpoint, (input, get, [b, c, s]) => this.block(layer, input, get, b, c, s, ctx, past?.[layer], present));
+      x = this.runBlock(`layers.${layer}.`, x, [bias, cos, sin], ctx, checkpoint, (input, get, [b, c, s]) =>
+        this.block(layer, input, get, b, c, s, ctx, past?.[layer], present),
+      );
     }
     return rmsNorm(x, this.p("norm.weight"), cfg.rmsNormEps) as tf.Tensor3D;
   }
@@ -211,7 +225,17 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
    * One decoder layer: x + attention(RMSNorm(x)), then + MLP(RMSNorm(·)).
    * x: [B, T, D], bias: [B or 1, 1, T, S], cos/sin: [B or 1, 1, T, hd] → [B, T, D]
    */
-  private block(layer: number, x: tf.Tensor3D, get: WeightLookup, bias: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, ctx: LayerContext, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, present?: KVCache): tf.Tensor3D {
+  private block(
+    layer: number,
+    x: tf.Tensor3D,
+    get: WeightLookup,
+    bias: tf.Tensor,
+    cos: tf.Tensor,
+    sin: tf.Tensor,
+    ctx: LayerContext,
+    past?: { key: tf.Tensor4D; value: tf.Tensor4D },
+    present?: KVCache,
+  ): tf.Tensor3D {
     const cfg = this.config;
     const at = (part: string) => `layers.${layer}.${part}`;
     const h = rmsNorm(x, get(at("input_layernorm.weight")) as tf.Tensor1D, cfg.rmsNormEps);

@@ -71,7 +71,9 @@ export function loraDelta(x: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, scaling:
   if (dropout > 0 && dropoutSeed !== null) x2d = tf.dropout(x2d, dropout, undefined, dropoutSeed) as tf.Tensor2D;
   const low = matMul(x2d, a, false, true); // [N, r]
   void r;
-  return matMul(low, b, false, true).mul(scaling).reshape([...leading, b.shape[0]]);
+  return matMul(low, b, false, true)
+    .mul(scaling)
+    .reshape([...leading, b.shape[0]]);
 }
 
 /** PEFT's adapter_config.json for a configuration. */
@@ -126,7 +128,12 @@ export function readAdapter(dir: string): AdapterFiles {
     throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
   }
   if (raw.peft_type !== "LORA") throw new Error(`${configFile}: field "peft_type" is ${JSON.stringify(raw.peft_type)}; dpo-ts reads "LORA" adapters`);
-  for (const [key, unsupported] of [["use_dora", true], ["lora_bias", true], ["bias", "all"], ["bias", "lora_only"]] as const) {
+  for (const [key, unsupported] of [
+    ["use_dora", true],
+    ["lora_bias", true],
+    ["bias", "all"],
+    ["bias", "lora_only"],
+  ] as const) {
     if (raw[key] === unsupported) throw new Error(`${configFile}: field "${key}" = ${JSON.stringify(unsupported)} is not supported`);
   }
   if (raw.modules_to_save) throw new Error(`${configFile}: field "modules_to_save" is not supported (only LoRA matrices are read)`);

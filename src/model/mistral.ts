@@ -8,6 +8,13 @@ import { num } from "./config";
 export function parseMistralConfig(raw: Record<string, unknown>, file = "config.json"): LlamaConfig {
   const layers = num(raw, "num_hidden_layers", 32, file);
   const window = raw.sliding_window === null || raw.sliding_window === undefined ? null : num(raw, "sliding_window", undefined, file);
-  if (window !== null && !(Number.isInteger(window) && window > 0)) throw new Error(`${file}: field "sliding_window" must be a whole number > 0 or null, got ${window}`);
-  return parseLlamaConfig(raw, file, { modelType: "mistral", qkvBias: false, oProjBias: false, mlpBias: false, slidingWindows: new Array(layers).fill(window) });
+  if (window !== null && !(Number.isInteger(window) && window > 0))
+    throw new Error(`${file}: field "sliding_window" must be a whole number > 0 or null, got ${window}`);
+  return parseLlamaConfig(raw, file, {
+    modelType: "mistral",
+    qkvBias: false,
+    oProjBias: false,
+    mlpBias: false,
+    slidingWindows: new Array(layers).fill(window),
+  });
 }

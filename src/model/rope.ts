@@ -76,7 +76,10 @@ export function inverseFrequencies(rope: RopeParameters, headDim: number): Float
 export function rotaryTables(positions: tf.Tensor2D, inverseFreq: Float32Array): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
   return tf.tidy(() => {
     const [B, T] = positions.shape;
-    const freqs = positions.cast("float32").reshape([B, T, 1]).mul(tf.tensor1d(inverseFreq).reshape([1, 1, -1])); // [B, T, hd/2]
+    const freqs = positions
+      .cast("float32")
+      .reshape([B, T, 1])
+      .mul(tf.tensor1d(inverseFreq).reshape([1, 1, -1])); // [B, T, hd/2]
     const angles = tf.concat([freqs, freqs], -1).reshape([B, 1, T, 2 * inverseFreq.length]); // [B, 1, T, hd]
     return { cos: tf.cos(angles) as tf.Tensor4D, sin: tf.sin(angles) as tf.Tensor4D };
   });

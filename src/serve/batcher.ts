@@ -84,7 +84,10 @@ export class ContinuousBatcher {
   /** Decode steps run so far (for tests and /health). */
   steps = 0;
 
-  constructor(private readonly model: CausalLM, config: BatcherConfig) {
+  constructor(
+    private readonly model: CausalLM,
+    config: BatcherConfig,
+  ) {
     this.maxBatchSize = config.maxBatchSize ?? 32;
     this.maxQueue = config.maxQueue ?? 256;
     this.maxPrefillTokens = config.maxPrefillTokens ?? 512;
@@ -109,8 +112,15 @@ export class ContinuousBatcher {
     let row!: Row;
     const result = new Promise<SequenceResult>((resolve, reject) => {
       row = {
-        req, rng: new Rng(req.seed), stop: new Set(req.stopIds), tokens: [], length: req.promptIds.length, mask: [],
-        cancelled: false, resolve, reject,
+        req,
+        rng: new Rng(req.seed),
+        stop: new Set(req.stopIds),
+        tokens: [],
+        length: req.promptIds.length,
+        mask: [],
+        cancelled: false,
+        resolve,
+        reject,
       };
     });
     this.waiting.push(row);
@@ -201,7 +211,9 @@ export class ContinuousBatcher {
       longest = L;
     }
     const k = admitted.length;
-    const ids: number[] = [], mask: number[] = [], positions: number[] = [];
+    const ids: number[] = [],
+      mask: number[] = [],
+      positions: number[] = [];
     for (const row of admitted) {
       const p = row.req.promptIds;
       const pad = longest - p.length;
@@ -254,7 +266,15 @@ export class ContinuousBatcher {
     const S = this.cache[0].key.shape[2];
     const L = newCache[0].key.shape[2];
     const width = Math.max(S, L);
-    const padLeft = (t: tf.Tensor4D, by: number): tf.Tensor4D => (by === 0 ? t.clone() : tf.pad(t, [[0, 0], [0, 0], [by, 0], [0, 0]]));
+    const padLeft = (t: tf.Tensor4D, by: number): tf.Tensor4D =>
+      by === 0
+        ? t.clone()
+        : tf.pad(t, [
+            [0, 0],
+            [0, 0],
+            [by, 0],
+            [0, 0],
+          ]);
     const merged: KVCache = this.cache.map((old, layer) =>
       tf.tidy(() => ({
         key: tf.concat([padLeft(old.key, width - S), padLeft(newCache[layer].key, width - L)], 0) as tf.Tensor4D, // [B+k, H, width, hd]
@@ -302,12 +322,20 @@ export class ContinuousBatcher {
     const rows = this.rows;
     const B = rows.length;
     const S = rows[0].mask.length;
-    const inputIds = tf.tensor2d(rows.map((r) => r.tokens[r.tokens.length - 1]), [B, 1], "int32");
+    const inputIds = tf.tensor2d(
+      rows.map((r) => r.tokens[r.tokens.length - 1]),
+      [B, 1],
+      "int32",
+    );
     // No row padded (a row's padding is on the left): the defaults (all ones, position S) are exactly right.
     const padded = rows.some((r) => r.mask[0] === 0);
     let positionIds: tf.Tensor2D | undefined, attentionMask: tf.Tensor2D | undefined;
     if (padded) {
-      positionIds = tf.tensor2d(rows.map((r) => r.length - 1), [B, 1], "int32"); // [B, 1]
+      positionIds = tf.tensor2d(
+        rows.map((r) => r.length - 1),
+        [B, 1],
+        "int32",
+      ); // [B, 1]
       const maskValues: number[] = [];
       for (const r of rows) maskValues.push(...r.mask, 1);
       attentionMask = tf.tensor2d(maskValues, [B, S + 1], "int32"); // [B, S+1]

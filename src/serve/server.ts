@@ -58,7 +58,13 @@ export interface RunningServer {
 }
 
 class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -101,7 +107,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const apiKey = opts.apiKey ?? process.env.DPO_API_KEY ?? undefined;
   checkExposure(host, apiKey, opts.allowUnauthenticated);
   if (opts.models.length === 0) throw new Error("serve: no model given");
-  const log = opts.log === false ? () => undefined : opts.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  const log = opts.log === false ? () => undefined : (opts.log ?? ((line: string) => process.stderr.write(line + "\n")));
   const limit = opts.maxTokensLimit ?? 512;
   const defaultMaxTokens = opts.defaultMaxTokens ?? 256;
   const maxN = opts.maxN ?? 8;
@@ -169,19 +175,31 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
     const ctx = served.contextLength;
     if (promptIds.length >= ctx) {
-      throw new ApiError(400, `This model's maximum context length is ${ctx} tokens; the ${promptParam} has ${promptIds.length} tokens (at least one must be left to generate).`, promptParam, "context_length_exceeded");
+      throw new ApiError(
+        400,
+        `This model's maximum context length is ${ctx} tokens; the ${promptParam} has ${promptIds.length} tokens (at least one must be left to generate).`,
+        promptParam,
+        "context_length_exceeded",
+      );
     }
     let maxTokens = params.maxTokens;
     if (maxTokens !== undefined && promptIds.length + maxTokens > ctx) {
       throw new ApiError(
         400,
         `This model's maximum context length is ${ctx} tokens; you requested ${promptIds.length + maxTokens} tokens (${promptIds.length} in the ${promptParam}, ${maxTokens} for the completion). Shorten the ${promptParam} or lower max_tokens.`,
-        params.maxTokensParam, "context_length_exceeded",
+        params.maxTokensParam,
+        "context_length_exceeded",
       );
     }
     maxTokens ??= Math.min(defaultMaxTokens, limit, ctx - promptIds.length);
     if (!served.batcher.hasRoom(params.n)) {
-      throw new ApiError(429, `The server is busy (${served.batcher.queued} requests waiting for ${served.name}); retry shortly.`, null, "rate_limit_exceeded", { "retry-after": "1" });
+      throw new ApiError(
+        429,
+        `The server is busy (${served.batcher.queued} requests waiting for ${served.name}); retry shortly.`,
+        null,
+        "rate_limit_exceeded",
+        { "retry-after": "1" },
+      );
     }
 
     const created = Math.floor(Date.now() / 1000);
@@ -194,10 +212,20 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     const send = (payload: Record<string, unknown>) => res.write(`data: ${JSON.stringify(withUsage ? { ...payload, usage: null } : payload)}\n\n`);
     const chunk = (index: number, content: string | null, finish: string | null, first = false) =>
       chat
-        ? { ...base, choices: [{ index, delta: first ? { role: "assistant", content: "" } : content === null ? {} : { content }, logprobs: null, finish_reason: finish }] }
+        ? {
+            ...base,
+            choices: [
+              { index, delta: first ? { role: "assistant", content: "" } : content === null ? {} : { content }, logprobs: null, finish_reason: finish },
+            ],
+          }
         : { ...base, choices: [{ index, text: content ?? "", logprobs: null, finish_reason: finish }] };
     if (stream) {
-      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+      });
       res.flushHeaders();
       if (chat) for (let i = 0; i < params.n; i++) send(chunk(i, "", null, true));
     }
@@ -222,7 +250,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         }),
       );
     } catch (e) {
-      if (e instanceof QueueFullError) throw new ApiError(429, `The server is busy: ${e.message}; retry shortly.`, null, "rate_limit_exceeded", { "retry-after": "1" });
+      if (e instanceof QueueFullError)
+        throw new ApiError(429, `The server is busy: ${e.message}; retry shortly.`, null, "rate_limit_exceeded", { "retry-after": "1" });
       throw e;
     }
     let shutDown = false;
@@ -287,7 +316,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       const allowed = ROUTES[modelRoute];
       if (!allowed) throw new ApiError(404, `Unknown route ${route}. Routes: ${Object.keys(ROUTES).join(", ")}, /v1/models/{model}`, null, "not_found");
       if (!allowed.includes(req.method ?? "")) {
-        throw new ApiError(405, `${req.method} is not allowed on ${route}; use ${allowed.join(" or ")}.`, null, "method_not_allowed", { allow: allowed.join(", ") });
+        throw new ApiError(405, `${req.method} is not allowed on ${route}; use ${allowed.join(" or ")}.`, null, "method_not_allowed", {
+          allow: allowed.join(", "),
+        });
       }
       if (route.startsWith("/v1/")) checkKey(req);
       if (route === "/") {
@@ -297,7 +328,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
       if (route === "/health") {
         const status = closing ? "closing" : "ok";
-        return json(res, closing ? 503 : 200, { status, models: [...models.values()].map((m) => ({ id: m.name, active: m.batcher.active, queued: m.batcher.queued })) });
+        return json(res, closing ? 503 : 200, {
+          status,
+          models: [...models.values()].map((m) => ({ id: m.name, active: m.batcher.active, queued: m.batcher.queued })),
+        });
       }
       const card = (m: Loaded) => ({ id: m.name, object: "model", created: m.created, owned_by: "dpo-ts", context_length: m.contextLength });
       if (route === "/v1/models") return json(res, 200, { object: "list", data: [...models.values()].map(card) });
@@ -353,7 +387,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
 function errorBody(status: number, e: Error): { error: { message: string; type: string; param: string | null; code: string | null } } {
   const api = e instanceof ApiError ? e : undefined;
-  const type = status >= 500 ? "server_error" : TYPE_OF[status] ?? "invalid_request_error";
+  const type = status >= 500 ? "server_error" : (TYPE_OF[status] ?? "invalid_request_error");
   return { error: { message: api ? e.message : `internal error: ${e.message}`, type, param: api?.param ?? null, code: api?.code ?? null } };
 }
 
@@ -371,7 +405,8 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Record<s
     let over = false;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > maxBytes) over = true; // keep draining so the client can read the 413
+      if (size > maxBytes)
+        over = true; // keep draining so the client can read the 413
       else chunks.push(c);
     });
     req.on("end", () => {
@@ -383,7 +418,8 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Record<s
       } catch (e) {
         return reject(new ApiError(400, `The request body is not valid JSON (${(e as Error).message}).`, null, "invalid_json"));
       }
-      if (!body || typeof body !== "object" || Array.isArray(body)) return reject(new ApiError(400, "The request body must be a JSON object.", null, "invalid_json"));
+      if (!body || typeof body !== "object" || Array.isArray(body))
+        return reject(new ApiError(400, "The request body must be a JSON object.", null, "invalid_json"));
       resolve(body as Record<string, unknown>);
     });
     req.on("error", reject);
@@ -421,7 +457,8 @@ function requestParams(body: Record<string, unknown>, opts: { limit: number; max
     }
   }
   const fmt = body.response_format as { type?: string } | undefined;
-  if (fmt !== undefined && fmt !== null && fmt.type !== "text") throw new ApiError(400, "'response_format' other than {type: \"text\"} is not supported.", "response_format", "unsupported_parameter");
+  if (fmt !== undefined && fmt !== null && fmt.type !== "text")
+    throw new ApiError(400, "'response_format' other than {type: \"text\"} is not supported.", "response_format", "unsupported_parameter");
   const maxCompletion = number("max_completion_tokens", 1, opts.limit, true);
   const maxTokens = number("max_tokens", 1, opts.limit, true);
   if (maxCompletion !== undefined && maxTokens !== undefined && maxCompletion !== maxTokens) {
@@ -442,7 +479,8 @@ function requestParams(body: Record<string, unknown>, opts: { limit: number; max
     if (!stream) throw new ApiError(400, "'stream_options' is only allowed when 'stream' is true.", "stream_options", "invalid_value");
     if (typeof so !== "object" || Array.isArray(so)) throw bad("stream_options", "must be an object");
     const inc = (so as Record<string, unknown>).include_usage;
-    if (inc !== undefined && typeof inc !== "boolean") throw new ApiError(400, "'stream_options.include_usage' must be a boolean.", "stream_options.include_usage", "invalid_value");
+    if (inc !== undefined && typeof inc !== "boolean")
+      throw new ApiError(400, "'stream_options.include_usage' must be a boolean.", "stream_options.include_usage", "invalid_value");
     includeUsage = inc === true;
   }
   return {
@@ -468,7 +506,12 @@ function chatMessages(body: Record<string, unknown>): ChatMessage[] {
     const param = `messages[${i}]`;
     if (!m || typeof m !== "object") throw new ApiError(400, `'${param}' must be an object {role, content}.`, param, "invalid_value");
     if (!["system", "developer", "user", "assistant"].includes(m.role)) {
-      throw new ApiError(400, `'${param}.role' must be "system", "developer", "user" or "assistant"; got ${JSON.stringify(m.role)}.`, `${param}.role`, "invalid_value");
+      throw new ApiError(
+        400,
+        `'${param}.role' must be "system", "developer", "user" or "assistant"; got ${JSON.stringify(m.role)}.`,
+        `${param}.role`,
+        "invalid_value",
+      );
     }
     let content = m.content;
     if (Array.isArray(content)) {

@@ -12,7 +12,10 @@ export class TextStream {
   /** True once a stop string appeared: the sequence must end. */
   stopped = false;
 
-  constructor(private readonly tokenizer: Tokenizer, private readonly stops: string[]) {}
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly stops: string[],
+  ) {}
 
   /** Adds a token; returns the new text that is safe to send (maybe ""). */
   push(id: number): string {

@@ -115,8 +115,7 @@ export class Tokenizer {
     const cfg = this.tokenizerConfig;
     const stm = files.specialTokensMap ?? {};
     const stmFile = path.join(src, "special_tokens_map.json");
-    const pick = (field: string): string | null =>
-      tokenString(cfg[field], field, tcFile) ?? tokenString(stm[field], field, stmFile);
+    const pick = (field: string): string | null => tokenString(cfg[field], field, tcFile) ?? tokenString(stm[field], field, stmFile);
 
     const idOf = (tok: string, field: string): number => {
       const id = this.hf.token_to_id(tok);
@@ -206,10 +205,7 @@ export class Tokenizer {
    * `messages`, `add_generation_prompt`, `bos_token`, `eos_token`, `pad_token`, `unk_token`, plus any `extra` ones.
    * `chatTemplate` renders with another template instead of the tokenizer's own.
    */
-  applyChatTemplate(
-    messages: ChatMessage[],
-    opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown>; chatTemplate?: string } = {},
-  ): string {
+  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown>; chatTemplate?: string } = {}): string {
     let template: Template;
     const origin = opts.chatTemplate !== undefined ? "chat template (given)" : this.templateOrigin;
     const compile = (src: string): Template => {
@@ -235,11 +231,7 @@ export class Tokenizer {
     }
   }
 
-  private render(
-    template: Template,
-    messages: ChatMessage[],
-    opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> },
-  ): string {
+  private render(template: Template, messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> }): string {
     return template.render({
       ...(opts.extra ?? {}),
       messages,

@@ -62,12 +62,17 @@ class PairHeap {
     return this.counts.length;
   }
   private better(i: number, j: number): boolean {
-    const ci = this.counts[i], cj = this.counts[j];
+    const ci = this.counts[i],
+      cj = this.counts[j];
     return ci > cj || (ci === cj && this.keys[i] < this.keys[j]);
   }
   private swap(i: number, j: number): void {
-    const c = this.counts[i]; this.counts[i] = this.counts[j]; this.counts[j] = c;
-    const k = this.keys[i]; this.keys[i] = this.keys[j]; this.keys[j] = k;
+    const c = this.counts[i];
+    this.counts[i] = this.counts[j];
+    this.counts[j] = c;
+    const k = this.keys[i];
+    this.keys[i] = this.keys[j];
+    this.keys[j] = k;
   }
   push(count: number, key: number): void {
     this.counts.push(count);
@@ -82,14 +87,16 @@ class PairHeap {
   }
   pop(): [number, number] {
     const top: [number, number] = [this.counts[0], this.keys[0]];
-    const lastC = this.counts.pop() as number, lastK = this.keys.pop() as number;
+    const lastC = this.counts.pop() as number,
+      lastK = this.keys.pop() as number;
     if (this.counts.length > 0) {
       this.counts[0] = lastC;
       this.keys[0] = lastK;
       let i = 0;
       const n = this.counts.length;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < n && this.better(l, m)) m = l;
         if (r < n && this.better(r, m)) m = r;
@@ -182,7 +189,8 @@ export function trainByteLevelBpe(corpus: string | string[], opts: TrainBpeOptio
     const [count, key] = heap.pop();
     if (pairCount.get(key) !== count) continue; // stale heap entry
     if (count < minFrequency) break;
-    const a = Math.floor(key / KEY_BASE), b = key % KEY_BASE;
+    const a = Math.floor(key / KEY_BASE),
+      b = key % KEY_BASE;
     const merged = symbols[a] + symbols[b];
     let id = symbolId.get(merged);
     if (id === undefined) {
@@ -195,7 +203,8 @@ export function trainByteLevelBpe(corpus: string | string[], opts: TrainBpeOptio
     for (const wi of pairWords.get(key) ?? []) {
       if (visited[wi] === step) continue;
       visited[wi] = step;
-      const w = words[wi], f = freqs[wi];
+      const w = words[wi],
+        f = freqs[wi];
       const out: number[] = [];
       // left to right; only pairs touching a merge site change. `prev` is the already rewritten left neighbour, so
       // back-to-back sites (a b a b, or a a a when a == b) update consistently.
@@ -238,7 +247,13 @@ export function trainByteLevelBpe(corpus: string | string[], opts: TrainBpeOptio
   specials.forEach((s, i) => (vocab[s] = i));
   symbols.forEach((s, i) => (vocab[s] = specials.length + i));
   const addedTokens = specials.map((content, id) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   }));
   return {
     version: "1.0",

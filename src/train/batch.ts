@@ -46,7 +46,10 @@ export interface CollateOptions {
 export function collatePairs(pairs: TokenIdsPair[], padTokenId: number, opts: CollateOptions = {}): PairBatch {
   if (pairs.length === 0) throw new Error("collatePairs: empty batch");
   const batch = collateSequences(
-    [...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })), ...pairs.map((p) => ({ prompt: p.rejectedPromptIds ?? p.promptIds, completion: p.rejectedIds }))],
+    [
+      ...pairs.map((p) => ({ prompt: p.promptIds, completion: p.chosenIds })),
+      ...pairs.map((p) => ({ prompt: p.rejectedPromptIds ?? p.promptIds, completion: p.rejectedIds })),
+    ],
     padTokenId,
     opts,
   );

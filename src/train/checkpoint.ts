@@ -127,7 +127,8 @@ export function rotateCheckpoints(outputDir: string, limit: number): void {
 /** Removes temp folders left by saves a killed run never finished. */
 export function removeInterruptedSaves(outputDir: string): void {
   if (!fs.existsSync(outputDir)) return;
-  for (const name of fs.readdirSync(outputDir)) if (/^\..*\.tmp-\d+(\.old)?$/.test(name)) fs.rmSync(path.join(outputDir, name), { recursive: true, force: true });
+  for (const name of fs.readdirSync(outputDir))
+    if (/^\..*\.tmp-\d+(\.old)?$/.test(name)) fs.rmSync(path.join(outputDir, name), { recursive: true, force: true });
 }
 
 /** The checkpoint resumeFromCheckpoint names: a folder, or true for the newest in outputDir. */

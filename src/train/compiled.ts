@@ -76,7 +76,8 @@ export class CompiledUpdates {
  * the padding multiple) with one label slot per position, so each update's shapes depend on (batch sizes, length) only.
  */
 export function compiledCollateOptions(pairs: readonly TokenIdsPair[], microBatches: readonly number[][], padToMultipleOf: number): CollateOptions {
-  const longest = (indices: readonly number[]) => Math.max(...indices.map((i) => pairs[i].promptIds.length + Math.max(pairs[i].chosenIds.length, pairs[i].rejectedIds.length)));
+  const longest = (indices: readonly number[]) =>
+    Math.max(...indices.map((i) => pairs[i].promptIds.length + Math.max(pairs[i].chosenIds.length, pairs[i].rejectedIds.length)));
   return { padToMultipleOf: padToMultipleOf || COMPILED_PAD_MULTIPLE, padToLength: Math.max(...microBatches.map(longest)), labelsAtEveryPosition: true };
 }
 

@@ -243,7 +243,8 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
   if (partial.outputDir === undefined && typeof config.runName === "string") config.outputDir = `runs/${config.runName}`;
   for (const key of NULLABLE_LENGTH_KNOBS) {
     const v = config[key];
-    if (v !== null && !(Number.isInteger(v) && (v as number) > 0)) throw new Error(`${source}: option "${key}" must be a positive integer or null (no limit), got ${JSON.stringify(v)}`);
+    if (v !== null && !(Number.isInteger(v) && (v as number) > 0))
+      throw new Error(`${source}: option "${key}" must be a positive integer or null (no limit), got ${JSON.stringify(v)}`);
   }
   resolveLossKnobs(config, source);
   for (const [key, value] of Object.entries(config)) {
@@ -254,19 +255,32 @@ export function resolveConfig(partial: Partial<DPOConfig> & Record<string, unkno
     if (typeof value !== expected) throw new Error(`${source}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
     if (expected === "number" && !Number.isFinite(value as number)) throw new Error(`${source}: option "${key}" must be finite`);
   }
-  const positive: (keyof DPOConfig)[] = ["beta", "perDeviceTrainBatchSize", "perDeviceEvalBatchSize", "gradientAccumulationSteps", "loggingSteps", "refModelSyncSteps"];
+  const positive: (keyof DPOConfig)[] = [
+    "beta",
+    "perDeviceTrainBatchSize",
+    "perDeviceEvalBatchSize",
+    "gradientAccumulationSteps",
+    "loggingSteps",
+    "refModelSyncSteps",
+  ];
   for (const key of positive) if (!((config[key] as number) > 0)) throw new Error(`${source}: option "${key}" must be > 0, got ${config[key]}`);
   if (!SCHEDULER_TYPES.includes(config.lrSchedulerType)) throw new Error(`${source}: option "lrSchedulerType" must be one of ${SCHEDULER_TYPES.join(", ")}`);
   if (config.learningRate < 0) throw new Error(`${source}: option "learningRate" must be ≥ 0`);
   if (config.evalStrategy !== "no" && config.evalStrategy !== "steps") throw new Error(`${source}: option "evalStrategy" must be "no" or "steps"`);
-  if (!(config.maxLength >= 0) || !Number.isInteger(config.maxLength)) throw new Error(`${source}: option "maxLength" must be a whole number ≥ 0 (0 = the model's context)`);
-  for (const key of ["saveSteps", "saveTotalLimit"] as const) if (!(config[key] >= 0) || !Number.isInteger(config[key])) throw new Error(`${source}: option "${key}" must be a whole number ≥ 0`);
-  if (typeof config.resumeFromCheckpoint !== "boolean" && typeof config.resumeFromCheckpoint !== "string") throw new Error(`${source}: option "resumeFromCheckpoint" must be a checkpoint folder or true, got ${JSON.stringify(config.resumeFromCheckpoint)}`);
+  if (!(config.maxLength >= 0) || !Number.isInteger(config.maxLength))
+    throw new Error(`${source}: option "maxLength" must be a whole number ≥ 0 (0 = the model's context)`);
+  for (const key of ["saveSteps", "saveTotalLimit"] as const)
+    if (!(config[key] >= 0) || !Number.isInteger(config[key])) throw new Error(`${source}: option "${key}" must be a whole number ≥ 0`);
+  if (typeof config.resumeFromCheckpoint !== "boolean" && typeof config.resumeFromCheckpoint !== "string")
+    throw new Error(`${source}: option "resumeFromCheckpoint" must be a checkpoint folder or true, got ${JSON.stringify(config.resumeFromCheckpoint)}`);
   if (config.refModelMixupAlpha < 0 || config.refModelMixupAlpha > 1) throw new Error(`${source}: option "refModelMixupAlpha" must be in [0, 1]`);
   // TRL refuses these too: cached reference log-probs would go stale as soon as the reference moves.
-  if (config.syncRefModel && config.precomputeRefLogProbs) throw new Error(`${source}: "syncRefModel" (TR-DPO) cannot be combined with "precomputeRefLogProbs": the reference changes during training`);
-  if (config.truncationMode !== "keep_start" && config.truncationMode !== "keep_end") throw new Error(`${source}: option "truncationMode" must be "keep_start" or "keep_end", got ${JSON.stringify(config.truncationMode)}`);
-  if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf)) throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
+  if (config.syncRefModel && config.precomputeRefLogProbs)
+    throw new Error(`${source}: "syncRefModel" (TR-DPO) cannot be combined with "precomputeRefLogProbs": the reference changes during training`);
+  if (config.truncationMode !== "keep_start" && config.truncationMode !== "keep_end")
+    throw new Error(`${source}: option "truncationMode" must be "keep_start" or "keep_end", got ${JSON.stringify(config.truncationMode)}`);
+  if (config.padToMultipleOf < 0 || !Number.isInteger(config.padToMultipleOf))
+    throw new Error(`${source}: option "padToMultipleOf" must be a whole number ≥ 0`);
   if (!Number.isInteger(config.loraR) || config.loraR <= 0) throw new Error(`${source}: option "loraR" must be a whole number > 0, got ${config.loraR}`);
   if (!(config.loraAlpha > 0)) throw new Error(`${source}: option "loraAlpha" must be > 0, got ${config.loraAlpha}`);
   if (!(config.loraDropout >= 0 && config.loraDropout < 1)) throw new Error(`${source}: option "loraDropout" must be in [0, 1), got ${config.loraDropout}`);
@@ -282,7 +296,13 @@ export function loraConfigOf(config: DPOConfig): LoraConfig {
     r: config.loraR,
     alpha: config.loraAlpha,
     dropout: config.loraDropout,
-    targetModules: targets === "all-linear" ? "all-linear" : targets.split(",").map((t) => t.trim()).filter((t) => t),
+    targetModules:
+      targets === "all-linear"
+        ? "all-linear"
+        : targets
+            .split(",")
+            .map((t) => t.trim())
+            .filter((t) => t),
     useRslora: config.useRslora,
   };
 }
@@ -301,27 +321,36 @@ function resolveLossKnobs(config: DPOConfig, source: string): void {
   else throw new Error(`${source}: option "lossType" must be a loss name or a list of them (${LOSS_TYPES.join(", ")}), got ${JSON.stringify(raw)}`);
   const weights = config.lossWeights as unknown;
   if (typeof weights === "string") config.lossWeights = weights.split(",").map((w) => Number(w.trim()));
-  else if (weights !== null && !Array.isArray(weights)) throw new Error(`${source}: option "lossWeights" must be a list of numbers or null, got ${JSON.stringify(weights)}`);
+  else if (weights !== null && !Array.isArray(weights))
+    throw new Error(`${source}: option "lossWeights" must be a list of numbers or null, got ${JSON.stringify(weights)}`);
   const ldAlpha = config.ldAlpha as unknown;
-  if (ldAlpha !== null && !(typeof ldAlpha === "number" && ldAlpha >= 0 && ldAlpha <= 1)) throw new Error(`${source}: option "ldAlpha" must be a number in [0, 1] or null, got ${JSON.stringify(ldAlpha)}`);
+  if (ldAlpha !== null && !(typeof ldAlpha === "number" && ldAlpha >= 0 && ldAlpha <= 1))
+    throw new Error(`${source}: option "ldAlpha" must be a number in [0, 1] or null, got ${JSON.stringify(ldAlpha)}`);
   for (const key of ["labelSmoothing", "fAlphaDivergenceCoef", "discopopTau"] as const) {
-    if (typeof config[key] !== "number" || !Number.isFinite(config[key])) throw new Error(`${source}: option "${key}" must be a finite number, got ${JSON.stringify(config[key])}`);
+    if (typeof config[key] !== "number" || !Number.isFinite(config[key]))
+      throw new Error(`${source}: option "${key}" must be a finite number, got ${JSON.stringify(config[key])}`);
   }
-  if (config.labelSmoothing < 0 || config.labelSmoothing >= 1) throw new Error(`${source}: option "labelSmoothing" must be in [0, 1), got ${config.labelSmoothing}`);
+  if (config.labelSmoothing < 0 || config.labelSmoothing >= 1)
+    throw new Error(`${source}: option "labelSmoothing" must be in [0, 1), got ${config.labelSmoothing}`);
   checkLossOptions(config, source);
   if (config.labelSmoothing > 0 && (config.lossType as LossType[]).includes("sigmoid")) {
-    console.warn(`${source}: labelSmoothing ${config.labelSmoothing} with lossType "sigmoid" trains conservative DPO (cDPO, TRL 0.x's sigmoid); TRL 1.13 ignores label_smoothing for "sigmoid", so its numbers differ.`);
+    console.warn(
+      `${source}: labelSmoothing ${config.labelSmoothing} with lossType "sigmoid" trains conservative DPO (cDPO, TRL 0.x's sigmoid); TRL 1.13 ignores label_smoothing for "sigmoid", so its numbers differ.`,
+    );
   }
 }
 
 /** reportTo as a list: "none" (alone) means no writers; a single string is a one-item list. */
 export function reportTargets(value: unknown, source = "DPOConfig"): ReportTarget[] {
   const items = typeof value === "string" ? [value] : value;
-  if (!Array.isArray(items) || !items.every((v) => typeof v === "string")) throw new Error(`${source}: option "reportTo" must be a list of ${REPORT_TARGETS.join(", ")} or "none", got ${JSON.stringify(value)}`);
+  if (!Array.isArray(items) || !items.every((v) => typeof v === "string"))
+    throw new Error(`${source}: option "reportTo" must be a list of ${REPORT_TARGETS.join(", ")} or "none", got ${JSON.stringify(value)}`);
   if (items.includes("none")) {
     if (items.length > 1) throw new Error(`${source}: option "reportTo": "none" cannot be combined with other targets`);
     return [];
   }
-  for (const item of items) if (!REPORT_TARGETS.includes(item as ReportTarget)) throw new Error(`${source}: option "reportTo" has unknown target "${item}" (use ${REPORT_TARGETS.join(", ")} or "none")`);
+  for (const item of items)
+    if (!REPORT_TARGETS.includes(item as ReportTarget))
+      throw new Error(`${source}: option "reportTo" has unknown target "${item}" (use ${REPORT_TARGETS.join(", ")} or "none")`);
   return [...new Set(items as ReportTarget[])];
 }

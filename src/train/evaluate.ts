@@ -24,20 +24,31 @@ export type EvaluationReference = CausalLM | { logps: Float32Array };
 export type EvaluateConfig = (DPOConfigInput | DPOConfig) & { padTokenId: number };
 
 /** Mean DPO metrics over the pairs, with TRL's names ("loss", "rewards/chosen", …) and no "eval_" prefix. */
-export async function evaluate(policy: CausalLM, reference: EvaluationReference, pairs: readonly TokenIdsPair[], config: EvaluateConfig): Promise<Record<string, number>> {
+export async function evaluate(
+  policy: CausalLM,
+  reference: EvaluationReference,
+  pairs: readonly TokenIdsPair[],
+  config: EvaluateConfig,
+): Promise<Record<string, number>> {
   if (pairs.length === 0) throw new Error("evaluate: no pairs");
   const { padTokenId, ...rest } = config;
   const cfg = resolveConfig(rest as Record<string, unknown>, "evaluate");
   const batchSize = cfg.perDeviceEvalBatchSize;
-  if ("logps" in reference && reference.logps.length !== 2 * pairs.length) throw new Error(`evaluate: ${reference.logps.length / 2} reference log-prob pairs for ${pairs.length} pairs`);
+  if ("logps" in reference && reference.logps.length !== 2 * pairs.length)
+    throw new Error(`evaluate: ${reference.logps.length / 2} reference log-prob pairs for ${pairs.length} pairs`);
   const sums = new Float64Array(METRIC_NAMES.length);
   let weightedLoss = 0;
   let batches = 0;
   for (let start = 0; start < pairs.length; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, pairs.length - start) }, (_, i) => start + i);
-    const batch = collatePairs(indices.map((i) => pairs[i]), padTokenId, { padToMultipleOf: cfg.padToMultipleOf });
+    const batch = collatePairs(
+      indices.map((i) => pairs[i]),
+      padTokenId,
+      { padToMultipleOf: cfg.padToMultipleOf },
+    );
     const metrics = tf.tidy(() => {
-      const referenceLogps = "logps" in reference ? referenceLogpsOf(reference.logps, indices) : completionLogps(reference, batch, { ldAlpha: cfg.ldAlpha }).logps;
+      const referenceLogps =
+        "logps" in reference ? referenceLogpsOf(reference.logps, indices) : completionLogps(reference, batch, { ldAlpha: cfg.ldAlpha }).logps;
       return dpoBatchLoss(policy, batch, referenceLogps, cfg).metrics;
     });
     disposeBatch(batch);

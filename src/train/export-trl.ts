@@ -71,15 +71,53 @@ const TRL_KEY: Record<string, string | null> = {
 
 /** Knobs of DPOConfig that TRL 1.13's DPOConfig / ModelConfig take under their snake_case name. */
 const TRL_KNOWN = new Set([
-  "beta", "loss_type", "loss_weights", "label_smoothing", "f_divergence_type", "f_alpha_divergence_coef", "ld_alpha",
-  "use_weighting", "discopop_tau", "learning_rate", "lr_scheduler_type", "warmup_steps", "per_device_train_batch_size",
-  "per_device_eval_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps", "max_length",
-  "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "seed", "data_seed", "logging_steps",
-  "eval_strategy", "eval_steps", "eval_on_start", "gradient_checkpointing", "precompute_ref_log_probs", "run_name",
-  "report_to", "save_total_limit", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha", "ref_model_sync_steps",
-  "disable_dropout", "output_dir",
+  "beta",
+  "loss_type",
+  "loss_weights",
+  "label_smoothing",
+  "f_divergence_type",
+  "f_alpha_divergence_coef",
+  "ld_alpha",
+  "use_weighting",
+  "discopop_tau",
+  "learning_rate",
+  "lr_scheduler_type",
+  "warmup_steps",
+  "per_device_train_batch_size",
+  "per_device_eval_batch_size",
+  "gradient_accumulation_steps",
+  "num_train_epochs",
+  "max_steps",
+  "max_length",
+  "weight_decay",
+  "adam_beta1",
+  "adam_beta2",
+  "adam_epsilon",
+  "max_grad_norm",
+  "seed",
+  "data_seed",
+  "logging_steps",
+  "eval_strategy",
+  "eval_steps",
+  "eval_on_start",
+  "gradient_checkpointing",
+  "precompute_ref_log_probs",
+  "run_name",
+  "report_to",
+  "save_total_limit",
+  "truncation_mode",
+  "sync_ref_model",
+  "ref_model_mixup_alpha",
+  "ref_model_sync_steps",
+  "disable_dropout",
+  "output_dir",
   // ModelConfig (TrlParser's model arguments): LoRA
-  "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora",
+  "use_peft",
+  "lora_r",
+  "lora_alpha",
+  "lora_dropout",
+  "lora_target_modules",
+  "use_rslora",
 ]);
 
 /**
@@ -100,7 +138,11 @@ export function toYaml(value: Record<string, unknown>, indent = ""): string {
     return JSON.stringify(v ?? null); // strings, booleans, null
   };
   return Object.entries(value)
-    .map(([k, v]) => (v !== null && typeof v === "object" && !Array.isArray(v) ? `${indent}${k}:\n${toYaml(v as Record<string, unknown>, indent + "  ")}` : `${indent}${k}: ${scalar(v)}\n`))
+    .map(([k, v]) =>
+      v !== null && typeof v === "object" && !Array.isArray(v)
+        ? `${indent}${k}:\n${toYaml(v as Record<string, unknown>, indent + "  ")}`
+        : `${indent}${k}: ${scalar(v)}\n`,
+    )
     .join("");
 }
 
@@ -109,7 +151,15 @@ function snake(name: string): string {
 }
 
 /** Files of an HF model folder that carry the tokenizer. */
-const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "chat_template.jinja", "added_tokens.json"];
+const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "vocab.json",
+  "merges.txt",
+  "chat_template.jinja",
+  "added_tokens.json",
+];
 
 /** Is `policy` a Hub repo id rather than a local folder? */
 function isHubId(policy: string): boolean {
@@ -117,7 +167,11 @@ function isHubId(policy: string): boolean {
 }
 
 /** The TrlParser keys (DPOConfig + ScriptArguments + ModelConfig) of a job, and notes about what could not carry. */
-export function trlConfigOf(job: Pick<TrlExportJob, "config" | "evalRows">, modelPath: string, notes: string[]): { keys: Record<string, unknown>; comments: string[] } {
+export function trlConfigOf(
+  job: Pick<TrlExportJob, "config" | "evalRows">,
+  modelPath: string,
+  notes: string[],
+): { keys: Record<string, unknown>; comments: string[] } {
   const cfg = job.config as unknown as Record<string, unknown>;
   const keys: Record<string, unknown> = { model_name_or_path: modelPath, dataset_name: "./data", dataset_train_split: "train" };
   if (job.evalRows?.length) keys.dataset_test_split = "test";
@@ -125,7 +179,8 @@ export function trlConfigOf(job: Pick<TrlExportJob, "config" | "evalRows">, mode
   for (const [knob, value] of Object.entries(cfg)) {
     const mapped = knob in TRL_KEY ? TRL_KEY[knob] : snake(knob);
     if (mapped === null) {
-      if (!["warmupRatio", "saveSteps", "padToMultipleOf", "maxPromptLength", "maxCompletionLength"].includes(knob)) comments.push(`${knob}: ${JSON.stringify(value)} (dpo-ts only; no effect on the numbers)`);
+      if (!["warmupRatio", "saveSteps", "padToMultipleOf", "maxPromptLength", "maxCompletionLength"].includes(knob))
+        comments.push(`${knob}: ${JSON.stringify(value)} (dpo-ts only; no effect on the numbers)`);
       continue;
     }
     if (!TRL_KNOWN.has(mapped)) throw new Error(`DPOConfig.${knob} = ${JSON.stringify(value)} has no TRL 1.13 twin; export-trl cannot carry it`);
@@ -156,9 +211,13 @@ export function trlConfigOf(job: Pick<TrlExportJob, "config" | "evalRows">, mode
     for (const k of lora) delete keys[k];
   } else {
     const targets = String(keys.lora_target_modules ?? "");
-    if (targets === "") delete keys.lora_target_modules; // PEFT's default for the architecture, as in dpo-ts
+    if (targets === "")
+      delete keys.lora_target_modules; // PEFT's default for the architecture, as in dpo-ts
     else keys.lora_target_modules = targets === "all-linear" ? targets : targets.split(",").map((t) => t.trim());
-    if (job.config.loraDropout > 0) notes.push(`loraDropout ${job.config.loraDropout}: TRL's disable_dropout (true here, as dpo-ts disables the model's dropout) also zeroes peft's LoRA dropout, so TRL trains without it; set disable_dropout: false in dpo_config.yaml to keep it (and the model's own dropout)`);
+    if (job.config.loraDropout > 0)
+      notes.push(
+        `loraDropout ${job.config.loraDropout}: TRL's disable_dropout (true here, as dpo-ts disables the model's dropout) also zeroes peft's LoRA dropout, so TRL trains without it; set disable_dropout: false in dpo_config.yaml to keep it (and the model's own dropout)`,
+      );
   }
   if (cfg.resumeFromCheckpoint) notes.push("resumeFromCheckpoint is not exported: the TRL job starts from the model at the start of the dpo-ts job");
   return { keys, comments };
@@ -177,7 +236,9 @@ export function checkPromptLengths(rows: readonly PreferenceRow[], config: DPOCo
       if (limit === null) continue;
       const n = countTokens(row[field]) + (field === "prompt" ? 0 : 1); // + the EOS both append to completions
       if (n > limit) {
-        throw new Error(`${file}: row ${i + 1}: ${field} has ${n} tokens > ${knob} ${limit}; dpo-ts truncates it but TRL 1.13 has no ${knob === "maxPromptLength" ? "max_prompt_length" : "max_completion_length"}, so the exported job would train differently (raise or unset ${knob})`);
+        throw new Error(
+          `${file}: row ${i + 1}: ${field} has ${n} tokens > ${knob} ${limit}; dpo-ts truncates it but TRL 1.13 has no ${knob === "maxPromptLength" ? "max_prompt_length" : "max_completion_length"}, so the exported job would train differently (raise or unset ${knob})`,
+        );
       }
     }
   });
@@ -202,19 +263,32 @@ export function accelerateConfig(kind: "deepspeed_zero3" | "fsdp", numProcesses:
     tpu_use_sudo: false,
     use_cpu: false,
   };
-  const specific = kind === "deepspeed_zero3"
-    ? {
-        distributed_type: "DEEPSPEED",
-        deepspeed_config: { deepspeed_multinode_launcher: "standard", offload_optimizer_device: "none", offload_param_device: "none", zero3_init_flag: true, zero3_save_16bit_model: true, zero_stage: 3 },
-      }
-    : {
-        distributed_type: "FSDP",
-        enable_cpu_affinity: false,
-        fsdp_config: {
-          fsdp_activation_checkpointing: false, fsdp_auto_wrap_policy: "TRANSFORMER_BASED_WRAP", fsdp_cpu_ram_efficient_loading: true,
-          fsdp_offload_params: false, fsdp_reshard_after_forward: true, fsdp_state_dict_type: "FULL_STATE_DICT", fsdp_version: 2,
-        },
-      };
+  const specific =
+    kind === "deepspeed_zero3"
+      ? {
+          distributed_type: "DEEPSPEED",
+          deepspeed_config: {
+            deepspeed_multinode_launcher: "standard",
+            offload_optimizer_device: "none",
+            offload_param_device: "none",
+            zero3_init_flag: true,
+            zero3_save_16bit_model: true,
+            zero_stage: 3,
+          },
+        }
+      : {
+          distributed_type: "FSDP",
+          enable_cpu_affinity: false,
+          fsdp_config: {
+            fsdp_activation_checkpointing: false,
+            fsdp_auto_wrap_policy: "TRANSFORMER_BASED_WRAP",
+            fsdp_cpu_ram_efficient_loading: true,
+            fsdp_offload_params: false,
+            fsdp_reshard_after_forward: true,
+            fsdp_state_dict_type: "FULL_STATE_DICT",
+            fsdp_version: 2,
+          },
+        };
   const sorted = Object.fromEntries(Object.entries({ ...common, ...specific }).sort(([a], [b]) => a.localeCompare(b)));
   return `# accelerate launch config (${kind === "fsdp" ? "FSDP 2, accelerate >= 1.7" : "DeepSpeed ZeRO-3"}), written by dpo-ts export-trl\n` + toYaml(sorted);
 }
@@ -248,7 +322,8 @@ export function exportTrl(job: TrlExportJob): TrlExportResult {
   if (isHubId(job.policy)) {
     modelPath = job.policy;
   } else {
-    if (!fs.existsSync(path.join(job.policy, "config.json"))) throw new Error(`${job.policy}: not a Hugging Face model folder (no config.json) nor a Hub repo id`);
+    if (!fs.existsSync(path.join(job.policy, "config.json")))
+      throw new Error(`${job.policy}: not a Hugging Face model folder (no config.json) nor a Hub repo id`);
     if (job.copyModel === false) modelPath = path.resolve(job.policy);
     else {
       files.push(...copyFolder(job.policy, path.join(out, "model")).map((f) => path.join("model", f)));
@@ -256,14 +331,19 @@ export function exportTrl(job: TrlExportJob): TrlExportResult {
     }
   }
   if (job.tokenizer && path.resolve(job.tokenizer) !== path.resolve(job.policy)) {
-    if (modelPath !== "./model") throw new Error(`the job's tokenizer (${job.tokenizer}) is not the model's: export it with the model copied (TRL reads the tokenizer from model_name_or_path)`);
+    if (modelPath !== "./model")
+      throw new Error(
+        `the job's tokenizer (${job.tokenizer}) is not the model's: export it with the model copied (TRL reads the tokenizer from model_name_or_path)`,
+      );
     files.push(...copyFolder(job.tokenizer, path.join(out, "model"), (n) => TOKENIZER_FILES.includes(n)).map((f) => path.join("model", f)));
     notes.push(`tokenizer files from ${job.tokenizer} copied into model/ (TRL reads the tokenizer from the model folder)`);
   }
   if (job.adapter) {
     if (!fs.existsSync(path.join(job.adapter, "adapter_config.json"))) throw new Error(`${job.adapter}: not a PEFT adapter folder (no adapter_config.json)`);
     files.push(...copyFolder(job.adapter, path.join(out, "adapter")).map((f) => path.join("adapter", f)));
-    notes.push("adapter/ holds the PEFT adapter the job starts from; TRL's dpo script creates fresh adapters from lora_* (use_peft), so to continue from this one load it with peft's PeftModel.from_pretrained(model, 'adapter', is_trainable=True) in your own script");
+    notes.push(
+      "adapter/ holds the PEFT adapter the job starts from; TRL's dpo script creates fresh adapters from lora_* (use_peft), so to continue from this one load it with peft's PeftModel.from_pretrained(model, 'adapter', is_trainable=True) in your own script",
+    );
   }
 
   // The data, as dpo-ts trained on it.
@@ -300,7 +380,9 @@ export function exportTrl(job: TrlExportJob): TrlExportResult {
       batchOverride = ` --per_device_train_batch_size ${bs / numProcesses}`;
       notes.push(`launch.sh: ${numProcesses} processes × per_device_train_batch_size ${bs / numProcesses} = the job's batch of ${bs} pairs per micro-batch`);
     } else {
-      notes.push(`launch.sh: perDeviceTrainBatchSize ${bs} does not split over ${numProcesses} processes; each GPU takes ${bs} pairs, so the global batch is ${bs * numProcesses} (lower the learning rate or gradient_accumulation_steps to match)`);
+      notes.push(
+        `launch.sh: perDeviceTrainBatchSize ${bs} does not split over ${numProcesses} processes; each GPU takes ${bs} pairs, so the global batch is ${bs * numProcesses} (lower the learning rate or gradient_accumulation_steps to match)`,
+      );
     }
   }
   const launch = [

@@ -36,7 +36,13 @@ export interface HeadTokenStats {
  * With more than one chunk the backward pass recomputes each chunk's logits instead of keeping them all.
  * hidden: [N, D], head: [V, D] (the LM head / tied embedding), labels: int32 [N] → [N]
  */
-export function headLogProbs(hidden: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / head.shape[0])), stats?: HeadTokenStats): tf.Tensor1D {
+export function headLogProbs(
+  hidden: tf.Tensor2D,
+  head: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / head.shape[0])),
+  stats?: HeadTokenStats,
+): tf.Tensor1D {
   const [N, D] = hidden.shape;
   const V = head.shape[0];
   const ranges = chunks(N, chunkRows);

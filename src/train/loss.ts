@@ -128,25 +128,36 @@ export function checkLossOptions(opts: DPOLossOptions, source = "DPOConfig"): vo
   }
   if (opts.lossWeights != null) {
     if (opts.lossWeights.length !== types.length) {
-      throw new Error(`${source}: "lossWeights" must have the same length as "lossType" when combining multiple losses. Got ${opts.lossWeights.length} weights for ${types.length} loss types.`);
+      throw new Error(
+        `${source}: "lossWeights" must have the same length as "lossType" when combining multiple losses. Got ${opts.lossWeights.length} weights for ${types.length} loss types.`,
+      );
     }
     opts.lossWeights.forEach((w, i) => {
       if (typeof w !== "number" || !Number.isFinite(w)) throw new Error(`${source}: "lossWeights"[${i}] must be a finite number, got ${JSON.stringify(w)}`);
     });
   }
   const f = opts.fDivergenceType ?? "reverse_kl";
-  if (!(F_DIVERGENCE_TYPES as readonly string[]).includes(f)) throw new Error(`${source}: option "fDivergenceType" must be one of ${F_DIVERGENCE_TYPES.join(", ")}, got "${f}"`);
+  if (!(F_DIVERGENCE_TYPES as readonly string[]).includes(f))
+    throw new Error(`${source}: option "fDivergenceType" must be one of ${F_DIVERGENCE_TYPES.join(", ")}, got "${f}"`);
   if (f !== "reverse_kl" && !types.every((t) => F_DIVERGENCE_LOSS_TYPES.includes(t))) {
-    throw new Error(`${source}: fDivergenceType "${f}" is only supported for the loss types ${[...F_DIVERGENCE_LOSS_TYPES].sort().join(", ")}; got lossType ${JSON.stringify(types)}. The other losses have no valid f-divergence generalization: use fDivergenceType "reverse_kl" with them.`);
+    throw new Error(
+      `${source}: fDivergenceType "${f}" is only supported for the loss types ${[...F_DIVERGENCE_LOSS_TYPES].sort().join(", ")}; got lossType ${JSON.stringify(types)}. The other losses have no valid f-divergence generalization: use fDivergenceType "reverse_kl" with them.`,
+    );
   }
   if (opts.useWeighting && types.some((t) => t === "aot" || t === "aot_unpaired")) {
-    throw new Error(`${source}: useWeighting (WPO) is not implemented for "aot" or "aot_unpaired": those losses sort the pairs of a batch, which would misalign the per-pair weights (TRL refuses it too).`);
+    throw new Error(
+      `${source}: useWeighting (WPO) is not implemented for "aot" or "aot_unpaired": those losses sort the pairs of a batch, which would misalign the per-pair weights (TRL refuses it too).`,
+    );
   }
   const eps = opts.labelSmoothing;
-  if (types.includes("robust") && !(eps >= 0 && eps < 0.5)) throw new Error(`${source}: "labelSmoothing" must lie in [0, 0.5) for the "robust" loss, got ${eps}`);
-  if (types.includes("exo_pair") && eps === 0) throw new Error(`${source}: "labelSmoothing" must be greater than 0 with the "exo_pair" loss (the EXO paper recommends 1e-3)`);
-  if (types.includes("exo_pair") && !(eps > 0 && eps < 1)) throw new Error(`${source}: "labelSmoothing" must lie in (0, 1) for the "exo_pair" loss, got ${eps}`);
-  if (opts.discopopTau !== undefined && types.includes("discopop") && !(opts.discopopTau > 0)) throw new Error(`${source}: "discopopTau" must be > 0, got ${opts.discopopTau}`);
+  if (types.includes("robust") && !(eps >= 0 && eps < 0.5))
+    throw new Error(`${source}: "labelSmoothing" must lie in [0, 0.5) for the "robust" loss, got ${eps}`);
+  if (types.includes("exo_pair") && eps === 0)
+    throw new Error(`${source}: "labelSmoothing" must be greater than 0 with the "exo_pair" loss (the EXO paper recommends 1e-3)`);
+  if (types.includes("exo_pair") && !(eps > 0 && eps < 1))
+    throw new Error(`${source}: "labelSmoothing" must lie in (0, 1) for the "exo_pair" loss, got ${eps}`);
+  if (opts.discopopTau !== undefined && types.includes("discopop") && !(opts.discopopTau > 0))
+    throw new Error(`${source}: "discopopTau" must be > 0, got ${opts.discopopTau}`);
 }
 
 /**
@@ -170,7 +181,10 @@ function fScore(logRatios: tf.Tensor, f: FDivergenceType, alpha: number): tf.Ten
       // f′(t) = (t^(α−1) − 1)/(α−1); α → 1 is reverse KL. The exponent is clamped at 80 as TRL does for float32.
       if (Math.abs(alpha - 1) < 1e-6) return logRatios;
       const t = tf.minimum(logRatios.mul(alpha - 1), 80);
-      return tf.exp(t).sub(1).mul(1 / (alpha - 1));
+      return tf
+        .exp(t)
+        .sub(1)
+        .mul(1 / (alpha - 1));
     }
   }
 }
@@ -236,7 +250,9 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
           perPair = tf.relu(tf.scalar(1).sub(delta.mul(beta)));
           break;
         case "ipo":
-          perPair = lengthNormalisedDelta(lossType).sub(1 / (2 * beta)).square();
+          perPair = lengthNormalisedDelta(lossType)
+            .sub(1 / (2 * beta))
+            .square();
           break;
         case "exo_pair": {
           const z = delta.mul(beta);
@@ -248,17 +264,26 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
         case "nca_pair": {
           const rChosen = chosenLogRatios.mul(beta);
           const rRejected = rejectedLogRatios.mul(beta);
-          perPair = tf.neg(logSigmoid(rChosen)).sub(logSigmoid(tf.neg(rChosen)).mul(0.5)).sub(logSigmoid(tf.neg(rRejected)).mul(0.5));
+          perPair = tf
+            .neg(logSigmoid(rChosen))
+            .sub(logSigmoid(tf.neg(rChosen)).mul(0.5))
+            .sub(logSigmoid(tf.neg(rRejected)).mul(0.5));
           break;
         }
         case "robust":
-          perPair = logSigmoid(delta.mul(beta)).mul(-(1 - eps)).add(logSigmoid(delta.mul(-beta)).mul(eps)).div(1 - 2 * eps);
+          perPair = logSigmoid(delta.mul(beta))
+            .mul(-(1 - eps))
+            .add(logSigmoid(delta.mul(-beta)).mul(eps))
+            .div(1 - 2 * eps);
           break;
         case "bco_pair":
           perPair = tf.neg(logSigmoid(chosenLogRatios.mul(beta))).sub(logSigmoid(rejectedLogRatios.mul(-beta)));
           break;
         case "sppo_hard":
-          perPair = chosenLogRatios.sub(0.5 / beta).square().add(rejectedLogRatios.add(0.5 / beta).square());
+          perPair = chosenLogRatios
+            .sub(0.5 / beta)
+            .square()
+            .add(rejectedLogRatios.add(0.5 / beta).square());
           break;
         case "aot": {
           const policyLogRatios = inputs.policyChosenLogps.sub(inputs.policyRejectedLogps) as tf.Tensor1D; // [B]
@@ -270,7 +295,10 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
           perPair = smoothedSigmoidLoss(sortAscending(chosenLogRatios as tf.Tensor1D).sub(sortAscending(rejectedLogRatios as tf.Tensor1D)), beta, eps);
           break;
         case "apo_zero":
-          perPair = tf.scalar(1).sub(tf.sigmoid(chosenLogRatios.mul(beta))).add(tf.sigmoid(rejectedLogRatios.mul(beta)));
+          perPair = tf
+            .scalar(1)
+            .sub(tf.sigmoid(chosenLogRatios.mul(beta)))
+            .add(tf.sigmoid(rejectedLogRatios.mul(beta)));
           break;
         case "apo_down":
           perPair = tf.sigmoid(chosenLogRatios.mul(beta)).add(tf.scalar(1).sub(tf.sigmoid(chosenLogRatios.sub(rejectedLogRatios).mul(beta))));
@@ -278,7 +306,10 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
         case "discopop": {
           const logits = delta.mul(beta);
           const modulation = tf.sigmoid(logits.div(tau));
-          perPair = tf.neg(logSigmoid(logits)).mul(tf.scalar(1).sub(modulation)).add(tf.exp(tf.neg(logits)).mul(modulation));
+          perPair = tf
+            .neg(logSigmoid(logits))
+            .mul(tf.scalar(1).sub(modulation))
+            .add(tf.exp(tf.neg(logits)).mul(modulation));
           break;
         }
         case "sft":
@@ -289,7 +320,9 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
           break;
       }
       if (opts.useWeighting) {
-        perPair = perPair.mul(need(inputs.chosenWeights, "WPO weights (chosenWeights)", "useWeighting")).mul(need(inputs.rejectedWeights, "WPO weights (rejectedWeights)", "useWeighting"));
+        perPair = perPair
+          .mul(need(inputs.chosenWeights, "WPO weights (chosenWeights)", "useWeighting"))
+          .mul(need(inputs.rejectedWeights, "WPO weights (rejectedWeights)", "useWeighting"));
       }
       const weighted = weights[k] === 1 ? perPair : perPair.mul(weights[k]);
       total = total ? total.add(weighted) : weighted;
@@ -306,11 +339,14 @@ export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossO
  * ρ_l = −m/(2β), for the losses that see ρ_w and ρ_l separately; completions have length 1 (ipo, sigmoid_norm);
  * "sft" is left out (it does not depend on the margin).
  */
-export function lossCurves(margins: number[], opts: { beta?: number; labelSmoothing?: number; discopopTau?: number; lossTypes?: readonly LossType[] } = {}): { name: LossType; margin: number[]; loss: number[] }[] {
+export function lossCurves(
+  margins: number[],
+  opts: { beta?: number; labelSmoothing?: number; discopopTau?: number; lossTypes?: readonly LossType[] } = {},
+): { name: LossType; margin: number[]; loss: number[] }[] {
   const beta = opts.beta ?? 0.1;
   const types = opts.lossTypes ?? LOSS_TYPES.filter((t) => t !== "sft");
   return types.map((lossType) => {
-    const eps = lossType === "exo_pair" && !opts.labelSmoothing ? 1e-3 : opts.labelSmoothing ?? 0;
+    const eps = lossType === "exo_pair" && !opts.labelSmoothing ? 1e-3 : (opts.labelSmoothing ?? 0);
     // Each margin is its own batch of one pair (aot sorts within a batch; a batch of one keeps its pair intact).
     const loss = margins.map((m) =>
       tf.tidy(() => {

@@ -62,7 +62,8 @@ export class AdamW {
   /** The moment estimates of each parameter, created (zeros) on first use. */
   moments(params: Map<string, tf.Variable>): Map<string, { m: tf.Variable; v: tf.Variable }> {
     params.forEach((param, name) => {
-      if (param.trainable && !this.state.has(name)) this.state.set(name, { m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false) });
+      if (param.trainable && !this.state.has(name))
+        this.state.set(name, { m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false) });
     });
     return this.state;
   }

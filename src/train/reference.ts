@@ -57,7 +57,17 @@ export async function computeReferenceLogps(reference: CausalLM, pairs: readonly
 /** The cache key (sha256, hex) of reference log-probs of these pairs under this reference (see the file comment). */
 export async function referenceCacheKey(reference: CausalLM, pairs: readonly TokenIdsPair[], opts: ReferenceLogpsOptions): Promise<string> {
   const hash = crypto.createHash("sha256");
-  hash.update(JSON.stringify({ format: MAGIC, backend: tf.getBackend(), padTokenId: opts.padTokenId, batchSize: opts.batchSize, padToMultipleOf: opts.padToMultipleOf ?? 0, ldAlpha: opts.ldAlpha ?? null, config: configToJson(reference.config) }));
+  hash.update(
+    JSON.stringify({
+      format: MAGIC,
+      backend: tf.getBackend(),
+      padTokenId: opts.padTokenId,
+      batchSize: opts.batchSize,
+      padToMultipleOf: opts.padToMultipleOf ?? 0,
+      ldAlpha: opts.ldAlpha ?? null,
+      config: configToJson(reference.config),
+    }),
+  );
   for (const p of pairs) {
     hash.update(Int32Array.from([p.promptIds.length, p.chosenIds.length, p.rejectedIds.length]));
     hash.update(Int32Array.from(p.promptIds));

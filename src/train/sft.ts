@@ -73,13 +73,21 @@ export async function trainSFT(
     if (order.length < cfg.perDeviceTrainBatchSize) {
       order = order.concat(rng.shuffle(sequences.map((_, i) => i)));
     }
-    const batch = collateSequences(order.splice(0, cfg.perDeviceTrainBatchSize).map((i) => sequences[i]), tokenizer.padTokenId);
+    const batch = collateSequences(
+      order.splice(0, cfg.perDeviceTrainBatchSize).map((i) => sequences[i]),
+      tokenizer.padTokenId,
+    );
     const { value, grads } = tf.variableGrads(() => {
       const { logps, tokenCounts } = completionLogps(model, batch);
       return logps.sum().neg().div(tokenCounts.sum()) as tf.Scalar;
     }, variables);
     disposeBatch(batch);
-    const learningRate = learningRateAt(step, { learningRate: cfg.learningRate, type: cfg.lrSchedulerType, warmupSteps: cfg.warmupSteps, totalSteps: cfg.maxSteps });
+    const learningRate = learningRateAt(step, {
+      learningRate: cfg.learningRate,
+      type: cfg.lrSchedulerType,
+      warmupSteps: cfg.warmupSteps,
+      totalSteps: cfg.maxSteps,
+    });
     const scalars = optimizer.nextScalars(learningRate);
     const norm = optimizerStep(optimizer, model.params, gradientsByName(model.params, grads), { maxGradNorm: cfg.maxGradNorm, scalars });
     tf.dispose(Object.values(scalars));

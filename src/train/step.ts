@@ -42,7 +42,12 @@ export function dpoBatchLoss(policy: CausalLM, batch: PairBatch, referenceLogps:
       chosenLengths: chosen(logps.tokenCounts),
       rejectedLengths: rejected(logps.tokenCounts),
       // TRL's sft term: cross-entropy averaged over all chosen completion tokens of the batch (never ld-weighted).
-      chosenNll: lossTypeList(opts.lossType).includes("sft") ? (chosen(logps.rawLogps).sum().neg().div(tf.maximum(chosen(logps.tokenCounts).sum(), 1)) as tf.Scalar) : undefined,
+      chosenNll: lossTypeList(opts.lossType).includes("sft")
+        ? (chosen(logps.rawLogps)
+            .sum()
+            .neg()
+            .div(tf.maximum(chosen(logps.tokenCounts).sum(), 1)) as tf.Scalar)
+        : undefined,
       chosenWeights: logps.wpoWeights && chosen(logps.wpoWeights),
       rejectedWeights: logps.wpoWeights && rejected(logps.wpoWeights),
     },

@@ -30,7 +30,16 @@ import { learningRateAt } from "./scheduler";
 import { dpoUpdate, NonFiniteError } from "./update";
 import { evaluate, EvaluationReference } from "./evaluate";
 import { cachedReferenceLogps, defaultRefLogpsCacheDir, referenceLogpsOf, syncReference } from "./reference";
-import { listCheckpoints, loadCheckpoint, removeInterruptedSaves, resolveCheckpoint, rotateCheckpoints, saveCheckpoint, TrainerStateJson, writeFolderAtomically } from "./checkpoint";
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  removeInterruptedSaves,
+  resolveCheckpoint,
+  rotateCheckpoints,
+  saveCheckpoint,
+  TrainerStateJson,
+  writeFolderAtomically,
+} from "./checkpoint";
 import type { LogEntry, TrainerCallback, TrainerContext, TrainerState } from "./callbacks/callback";
 import { JsonlWriter } from "./callbacks/jsonl";
 import { TensorBoardWriter } from "./callbacks/tensorboard";
@@ -77,7 +86,8 @@ export interface DataReport {
 
 /** What marks a folder as holding a run (its results), and every file a run writes (deleted by overwriteOutputDir). */
 const RUN_RESULTS = /^(metrics\.jsonl|final|checkpoint-\d+|trainer_state\.json|train_results\.json|events\.out\.tfevents\..*)$/;
-const RUN_FILES = /^(metrics\.jsonl|config\.json|final|checkpoint-\d+|trainer_state\.json|train_results\.json|samples\.json|report\.html|job\.json|events\.out\.tfevents\..*)$/;
+const RUN_FILES =
+  /^(metrics\.jsonl|config\.json|final|checkpoint-\d+|trainer_state\.json|train_results\.json|samples\.json|report\.html|job\.json|events\.out\.tfevents\..*)$/;
 
 export class DPOTrainer {
   readonly config: DPOConfig;
@@ -115,21 +125,44 @@ export class DPOTrainer {
     this.ownsRef = !opts.refModel;
     const pretrainedAdapter = opts.model.lora !== null;
     if (this.config.usePeft && !opts.model.lora) opts.model.addAdapters(loraConfigOf(this.config), this.config.seed);
-    this.refModel = opts.refModel ?? (!opts.model.lora ? opts.model.clone({ trainable: false }) : pretrainedAdapter ? opts.model.withFrozenAdapterCopy() : opts.model.withAdaptersDisabled());
+    this.refModel =
+      opts.refModel ??
+      (!opts.model.lora ? opts.model.clone({ trainable: false }) : pretrainedAdapter ? opts.model.withFrozenAdapterCopy() : opts.model.withAdaptersDisabled());
     // TR-DPO moves the reference toward the policy; a LoRA reference shares the policy's base weights, so it cannot
     // move on its own (TRL 1.13 refuses sync_ref_model with a PEFT model and no ref_model as well).
-    if (this.config.syncRefModel && !opts.refModel && opts.model.lora) throw new Error(`DPOConfig: "syncRefModel" (TR-DPO) needs a refModel of its own when the policy has LoRA adapters: the default reference shares the policy's weights`);
+    if (this.config.syncRefModel && !opts.refModel && opts.model.lora)
+      throw new Error(
+        `DPOConfig: "syncRefModel" (TR-DPO) needs a refModel of its own when the policy has LoRA adapters: the default reference shares the policy's weights`,
+      );
     if (this.refModel.config.vocabSize !== this.model.config.vocabSize) {
       throw new Error(`reference vocabulary (${this.refModel.config.vocabSize}) differs from the policy's (${this.model.config.vocabSize})`);
     }
     const train = this.tokenize(opts.trainDataset, opts.datasetName ?? "train dataset");
-    if (train.pairs.length === 0) throw new Error(`${opts.datasetName ?? "train dataset"}: no trainable rows (all ${opts.trainDataset.length} dropped, maxLength ${this.config.maxLength})`);
+    if (train.pairs.length === 0)
+      throw new Error(
+        `${opts.datasetName ?? "train dataset"}: no trainable rows (all ${opts.trainDataset.length} dropped, maxLength ${this.config.maxLength})`,
+      );
     const evaluation = this.tokenize(opts.evalDataset ?? [], "eval dataset");
     this.trainPairs = train.pairs;
     this.evalPairs = evaluation.pairs;
     this.dataReport = { train: train.report, eval: evaluation.report };
-    this.optimizer = new AdamW({ beta1: this.config.adamBeta1, beta2: this.config.adamBeta2, epsilon: this.config.adamEpsilon, weightDecay: this.config.weightDecay });
-    this.state = { step: 0, totalSteps: this.totalSteps(), epoch: 0, tokensSeen: 0, pairsSeen: 0, elapsedSeconds: 0, lastLog: null, logHistory: [], resumedFromStep: 0 };
+    this.optimizer = new AdamW({
+      beta1: this.config.adamBeta1,
+      beta2: this.config.adamBeta2,
+      epsilon: this.config.adamEpsilon,
+      weightDecay: this.config.weightDecay,
+    });
+    this.state = {
+      step: 0,
+      totalSteps: this.totalSteps(),
+      epoch: 0,
+      tokensSeen: 0,
+      pairsSeen: 0,
+      elapsedSeconds: 0,
+      lastLog: null,
+      logHistory: [],
+      resumedFromStep: 0,
+    };
     const writers: TrainerCallback[] = this.config.reportTo.map((target) => (target === "jsonl" ? new JsonlWriter() : new TensorBoardWriter()));
     if (this.config.numSampleGenerations > 0 || this.config.writeReport) writers.push(new SamplesAndReport());
     // A progress display by default, as transformers' Trainer shows tqdm; disableTqdm or the caller's own turns it off.
@@ -146,20 +179,40 @@ export class DPOTrainer {
     const where = (i: number) => rowLocation(rows[i], `${name}: row ${i + 1}`);
     // With maxLength above the model's context a row can still be longer than what the model reads: name them.
     const context = this.model.config.nPositions;
-    const tooLong = pairs.flatMap((p, k) => (p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length) > context ? [`${where(kept[k])} (${p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length)} tokens)`] : []));
-    if (tooLong.length) throw new Error(`${tooLong.length} row(s) longer than the model's context of ${context} positions at maxLength ${maxLength}: ${tooLong.slice(0, 10).join(", ")}${tooLong.length > 10 ? ", …" : ""}; lower maxLength (unset, it is the context)`);
+    const tooLong = pairs.flatMap((p, k) =>
+      p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length) > context
+        ? [`${where(kept[k])} (${p.promptIds.length + Math.max(p.chosenIds.length, p.rejectedIds.length)} tokens)`]
+        : [],
+    );
+    if (tooLong.length)
+      throw new Error(
+        `${tooLong.length} row(s) longer than the model's context of ${context} positions at maxLength ${maxLength}: ${tooLong.slice(0, 10).join(", ")}${tooLong.length > 10 ? ", …" : ""}; lower maxLength (unset, it is the context)`,
+      );
     const report: DataReport = { rows: rows.length, dropped: droppedRows.map((d) => where(d.index)), truncated };
     // nothing is dropped or cut without a word: each dropped row by its source line, truncation as counts
     const limits = `maxLength ${maxLength}, ${truncationMode}${maxPromptLength ? `, maxPromptLength ${maxPromptLength}` : ""}${maxCompletionLength ? `, maxCompletionLength ${maxCompletionLength}` : ""}`;
     const shown = droppedRows.slice(0, 10).map((d) => `  ${where(d.index)}: ${d.reason}`);
-    if (droppedRows.length) console.warn(`${name}: ${droppedRows.length} of ${rows.length} row(s) dropped (TRL drops them too):\n${shown.join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`);
-    if (truncated.rows) console.warn(`${name}: ${truncated.rows} of ${rows.length} row(s) truncated (${limits}): prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`);
+    if (droppedRows.length)
+      console.warn(
+        `${name}: ${droppedRows.length} of ${rows.length} row(s) dropped (TRL drops them too):\n${shown.join("\n")}${droppedRows.length > 10 ? `\n  … (${droppedRows.length - 10} more)` : ""}`,
+      );
+    if (truncated.rows)
+      console.warn(
+        `${name}: ${truncated.rows} of ${rows.length} row(s) truncated (${limits}): prompt ${truncated.prompt}, chosen ${truncated.chosen}, rejected ${truncated.rejected}`,
+      );
     return { pairs, report };
   }
 
   /** With compileStep: the graphs built so far (one per batch shape) and the seconds spent tracing and loading them. */
   compileStats(): { graphs: number; opsPerGraph: number[]; graphRuns: number; compileSeconds: number } | null {
-    return this.compiled ? { graphs: this.compiled.graphCount, opsPerGraph: this.compiled.opsPerGraph, graphRuns: this.compiled.graphRuns, compileSeconds: this.compiled.compileSeconds } : null;
+    return this.compiled
+      ? {
+          graphs: this.compiled.graphCount,
+          opsPerGraph: this.compiled.opsPerGraph,
+          graphRuns: this.compiled.graphRuns,
+          compileSeconds: this.compiled.compileSeconds,
+        }
+      : null;
   }
 
   /** Updates per epoch (micro-batches rounded up, then grouped by gradientAccumulationSteps). */
@@ -178,11 +231,23 @@ export class DPOTrainer {
 
   /** The learning rate of update `step` (0-based). */
   learningRate(step: number): number {
-    return learningRateAt(step, { learningRate: this.config.learningRate, type: this.config.lrSchedulerType, warmupSteps: this.warmupSteps(), totalSteps: this.totalSteps() });
+    return learningRateAt(step, {
+      learningRate: this.config.learningRate,
+      type: this.config.lrSchedulerType,
+      warmupSteps: this.warmupSteps(),
+      totalSteps: this.totalSteps(),
+    });
   }
 
   private context(): TrainerContext {
-    return { config: this.config, model: this.model, refModel: this.refModel, tokenizer: this.tokenizer, trainPairs: this.trainPairs, evalPairs: this.evalPairs };
+    return {
+      config: this.config,
+      model: this.model,
+      refModel: this.refModel,
+      tokenizer: this.tokenizer,
+      trainPairs: this.trainPairs,
+      evalPairs: this.evalPairs,
+    };
   }
 
   /** Trains for the configured steps (continuing a checkpoint with resumeFromCheckpoint), then saves OUT/final. */
@@ -193,7 +258,8 @@ export class DPOTrainer {
     if (resumeDir) this.restore(resumeDir);
     else this.startFresh();
     if (cfg.compileStep && !this.compiled) {
-      if (tf.getBackend() !== "tensorflow") throw new Error(`DPOConfig: option "compileStep" needs the native "tensorflow" backend; the active backend is "${tf.getBackend()}"`);
+      if (tf.getBackend() !== "tensorflow")
+        throw new Error(`DPOConfig: option "compileStep" needs the native "tensorflow" backend; the active backend is "${tf.getBackend()}"`);
       this.compiled = new CompiledUpdates();
     }
     const total = this.totalSteps();
@@ -211,7 +277,11 @@ export class DPOTrainer {
         this.microBatchesConsumed += group.length;
         // 2-4. Forward/backward with accumulation, clip, AdamW at the scheduled rate.
         const learningRate = this.learningRate(step);
-        const { metricSum, gradNorm, tokens, pairs } = await this.trainStep(group.map((g) => g.indices), learningRate, step + 1);
+        const { metricSum, gradNorm, tokens, pairs } = await this.trainStep(
+          group.map((g) => g.indices),
+          learningRate,
+          step + 1,
+        );
         lastNorm?.dispose();
         lastNorm = gradNorm;
         this.addToWindow(metricSum, group.length);
@@ -269,11 +339,24 @@ export class DPOTrainer {
     const resumeDir = resolveCheckpoint(cfg.outputDir, cfg.resumeFromCheckpoint);
     if (resumeDir) return resumeDir;
     const dirs = [...new Set([cfg.outputDir, cfg.loggingDir])];
-    const filesMatching = (pattern: RegExp) => dirs.flatMap((dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => pattern.test(f)).map((f) => path.join(dir, f)) : []));
+    const filesMatching = (pattern: RegExp) =>
+      dirs.flatMap((dir) =>
+        fs.existsSync(dir)
+          ? fs
+              .readdirSync(dir)
+              .filter((f) => pattern.test(f))
+              .map((f) => path.join(dir, f))
+          : [],
+      );
     const results = filesMatching(RUN_RESULTS);
     if (results.length && !cfg.overwriteOutputDir) {
-      const names = results.slice(0, 5).map((f) => path.basename(f)).join(", ");
-      throw new Error(`outputDir ${cfg.outputDir} already holds a run (${names}${results.length > 5 ? ", …" : ""}); choose another outputDir, continue it with resumeFromCheckpoint (--resume), or replace it with overwriteOutputDir (--overwrite-output-dir)`);
+      const names = results
+        .slice(0, 5)
+        .map((f) => path.basename(f))
+        .join(", ");
+      throw new Error(
+        `outputDir ${cfg.outputDir} already holds a run (${names}${results.length > 5 ? ", …" : ""}); choose another outputDir, continue it with resumeFromCheckpoint (--resume), or replace it with overwriteOutputDir (--overwrite-output-dir)`,
+      );
     }
     if (results.length) for (const f of filesMatching(RUN_FILES)) fs.rmSync(f, { recursive: true, force: true });
     return null;
@@ -292,9 +375,14 @@ export class DPOTrainer {
     const ckpt = loadCheckpoint(dir);
     const s = ckpt.trainerState;
     if (s.train_batch_size !== this.config.perDeviceTrainBatchSize || ckpt.rng.seed !== this.config.seed) {
-      throw new Error(`resumeFromCheckpoint: ${dir} was trained with perDeviceTrainBatchSize ${s.train_batch_size} and seed ${ckpt.rng.seed}; this run has ${this.config.perDeviceTrainBatchSize} and ${this.config.seed} (the data order would differ)`);
+      throw new Error(
+        `resumeFromCheckpoint: ${dir} was trained with perDeviceTrainBatchSize ${s.train_batch_size} and seed ${ckpt.rng.seed}; this run has ${this.config.perDeviceTrainBatchSize} and ${this.config.seed} (the data order would differ)`,
+      );
     }
-    if (s.max_steps !== this.totalSteps()) console.warn(`resumeFromCheckpoint: ${dir} was planned for ${s.max_steps} steps, this run for ${this.totalSteps()}: the learning-rate schedule differs from the original run`);
+    if (s.max_steps !== this.totalSteps())
+      console.warn(
+        `resumeFromCheckpoint: ${dir} was planned for ${s.max_steps} steps, this run for ${this.totalSteps()}: the learning-rate schedule differs from the original run`,
+      );
     const copyInto = (target: CausalLM, modelDir: string) => {
       const saved = loadModelFromDir(modelDir, { trainable: false });
       target.params.forEach((v, name) => {
@@ -340,7 +428,13 @@ export class DPOTrainer {
    * reference is released — disposed when the trainer made it, merely dropped when the caller passed it. */
   private async precomputeReference(): Promise<void> {
     if (!this.refModel) return; // already released (a second train() call)
-    const opts = { padTokenId: this.tokenizer.padTokenId, batchSize: this.config.perDeviceEvalBatchSize, padToMultipleOf: this.config.padToMultipleOf, ldAlpha: this.config.ldAlpha, cacheDir: this.config.refLogpsCacheDir || defaultRefLogpsCacheDir() };
+    const opts = {
+      padTokenId: this.tokenizer.padTokenId,
+      batchSize: this.config.perDeviceEvalBatchSize,
+      padToMultipleOf: this.config.padToMultipleOf,
+      ldAlpha: this.config.ldAlpha,
+      cacheDir: this.config.refLogpsCacheDir || defaultRefLogpsCacheDir(),
+    };
     const train = await cachedReferenceLogps(this.refModel, this.trainPairs, opts);
     this.refLogps = train.logps;
     this.refLogpsFromCache = train.fromCache;
@@ -350,20 +444,48 @@ export class DPOTrainer {
   }
 
   /** One update (steps 2-4 of the loop). `step` is 1-based, for messages. */
-  private async trainStep(microBatches: number[][], learningRate: number, step: number): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number }> {
+  private async trainStep(
+    microBatches: number[][],
+    learningRate: number,
+    step: number,
+  ): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar; tokens: number; pairs: number }> {
     const cfg = this.config;
-    const collateOptions = this.compiled ? compiledCollateOptions(this.trainPairs, microBatches, cfg.padToMultipleOf) : { padToMultipleOf: cfg.padToMultipleOf };
-    const batches = microBatches.map((indices) => collatePairs(indices.map((i) => this.trainPairs[i]), this.tokenizer.padTokenId, collateOptions));
+    const collateOptions = this.compiled
+      ? compiledCollateOptions(this.trainPairs, microBatches, cfg.padToMultipleOf)
+      : { padToMultipleOf: cfg.padToMultipleOf };
+    const batches = microBatches.map((indices) =>
+      collatePairs(
+        indices.map((i) => this.trainPairs[i]),
+        this.tokenizer.padTokenId,
+        collateOptions,
+      ),
+    );
     const scalars = this.optimizer.nextScalars(learningRate);
     const referenceLogps = (k: number, cached: tf.Tensor1D[] | null = null): tf.Tensor1D =>
-      cached?.[k] ?? (this.refLogps ? referenceLogpsOf(this.refLogps, microBatches[k]) : tf.tidy(() => completionLogps(this.refModel!, batches[k], { ldAlpha: cfg.ldAlpha }).logps));
+      cached?.[k] ??
+      (this.refLogps
+        ? referenceLogpsOf(this.refLogps, microBatches[k])
+        : tf.tidy(() => completionLogps(this.refModel!, batches[k], { ldAlpha: cfg.ldAlpha }).logps));
     try {
       let result: { metricSum: tf.Tensor1D; gradNorm: tf.Scalar };
       if (this.compiled) {
         const cached = this.refLogps ? microBatches.map((_, k) => referenceLogps(k)) : null;
         result = await compiledUpdate({
-          compiled: this.compiled, model: this.model, refModel: this.refModel, optimizer: this.optimizer, batches, cachedReference: cached, scalars,
-          eagerUpdate: () => dpoUpdate(this.model, this.optimizer, batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k, cached) })), cfg, scalars),
+          compiled: this.compiled,
+          model: this.model,
+          refModel: this.refModel,
+          optimizer: this.optimizer,
+          batches,
+          cachedReference: cached,
+          scalars,
+          eagerUpdate: () =>
+            dpoUpdate(
+              this.model,
+              this.optimizer,
+              batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k, cached) })),
+              cfg,
+              scalars,
+            ),
         });
         // The graph has already applied the update: check it before anything is saved.
         try {
@@ -373,7 +495,14 @@ export class DPOTrainer {
           throw e;
         }
       } else {
-        result = dpoUpdate(this.model, this.optimizer, batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k) })), cfg, scalars, (sums, norm) => checkFinite(step, sums, norm));
+        result = dpoUpdate(
+          this.model,
+          this.optimizer,
+          batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k) })),
+          cfg,
+          scalars,
+          (sums, norm) => checkFinite(step, sums, norm),
+        );
       }
       return { ...result, tokens: batches.reduce((n, b) => n + b.tokenCount, 0), pairs: batches.reduce((n, b) => n + b.numPairs, 0) };
     } finally {
@@ -483,10 +612,26 @@ export class DPOTrainer {
       optimizer: await this.optimizer.toHost(),
       optimizerStep: this.optimizer.stepCount,
       // transformers' LambdaLR state_dict fields.
-      scheduler: { last_epoch: step, _step_count: step + 1, base_lrs: [cfg.learningRate], _last_lr: [this.learningRate(step)], lr_scheduler_type: cfg.lrSchedulerType, warmup_steps: this.warmupSteps(), total_steps: this.totalSteps() },
+      scheduler: {
+        last_epoch: step,
+        _step_count: step + 1,
+        base_lrs: [cfg.learningRate],
+        _last_lr: [this.learningRate(step)],
+        lr_scheduler_type: cfg.lrSchedulerType,
+        warmup_steps: this.warmupSteps(),
+        total_steps: this.totalSteps(),
+      },
       rng: { seed: cfg.seed, micro_batches_consumed: this.microBatchesConsumed },
       trainerState: this.trainerStateJson(),
-      dpoTsState: { windowSums, windowCount: this.window.count, lossTotal: this.lossTotal, lossCount: this.lossCount, pairsSeen: this.state.pairsSeen, tokensSeen: this.state.tokensSeen, elapsedSeconds: this.state.elapsedSeconds },
+      dpoTsState: {
+        windowSums,
+        windowCount: this.window.count,
+        lossTotal: this.lossTotal,
+        lossCount: this.lossCount,
+        pairsSeen: this.state.pairsSeen,
+        tokensSeen: this.state.tokensSeen,
+        elapsedSeconds: this.state.elapsedSeconds,
+      },
       trainingArgs: cfg as unknown as Record<string, unknown>,
       writeReference: cfg.syncRefModel && this.refModel ? (d) => saveModel(this.refModel!, d) : undefined,
     });

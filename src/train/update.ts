@@ -68,7 +68,11 @@ export function dpoUpdate(
   }
   const sums = metricSum!;
   try {
-    const gradNorm = optimizerStep(optimizer, model.params, accumulated!, { maxGradNorm: config.maxGradNorm, scalars, guard: guard && ((norm) => guard(sums, norm)) });
+    const gradNorm = optimizerStep(optimizer, model.params, accumulated!, {
+      maxGradNorm: config.maxGradNorm,
+      scalars,
+      guard: guard && ((norm) => guard(sums, norm)),
+    });
     return { metricSum: sums, gradNorm };
   } catch (e) {
     sums.dispose();

@@ -155,7 +155,9 @@ export class HubServer {
     if (repo.token !== undefined) {
       if (!auth) return fail(401, repo.gated ? "GatedRepo" : "RepoNotFound", "Access to this repo is restricted: you must be authenticated");
       if (auth !== `Bearer ${repo.token}`) {
-        return repo.gated ? fail(403, "GatedRepo", "Access to this gated repo is restricted: your request to access it has not been granted") : fail(404, "RepoNotFound", "Repository not found");
+        return repo.gated
+          ? fail(403, "GatedRepo", "Access to this gated repo is restricted: your request to access it has not been granted")
+          : fail(404, "RepoNotFound", "Repository not found");
       }
     }
     // The revision is the longest prefix of `tail` naming a ref or commit (refs/convert/parquet spans 3 parts).
@@ -200,7 +202,13 @@ export class HubServer {
         const segs = rel.split("/");
         for (let i = 1; i < segs.length; i++) if (recursive || i === 1) dirs.add(prefix + segs.slice(0, i).join("/"));
         if (!recursive && segs.length > 1) continue;
-        entries.push({ type: "file", oid: f.gitOid, size: f.lfs ? 134 : f.content.length, path: p, ...(f.lfs ? { lfs: { oid: f.oid, size: f.content.length, pointerSize: 134 } } : {}) });
+        entries.push({
+          type: "file",
+          oid: f.gitOid,
+          size: f.lfs ? 134 : f.content.length,
+          path: p,
+          ...(f.lfs ? { lfs: { oid: f.oid, size: f.content.length, pointerSize: 134 } } : {}),
+        });
       }
       for (const d of [...dirs].sort()) entries.unshift({ type: "directory", oid: crypto.createHash("sha1").update(d).digest("hex"), size: 0, path: d });
       res.writeHead(200, { "Content-Type": "application/json" });
@@ -236,7 +244,12 @@ export class HubServer {
         return void res.end();
       }
       body = content.subarray(start, end + 1);
-      res.writeHead(206, { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(body.length), "Content-Range": `bytes ${start}-${end}/${content.length}` });
+      res.writeHead(206, {
+        ...headers,
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(body.length),
+        "Content-Range": `bytes ${start}-${end}/${content.length}`,
+      });
     } else {
       res.writeHead(200, { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(body.length) });
       if (req.method !== "HEAD" && this.cutNext.delete(oid)) {

@@ -9,7 +9,7 @@ import type { MetricLogEntry } from "../../src/metrics/plots";
 
 export function syntheticLog(steps = 60, seed = 1): MetricLogEntry[] {
   let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
   const log: MetricLogEntry[] = [];
   for (let step = 1; step <= steps; step++) {
     const p = step / steps;
@@ -73,7 +73,8 @@ export const SYNTHETIC_SAMPLES = [
   },
   {
     prompt: "Explain DPO in one sentence & mind <script>alert(1)</script> escaping.",
-    policy: "DPO fine-tunes a policy directly on preference pairs by raising the likelihood of chosen answers relative to rejected ones, anchored to a reference model.",
+    policy:
+      "DPO fine-tunes a policy directly on preference pairs by raising the likelihood of chosen answers relative to rejected ones, anchored to a reference model.",
     reference: "DPO is a method.",
   },
   {
@@ -92,7 +93,12 @@ export const SYNTHETIC_SAMPLES = [
 export function writeSyntheticRun(dir: string, opts: { samples?: boolean; steps?: number } = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(SYNTHETIC_CONFIG, null, 2));
-  fs.writeFileSync(path.join(dir, "metrics.jsonl"), syntheticLog(opts.steps ?? 60).map((e) => JSON.stringify(e)).join("\n") + "\n");
+  fs.writeFileSync(
+    path.join(dir, "metrics.jsonl"),
+    syntheticLog(opts.steps ?? 60)
+      .map((e) => JSON.stringify(e))
+      .join("\n") + "\n",
+  );
   if (opts.samples !== false) fs.writeFileSync(path.join(dir, "samples.json"), JSON.stringify(SYNTHETIC_SAMPLES, null, 2));
   return dir;
 }

@@ -128,7 +128,10 @@ export function progressHtml(s: ProgressSnapshot, title = "DPO training"): strin
     `<div style="font-variant-numeric:tabular-nums">${escapeHtml(value)}</div></div>`;
   const cells = [
     cell("step", `${s.step} / ${s.total}`),
-    cell(s.done ? "took" : "elapsed / ETA", s.done ? formatDuration(s.elapsedSeconds) : `${formatDuration(s.elapsedSeconds)} / ${formatDuration(s.etaSeconds)}`),
+    cell(
+      s.done ? "took" : "elapsed / ETA",
+      s.done ? formatDuration(s.elapsedSeconds) : `${formatDuration(s.elapsedSeconds)} / ${formatDuration(s.etaSeconds)}`,
+    ),
     cell("steps/s", fmtRate(s.stepsPerSecond)),
     cell("tokens/s", fmtRate(s.tokensPerSecond, 0)),
     cell("loss", fmtMetric(s.loss)),
@@ -178,8 +181,15 @@ export function liveTrainingFigure(log: readonly LogEntry[], opts: { title?: str
     layout: baseLayout(opts.title ?? "Training (live): loss and reward accuracy", "loss", {
       // Own ticks (0, 0.25, ... 1) and no grid: plotly would otherwise sync them to the loss axis' grid.
       yaxis2: {
-        title: { text: "reward accuracy" }, overlaying: "y", side: "right", range: [-0.02, 1.02], zeroline: false,
-        tickmode: "linear", tick0: 0, dtick: 0.25, showgrid: false,
+        title: { text: "reward accuracy" },
+        overlaying: "y",
+        side: "right",
+        range: [-0.02, 1.02],
+        zeroline: false,
+        tickmode: "linear",
+        tick0: 0,
+        dtick: 0.25,
+        showgrid: false,
       },
       margin: { l: 60, r: 60, t: 48, b: 96 },
     }),
