@@ -163,19 +163,22 @@ export async function resolveHubDataset(repoId: string, opts: HubDatasetOptions 
       return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null;
     };
 
+    // What both paths return: the chosen split's files inside the snapshot of `commit`.
+    const result = (s: HubSession, commit: string, chosen: ReturnType<typeof pick>): HubDatasetFiles => ({
+      repoId,
+      revision: s.revision,
+      commit,
+      config: chosen.config,
+      split,
+      splits: chosen.splits,
+      files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)),
+    });
+
     const fromCache = (s: HubSession, why: "offline-mode" | "offline", reason?: string): HubDatasetFiles => {
       const commit = cachedCommit(s, why, reason);
       const cached = s.cache.listSnapshot(commit);
       const chosen = pick(s, cached, readmeOf(s, commit));
-      return {
-        repoId,
-        revision: s.revision,
-        commit,
-        config: chosen.config,
-        split,
-        splits: chosen.splits,
-        files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)),
-      };
+      return result(s, commit, chosen);
     };
 
     const online = async (s: HubSession): Promise<HubDatasetFiles | "no-data"> => {
@@ -192,15 +195,7 @@ export async function resolveHubDataset(repoId: string, opts: HubDatasetOptions 
         listed.filter((f) => chosen.files.includes(f.path)),
       );
       s.cache.writeRef(s.revision, commit);
-      return {
-        repoId,
-        revision: s.revision,
-        commit,
-        config: chosen.config,
-        split,
-        splits: chosen.splits,
-        files: chosen.files.map((f) => path.join(s.cache.snapshotDir(commit), f)),
-      };
+      return result(s, commit, chosen);
     };
 
     const convert = openSession(repoId, "dataset", { ...opts, revision: "refs/convert/parquet" });
