@@ -16,6 +16,7 @@ import { computeReferenceLogps } from "../src/train/reference";
 import type { TokenIdsPair } from "../src/train/batch";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
+import { NEEDS, skipUnless } from "./helpers/skip";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("trl", "torch", "datasets");
@@ -37,17 +38,20 @@ const relClose = (got: number, want: number, what: string, tol = 1e-4) =>
   expect(Math.abs(got - want) / Math.max(1, Math.abs(want)), `${what}: ${got} vs ${want}`).toBeLessThan(tol);
 
 describe("evaluate()", () => {
-  it.skipIf(!python)("equals TRL 1.13's DPOTrainer.evaluate() with per_device_eval_batch_size 3 over 4 pairs", async () => {
-    const run = spawnSync(
-      python!,
-      [path.join(__dirname, "helpers/trl_eval.py"), path.join(FIX, "gpt2-policy"), path.join(FIX, "gpt2-ref"), path.join(FIX, "prefs.jsonl"), "3", "0.1"],
-      { encoding: "utf8" },
-    );
-    expect(run.status, run.stderr.slice(-2000)).toBe(0);
-    const trl = JSON.parse(run.stdout.trim().split("\n").pop()!);
-    const ours = await evaluate(policy, reference, pairs, { perDeviceEvalBatchSize: 3, beta: 0.1, padTokenId: tokenizer.padTokenId });
-    for (const [name, value] of Object.entries(ours)) relClose(value, trl[`eval_${name}`], name);
-  });
+  it.skipIf(skipUnless(python, "comparison with TRL 1.13 run in Python", NEEDS.venv))(
+    "equals TRL 1.13's DPOTrainer.evaluate() with per_device_eval_batch_size 3 over 4 pairs",
+    async () => {
+      const run = spawnSync(
+        python!,
+        [path.join(__dirname, "helpers/trl_eval.py"), path.join(FIX, "gpt2-policy"), path.join(FIX, "gpt2-ref"), path.join(FIX, "prefs.jsonl"), "3", "0.1"],
+        { encoding: "utf8" },
+      );
+      expect(run.status, run.stderr.slice(-2000)).toBe(0);
+      const trl = JSON.parse(run.stdout.trim().split("\n").pop()!);
+      const ours = await evaluate(policy, reference, pairs, { perDeviceEvalBatchSize: 3, beta: 0.1, padTokenId: tokenizer.padTokenId });
+      for (const [name, value] of Object.entries(ours)) relClose(value, trl[`eval_${name}`], name);
+    },
+  );
 
   it("aggregates per batch as TRL: pair-weighted loss, mean of batch means otherwise; cached reference gives the same", async () => {
     const cfg = { beta: 0.1, padTokenId: tokenizer.padTokenId };
