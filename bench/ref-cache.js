@@ -81,7 +81,7 @@ async function worker() {
   const choice = await initBackend({ backend: option("backend", "wasm"), quiet: true });
   const spec = JSON.parse(option("spec"));
   const tokenizer = await Tokenizer.fromDir(spec.model);
-  const rows = loadPreferenceDataset(spec.prefs, tokenizer).slice(0, spec.rows);
+  const rows = (await loadPreferenceDataset(spec.prefs, tokenizer)).slice(0, spec.rows);
   const model = await loadModel(spec.model);
   const steps = Number(option("steps", "8"));
   const marks = [];
