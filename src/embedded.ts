@@ -2,6 +2,7 @@
  * The data and model shipped inside the package (its data/ folder), as absolute paths, so a user's script finds them
  * wherever dpo-ts is installed: `loadModel(EMBEDDED.sftModel)` works in any project, not only in this repository.
  */
+import * as fs from "fs";
 import * as path from "path";
 
 /** The package's data/ folder: next to dist/ in an installed package (and next to src/ in the repository). */
@@ -20,3 +21,9 @@ export const EMBEDDED = {
   /** 2,000 instruction rows (system, question, answer), JSONL: the SFT data. */
   sft: path.join(DATA_DIR, "sft.jsonl"),
 } as const;
+
+/** This package's version, read from its package.json (one source of truth for the library, the CLI and notebooks). */
+export function packageVersion(): string {
+  const file = path.resolve(__dirname, "..", "package.json");
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+}

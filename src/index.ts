@@ -29,7 +29,10 @@
  * @packageDocumentation
  */
 
-export const VERSION = "0.1.0";
+import { packageVersion } from "./embedded";
+
+/** This package's version (from package.json). */
+export const VERSION = packageVersion();
 
 // Backend
 export { initBackend, describeBackend, currentBackend } from "./backend";

@@ -5,9 +5,8 @@
  * package.json. Errors a user can fix are CliErrors; the entry point (index.ts) prints them as
  * `dpo-ts <command>: <what>` and exits 1.
  */
-import * as fs from "fs";
-import * as path from "path";
 import { parseArgs } from "util";
+import { packageVersion } from "../embedded";
 
 /** One option: util.parseArgs's format plus what --help shows. */
 export interface OptionSpec {
@@ -60,12 +59,6 @@ export const BACKEND_OPTION: OptionSpec = {
   valueName: "NAME",
   description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)",
 };
-
-/** The version in this package's package.json. */
-export function packageVersion(): string {
-  const file = path.resolve(__dirname, "..", "..", "package.json");
-  return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
-}
 
 export interface ParsedCommandLine {
   values: OptionValues;

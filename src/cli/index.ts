@@ -13,7 +13,8 @@
  * with `{ positionals: "RUN_DIR..." }` as a fourth argument if it takes arguments besides options. The module is loaded
  * only when its command runs; --help (generated from the options table) and --version come for free.
  */
-import { CliError, CommandRun, CommandSpec, OptionsTable, formatOverview, packageVersion, runCommand } from "./framework";
+import { CliError, CommandRun, CommandSpec, OptionsTable, formatOverview, runCommand } from "./framework";
+import { packageVersion } from "../embedded";
 
 interface CommandEntry {
   name: string;
