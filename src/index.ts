@@ -129,7 +129,7 @@ export { dpoBatchLoss, METRIC_NAMES } from "./train/step";
 export type { DPOStepOptions } from "./train/step";
 export { completionLogps, headLogProbs, lengthDesensitizedRows } from "./train/logps";
 export { collatePairs, collateSequences, disposeBatch, microBatchOrder } from "./train/batch";
-export type { PairBatch, TokenIdsPair } from "./train/batch";
+export type { PairBatch } from "./train/batch";
 export { AdamW, clipGradNorm, optimizerStep, gradientsByName } from "./train/optimizer";
 export { learningRateAt, SCHEDULER_TYPES } from "./train/scheduler";
 export type { SchedulerType } from "./train/scheduler";

@@ -13,14 +13,15 @@ import { readPreferenceFile } from "../src/data/preferences";
 import { tokenizePairs } from "../src/data/tokenize";
 import { evaluate } from "../src/train/evaluate";
 import { computeReferenceLogps } from "../src/train/reference";
-import type { TokenIdsPair } from "../src/train/batch";
+
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
 import { NEEDS, skipUnless } from "./helpers/skip";
+import type { TokenizedPair } from "../src/data/tokenize";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("trl", "torch", "datasets");
-let policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, pairs: TokenIdsPair[];
+let policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, pairs: TokenizedPair[];
 
 beforeAll(async () => {
   await useBackendForTests();

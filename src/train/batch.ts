@@ -5,15 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/rng";
-
-/** One tokenized preference pair (TRL's tokenization contract, see src/data/tokenize.ts). */
-export interface TokenIdsPair {
-  promptIds: number[];
-  chosenIds: number[];
-  rejectedIds: number[];
-  /** Prompt of the rejected sequence when truncation (keep_end) left it another prompt tail than the chosen one. */
-  rejectedPromptIds?: number[];
-}
+import type { TokenizedPair } from "../data/tokenize";
 
 export interface PairBatch {
   numPairs: number; // B
@@ -43,7 +35,7 @@ export interface CollateOptions {
   labelsAtEveryPosition?: boolean;
 }
 
-export function collatePairs(pairs: TokenIdsPair[], padTokenId: number, opts: CollateOptions = {}): PairBatch {
+export function collatePairs(pairs: TokenizedPair[], padTokenId: number, opts: CollateOptions = {}): PairBatch {
   if (pairs.length === 0) throw new Error("collatePairs: empty batch");
   const batch = collateSequences(
     [

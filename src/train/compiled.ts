@@ -12,8 +12,9 @@ import * as tf from "@tensorflow/tfjs";
 import { GraphFunction } from "../compile/graph-function";
 import { traceGraph } from "../compile/trace";
 import type { CausalLM } from "../model/io";
-import type { CollateOptions, PairBatch, TokenIdsPair } from "./batch";
+import type { CollateOptions, PairBatch } from "./batch";
 import type { AdamW, AdamWScalars } from "./optimizer";
+import type { TokenizedPair } from "../data/tokenize";
 
 /** The padding multiple of compiled batches when DPOConfig.padToMultipleOf is 0: few shapes, little padding. */
 export const COMPILED_PAD_MULTIPLE = 32;
@@ -75,7 +76,7 @@ export class CompiledUpdates {
  * How a compiled update collates its micro-batches: all padded to one length (the update's longest row, rounded up to
  * the padding multiple) with one label slot per position, so each update's shapes depend on (batch sizes, length) only.
  */
-export function compiledCollateOptions(pairs: readonly TokenIdsPair[], microBatches: readonly number[][], padToMultipleOf: number): CollateOptions {
+export function compiledCollateOptions(pairs: readonly TokenizedPair[], microBatches: readonly number[][], padToMultipleOf: number): CollateOptions {
   const longest = (indices: readonly number[]) =>
     Math.max(...indices.map((i) => pairs[i].promptIds.length + Math.max(pairs[i].chosenIds.length, pairs[i].rejectedIds.length)));
   return { padToMultipleOf: padToMultipleOf || COMPILED_PAD_MULTIPLE, padToLength: Math.max(...microBatches.map(longest)), labelsAtEveryPosition: true };

@@ -11,11 +11,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
-import { collatePairs, disposeBatch, TokenIdsPair } from "./batch";
+import { collatePairs, disposeBatch } from "./batch";
 import { DPOConfig, DPOConfigInput, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { referenceLogpsOf } from "./reference";
 import { dpoBatchLoss, METRIC_NAMES } from "./step";
+import type { TokenizedPair } from "../data/tokenize";
 
 /** The reference: a model, or its log-probs of these very pairs ([n, 2] flattened, see computeReferenceLogps). */
 export type EvaluationReference = CausalLM | { logps: Float32Array };
@@ -27,7 +28,7 @@ export type EvaluateConfig = (DPOConfigInput | DPOConfig) & { padTokenId: number
 export async function evaluate(
   policy: CausalLM,
   reference: EvaluationReference,
-  pairs: readonly TokenIdsPair[],
+  pairs: readonly TokenizedPair[],
   config: EvaluateConfig,
 ): Promise<Record<string, number>> {
   if (pairs.length === 0) throw new Error("evaluate: no pairs");

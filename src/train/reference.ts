@@ -16,8 +16,9 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
 import { configToJson } from "../model/architectures";
-import { collatePairs, disposeBatch, TokenIdsPair } from "./batch";
+import { collatePairs, disposeBatch } from "./batch";
 import { completionLogps } from "./logps";
+import type { TokenizedPair } from "../data/tokenize";
 
 const MAGIC = "DPOREF01";
 
@@ -37,7 +38,7 @@ export function defaultRefLogpsCacheDir(): string {
 }
 
 /** Reference log-probs of every pair, [n, 2] flattened (chosen, rejected), in batches; no gradient. */
-export async function computeReferenceLogps(reference: CausalLM, pairs: readonly TokenIdsPair[], opts: ReferenceLogpsOptions): Promise<Float32Array> {
+export async function computeReferenceLogps(reference: CausalLM, pairs: readonly TokenizedPair[], opts: ReferenceLogpsOptions): Promise<Float32Array> {
   const out = new Float32Array(2 * pairs.length);
   for (let start = 0; start < pairs.length; start += opts.batchSize) {
     const chunk = pairs.slice(start, start + opts.batchSize);
@@ -55,7 +56,7 @@ export async function computeReferenceLogps(reference: CausalLM, pairs: readonly
 }
 
 /** The cache key (sha256, hex) of reference log-probs of these pairs under this reference (see the file comment). */
-export async function referenceCacheKey(reference: CausalLM, pairs: readonly TokenIdsPair[], opts: ReferenceLogpsOptions): Promise<string> {
+export async function referenceCacheKey(reference: CausalLM, pairs: readonly TokenizedPair[], opts: ReferenceLogpsOptions): Promise<string> {
   const hash = crypto.createHash("sha256");
   hash.update(
     JSON.stringify({
@@ -114,7 +115,7 @@ function writeCache(file: string, values: Float32Array): void {
  */
 export async function cachedReferenceLogps(
   reference: CausalLM,
-  pairs: readonly TokenIdsPair[],
+  pairs: readonly TokenizedPair[],
   opts: ReferenceLogpsOptions & { cacheDir: string },
 ): Promise<{ logps: Float32Array; fromCache: boolean; file: string | null }> {
   if (!opts.cacheDir || opts.cacheDir === "none") return { logps: await computeReferenceLogps(reference, pairs, opts), fromCache: false, file: null };

@@ -20,7 +20,7 @@ import { readAdapter } from "../model/lora";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { PreferenceRow, rowLocation } from "../data/preferences";
 import { tokenizePairs, TruncationCounts } from "../data/tokenize";
-import { collatePairs, disposeBatch, microBatchOrder, TokenIdsPair } from "./batch";
+import { collatePairs, disposeBatch, microBatchOrder } from "./batch";
 import { DPOConfig, DPOConfigInput, loraConfigOf, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { METRIC_NAMES } from "./step";
@@ -45,6 +45,7 @@ import { JsonlWriter } from "./callbacks/jsonl";
 import { TensorBoardWriter } from "./callbacks/tensorboard";
 import { SamplesAndReport } from "./callbacks/report";
 import { inNotebook, notebookProgress, terminalProgress } from "./callbacks/progress";
+import type { TokenizedPair } from "../data/tokenize";
 
 export type { LogEntry, TrainerCallback, TrainerContext, TrainerState } from "./callbacks/callback";
 export { NonFiniteError } from "./update";
@@ -93,8 +94,8 @@ export class DPOTrainer {
   readonly config: DPOConfig;
   readonly model: CausalLM;
   readonly tokenizer: Tokenizer;
-  readonly trainPairs: TokenIdsPair[];
-  readonly evalPairs: TokenIdsPair[];
+  readonly trainPairs: TokenizedPair[];
+  readonly evalPairs: TokenizedPair[];
   readonly state: TrainerState;
   readonly dataReport: { train: DataReport; eval: DataReport };
   /** The reference model; null once released after precomputing its log-probs. */
@@ -173,7 +174,7 @@ export class DPOTrainer {
 
   /** Tokenizes rows with DPOConfig's length knobs; dropped rows are named by file:line (or 1-based row) with the
    * reason, truncated rows counted (tokenizePairs' report). */
-  private tokenize(rows: PreferenceRow[], name: string): { pairs: TokenIdsPair[]; report: DataReport } {
+  private tokenize(rows: PreferenceRow[], name: string): { pairs: TokenizedPair[]; report: DataReport } {
     const { maxLength, truncationMode, maxPromptLength, maxCompletionLength } = this.config;
     const { pairs, kept, droppedRows, truncated } = tokenizePairs(rows, this.tokenizer, { maxLength, truncationMode, maxPromptLength, maxCompletionLength });
     const where = (i: number) => rowLocation(rows[i], `${name}: row ${i + 1}`);
@@ -549,7 +550,7 @@ export class DPOTrainer {
   }
 
   /** The reference of the eval pairs: the precomputed log-probs, else the reference model. */
-  private evalReference(pairs: readonly TokenIdsPair[]): EvaluationReference {
+  private evalReference(pairs: readonly TokenizedPair[]): EvaluationReference {
     if (pairs === this.evalPairs && this.evalRefLogps) return { logps: this.evalRefLogps };
     if (pairs === this.trainPairs && this.refLogps) return { logps: this.refLogps };
     if (!this.refModel) throw new Error("evaluate: the reference model was released after precomputing its log-probs, and these pairs have none");
@@ -559,7 +560,7 @@ export class DPOTrainer {
   /**
    * Metrics of pairs without training (see evaluate() in src/train/evaluate.ts), in batches of `batchSize` pairs.
    */
-  async computeMetrics(pairs: TokenIdsPair[], batchSize = this.config.perDeviceEvalBatchSize): Promise<Record<string, number>> {
+  async computeMetrics(pairs: TokenizedPair[], batchSize = this.config.perDeviceEvalBatchSize): Promise<Record<string, number>> {
     return evaluate(this.model, this.evalReference(pairs), pairs, { ...this.config, perDeviceEvalBatchSize: batchSize, padTokenId: this.tokenizer.padTokenId });
   }
 

@@ -5,14 +5,14 @@
  */
 import type { CausalLM } from "../../model/io";
 import type { Tokenizer } from "../../tokenizer/tokenizer";
-import type { TokenIdsPair } from "../batch";
-import type { DPOConfig } from "../config";
 
-/** One logged step: "step", "epoch" and TRL's metric names ("loss", "rewards/chosen", …; "eval_" prefixed for eval). */
-export interface LogEntry {
-  step: number;
-  [metric: string]: number;
-}
+import type { DPOConfig } from "../config";
+import type { TokenizedPair } from "../../data/tokenize";
+import type { MetricLogEntry } from "../../metrics/plots/figure";
+
+/** One logged step: "step", "epoch" and TRL's metric names ("loss", "rewards/chosen", …; "eval_" prefixed for eval).
+ * The same type the metric writers and plots read (metrics never import train, so it is defined there). */
+export type LogEntry = MetricLogEntry;
 
 export interface TrainerState {
   step: number;
@@ -35,8 +35,8 @@ export interface TrainerContext {
   /** The reference model; null once released (precomputeRefLogProbs). */
   refModel: CausalLM | null;
   tokenizer: Tokenizer;
-  trainPairs: readonly TokenIdsPair[];
-  evalPairs: readonly TokenIdsPair[];
+  trainPairs: readonly TokenizedPair[];
+  evalPairs: readonly TokenizedPair[];
 }
 
 export interface TrainerCallback {
