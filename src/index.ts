@@ -46,7 +46,6 @@ export { loadModel, loadModelFromDir, saveModel, saveMergedModel, readModelWeigh
 export type { LoadModelOptions } from "./model/io";
 export { TransformerLM } from "./model/causal-lm";
 export type { CausalLM, ForwardOptions, ForwardOutput, HiddenStateOptions } from "./model/causal-lm";
-export { disposeCache } from "./model/attention";
 export type { KVCache } from "./model/attention";
 export { GPT2LMHeadModel } from "./model/gpt2";
 export { LlamaForCausalLM, parseLlamaConfig } from "./model/llama";
@@ -62,7 +61,7 @@ export { DEFAULT_LORA_CONFIG, readAdapter, loraScaling } from "./model/lora";
 export type { LoraConfig, AdapterFiles, LinearModule } from "./model/lora";
 export { readSafetensors, writeSafetensors } from "./model/safetensors";
 export type { HostTensor, SafetensorsFile } from "./model/safetensors";
-export { generate, pickToken } from "./model/generate";
+export { generate } from "./model/generate";
 export type { GenerationOptions, GenerationOutput } from "./model/generate";
 
 // Hugging Face Hub (models and data sets, in the cache Python's huggingface_hub uses)
@@ -137,7 +136,7 @@ export { trainSFT, DEFAULT_SFT_CONFIG } from "./train/sft";
 export type { SFTConfig } from "./train/sft";
 
 // Metrics: TensorBoard, plots, report
-export { SummaryWriter, tensorboardTag, hparamsMarkdown } from "./metrics/tensorboard";
+export { SummaryWriter, hparamsMarkdown } from "./metrics/tensorboard";
 export { formatLogLine } from "./metrics/logger";
 export {
   lossFigure,
@@ -170,10 +169,7 @@ export type { ServeOptions, ServedModel, RunningServer } from "./serve/server";
 export { ContinuousBatcher, QueueFullError } from "./serve/batcher";
 export type { BatcherConfig, SequenceRequest, SequenceResult, SequenceHandle, FinishReason } from "./serve/batcher";
 
-// Notebooks and progress
+// Notebook displays and progress (the notebook runner and kernel install: `dpo-ts/course`)
 export { displayBundle, LiveDisplay } from "./course/display";
 export { notebookProgress, terminalProgress, progressSnapshot, progressLine, liveTrainingFigure, inNotebook } from "./train/callbacks/progress";
 export type { ProgressSnapshot, ProgressOptions, NotebookProgressOptions, TerminalProgressOptions } from "./train/callbacks/progress";
-export { runNotebook } from "./course/runner";
-export { runNotebookInChild } from "./course/run-in-child";
-export { installKernel } from "./course/kernel";
