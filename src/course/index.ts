@@ -19,4 +19,4 @@ export { injectParameters, parameterDeclarations } from "./parameters";
 export { installKernel, kernelSpec, kernelDir, DEFAULT_KERNEL_NAME } from "./kernel";
 export type { InstallKernelOptions, InstalledKernel, KernelSpec } from "./kernel";
 /** The notebook metadata tslab reports, which the course notebooks carry so that opening them changes nothing. */
-export { TSLAB_LANGUAGE_INFO, DPO_TS_KERNELSPEC } from "./notebook";
+export { TSLAB_LANGUAGE_INFO, DPO_TS_KERNELSPEC, splitLines } from "./notebook";
