@@ -104,8 +104,13 @@ export { judgeAnswer, judgeWorldAnswer, VERDICT_SCORES } from "./judge/judge";
 export type { Judgement, Verdict } from "./judge/judge";
 export { heldOutPrompts } from "./judge/held-out";
 export type { Prompt } from "./judge/held-out";
-export { judgeModels, winRate, wilsonInterval, answerPrompt } from "./judge/win-rate";
-export type { JudgeModelsOptions, JudgedPrompt, WinRate } from "./judge/win-rate";
+export { judgeModels, winRate, wilsonInterval, answerPrompt, sampleAnswer } from "./judge/win-rate";
+export type { JudgeModelsOptions, JudgedPrompt, WinRate, SampledAnswer } from "./judge/win-rate";
+// The reward–KL frontier (the DPO paper's Fig. 2): a β sweep, each policy's judged reward against its KL to the reference
+export { klEstimate, meanEstimate, sequenceLogps, frontierPoint } from "./judge/frontier";
+export type { MeanEstimate, FrontierPoint, FrontierPointOptions, FrontierSample } from "./judge/frontier";
+export { betaSweep, frontierFigure, frontierTable, betaRunName, SWEEP_TRAIN_ARGS } from "./judge/beta-sweep";
+export type { BetaSweepOptions, BetaSweepResult, SweepPoint } from "./judge/beta-sweep";
 export { buildJudgedPairs } from "./judge/judged-pairs";
 export type { JudgedPair, JudgedPairsOptions, JudgedPairsResult } from "./judge/judged-pairs";
 
@@ -159,7 +164,7 @@ export {
   ema,
   histogram,
 } from "./metrics/plots";
-export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table, LossCurve } from "./metrics/plots";
+export type { PlotlyFigure, MetricLogEntry, NamedFigure, RunLog, Table, LossCurve, RewardKlGroup, RewardKlOptions } from "./metrics/plots";
 export { figureHtml, mimeBundle, htmlPage, tableHtml } from "./metrics/render";
 export { writeReport, buildReport, readMetricsLog, writeComparison, buildComparison } from "./metrics/report";
 

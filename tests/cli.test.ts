@@ -312,7 +312,7 @@ describe("dpo-ts CLI", () => {
 /** Cheap invocations only: help, version and validation errors never load a model or train. */
 describe("dpo-ts CLI is strict", () => {
   const version = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version;
-  const COMMANDS = ["train", "eval", "generate", "sft", "serve", "course", "kernel", "bench", "judge", "report", "compare"];
+  const COMMANDS = ["train", "eval", "generate", "sft", "serve", "course", "kernel", "bench", "judge", "sweep", "report", "compare"];
 
   it("--version prints package.json's version, at the top and on every command", () => {
     for (const args of [["--version"], ["train", "--version"], ["serve", "--version"]]) {

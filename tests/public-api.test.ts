@@ -14,7 +14,21 @@ describe("public API", () => {
     expect(fs.existsSync(path.join(ROOT, "dist/course/index.js")), "build first: npm run build").toBe(true);
     const lib = require("dpo-ts");
     const course = require("dpo-ts/course");
-    for (const name of ["DPOTrainer", "resolveConfig", "loadModel", "Tokenizer", "loadPreferenceDataset", "evaluate", "serve", "initBackend", "EMBEDDED"]) {
+    for (const name of [
+      "DPOTrainer",
+      "resolveConfig",
+      "loadModel",
+      "Tokenizer",
+      "loadPreferenceDataset",
+      "evaluate",
+      "serve",
+      "initBackend",
+      "EMBEDDED",
+      "betaSweep",
+      "frontierPoint",
+      "klEstimate",
+      "frontierFigure",
+    ]) {
       expect(lib[name], `dpo-ts exports ${name}`).toBeDefined();
     }
     for (const name of ["runNotebook", "runNotebookInChild", "installKernel", "injectParameters", "TSLAB_LANGUAGE_INFO"]) {

@@ -54,6 +54,7 @@ export const COMMANDS: CommandEntry[] = [
   }),
   command("bench", "DPO training speed beside TRL: interleaved rounds, medians with min–max, matmul roof", () => import("./bench")),
   command("judge", "judged win rate of --model over --ref on held-out world prompts (95% interval, mean judged reward)", () => import("./judge")),
+  command("sweep", "β sweep: the reward–KL frontier (DPO paper Fig. 2) of policies trained with --betas, judged on held-out prompts", () => import("./sweep")),
   command("data", "data inspect SOURCE...: rows, format, invalid and dropped rows by line, lengths, truncation, examples", () => import("./data"), {
     positionals: "inspect SOURCE...",
     usage: "inspect SOURCE... [--format auto|standard|conversational|implicit|orca] [--tokenizer DIR] [--json]",

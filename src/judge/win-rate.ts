@@ -65,6 +65,30 @@ export function winRate(a: readonly number[], b: readonly number[]): WinRate {
   return { win_rate: rate, ci_low: lo, ci_high: hi, n, mean_reward: mean(a), mean_reward_ref: mean(b), wins, ties, losses: n - wins - ties };
 }
 
+/** One sampled (or greedy) answer: the prompt's token ids, the answer's token ids (the EOS that ended it included) and its text. */
+export interface SampledAnswer {
+  promptIds: number[];
+  tokens: number[];
+  text: string;
+}
+
+/** The answer `model` gives to `prompt` in the ChatML layout of the course, with its token ids (see {@link answerPrompt}). */
+export async function sampleAnswer(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  prompt: Prompt,
+  opts: { maxNewTokens?: number; temperature?: number; seed?: number } = {},
+): Promise<SampledAnswer> {
+  const promptIds = tokenizer.encode(chatmlPrompt(prompt.system, prompt.question, tokenizer), { addSpecialTokens: false });
+  const out = await generate(model, promptIds, {
+    maxNewTokens: opts.maxNewTokens ?? 48,
+    temperature: opts.temperature ?? 0,
+    seed: opts.seed ?? 0,
+    eosTokenId: tokenizer.eosTokenId,
+  });
+  return { promptIds, tokens: out.tokens, text: tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim() };
+}
+
 /** The answer `model` gives to `prompt` in the ChatML layout of the course (special tokens left out). */
 export async function answerPrompt(
   model: CausalLM,
@@ -72,14 +96,7 @@ export async function answerPrompt(
   prompt: Prompt,
   opts: { maxNewTokens?: number; temperature?: number; seed?: number } = {},
 ): Promise<string> {
-  const ids = tokenizer.encode(chatmlPrompt(prompt.system, prompt.question, tokenizer), { addSpecialTokens: false });
-  const out = await generate(model, ids, {
-    maxNewTokens: opts.maxNewTokens ?? 48,
-    temperature: opts.temperature ?? 0,
-    seed: opts.seed ?? 0,
-    eosTokenId: tokenizer.eosTokenId,
-  });
-  return tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim();
+  return (await sampleAnswer(model, tokenizer, prompt, opts)).text;
 }
 
 /** Both models answer every prompt; returns the win rate of `model` over `reference` and every judged answer. */

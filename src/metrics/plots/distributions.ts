@@ -145,28 +145,54 @@ export interface RewardKlGroup {
   kl: number[];
   reward: number[];
   text?: string[];
+  /** Error bars (e.g. standard errors), one per point. */
+  klErr?: number[];
+  rewardErr?: number[];
 }
 
-/** Reward vs KL-to-reference scatter: the reward/KL frontier of several runs or checkpoints. */
-export function rewardKlFigure(groups: readonly RewardKlGroup[], opts: { title?: string; connect?: boolean } = {}): PlotlyFigure {
+/** Options for {@link rewardKlFigure}. */
+export interface RewardKlOptions {
+  title?: string;
+  /** Join each group's points with a line, in the given order. */
+  connect?: boolean;
+  /** Write each point's `text` beside it (not only on hover). */
+  labels?: boolean;
+  /** The y axis title (default "reward"). */
+  yTitle?: string;
+}
+
+/** Reward vs KL-to-reference scatter: the reward/KL frontier of several runs, checkpoints or βs. */
+export function rewardKlFigure(groups: readonly RewardKlGroup[], opts: RewardKlOptions = {}): PlotlyFigure {
   const data: PlotlyTrace[] = groups.map((g, i) => {
-    if (g.kl.length !== g.reward.length) throw new Error(`rewardKlFigure: group "${g.name}" has ${g.kl.length} kl values and ${g.reward.length} rewards`);
+    for (const [what, values] of [
+      ["kl", g.kl],
+      ["reward", g.reward],
+      ["text", g.text],
+      ["klErr", g.klErr],
+      ["rewardErr", g.rewardErr],
+    ] as const)
+      if (values && values.length !== g.kl.length)
+        throw new Error(`rewardKlFigure: group "${g.name}" has ${g.kl.length} kl values and ${values.length} ${what} values`);
     const color = COLORS.runs[i % COLORS.runs.length];
+    const errorBar = (values: number[]) => ({ type: "data", array: values, visible: true, color, thickness: 1, width: 3 });
     return {
       type: "scatter",
-      mode: opts.connect ? "lines+markers" : "markers",
+      mode: (opts.connect ? "lines+markers" : "markers") + (opts.labels && g.text ? "+text" : ""),
       name: g.name,
       x: g.kl,
       y: g.reward,
       marker: { color, size: 9, line: { color: "white", width: 1 } },
       line: { color, width: 1 },
       ...(g.text ? { text: g.text } : {}),
+      ...(opts.labels && g.text ? { textposition: "top center" } : {}),
+      ...(g.klErr ? { error_x: errorBar(g.klErr) } : {}),
+      ...(g.rewardErr ? { error_y: errorBar(g.rewardErr) } : {}),
       hovertemplate: `${g.name}${g.text ? " %{text}" : ""}<br>KL %{x:.4g}<br>reward %{y:.4g}<extra></extra>`,
     };
   });
   return {
     data,
-    layout: baseLayout(opts.title ?? "Reward vs KL to reference", "reward", {
+    layout: baseLayout(opts.title ?? "Reward vs KL to reference", opts.yTitle ?? "reward", {
       hovermode: "closest",
       xaxis: { title: { text: "KL(π ‖ π_ref) (nats)" }, zeroline: false },
     }),
