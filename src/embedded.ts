@@ -18,6 +18,8 @@ export const EMBEDDED = {
   tokenizer: path.join(DATA_DIR, "tokenizer"),
   /** 600 preference rows in Intel/orca_dpo_pairs' columns (system, question, chosen, rejected), JSONL. */
   orcaDpoPairs: path.join(DATA_DIR, "orca_dpo_pairs.jsonl"),
+  /** Held-out world prompts ({system, question}, JSONL) that no training file contains: what the judge and the frontier use. */
+  heldOutPrompts: path.join(DATA_DIR, "held-out-prompts.jsonl"),
   /** 2,000 instruction rows (system, question, answer), JSONL: the SFT data. */
   sft: path.join(DATA_DIR, "sft.jsonl"),
 } as const;

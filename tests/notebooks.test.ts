@@ -57,6 +57,7 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(RUN_DIR, { recursive: true, force: true });
   fs.rmSync(`${RUN_DIR}-lora`, { recursive: true, force: true }); // notebook 03's LoRA run
+  fs.rmSync(`${RUN_DIR}-sweep`, { recursive: true, force: true }); // notebook 04's β sweep
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -203,10 +204,17 @@ describe("course notebooks run headlessly, in order", () => {
 
   it("04-metrics: shows the dashboard (plotly + HTML, plotly.js inlined once) and the final table", async () => {
     expect(results.has("03-trainer")).toBe(true);
-    const { nb } = await run("04-metrics", { runName: RUN_NAME });
+    // The β sweep of section 7 shortened: two βs, two updates each, six held-out prompts.
+    const { nb } = await run("04-metrics", { runName: RUN_NAME, maxSteps: 2, sweepBetas: [0.1, 1], sweepPrompts: 6 });
     const d = displays(nb);
     const figures = d.filter((o) => o.data["application/vnd.plotly.v1+json"] && typeof o.data["text/html"] === "string");
-    expect(figures.length).toBeGreaterThanOrEqual(6);
+    expect(figures.length).toBeGreaterThanOrEqual(7);
+    const frontier = figures.find((o) => String(o.data["text/plain"]).startsWith("Figure: Mean judged reward vs KL"));
+    expect(frontier, "the reward–KL frontier figure").toBeDefined();
+    expect(d.some((o) => String(o.data["text/html"]).includes("DPO β=1"))).toBe(true);
+    const sweep = JSON.parse(fs.readFileSync(path.join(`${RUN_DIR}-sweep`, "frontier.json"), "utf8"));
+    expect(sweep.points.map((p: { beta: number }) => p.beta)).toEqual([0.1, 1]);
+    expect(sweep.reference).toMatchObject({ kl: 0, n: 6 });
     expect(figures.map((o) => String(o.data["text/plain"]).split("\n")[0])).toContain("Figure: DPO loss");
     expect(figures.filter((o) => String(o.data["text/html"]).includes("plotly.js-basic-dist-min")).length).toBe(1);
     expect(d.some((o) => String(o.data["text/html"]).includes("<td>rewards/margins</td>"))).toBe(true);

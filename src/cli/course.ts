@@ -3,12 +3,13 @@
  * Node.js process (the tslab code path the Jupyter kernel uses), and writes the executed notebooks with their outputs
  * to runs/<name>/notebooks/. Stops at the first failing cell and exits non-zero, naming the notebook and the cell.
  *
- *   dpo-ts course [--name course] [--steps N] [--backend wasm] [--model DIR] [--only 03,04] [--cell-timeout SECONDS]
+ *   dpo-ts course [--preset full|workshop] [--name course] [--steps N] [--backend wasm] [--model DIR] [--only 03,04] [--cell-timeout SECONDS]
  *                 [--notebooks DIR] [--quiet]       (courseOptions below; `dpo-ts course --help`)
  *
  * Parameters given to every notebook that declares them in its "parameters" cell: runName (--name), maxSteps
  * (--steps; default: the notebook's own), backend (--backend; default: the notebook's own, i.e. DPO_BACKEND or the
- * best that loads), modelDir (--model, made absolute; default: the notebooks' data/sft-model).
+ * best that loads), modelDir (--model, made absolute; default: the notebooks' data/sft-model). --preset NAME adds a named
+ * parameter set (src/course/presets.ts; the flags win over it).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -17,6 +18,7 @@ import { findParametersCell, readNotebook } from "../course/notebook";
 import { parameterDeclarations } from "../course/parameters";
 import { ChildRunResult, runNotebookInChild } from "../course/run-in-child";
 import { formatDuration } from "../course/progress";
+import { COURSE_PRESETS, DEFAULT_PRESET, presetParameters } from "../course/presets";
 
 /** The course notebooks shipped with this package: <package root>/notebooks. */
 export function courseDir(): string {
@@ -34,12 +36,16 @@ export function courseNotebooks(dir: string = courseDir()): string[] {
   return files.map((f) => path.join(dir, f));
 }
 
-/** The subset of `values` that the notebook's "parameters" cell declares (undefined values are left out). */
-export function notebookParameters(notebookPath: string, values: Record<string, unknown>): Record<string, unknown> {
+/** The names a notebook's "parameters" cell declares (none without such a cell). */
+export function declaredParameters(notebookPath: string): Map<string, "let" | "const" | "var"> {
   const nb = readNotebook(notebookPath);
   const index = findParametersCell(nb);
-  if (index < 0) return {};
-  const declared = parameterDeclarations(nb.cells[index].source);
+  return index < 0 ? new Map() : parameterDeclarations(nb.cells[index].source);
+}
+
+/** The subset of `values` that the notebook's "parameters" cell declares (undefined values are left out). */
+export function notebookParameters(notebookPath: string, values: Record<string, unknown>): Record<string, unknown> {
+  const declared = declaredParameters(notebookPath);
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(values)) if (value !== undefined && declared.has(name)) out[name] = value;
   return out;
@@ -62,6 +68,16 @@ function kib(file: string): string {
 }
 
 export const courseOptions: OptionsTable = {
+  preset: {
+    type: "string",
+    valueName: "NAME",
+    description:
+      "a named parameter set: " +
+      Object.entries(COURSE_PRESETS)
+        .map(([name, p]) => `${name}${name === DEFAULT_PRESET ? " (default)" : ""}: ${p.description}`)
+        .join("; ") +
+      " (src/course/presets.ts; flags given here win)",
+  },
   name: { type: "string", valueName: "NAME", description: "run name: executed notebooks go to runs/NAME/notebooks (default course)" },
   steps: { type: "string", valueName: "N", description: "maxSteps for the notebooks that train (default: each notebook's own)" },
   backend: { type: "string", valueName: "NAME", description: "backend for every notebook (default: DPO_BACKEND, else the best that loads)" },
@@ -82,6 +98,10 @@ export async function courseCommand(values: Record<string, unknown>): Promise<vo
   const notebooksDir = stringValue(values, "notebooks");
   const dir = notebooksDir ? path.resolve(notebooksDir) : courseDir();
   let notebooks = courseNotebooks(dir);
+  const presetName = stringValue(values, "preset") ?? DEFAULT_PRESET;
+  if (!Object.prototype.hasOwnProperty.call(COURSE_PRESETS, presetName))
+    throw new CliError(`--preset ${presetName}: no such preset (presets: ${Object.keys(COURSE_PRESETS).join(", ")})`);
+  const declared = notebooks.map(declaredParameters); // every notebook's, so --only never hides a preset's parameter
   const only = stringValue(values, "only");
   if (only !== undefined) {
     const wanted = only
@@ -96,11 +116,11 @@ export async function courseCommand(values: Record<string, unknown>): Promise<vo
   if (modelDir && !fs.existsSync(path.join(modelDir, "config.json"))) throw new CliError(`--model ${modelDir}: no config.json there`);
   const outDir = path.resolve(dir, "..", "runs", name, "notebooks");
   fs.mkdirSync(outDir, { recursive: true });
-  const given = { runName: name, maxSteps: steps, backend, modelDir };
+  const given = presetParameters(presetName, { runName: name, maxSteps: steps, backend, modelDir }, declared);
 
   console.log(`dpo-ts course: ${notebooks.length} notebooks from ${dir}`);
   console.log(
-    `run "${name}": executed notebooks go to ${outDir}` +
+    `run "${name}"${presetName === DEFAULT_PRESET ? "" : ` (preset ${presetName})`}: executed notebooks go to ${outDir}` +
       (steps ? `, maxSteps ${steps}` : "") +
       (backend ? `, backend ${backend}` : "") +
       (modelDir ? `, model ${modelDir}` : ""),

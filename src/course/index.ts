@@ -20,3 +20,6 @@ export { installKernel, kernelSpec, kernelDir, DEFAULT_KERNEL_NAME } from "./ker
 export type { InstallKernelOptions, InstalledKernel, KernelSpec } from "./kernel";
 /** The notebook metadata tslab reports, which the course notebooks carry so that opening them changes nothing. */
 export { TSLAB_LANGUAGE_INFO, DPO_TS_KERNELSPEC, splitLines } from "./notebook";
+/** Named parameter sets for the course runner (`dpo-ts course --preset workshop`). */
+export { COURSE_PRESETS, DEFAULT_PRESET, coursePreset, presetParameters } from "./presets";
+export type { CoursePreset } from "./presets";
