@@ -24,5 +24,5 @@ const fig = dpo.frontierFigure(sweep, {
   title: `Mean judged reward vs KL(π ‖ π_ref): β ∈ {${settings.betas.join(", ")}}, ${settings.prompts} held-out prompts, ${settings.trainArgs.maxSteps} updates per β`,
 });
 const out = path.join(root, "docs/frontier.png");
-screenshotFigure(dpo, fig, out, { chromium: values.chromium });
+screenshotFigure(dpo, fig, out, { chromium: values.chromium, height: 350 });
 console.log(`wrote ${path.relative(root, out)} from ${values.frontier}`);

@@ -14,6 +14,7 @@ import { Rng } from "../src/util/rng";
 import { loadModel } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { sweepCommand } from "../src/cli/sweep";
+import { sampleAnswer, sampleAnswers } from "../src/judge/win-rate";
 import { useBackendForTests } from "./helpers/backend";
 
 const DATA = path.join(__dirname, "..", "data");
@@ -71,6 +72,22 @@ describe("frontier point", () => {
       // Batched and padded together: the same values.
       const together = sequenceLogps(model, sequences, tokenizer.padTokenId, 16);
       for (const [i, v] of byHand.entries()) expect(together[i]).toBeCloseTo(v, 3);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("samples batched answers (continuous batcher) as one-by-one generation does when greedy", async () => {
+    const tokenizer = await Tokenizer.fromDir(SFT);
+    const model = await loadModel(SFT, { trainable: false });
+    const prompts = [
+      { system: "", question: "What is the opposite of dry?" },
+      { system: "You are a helpful assistant.", question: "What is 2 plus 2?" },
+      { system: "", question: "Which city is the capital of Spain?" },
+    ];
+    try {
+      const batched = await sampleAnswers(model, tokenizer, prompts, { maxNewTokens: 16 });
+      for (const [i, p] of prompts.entries()) expect(batched[i]).toEqual(await sampleAnswer(model, tokenizer, p, { maxNewTokens: 16 }));
     } finally {
       model.dispose();
     }

@@ -12,16 +12,19 @@ import type { Prompt } from "../judge/held-out";
 import { judgeModels } from "../judge/win-rate";
 import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
-import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
+import { BACKEND_OPTION, CliError, OptionSpec, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
+
+/** `--prompts held-out|FILE`: the world prompts a command answers (see {@link readPrompts}). */
+export const PROMPTS_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "held-out|FILE",
+  description: "held-out (data/held-out-prompts.jsonl) or a .jsonl of {system?, question} world prompts (default held-out)",
+};
 
 export const judgeOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "the model to judge (Hugging Face format)" },
   ref: { type: "string", valueName: "DIR|ID", description: "the reference it is compared with (default data/sft-model)" },
-  prompts: {
-    type: "string",
-    valueName: "held-out|FILE",
-    description: "held-out (data/held-out-prompts.jsonl) or a .jsonl of {system?, question} world prompts (default held-out)",
-  },
+  prompts: PROMPTS_OPTION,
   limit: { type: "string", valueName: "N", description: "judge only the first N prompts" },
   "max-new-tokens": { type: "string", valueName: "N", description: "tokens per answer at most (default 48)" },
   temperature: { type: "string", valueName: "T", description: "0 = greedy (default 0)" },

@@ -12,10 +12,9 @@ import { loadPreferenceDataset } from "../data/dataset";
 import { SweepPoint, betaSweep, frontierFigure, frontierTable } from "../judge/beta-sweep";
 import { htmlPage } from "../metrics/render";
 import { Tokenizer } from "../tokenizer/tokenizer";
-import { readPrompts } from "./judge";
+import { PROMPTS_OPTION, readPrompts } from "./judge";
+import { EMBEDDED } from "../embedded";
 import { BACKEND_OPTION, CliError, OptionsTable, integerValue, listValue, numberValue, parseNumber, stringValue } from "./framework";
-
-const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
 
 export const sweepOptions: OptionsTable = {
   betas: { type: "string", valueName: "B1,B2,...", description: "the βs to train, one policy each (default 0.05,0.1,0.5,1)" },
@@ -23,11 +22,7 @@ export const sweepOptions: OptionsTable = {
   data: { type: "string", valueName: "FILE|ID", description: "preference pairs every β trains on (default data/orca_dpo_pairs.jsonl)" },
   steps: { type: "string", valueName: "N", description: "optimizer updates per β (default 40, as notebook 03)" },
   lr: { type: "string", valueName: "LR", description: "learning rate (default 2e-4, as notebook 03)" },
-  prompts: {
-    type: "string",
-    valueName: "held-out|FILE",
-    description: "held-out (data/held-out-prompts.jsonl) or a .jsonl of {system?, question} world prompts (default held-out)",
-  },
+  prompts: PROMPTS_OPTION,
   limit: { type: "string", valueName: "N", description: "measure on the first N prompts only" },
   samples: { type: "string", valueName: "N", description: "answers sampled per prompt and model (default 1)" },
   "max-new-tokens": { type: "string", valueName: "N", description: "tokens per sampled answer at most (default 48)" },
@@ -50,8 +45,8 @@ function describePoint(p: SweepPoint): string {
 export async function sweepCommand(values: Record<string, unknown>): Promise<void> {
   const betas = (listValue(values, "betas") ?? ["0.05", "0.1", "0.5", "1"]).map((b) => parseNumber(b, "--betas", { positive: true }));
   if (new Set(betas).size !== betas.length) throw new CliError(`--betas repeats a value: ${betas.join(",")}`);
-  const modelDir = stringValue(values, "model") ?? path.join(PACKAGE_ROOT, "data", "sft-model");
-  const dataFile = stringValue(values, "data") ?? path.join(PACKAGE_ROOT, "data", "orca_dpo_pairs.jsonl");
+  const modelDir = stringValue(values, "model") ?? EMBEDDED.sftModel;
+  const dataFile = stringValue(values, "data") ?? EMBEDDED.orcaDpoPairs;
   const steps = integerValue(values, "steps", { positive: true });
   const lr = numberValue(values, "lr", { positive: true });
   const limit = integerValue(values, "limit", { positive: true });

@@ -15,8 +15,9 @@ import type { Tokenizer } from "../tokenizer/tokenizer";
 import { collateSequences, disposeBatch, PromptCompletion } from "../train/batch";
 import { completionLogps } from "../train/logps";
 import type { Prompt } from "./held-out";
-import { judgeWorldAnswer, Verdict } from "./judge";
-import { sampleAnswer } from "./win-rate";
+import { judgeWorldAnswer } from "./judge";
+import type { Verdict } from "./judge";
+import { sampleAnswers } from "./win-rate";
 
 /** A mean over samples with its standard error (sample standard deviation / √n). */
 export interface MeanEstimate {
@@ -106,26 +107,28 @@ export async function frontierPoint(opts: FrontierPointOptions): Promise<Frontie
   if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new Error(`frontierPoint: samplesPerPrompt must be a positive integer, got ${perPrompt}`);
   if (opts.prompts.length === 0) throw new Error("frontierPoint: no prompts");
   const seed = opts.seed ?? 0;
-  const drawn: { prompt: Prompt; sequence: PromptCompletion; answer: string; reward: number; verdict: Verdict }[] = [];
-  for (const [i, prompt] of opts.prompts.entries()) {
+  const questions = opts.prompts.map((prompt, i) => {
     const question = lookUpQuestion(prompt.question);
     if (!question) throw new Error(`frontierPoint: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(prompt.question)}`);
-    for (let k = 0; k < perPrompt; k++) {
-      const sample = await sampleAnswer(opts.policy, opts.tokenizer, prompt, {
-        maxNewTokens: opts.maxNewTokens ?? 48,
-        temperature: 1,
-        seed: seed + i * perPrompt + k,
-      });
-      const judgement = judgeWorldAnswer(question, sample.text);
-      drawn.push({
-        prompt,
-        sequence: { prompt: sample.promptIds, completion: sample.tokens },
-        answer: sample.text,
-        reward: judgement.score,
-        verdict: judgement.verdict,
-      });
-    }
-  }
+    return question;
+  });
+  // Sample k of prompt i is request i · perPrompt + k, with that seed offset; all are decoded together.
+  const requests = opts.prompts.flatMap((prompt) => Array.from({ length: perPrompt }, () => prompt));
+  const answers = await sampleAnswers(opts.policy, opts.tokenizer, requests, {
+    maxNewTokens: opts.maxNewTokens ?? 48,
+    temperature: 1,
+    seeds: requests.map((_, j) => seed + j),
+  });
+  const drawn = answers.map((sample, j) => {
+    const judgement = judgeWorldAnswer(questions[Math.floor(j / perPrompt)], sample.text);
+    return {
+      prompt: requests[j],
+      sequence: { prompt: sample.promptIds, completion: sample.tokens },
+      answer: sample.text,
+      reward: judgement.score,
+      verdict: judgement.verdict,
+    };
+  });
   const sequences = drawn.map((d) => d.sequence);
   const policyLogps = sequenceLogps(opts.policy, sequences, opts.tokenizer.padTokenId, opts.batchSize);
   const refLogps = opts.reference === opts.policy ? policyLogps : sequenceLogps(opts.reference, sequences, opts.tokenizer.padTokenId, opts.batchSize);

@@ -6,6 +6,7 @@
 import { chatmlPrompt } from "../data/format";
 import { lookUpQuestion } from "../data/world";
 import { generate } from "../model/generate";
+import { ContinuousBatcher } from "../serve/batcher";
 import type { CausalLM } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { Prompt } from "./held-out";
@@ -87,6 +88,38 @@ export async function sampleAnswer(
     eosTokenId: tokenizer.eosTokenId,
   });
   return { promptIds, tokens: out.tokens, text: tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim() };
+}
+
+/**
+ * The answers `model` gives to each of `prompts` (ChatML layout), decoded many at a time by the server's continuous
+ * batcher, with their token ids: greedy answers equal {@link sampleAnswer}'s; sampled ones draw from the full softmax at
+ * `temperature` (no top-k / top-p) with seed `seeds[i]` for prompt i (default i).
+ */
+export async function sampleAnswers(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  prompts: readonly Prompt[],
+  opts: { maxNewTokens?: number; temperature?: number; seeds?: readonly number[]; maxBatchSize?: number } = {},
+): Promise<SampledAnswer[]> {
+  const promptIds = prompts.map((p) => tokenizer.encode(chatmlPrompt(p.system, p.question, tokenizer), { addSpecialTokens: false }));
+  const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions, maxBatchSize: opts.maxBatchSize ?? 64, maxQueue: prompts.length });
+  try {
+    const handles = promptIds.map((ids, i) =>
+      batcher.submit({
+        promptIds: ids,
+        maxNewTokens: opts.maxNewTokens ?? 48,
+        temperature: opts.temperature ?? 0,
+        topP: 1,
+        topK: 0,
+        seed: opts.seeds?.[i] ?? i,
+        stopIds: [tokenizer.eosTokenId],
+      }),
+    );
+    const results = await Promise.all(handles.map((h) => h.result));
+    return results.map((r, i) => ({ promptIds: promptIds[i], tokens: r.tokens, text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }).trim() }));
+  } finally {
+    batcher.close();
+  }
 }
 
 /** The answer `model` gives to `prompt` in the ChatML layout of the course (special tokens left out). */
