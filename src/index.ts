@@ -96,15 +96,15 @@ export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize
 export type { TokenizedPair, TokenizeOptions, TruncationMode, DroppedRow, TruncationCounts } from "./data/tokenize";
 export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
 export { Rng } from "./util/rng";
-export { worldQuestions, lookUpQuestion } from "./data/world";
-export type { WorldQuestion, Task } from "./data/world";
+export { worldQuestions, lookUpQuestion, heldOutReservation, isHeldOut } from "./data/world";
+export type { WorldQuestion, WorldPrompt, Task } from "./data/world";
 
 // The world's judge (a readable stand-in for labellers / a reward model)
 export { judgeAnswer, judgeWorldAnswer, VERDICT_SCORES } from "./judge/judge";
 export type { Judgement, Verdict } from "./judge/judge";
 export { heldOutPrompts } from "./judge/held-out";
 export type { Prompt } from "./judge/held-out";
-export { judgeModels, winRate, wilsonInterval, answerPrompt, sampleAnswer } from "./judge/win-rate";
+export { judgeModels, winRate, wilsonInterval, answerPrompt, answerPrompts, sampleAnswer, sampleAnswers } from "./judge/win-rate";
 export type { JudgeModelsOptions, JudgedPrompt, WinRate, SampledAnswer } from "./judge/win-rate";
 // The reward–KL frontier (the DPO paper's Fig. 2): a β sweep, each policy's judged reward against its KL to the reference
 export { klEstimate, meanEstimate, sequenceLogps, frontierPoint } from "./judge/frontier";

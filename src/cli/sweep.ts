@@ -21,7 +21,7 @@ export const sweepOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "the SFT model every policy starts from and the reference (default data/sft-model)" },
   data: { type: "string", valueName: "FILE|ID", description: "preference pairs every β trains on (default data/orca_dpo_pairs.jsonl)" },
   steps: { type: "string", valueName: "N", description: "optimizer updates per β (default 40, as notebook 03)" },
-  lr: { type: "string", valueName: "LR", description: "learning rate (default 2e-4, as notebook 03)" },
+  lr: { type: "string", valueName: "LR", description: "learning rate (default 2e-3, as notebook 03's LoRA run)" },
   prompts: PROMPTS_OPTION,
   limit: { type: "string", valueName: "N", description: "measure on the first N prompts only" },
   samples: { type: "string", valueName: "N", description: "answers sampled per prompt and model (default 1)" },

@@ -17,13 +17,19 @@ import { FrontierPoint, FrontierSample, frontierPoint } from "./frontier";
 import type { Prompt } from "./held-out";
 
 /**
- * The DPOConfig every β of a sweep shares unless told otherwise: notebook 03's main run (full fine-tuning, learning
- * rate 2e-4, cosine schedule with warmup, 4 pairs × 2 accumulation steps, 40 updates), without its evaluation,
- * TensorBoard files, sample generations and report. The reference's log-probs are computed once and cached on disk
- * for all βs (they do not depend on β).
+ * The DPOConfig every β of a sweep shares unless told otherwise: notebook 03's main run — the article's LoRA
+ * configuration verbatim (r 16, alpha 16, dropout 0.05 on q/k/v/o/gate/up/down), learning rate 2e-3, cosine schedule
+ * with warmup, 4 pairs × 2 accumulation steps, 40 updates — without its evaluation, TensorBoard files, sample
+ * generations and report. The reference (the SFT model) is a frozen copy whose log-probs are computed once and cached
+ * on disk for all βs (they do not depend on β).
  */
 export const SWEEP_TRAIN_ARGS: DPOConfigInput = {
-  learningRate: 2e-4,
+  usePeft: true,
+  loraR: 16,
+  loraAlpha: 16,
+  loraDropout: 0.05,
+  loraTargetModules: "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+  learningRate: 2e-3,
   lrSchedulerType: "cosine",
   warmupSteps: 4,
   perDeviceTrainBatchSize: 4,

@@ -1,7 +1,8 @@
 /**
  * Judged win rate of one model over another: both answer the same prompts (greedy by default), the judge scores each
  * answer, and a prompt is a win (1), a tie (½) or a loss (0) for the model. Reports the win rate with a 95% Wilson
- * score interval (ties counted as half a win), n, and each model's mean judged reward.
+ * score interval (ties counted as half a win), n, and each model's mean judged reward. The answers are decoded many
+ * prompts at a time by the server's continuous batcher (greedy answers equal generate()'s one by one).
  */
 import { chatmlPrompt } from "../data/format";
 import { lookUpQuestion } from "../data/world";
@@ -132,17 +133,36 @@ export async function answerPrompt(
   return (await sampleAnswer(model, tokenizer, prompt, opts)).text;
 }
 
+/**
+ * The answers `model` gives to each of `prompts` (ChatML layout, special tokens left out), decoded together by a
+ * continuous batcher ({@link sampleAnswers} without the token ids): greedy answers equal {@link answerPrompt}'s.
+ */
+export async function answerPrompts(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  prompts: readonly Prompt[],
+  opts: { maxNewTokens?: number; temperature?: number; seeds?: readonly number[]; maxBatchSize?: number } = {},
+): Promise<string[]> {
+  return (await sampleAnswers(model, tokenizer, prompts, opts)).map((a) => a.text);
+}
+
 /** Both models answer every prompt; returns the win rate of `model` over `reference` and every judged answer. */
 export async function judgeModels(opts: JudgeModelsOptions): Promise<WinRate & { judged: JudgedPrompt[] }> {
-  const judged: JudgedPrompt[] = [];
-  for (const [i, p] of opts.prompts.entries()) {
+  const questions = opts.prompts.map((p, i) => {
     const q = lookUpQuestion(p.question);
     if (!q) throw new Error(`judgeModels: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
-    const gen = { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seed: (opts.seed ?? 0) + i };
-    const answer = await answerPrompt(opts.model, opts.tokenizer, p, gen);
-    const answerRef = await answerPrompt(opts.reference, opts.tokenizer, p, gen);
-    judged.push({ ...p, answer, answerRef, judgement: judgeWorldAnswer(q, answer), judgementRef: judgeWorldAnswer(q, answerRef) });
-  }
+    return q;
+  });
+  const gen = { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seeds: opts.prompts.map((_, i) => (opts.seed ?? 0) + i) };
+  const answers = await answerPrompts(opts.model, opts.tokenizer, opts.prompts, gen);
+  const answersRef = await answerPrompts(opts.reference, opts.tokenizer, opts.prompts, gen);
+  const judged: JudgedPrompt[] = opts.prompts.map((p, i) => ({
+    ...p,
+    answer: answers[i],
+    answerRef: answersRef[i],
+    judgement: judgeWorldAnswer(questions[i], answers[i]),
+    judgementRef: judgeWorldAnswer(questions[i], answersRef[i]),
+  }));
   return {
     ...winRate(
       judged.map((j) => j.judgement.score),
