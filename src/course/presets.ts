@@ -21,7 +21,9 @@ export const COURSE_PRESETS: Readonly<Record<string, CoursePreset>> = {
   workshop: {
     description: "a 45-minute workshop: the same five steps with smaller runs (under 3 minutes on a 2-core laptop, wasm)",
     parameters: {
-      // 04: the β sweep on a quarter of the held-out prompts (still four βs, each trained as in 03).
+      // 03: the full fine-tuning comparison halved (the LoRA main run, which 05 judges, is unchanged).
+      fullSteps: 10,
+      // 04: the β sweep on a quarter of the held-out prompts (still four βs, each trained as 03's main run).
       sweepPrompts: 60,
     },
   },
