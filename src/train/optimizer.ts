@@ -203,7 +203,9 @@ export class AdamW {
         if (!savedM || !savedV) throw new Error(`${source}: no moments for parameter "${name}"`);
         for (const saved of [savedM, savedV]) {
           if (saved.data.length !== group.sizes[i])
-            throw new Error(`${source}: moments of "${name}" have ${saved.data.length} values, the parameter has ${group.sizes[i]} (shape [${group.shapes[i]}])`);
+            throw new Error(
+              `${source}: moments of "${name}" have ${saved.data.length} values, the parameter has ${group.sizes[i]} (shape [${group.shapes[i]}])`,
+            );
         }
         m.set(savedM.data, offset);
         v.set(savedV.data, offset);
