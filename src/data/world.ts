@@ -1,6 +1,6 @@
 /**
  * The course's closed world: the facts, the question phrasings and the canonical good answers of every task family,
- * shared by the seeded data generator (generate.ts, which draws from them) and the judge (src/judge, which looks a
+ * shared by the seeded data generator (synthetic.ts, which draws from them) and the judge (src/judge, which looks a
  * question up here to know what a correct answer must say). `worldQuestions()` enumerates every question the world
  * can ask, each with its ground truth.
  */
