@@ -41,6 +41,7 @@ const ROOT = path.resolve(__dirname, "../..");
 const CONFIGS = ["course", "4x256", "gpt2-small"] as const;
 type ConfigName = (typeof CONFIGS)[number];
 
+/** Options of `dpo-ts bench` (config, backends, rounds, …), shown by `dpo-ts bench --help`. */
 export const benchOptions: OptionsTable = {
   config: { type: "string", valueName: "NAME", description: "course, 4x256 or gpt2-small (default course)" },
   backends: {
@@ -252,6 +253,7 @@ interface TrlThroughput {
   versions: { torch: string; trl: string };
 }
 
+/** `dpo-ts bench`: times DPO steps of one configuration on each backend against TRL, in worker processes; throws CliError on bad options. */
 export async function benchCommand(values: Record<string, unknown>): Promise<void> {
   if (values.worker) return benchWorker(values);
   const config = (stringValue(values, "config") ?? "course") as ConfigName;

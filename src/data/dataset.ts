@@ -37,6 +37,7 @@ export interface SkippedRow {
   reason: string;
 }
 
+/** Preference data loaded by {@link loadPreferenceData}: the rows, their format and where they came from. */
 export interface PreferenceData {
   rows: PreferenceRow[];
   format: PreferenceFormat;

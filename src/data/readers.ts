@@ -42,6 +42,7 @@ export class RowError extends Error {
 /** A raw row, or a row that could not be read at all (invalid JSON line, invalid UTF-8, wrong CSV field count). */
 export type RawItem = RawRow | RowError;
 
+/** The file formats the readers understand (each optionally gzipped). */
 export type FileKind = "jsonl" | "json" | "csv" | "parquet";
 
 /** The reader for a file name: `.jsonl`/`.ndjson`, `.json`, `.csv`, `.parquet`, each optionally `.gz`. */

@@ -26,7 +26,9 @@ import { chatmlFormat } from "./format";
 import type { PreferenceRow } from "./preferences";
 import { decodeUtf8, formatSource, RawRow, RowError, RowSource } from "./readers";
 
+/** TRL's preference data formats (standard, conversational, implicit prompt) plus Intel/orca_dpo_pairs columns. */
 export type PreferenceFormat = "standard" | "conversational" | "implicit" | "orca";
+/** Every {@link PreferenceFormat}, in the order the CLI lists them. */
 export const PREFERENCE_FORMATS: readonly PreferenceFormat[] = ["standard", "conversational", "implicit", "orca"];
 
 /** Canonical column names a `columns` mapping may rename. */
@@ -43,6 +45,7 @@ export interface RowKind {
   promptIgnored?: boolean;
 }
 
+/** A row kind's name for messages: the format, with "standard" or "conversational" for implicit-prompt rows. */
 export function kindName(k: RowKind): string {
   return k.format === "implicit" ? `implicit (${k.conversational ? "conversational" : "standard"})` : k.format;
 }
@@ -182,6 +185,7 @@ function renderConversation(prompt: ChatMessage[], chosen: ChatMessage[], reject
   return { prompt: promptText.slice(0, n), chosen: fullChosen.slice(n), rejected: fullRejected.slice(n), chatTemplated: true };
 }
 
+/** How rows become {@link PreferenceRow}s: renamed columns and the renderer for message lists. */
 export interface ConvertOptions {
   columns?: Partial<Record<ColumnName, string>>;
   /** Renders conversational and orca rows; default the built-in ChatML template. */

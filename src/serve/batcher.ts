@@ -16,6 +16,7 @@ import { pickToken } from "../model/generate";
 import { disposeCache, KVCache } from "../model/attention";
 import type { CausalLM } from "../model/io";
 
+/** One sequence to decode: prompt ids, length limit, sampling settings and stop tokens. */
 export interface SequenceRequest {
   promptIds: number[];
   maxNewTokens: number;
@@ -30,19 +31,23 @@ export interface SequenceRequest {
   onToken?: (id: number) => boolean | void;
 }
 
+/** Why a sequence ended: an EOS or stop token, the length limit, or cancellation. */
 export type FinishReason = "stop" | "length" | "cancelled";
 
+/** A finished sequence: its new token ids and why it ended. */
 export interface SequenceResult {
   tokens: number[];
   finishReason: FinishReason;
 }
 
+/** What {@link ContinuousBatcher.submit} returns: the result to come and a way to cancel. */
 export interface SequenceHandle {
   result: Promise<SequenceResult>;
   /** Ends the sequence at the next step boundary (its slot is freed then); result resolves with "cancelled". */
   cancel(): void;
 }
 
+/** Limits of a {@link ContinuousBatcher}: batch size, queue length, prefill tokens per step, context length. */
 export interface BatcherConfig {
   /** Sequences decoded together at most. Default 32. */
   maxBatchSize?: number;
@@ -54,6 +59,7 @@ export interface BatcherConfig {
   contextLength: number;
 }
 
+/** Thrown by {@link ContinuousBatcher.submit} when the queue is full (the server answers 429). */
 export class QueueFullError extends Error {}
 
 interface Row {
@@ -71,6 +77,10 @@ interface Row {
   reject: (e: Error) => void;
 }
 
+/**
+ * Continuous batching: sequences join and leave one shared decode batch between steps, so short requests do not wait for
+ * long ones (see the file's opening comment).
+ */
 export class ContinuousBatcher {
   private readonly maxBatchSize: number;
   private readonly maxQueue: number;
@@ -94,9 +104,11 @@ export class ContinuousBatcher {
     this.contextLength = config.contextLength;
   }
 
+  /** Sequences decoding now. */
   get active(): number {
     return this.rows.length;
   }
+  /** Sequences waiting for a slot. */
   get queued(): number {
     return this.waiting.length;
   }
@@ -105,6 +117,7 @@ export class ContinuousBatcher {
     return this.rows.length + this.waiting.length + count <= this.maxBatchSize + this.maxQueue;
   }
 
+  /** Queues one sequence; throws QueueFullError when the queue is full, and on an empty prompt or a closed batcher. */
   submit(req: SequenceRequest): SequenceHandle {
     if (this.closed) throw new Error("the batcher is closed");
     if (!this.hasRoom(1)) throw new QueueFullError(`${this.waiting.length} requests are waiting (max ${this.maxQueue})`);
