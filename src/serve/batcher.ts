@@ -54,8 +54,8 @@ export interface BatcherConfig {
    * Decode steps a request that arrives while others are decoding may wait, so that it is prefilled together with
    * the requests arriving after it rather than in a prefill pass of its own (TGI's max_waiting_tokens). A prefill pass
    * costs about a decode step of the whole batch whatever its size, so one per arrival would halve a busy server's
-   * throughput. A request that finds the batcher idle, or a quarter of the batch's slots' worth of waiting requests,
-   * starts at once. Default 4; 0 admits every request at the next step.
+   * throughput. Waiting requests start at once when they are at least a quarter as many as the running ones (an idle
+   * or nearly idle batcher takes each at once). Default 4; 0 admits every request at the next step.
    */
   maxWaitSteps?: number;
   /** The model's context length (positions). */
@@ -223,13 +223,13 @@ export class ContinuousBatcher {
   }
 
   /**
-   * Whether waiting sequences join the batch before this step: at once when nothing is being decoded or a quarter
-   * of the batch is waiting, else once the longest-waiting one has waited maxWaitSteps decode steps.
+   * Whether waiting sequences join the batch before this step: at once when they are at least a quarter as many as
+   * the running ones, else once the longest-waiting one has waited maxWaitSteps decode steps.
    */
   private shouldAdmit(): boolean {
     const live = this.active;
     if (this.waiting.length === 0 || live >= this.maxBatchSize) return false;
-    if (live === 0 || this.waiting.length >= Math.max(1, this.maxBatchSize / 4)) return true;
+    if (this.waiting.length * 4 >= live) return true;
     return this.steps - this.waiting[0].submittedAt >= this.maxWaitSteps;
   }
 
@@ -292,58 +292,70 @@ export class ContinuousBatcher {
   }
 
   /**
-   * Drops finished rows and appends admitted ones, copying the cache once: the kept rows (runs of consecutive rows,
-   * sliced: tf.gather on wasm goes element by element and costs 20× more on a [32, H, S, hd] cache) without the
-   * columns that are padding in all of them, and the admitted rows, each left-padded to the wider of the two.
-   * Without admissions, finished rows are dropped only once they are a quarter of the batch: until then decoding them
-   * along costs less than copying the cache every time one finishes.
+   * Appends admitted rows and, once a quarter of the cache is waste, compacts it. Waste is finished rows (decoded
+   * along and ignored until then) and columns that are padding in every live row. Compacting copies the live rows'
+   * real columns with one tf.slice per run of consecutive live rows (on wasm each slice first copies its whole input
+   * to the host, and tf.gather goes element by element, 20× slower still), so it is worth doing only now and then;
+   * appending is a tf.concat (and a left tf.pad of the narrower side), which costs next to nothing.
    */
   private rebuild(admitted: Admitted | undefined): void {
-    const keep: number[] = [];
-    this.rows.forEach((row, i) => row.finish || keep.push(i));
-    const dead = this.rows.length - keep.length;
-    if (!admitted && (dead === 0 || (keep.length > 0 && dead * 4 < this.rows.length))) return;
+    const live: number[] = [];
+    this.rows.forEach((row, i) => row.finish || live.push(i));
     const newRows = admitted?.rows ?? [];
-    if (keep.length === 0) {
+    if (live.length === 0) {
+      if (!admitted && this.rows.length === 0) return;
       disposeCache(this.cache);
       this.cache = admitted?.cache;
       this.rows = newRows;
       return;
     }
-    const old = this.cache!;
-    const rows = keep.map((i) => this.rows[i]);
-    const S = rows[0].mask.length;
-    const firstReal = Math.min(...rows.map((r) => r.mask.indexOf(1)));
-    const kept = S - firstReal;
-    const L = admitted ? admitted.cache[0].key.shape[2] : 0;
-    const width = Math.max(kept, L);
-    const runs: [number, number][] = [];
-    for (const i of keep) {
-      const last = runs[runs.length - 1];
-      if (last && last[0] + last[1] === i) last[1]++;
-      else runs.push([i, 1]);
+    const S = this.rows[0].mask.length;
+    const firstReal = Math.min(...live.map((i) => this.rows[i].mask.indexOf(1)));
+    const compact = live.length * (S - firstReal) * 4 <= this.rows.length * S * 3;
+    if (!admitted && !compact) return;
+    let rows = this.rows;
+    let cache = this.cache!;
+    if (compact) {
+      const runs: [number, number][] = [];
+      for (const i of live) {
+        const last = runs[runs.length - 1];
+        if (last && last[0] + last[1] === i) last[1]++;
+        else runs.push([i, 1]);
+      }
+      const keep = (t: tf.Tensor4D): tf.Tensor4D =>
+        tf.tidy(() => {
+          const parts = runs.map(([start, count]) => tf.slice(t, [start, 0, firstReal, 0], [count, -1, S - firstReal, -1])); // [count, H, S', hd]
+          return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as tf.Tensor4D; // [live, H, S', hd]
+        });
+      cache = cache.map(({ key, value }) => ({ key: keep(key), value: keep(value) }));
+      disposeCache(this.cache);
+      rows = live.map((i) => this.rows[i]);
+      for (const row of rows) row.mask = row.mask.slice(firstReal);
     }
-    const padLeft = (t: tf.Tensor, by: number): tf.Tensor =>
-      by === 0
-        ? t
-        : tf.pad(t, [
-            [0, 0],
-            [0, 0],
-            [by, 0],
-            [0, 0],
-          ]);
-    const merge = (current: tf.Tensor4D, joining: tf.Tensor4D | undefined): tf.Tensor4D =>
-      tf.tidy(() => {
-        const parts = runs.map(([start, count]) => padLeft(tf.slice(current, [start, 0, firstReal, 0], [count, -1, kept, -1]), width - kept)); // [count, H, width, hd]
-        if (joining) parts.push(padLeft(joining, width - L)); // [k, H, width, hd]
-        return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as tf.Tensor4D; // [B', H, width, hd]
-      });
-    this.cache = old.map((layer, i) => ({ key: merge(layer.key, admitted?.cache[i].key), value: merge(layer.value, admitted?.cache[i].value) }));
-    disposeCache(old);
-    disposeCache(admitted?.cache);
-    for (const row of rows) row.mask = new Array(width - kept).fill(0).concat(row.mask.slice(firstReal));
-    for (const row of newRows) row.mask = new Array(width - L).fill(0).concat(row.mask);
-    this.rows = rows.concat(newRows);
+    if (admitted) {
+      const width = rows[0].mask.length;
+      const L = admitted.cache[0].key.shape[2];
+      const padLeft = (t: tf.Tensor4D, by: number): tf.Tensor4D =>
+        by <= 0
+          ? t
+          : tf.pad(t, [
+              [0, 0],
+              [0, 0],
+              [by, 0],
+              [0, 0],
+            ]);
+      const join = (current: tf.Tensor4D, joining: tf.Tensor4D): tf.Tensor4D =>
+        tf.tidy(() => tf.concat([padLeft(current, L - width), padLeft(joining, width - L)], 0) as tf.Tensor4D); // [B+k, H, max(S, L), hd]
+      const joined = cache.map((layer, i) => ({ key: join(layer.key, admitted.cache[i].key), value: join(layer.value, admitted.cache[i].value) }));
+      disposeCache(cache);
+      disposeCache(admitted.cache);
+      cache = joined;
+      for (const row of rows) row.mask = new Array(Math.max(0, L - width)).fill(0).concat(row.mask);
+      for (const row of newRows) row.mask = new Array(Math.max(0, width - L)).fill(0).concat(row.mask);
+      rows = rows.concat(newRows);
+    }
+    this.cache = cache;
+    this.rows = rows;
   }
 
   /**
