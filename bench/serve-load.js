@@ -2,8 +2,10 @@
 /**
  * Load test of `dpo-ts serve` (not a test: numbers for README/course.md). Starts the server in its own process on the
  * course model (or uses --url), then for each concurrency level runs that many clients, each sending streamed chat
- * requests back to back, while a prober hits /health every 20 ms. Reports per level: errors, /health p50/p99, median
- * and p95 time to first token, aggregate completion tokens/s, and the speed-up over one stream.
+ * requests back to back (--requests each, 16 requests a level at least), while a prober hits /health every 20 ms. A
+ * warm-up (one stream, then 8) runs first, unmeasured. Reports per level: errors, /health p50/p99, median and p95
+ * time to first token, aggregate completion tokens/s and the speed-up over one stream, and (Linux, server started
+ * here) completion tokens per CPU-second of the server process: on a shared machine a steadier figure than wall time.
  *
  * usage: npm run build && node bench/serve-load.js [--levels 1,8,32,64] [--requests 2] [--max-tokens 64]
  *          [--backend wasm] [--model DIR] [--url http://127.0.0.1:8000] [--out runs/serve-load.json]
@@ -113,7 +115,9 @@ async function streamOne(url, question, seed) {
   return { ttft: ttft ?? performance.now() - t0, tokens, ms: performance.now() - t0 };
 }
 
-async function level(url, concurrency, pid) {
+/** Runs one level; each client sends perClient requests (default: --requests, and at least 16 requests in all, so that
+ * a level with few clients lasts long enough to measure). */
+async function level(url, concurrency, pid, perClient = Math.max(requestsPerClient, Math.ceil(16 / concurrency))) {
   const cpu0 = pid ? cpuSeconds(pid) : null;
   const health = [];
   let running = true;
@@ -131,8 +135,8 @@ async function level(url, concurrency, pid) {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, client) => {
-      for (let k = 0; k < requestsPerClient; k++) {
-        const q = questions[(client * requestsPerClient + k) % questions.length];
+      for (let k = 0; k < perClient; k++) {
+        const q = questions[(client * perClient + k) % questions.length];
         try {
           results.push(await streamOne(url, q, client * 1000 + k));
         } catch (e) {
@@ -172,7 +176,10 @@ async function level(url, concurrency, pid) {
   const given = option("url", "");
   const server = given ? { url: given, pid: null, stop: () => undefined } : await startServer();
   console.log(`server ${server.url} (${backend}, ${modelDir}); ${requestsPerClient} streamed requests per client, max_tokens ${maxTokens}`);
-  await streamOne(server.url, "warm-up", 0);
+  // Warm-up, not measured: V8 compiles the server's hot paths (one stream's and a batch's) over the first few hundred
+  // tokens; without it the first level, one stream, would run partly unoptimized and the speed-up be overstated.
+  await level(server.url, 1, null, 8);
+  await level(server.url, 8, null, 2);
   const rows = [];
   try {
     for (const c of levels) {
