@@ -61,8 +61,13 @@ export function chatmlRenderer(): ChatRenderer {
 }
 
 function columnsOf(row: RawRow): string {
-  const names = Object.keys(row.value);
+  const names = row.columns ?? Object.keys(row.value);
   return names.length ? names.join(", ") : "none";
+}
+
+/** The file columns a row of any format may use, under the mapping (what a Parquet reader needs to decode). */
+export function usedColumns(columns: Partial<Record<ColumnName, string>> = {}): string[] {
+  return (["prompt", "chosen", "rejected", "system", "question"] as const).map((n) => columns[n] ?? n);
 }
 
 /** The value of canonical column `name` under the mapping. */
@@ -112,6 +117,10 @@ function describe(v: unknown): string {
 /** A UTF-16 surrogate without its pair (e.g. from a JSON "\\ud800" escape): not text any encoder can write. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** String.prototype.isWellFormed (ES2024, Node 20+): O(1) for V8's one-byte strings, where the regex scans. */
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+const isWellFormed = (s: string): boolean => (nativeIsWellFormed ? nativeIsWellFormed.call(s) : !LONE_SURROGATE.test(s));
+
 /** A checked text field: strings (or Parquet bytes, decoded strictly); `allowEmpty` lets "" through (orca system). */
 export function textField(v: unknown, source: RowSource, field: string, allowEmpty = false): string {
   if (v instanceof Uint8Array) {
@@ -126,7 +135,7 @@ export function textField(v: unknown, source: RowSource, field: string, allowEmp
     const hint = Array.isArray(v) ? "; a list of messages here needs every text column conversational" : "";
     throw new RowError(source, field, `must be ${what} (${describe(v)}${hint})`);
   }
-  const lone = LONE_SURROGATE.exec(v);
+  const lone = isWellFormed(v) ? null : LONE_SURROGATE.exec(v);
   if (lone) {
     const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
     throw new RowError(source, field, `contains a lone surrogate U+${code} at character ${lone.index + 1} (not valid Unicode text)`);
