@@ -40,14 +40,16 @@ async function collect(file: string): Promise<RawItem[]> {
 }
 
 describe("JSONL read a block at a time", () => {
-  it("gives JSON.parse's values and the file's lines across blocks: escapes, nesting, duplicate keys, CRLF, BOM, blank lines, non-ASCII", async () => {
+  it("gives JSON.parse's values and the file's lines across blocks: flat rows, escapes, nesting, duplicate keys, CRLF, BOM, blank lines, non-ASCII", async () => {
     const word = (i: number) => `word${i % 97} `.repeat(1 + (i % 13));
     const lines: string[] = [];
     for (let i = 0; i < 16000; i++) {
       const prompt = `Q${i}: ${word(i)}`;
       if (i % 500 === 7) lines.push("");
       if (i % 411 === 3) lines.push(`{"prompt": "${prompt}", "chosen": "first ${word(i)}", "chosen": "second ${word(i)}", "rejected": "r ${word(i + 1)}"}`);
-      else if (i % 377 === 5) lines.push(`{ "prompt" : "${prompt}\\n\\"quoted\\" \\u00e9" ,\t"chosen":"c ${word(i)}" , "rejected" :"r ${word(i)}x" }\r`);
+      else if (i % 377 === 5) lines.push(`{ "prompt" : "${prompt}\\n\\"quoted\\" \\u00e9" , "chosen":"c ${word(i)}" , "rejected" :"r ${word(i)}x" }\r`);
+      else if (i % 373 === 9) lines.push(`  {"prompt":"${prompt}","chosen" : "" ,  "rejected":"r ${word(i)}", "prompt": "again ${prompt}"}  \r`);
+      else if (i % 367 === 1) lines.push(`{}`);
       else if (i % 301 === 11)
         lines.push(
           JSON.stringify({
@@ -60,11 +62,11 @@ describe("JSONL read a block at a time", () => {
             xs: [1.5e3, -2, []],
           }),
         );
-      else if (i % 257 === 13) lines.push(JSON.stringify({ prompt: `${prompt} café ☕ 𝄞`, chosen: `c ${word(i)} naïve`, rejected: `r ${word(i)}` }));
+      else if (i >= 9000 && i < 9600 && i % 7 === 0)
+        lines.push(JSON.stringify({ prompt: `${prompt} café ☕ 𝄞`, chosen: `c ${word(i)} naïve`, rejected: `r ${word(i)}` }));
       else if (i % 199 === 17) lines.push(`{"__proto__": "${word(i)}", "prompt": "${prompt}", "chosen": "${word(i)}a", "rejected": "${word(i)}b"}`);
       else lines.push(JSON.stringify({ prompt, chosen: `c ${word(i)}`, rejected: `r ${word(i)}`, empty: "", short: "ab" }));
     }
-    lines[0] = "\uFEFF" + lines[0];
     const text = lines.join("\n") + "\n";
     expect(Buffer.byteLength(text)).toBeGreaterThan(3 << 20); // several blocks and stream chunks
     const want = expected(lines);
@@ -74,6 +76,12 @@ describe("JSONL read a block at a time", () => {
     // gzipped: other chunk boundaries
     const gz = write("many.jsonl.gz", zlib.gzipSync(text));
     expect(got(await collect(gz))).toEqual(want.map((w) => w));
+    // a raw tab (JSON whitespace) sends a block to JSON.parse: same values
+    const tabs = lines.map((l, i) => (i % 1000 === 500 ? l.replace('{"prompt": ', '{"prompt":\t') : l));
+    expect(got(readRawRowsSync(write("tabs.jsonl", tabs.join("\n") + "\n")))).toEqual(expected(tabs));
+    // a byte-order mark before line 1 is not part of the row
+    const bom = ["\uFEFF" + lines[0], ...lines.slice(1, 20)];
+    expect(got(readRawRowsSync(write("bom.jsonl", bom.join("\n"))))).toEqual(expected(bom));
     // no final newline: the last line still read
     const noNl = write("no-newline.jsonl", text.slice(0, -1));
     expect(got(readRawRowsSync(noNl))).toEqual(want);
@@ -99,9 +107,18 @@ describe("JSONL read a block at a time", () => {
     rows[2500] = '{"prompt": "lone \\ud800 here", "chosen": "c", "rejected": "r"}';
     const f = write("surrogate.jsonl", rows.join("\n") + "\n");
     await expect(loadPreferenceDataset(f)).rejects.toThrow(`${f}:2501: field "prompt" contains a lone surrogate U+D800 at character 6`);
-    rows[2500] = '{"prompt": "p", "chosen": "c" "rejected": "r"}';
-    const g = write("badjson.jsonl", rows.join("\n") + "\n");
-    await expect(loadPreferenceDataset(g)).rejects.toThrow(`${g}:2501: invalid JSON at line 2501`);
+    // almost flat lines: each is JSON.parse's error, named by line
+    for (const bad of [
+      '{"prompt": "p", "chosen": "c" "rejected": "r"}',
+      '{"prompt": "p", "chosen": "c", "rejected": "r",}',
+      '{"prompt": "p", "chosen": "c", "rejected": "r"} x',
+      '{"prompt": "p"\u0001, "chosen": "c", "rejected": "r"}',
+      '{"prompt": "p", "chosen": "c", "rejected": "r"',
+    ]) {
+      rows[2500] = bad;
+      const g = write("badjson.jsonl", rows.join("\n") + "\n");
+      await expect(loadPreferenceDataset(g)).rejects.toThrow(`${g}:2501: invalid JSON at line 2501`);
+    }
   });
 });
 

@@ -218,6 +218,54 @@ class SliceScanner {
   }
 }
 
+/** Characters JSON never allows raw inside a string (a "\r" is allowed only as part of a line end). */
+const RAW_CONTROL = /[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?!\n)/;
+
+/**
+ * `{"key": "value", ...}` at text[from, to), every value a string, no escapes and no control characters (the caller
+ * checks both): the object with its values as slices of `text`, exactly as JSON.parse would give it (a repeated key
+ * keeps its last value). Undefined for anything else (numbers, nesting, bad syntax), which JSON.parse then reads.
+ */
+function parseFlatObject(text: string, from: number, to: number): Record<string, string> | undefined {
+  let p = from;
+  const space = () => {
+    for (let c = text.charCodeAt(p); c === 32 || c === 9; c = text.charCodeAt(++p));
+  };
+  space();
+  if (text.charCodeAt(p++) !== 123) return undefined;
+  const row: Record<string, string> = {};
+  space();
+  if (text.charCodeAt(p) === 125) {
+    p++;
+    space();
+    return p === to ? row : undefined;
+  }
+  for (;;) {
+    space();
+    if (text.charCodeAt(p) !== 34) return undefined;
+    const keyEnd = text.indexOf('"', p + 1);
+    if (keyEnd < 0 || keyEnd >= to) return undefined;
+    const key = text.slice(p + 1, keyEnd);
+    if (key === "__proto__") return undefined; // JSON.parse makes it an own property; an assignment would not
+    p = keyEnd + 1;
+    space();
+    if (text.charCodeAt(p++) !== 58) return undefined;
+    space();
+    if (text.charCodeAt(p) !== 34) return undefined;
+    const valueEnd = text.indexOf('"', p + 1);
+    if (valueEnd < 0 || valueEnd >= to) return undefined;
+    row[key] = text.slice(p + 1, valueEnd);
+    p = valueEnd + 1;
+    space();
+    const c = text.charCodeAt(p++);
+    if (c === 125) {
+      space();
+      return p === to ? row : undefined;
+    }
+    if (c !== 44) return undefined;
+  }
+}
+
 /**
  * JSON Lines read a block at a time: the bytes up to a chunk's last "\n" are decoded by one fatal TextDecoder call
  * and split into lines as text; a block with invalid UTF-8 is read again line by line (JsonlParser) to name the line.
@@ -272,6 +320,10 @@ class JsonlReader {
       }
       return;
     }
+    // flat rows of plain strings are parsed here when the block has no control characters (JSON forbids them raw
+    // in strings) and the line no backslash (no escapes); anything else goes to JSON.parse
+    const flat = ascii && !RAW_CONTROL.test(text);
+    let backslash = flat ? text.indexOf("\\") : -1;
     for (let s = 0; s < text.length; ) {
       let nl = text.indexOf("\n", s);
       if (nl < 0) nl = text.length;
@@ -280,9 +332,17 @@ class JsonlReader {
       if (line === 1 && text.charCodeAt(from) === 0xfeff) from++;
       if (to > from && text.charCodeAt(to - 1) === 13) to--;
       s = nl + 1;
+      const source = { file: this.file, line };
+      if (flat) {
+        if (backslash >= 0 && backslash < from) backslash = text.indexOf("\\", from);
+        const row = backslash < 0 || backslash >= to ? parseFlatObject(text, from, to) : undefined;
+        if (row !== undefined) {
+          yield { value: row, source };
+          continue;
+        }
+      }
       const lineText = text.slice(from, to);
       if (lineText.charCodeAt(0) !== 123 && lineText.trim() === "") continue; // blank line ('{' opens every row)
-      const source = { file: this.file, line };
       let value: unknown;
       try {
         value = JSON.parse(lineText);
