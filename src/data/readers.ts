@@ -219,6 +219,7 @@ class SliceScanner {
 }
 
 /** Characters JSON never allows raw inside a string (a "\r" is allowed only as part of a line end). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const RAW_CONTROL = /[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?!\n)/;
 
 /**
