@@ -108,6 +108,7 @@ export async function loadPreferenceData(source: string | readonly string[], tok
   // One pass: each row is classified and converted as it is read (its raw object dies young, which spares the
   // garbage collector); the data set's kind is known only at the end, so a row of another kind is converted too and
   // reported then, as is a conversion error (after any read/classify error, which stops the load at once).
+  const convertOptions = { columns: opts.columns, renderer };
   const converted: Array<PreferenceRow | null> = [];
   const kinds: RowKind[] = [];
   const sources: RowSource[] = [];
@@ -130,7 +131,7 @@ export async function loadPreferenceData(source: string | readonly string[], tok
       if (c) c.n++;
       else counts.set(name, { kind, n: 1, first: item.source });
       try {
-        converted.push(convertRow(item, kind, { columns: opts.columns, renderer }));
+        converted.push(convertRow(item, kind, convertOptions));
       } catch (e) {
         errors.set(converted.length, e);
         converted.push(null);
