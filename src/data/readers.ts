@@ -157,7 +157,7 @@ class JsonlParser {
   }
 }
 
-/** Bytes of JSONL decoded at once: a block's text (over 128 kB) lands in V8's large-object space, never copied by the GC. */
+/** Bytes of JSONL decoded at once: a block's text (over 128 kB) is a large-object or external string, never copied by the GC. */
 const JSONL_BLOCK_BYTES = 1 << 20;
 
 /** Shortest string V8 makes a slice of (SlicedString::kMinLength); shorter substrings are copies anyway. */
@@ -268,9 +268,11 @@ function parseFlatObject(text: string, from: number, to: number): Record<string,
 }
 
 /**
- * JSON Lines read a block at a time: the bytes up to a chunk's last "\n" are decoded by one fatal TextDecoder call
- * and split into lines as text; a block with invalid UTF-8 is read again line by line (JsonlParser) to name the line.
- * The line crossing two chunks is decoded on its own.
+ * JSON Lines read a block at a time: the bytes up to a chunk's last "\n" become one string (pure ASCII, checked
+ * natively: copied as Latin-1; else one fatal TextDecoder call) split into lines as text; a block with invalid UTF-8
+ * is read again line by line (JsonlParser) to name the line. The line crossing two chunks is decoded on its own.
+ * In ASCII blocks flat rows of plain strings are parsed in place (parseFlatObject), others by JSON.parse with their
+ * strings then pointed at the block (SliceScanner); in other blocks JSON.parse's own strings are kept.
  */
 class JsonlReader {
   private rest: Buffer[] = [];
