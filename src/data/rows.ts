@@ -102,6 +102,10 @@ const KINDS = {
 
 const NO_MAPPING: Partial<Record<ColumnName, string>> = Object.freeze({});
 
+/**
+ * The kind of one row (TRL's is_conversational / maybe_extract_prompt rules), or a RowError listing the row's
+ * columns when it has none of the formats' columns.
+ */
 export function classifyRow(row: RawRow, columns: Partial<Record<ColumnName, string>> = NO_MAPPING): RowKind {
   const col = (n: ColumnName) => columns[n] ?? n;
   const hasChosen = has(row, "chosen", columns), hasRejected = has(row, "rejected", columns);
