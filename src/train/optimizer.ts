@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HostTensor } from "../model/safetensors";
 
+/** AdamW's hyperparameters (torch.optim.AdamW's names, in camelCase). */
 export interface AdamWOptions {
   beta1: number;
   beta2: number;
@@ -51,6 +52,7 @@ interface FlatGroup {
   v: tf.Variable; // [sum of sizes]
 }
 
+/** AdamW as torch.optim.AdamW computes it (decoupled weight decay, bias correction), its state in flat groups of parameters. */
 export class AdamW {
   private readonly opts: AdamWOptions;
   private readonly groups: FlatGroup[] = [];
@@ -217,6 +219,7 @@ export class AdamW {
     this.stepCount = stepCount;
   }
 
+  /** Disposes the moment estimates. */
   dispose(): void {
     this.groups.forEach(({ m, v }) => {
       m.dispose();
