@@ -3,7 +3,7 @@
  *   data/held-out-prompts.jsonl  the held-out prompts {system, question}, reserved before anything else is generated
  *                                (src/data/world.ts heldOutReservation: no training file ever asks them)
  *   data/sft.jsonl               instruction rows {system, question, answer}, good and poor answers mixed
- *                                (SFT_ANSWER_MIX in src/data/generate.ts)
+ *                                (SFT_ANSWER_MIX in src/data/synthetic.ts)
  *   data/tokenizer/              byte-level BPE (ChatML specials, vocab 512) trained on the SFT rows in ChatML form
  * Then scripts/make-sft-model.sh trains data/sft-model on data/sft.jsonl, and scripts/make-judged-pairs.mjs samples
  * that model and lets the judge choose, which writes data/orca_dpo_pairs.jsonl (on-policy preference pairs).
@@ -12,7 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { generateInstructionSet } from "../src/data/generate";
+import { generateInstructionSet } from "../src/data/synthetic";
 import { heldOutReservation } from "../src/data/world";
 import { chatmlConversation, chatmlInstruction } from "../src/data/format";
 import { writeJsonl } from "../src/data/preferences";

@@ -159,15 +159,15 @@ describe("course notebooks run headlessly, in order", () => {
   it("02-dataset: loads, formats to ChatML, tokenizes, plots lengths and splits", async () => {
     const { nb } = await run("02-dataset", {});
     const out = stdout(nb);
-    expect(out).toContain("600 rows from ../data/orca_dpo_pairs.jsonl");
-    expect(out).toContain("600 ChatML preference rows");
+    expect(out).toContain("594 rows from ../data/orca_dpo_pairs.jsonl");
+    expect(out).toContain("594 ChatML preference rows");
     expect(out).toContain("<|im_start|>assistant\n");
-    expect(out).toContain("train: 540 pairs, eval: 60 pairs");
+    expect(out).toContain("train: 535 pairs, eval: 59 pairs");
     const d = displays(nb);
     expect(d.some((o) => String(o.data["text/html"]).startsWith("<table"))).toBe(true);
     const histogram = d.find((o) => o.data["application/vnd.plotly.v1+json"]);
     expect(histogram).toBeDefined();
-    expect(String(histogram!.data["text/plain"])).toContain('bar "chosen (n=600');
+    expect(String(histogram!.data["text/plain"])).toContain('bar "chosen (n=594');
   });
 
   it("03-trainer: trains with one live progress display and chart, and writes the run folder", async () => {

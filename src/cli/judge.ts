@@ -21,6 +21,7 @@ export const PROMPTS_OPTION: OptionSpec = {
   description: "held-out (data/held-out-prompts.jsonl) or a .jsonl of {system?, question} world prompts (default held-out)",
 };
 
+/** Options of `dpo-ts judge`. */
 export const judgeOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "the model to judge (Hugging Face format)" },
   ref: { type: "string", valueName: "DIR|ID", description: "the reference it is compared with (default data/sft-model)" },
@@ -49,6 +50,7 @@ export function readPrompts(spec: string): Prompt[] {
   });
 }
 
+/** `dpo-ts judge`: the win rate of --model against --ref on held-out prompts, scored by the rule-based judge; throws CliError on bad options. */
 export async function judgeCommand(values: Record<string, unknown>): Promise<void> {
   const modelDir = requiredString(values, "model");
   const refDir = stringValue(values, "ref") ?? path.join(PACKAGE_ROOT, "data", "sft-model");

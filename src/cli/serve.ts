@@ -3,6 +3,7 @@ import { initBackend } from "../backend";
 import { checkExposure, modelNameFromPath, serve, ServedModel } from "../serve/server";
 import { BACKEND_OPTION, CliError, OptionsTable, integerValue, stringValue } from "./framework";
 
+/** Options of `dpo-ts serve`. */
 export const serveOptions: OptionsTable = {
   model: {
     type: "string",
@@ -26,6 +27,7 @@ export const serveOptions: OptionsTable = {
   backend: BACKEND_OPTION,
 };
 
+/** `dpo-ts serve`: an OpenAI-compatible HTTP server (and chat page) over one or more models until interrupted; throws CliError on bad options. */
 export async function serveCommand(values: Record<string, unknown>, positionals: string[] = []): Promise<void> {
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (models are given with --model [NAME=]DIR)`);
   const specs = (values.model as string[] | undefined) ?? [];

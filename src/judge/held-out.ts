@@ -4,7 +4,7 @@
  */
 import { WorldPrompt, heldOutReservation } from "../data/world";
 
-/** A prompt of the world: an optional system prompt and one of the world's questions. */
+/** A held-out prompt of the synthetic world: system message and question. */
 export type Prompt = WorldPrompt;
 
 /** The first `n` held-out prompts (all of them by default), the same on every call. */
