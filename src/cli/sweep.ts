@@ -16,6 +16,7 @@ import { PROMPTS_OPTION, readPrompts } from "./judge";
 import { EMBEDDED } from "../embedded";
 import { BACKEND_OPTION, CliError, OptionsTable, integerValue, listValue, numberValue, parseNumber, stringValue } from "./framework";
 
+/** `dpo-ts sweep`'s options (--help is generated from them). */
 export const sweepOptions: OptionsTable = {
   betas: { type: "string", valueName: "B1,B2,...", description: "the βs to train, one policy each (default 0.05,0.1,0.5,1)" },
   model: { type: "string", valueName: "DIR|ID", description: "the SFT model every policy starts from and the reference (default data/sft-model)" },
@@ -42,6 +43,7 @@ function describePoint(p: SweepPoint): string {
   );
 }
 
+/** Runs `dpo-ts sweep`: trains one policy per β, measures the frontier, writes frontier.json and frontier.html. Throws CliError for bad options or an --out that already holds a sweep. */
 export async function sweepCommand(values: Record<string, unknown>): Promise<void> {
   const betas = (listValue(values, "betas") ?? ["0.05", "0.1", "0.5", "1"]).map((b) => parseNumber(b, "--betas", { positive: true }));
   if (new Set(betas).size !== betas.length) throw new CliError(`--betas repeats a value: ${betas.join(",")}`);

@@ -45,6 +45,7 @@ export const SWEEP_TRAIN_ARGS: DPOConfigInput = {
   precomputeRefLogProbs: true,
 };
 
+/** What {@link betaSweep} trains and measures, and where it writes. */
 export interface BetaSweepOptions {
   /** The SFT model: every β's policy starts from it, and it is the reference. */
   modelDir: string;

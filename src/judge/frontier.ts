@@ -63,6 +63,7 @@ export function sequenceLogps(model: CausalLM, sequences: readonly PromptComplet
   return out;
 }
 
+/** The policy, the reference and the prompts {@link frontierPoint} measures, and how it samples. */
 export interface FrontierPointOptions {
   policy: CausalLM;
   reference: CausalLM;
