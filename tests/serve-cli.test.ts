@@ -100,8 +100,7 @@ describe("dpo-ts serve", () => {
       while (!printed.some((l) => l.startsWith("serving"))) await new Promise((r) => setTimeout(r, 10));
       const url = /at (http:\/\/\S+)\/v1/.exec(printed.find((l) => l.startsWith("serving"))!)![1];
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
-      const answer = async (model: string) =>
-        (await client.completions.create({ model, prompt, max_tokens: 8, temperature: 0 })).choices[0].text;
+      const answer = async (model: string) => (await client.completions.create({ model, prompt, max_tokens: 8, temperature: 0 })).choices[0].text;
       expect(await answer("tuned")).toBe(withAdapter);
       expect(await answer("plain")).toBe(without);
       process.emit("SIGTERM");
