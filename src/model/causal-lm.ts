@@ -9,7 +9,18 @@ import type { ModelConfig } from "./config";
 import type { KVCache } from "./attention";
 import { checkpointed, linear, linearT, matMul } from "./layers";
 import { HostTensor } from "./safetensors";
-import { adapterConfigJson, AdapterFiles, checkLoraConfig, LinearModule, LoraConfig, loraDelta, loraScaling, targetedModules, writeAdapter } from "./lora";
+import {
+  adapterConfigJson,
+  AdapterFiles,
+  checkLoraConfig,
+  frozenLoraLinear,
+  LinearModule,
+  LoraConfig,
+  loraDelta,
+  loraScaling,
+  targetedModules,
+  writeAdapter,
+} from "./lora";
 
 export interface ForwardOptions {
   /** 1 for real tokens, 0 for padding, over past + current positions: [B, S]. Default: all ones. */
@@ -178,11 +189,20 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     const weight = get(`${module}.weight`) as tf.Tensor2D;
     const bias = this.params.has(`${module}.bias`) ? (get(`${module}.bias`) as tf.Tensor1D) : undefined;
     // A frozen layer (the base under LoRA, a reference) needs only its input's gradient in a backward pass.
-    const frozen = !this.params.get(`${module}.weight`)!.trainable;
-    const y = this.conv1dWeights ? linear(x, weight, bias, { frozen }) : linearT(x, weight, bias, { frozen });
-    if (!ctx.adapters || !this.params.has(`${module}.lora_A.weight`)) return y;
+    const frozen = !this.params.get(`${module}.weight`)!.trainable && !this.params.get(`${module}.bias`)?.trainable;
+    const withAdapter = ctx.adapters && this.params.has(`${module}.lora_A.weight`);
     const index = this.adapterModules.indexOf(module);
     const seed = ctx.dropoutSeed === null ? null : ctx.dropoutSeed + index;
+    if (withAdapter && frozen) {
+      return frozenLoraLinear(x, weight, bias, get(`${module}.lora_A.weight`) as tf.Tensor2D, get(`${module}.lora_B.weight`) as tf.Tensor2D, {
+        weightInOut: this.conv1dWeights,
+        scaling: loraScaling(this.lora!),
+        dropout: this.lora!.dropout,
+        dropoutSeed: seed,
+      });
+    }
+    const y = this.conv1dWeights ? linear(x, weight, bias, { frozen }) : linearT(x, weight, bias, { frozen });
+    if (!withAdapter) return y;
     return y.add(
       loraDelta(
         x,

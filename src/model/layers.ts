@@ -46,8 +46,8 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
   return product(a, b);
 }
 
-/** x2d @ op(W) + b, op transposing W when transposeB. x2d: [N, in] → [N, out] */
-function affine(x2d: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D | undefined, transposeB: boolean): tf.Tensor2D {
+/** x2d @ op(W) + b, op transposing W when transposeB (fused on the native backend). x2d: [N, in] → [N, out] */
+export function affine(x2d: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D | undefined, transposeB: boolean): tf.Tensor2D {
   if (!explicitTransposes()) return tf.fused.matMul({ a: x2d, b: weight, transposeB, bias }) as tf.Tensor2D;
   const y = matMul(x2d, weight, false, transposeB) as tf.Tensor2D;
   return bias ? (y.add(bias) as tf.Tensor2D) : y;
