@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 /**
  * Benchmark (not a test): reading a preference data set of N rows as JSONL and as Parquet (snappy, row groups of
- * 10k rows, written by pyarrow), with dpo-ts (loadPreferenceDataset: all rows in memory; streamPreferenceRows: one
- * pass, constant memory) beside Python `datasets.load_dataset` on the same files (fresh cache each run, so the
- * JSON -> Arrow conversion is included, as on a first load). Each reader runs in its own process; we report wall
- * time and the process's peak RSS.
+ * 10k rows, written by pyarrow), with dpo-ts (loadPreferenceDataset: all rows in memory, validated, as JS strings;
+ * streamPreferenceRows: one pass, constant memory) beside Python `datasets.load_dataset` on the same files.
  *
- *   npm run build && node bench/read-data.js --rows 100000 [--dir /tmp/dpo-read-data]
+ * Each reader runs in its own process; wall time excludes the process start and imports (Python's `import datasets`
+ * is printed apart). datasets is timed two ways, cold and warm:
+ *   cold  a fresh cache dir: load_dataset converts the file to an Arrow cache file (what a first load costs);
+ *   warm  the cache dir of an earlier load: load_dataset only memory-maps that Arrow file.
+ * and for each, `load` = load_dataset alone (the rows stay in Arrow, not yet Python strings) and `+str` = load plus
+ * reading every prompt/chosen/rejected into Python strings (what dpo-ts's load returns: strings in memory).
+ * Timings on a shared machine are noisy: every reader runs --repeats times, interleaved, and the table gives medians.
+ *
+ *   npm run build && node bench/read-data.js --rows 100000 [--repeats 3] [--dir /tmp/dpo-read-data]
  *
  * Needs .venv (pyarrow, datasets). Rows: standard format, ~1.1 kB each (prompt ~300, completions ~400 characters).
  */
@@ -24,6 +30,7 @@ const arg = (name, fallback) => {
 
 async function child(mode, file) {
   const { loadPreferenceDataset, streamPreferenceRows } = require("../dist/data/dataset");
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let n = 0,
     chars = 0;
@@ -35,25 +42,28 @@ async function child(mode, file) {
     for await (const r of streamPreferenceRows(file)) (n++, (chars += r.prompt.length + r.chosen.length + r.rejected.length));
   }
   const seconds = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ rows: n, chars, seconds, peakRssMB: process.resourceUsage().maxRSS / 1024 }));
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ rows: n, chars, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMB: process.resourceUsage().maxRSS / 1024 }));
 }
 
 const PY_READER = `
-import json, resource, sys, tempfile, time, logging
+import json, resource, sys, time, logging
 logging.disable(logging.WARNING)
 t0 = time.perf_counter()
 from datasets import load_dataset, disable_progress_bars
 disable_progress_bars()
 t_import = time.perf_counter() - t0
-kind, path = sys.argv[1], sys.argv[2]
+kind, path, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+c0 = time.process_time()
 t0 = time.perf_counter()
-ds = load_dataset(kind, data_files=path, split="train", cache_dir=tempfile.mkdtemp())
+ds = load_dataset(kind, data_files=path, split="train", cache_dir=cache)
+t_load = time.perf_counter() - t0
 chars = 0
 for row in ds.iter(batch_size=10000):
     chars += sum(len(p) + len(c) + len(r) for p, c, r in zip(row["prompt"], row["chosen"], row["rejected"]))
 seconds = time.perf_counter() - t0
-print(json.dumps({"rows": len(ds), "chars": chars, "seconds": seconds, "importSeconds": t_import,
-                  "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"rows": len(ds), "chars": chars, "loadSeconds": t_load, "seconds": seconds, "cpuSeconds": time.process_time() - c0,
+                  "importSeconds": t_import, "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
 function words(rng, n) {
@@ -90,31 +100,57 @@ function run(cmd, args) {
   return JSON.parse(r.stdout.trim().split("\n").pop());
 }
 
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 async function main() {
   if (process.argv[2] === "--child") return child(process.argv[3], process.argv[4]);
   const rows = Number(arg("rows", "100000"));
+  const repeats = Number(arg("repeats", "3"));
   const dir = arg("dir", path.join(os.tmpdir(), "dpo-read-data"));
   const { jsonl, parquet } = makeData(dir, rows);
   console.log(`${rows} rows: ${jsonl} (${(fs.statSync(jsonl).size / 1e6).toFixed(1)} MB), ${parquet} (${(fs.statSync(parquet).size / 1e6).toFixed(1)} MB)`);
-  const results = [];
-  for (const [label, file, kind] of [
+  const havePy = fs.existsSync(PY);
+  const warmCache = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-read-data-warm-"));
+  const files = [
     ["JSONL", jsonl, "json"],
     ["Parquet", parquet, "parquet"],
-  ]) {
-    for (const mode of ["load", "stream"])
-      results.push({
-        reader: `dpo-ts ${mode === "load" ? "loadPreferenceDataset" : "streamPreferenceRows"}`,
-        file: label,
-        ...run(process.execPath, [__filename, "--child", mode, file]),
-      });
-    if (fs.existsSync(PY)) results.push({ reader: "datasets.load_dataset", file: label, ...run(PY, ["-c", PY_READER, kind, file]) });
+  ];
+  if (havePy) for (const [, file, kind] of files) run(PY, ["-c", PY_READER, kind, file, warmCache]); // fills the warm cache
+  const results = new Map(); // "file|reader" -> runs
+  const add = (file, reader, r) =>
+    (results.has(`${file}|${reader}`) ? results.get(`${file}|${reader}`) : results.set(`${file}|${reader}`, []).get(`${file}|${reader}`)).push(r);
+  for (let rep = 0; rep < repeats; rep++) {
+    for (const [label, file, kind] of files) {
+      add(label, "dpo-ts loadPreferenceDataset", run(process.execPath, [__filename, "--child", "load", file]));
+      if (havePy) {
+        const cold = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-read-data-cold-"));
+        add(label, "datasets.load_dataset cold", run(PY, ["-c", PY_READER, kind, file, cold]));
+        fs.rmSync(cold, { recursive: true, force: true });
+      }
+      add(label, "dpo-ts streamPreferenceRows", run(process.execPath, [__filename, "--child", "stream", file]));
+      if (havePy) add(label, "datasets.load_dataset warm", run(PY, ["-c", PY_READER, kind, file, warmCache]));
+    }
   }
-  console.log(`${"file".padEnd(8)} ${"reader".padEnd(34)} ${"rows".padStart(8)} ${"seconds".padStart(8)} ${"peak RSS MB".padStart(12)}`);
-  for (const r of results)
+  fs.rmSync(warmCache, { recursive: true, force: true });
+  const f = (x) => (x === undefined ? "" : x.toFixed(2));
+  console.log(`medians of ${repeats} interleaved runs; seconds exclude process start and imports`);
+  console.log(
+    `${"file".padEnd(8)} ${"reader".padEnd(30)} ${"rows".padStart(7)} ${"load s".padStart(7)} ${"+str s".padStart(7)} ${"cpu s".padStart(6)} ${"peak RSS MB".padStart(12)}`,
+  );
+  const chars = new Set();
+  for (const [key, runs] of results) {
+    const [file, reader] = key.split("|");
+    const py = reader.startsWith("datasets");
+    for (const r of runs) chars.add(r.chars);
+    const m = (k) => (runs[0][k] === undefined ? undefined : median(runs.map((r) => r[k])));
+    // dpo-ts's load already gives strings: its one time goes in the "+str" column, like datasets' load + strings
     console.log(
-      `${r.file.padEnd(8)} ${r.reader.padEnd(34)} ${String(r.rows).padStart(8)} ${r.seconds.toFixed(2).padStart(8)} ${r.peakRssMB.toFixed(0).padStart(12)}${r.importSeconds ? `   (+${r.importSeconds.toFixed(1)} s import)` : ""}`,
+      `${file.padEnd(8)} ${reader.padEnd(30)} ${String(runs[0].rows).padStart(7)} ${f(py ? m("loadSeconds") : undefined).padStart(7)} ${f(m("seconds")).padStart(7)} ${f(m("cpuSeconds")).padStart(6)} ${m("peakRssMB").toFixed(0).padStart(12)}${py ? `   (import ${f(m("importSeconds"))} s)` : ""}`,
     );
-  const chars = new Set(results.map((r) => r.chars));
+  }
   if (chars.size !== 1) throw new Error(`readers disagree on the text: ${[...chars].join(" vs ")} characters`);
 }
 

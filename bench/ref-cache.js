@@ -8,7 +8,7 @@
  *
  * usage: node bench/ref-cache.js [--config course|gpt2-small|tiny] [--backend wasm|cpu|tensorflow|webgpu] [--steps N]
  *   course      data/sft-model on 64 ChatML pairs of data/orca_dpo_pairs.jsonl, batches of 4
- *   gpt2-small  a random GPT-2-small-shaped model (12 layers, 768 wide, vocab 50257; built by bench/trl_throughput.py),
+ *   gpt2-small  a random GPT-2-small-shaped model (12 layers, 768 wide, vocab 50257; built as `dpo-ts bench` builds it),
  *               8 pairs of 256 tokens, batches of 8
  *   tiny        the test fixture (tests/fixtures/hf-tiny), for a smoke test
  * Needs `npm run build` (it uses dist/). Prints a table and one JSON line.
@@ -25,7 +25,10 @@ const option = (name, fallback) => {
   return i >= 0 ? argv[i + 1] : fallback;
 };
 
-/** The model folder, preference rows file, batch size and data rows of a config. */
+/**
+ * The model folder, preference rows file, batch size and data rows of a config: course and gpt2-small are built as
+ * `dpo-ts bench` builds them (prepareBenchConfig in src/cli/bench.ts), so both benchmarks measure the same model.
+ */
 function setup(config, workDir) {
   if (config === "tiny")
     return {
@@ -34,41 +37,10 @@ function setup(config, workDir) {
       batchSize: 2,
       rows: 4,
     };
-  if (config === "course") return { model: path.join(ROOT, "data/sft-model"), prefs: path.join(ROOT, "data/orca_dpo_pairs.jsonl"), batchSize: 4, rows: 64 };
-  if (config === "gpt2-small") {
-    const python = path.join(ROOT, ".venv/bin/python");
-    const model = path.join(workDir, "gpt2-small");
-    const prefs = path.join(workDir, "gpt2-small-prefs-256.jsonl");
-    const made = spawnSync(
-      python,
-      [
-        path.join(ROOT, "bench/trl_throughput.py"),
-        "--make-model",
-        model,
-        "--n-layer",
-        "12",
-        "--n-embd",
-        "768",
-        "--n-head",
-        "12",
-        "--vocab",
-        "50257",
-        "--n-positions",
-        "1024",
-        "--make-prefs",
-        prefs,
-        "--n-pairs",
-        "8",
-        "--seq-len",
-        "256",
-        "--no-bench",
-      ],
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
-    if (made.status !== 0) throw new Error("bench/trl_throughput.py --make-model failed (run scripts/setup-python.sh)");
-    return { model, prefs, batchSize: 8, rows: 8 };
-  }
-  throw new Error(`unknown --config ${config} (course, gpt2-small, tiny)`);
+  if (config !== "course" && config !== "gpt2-small") throw new Error(`unknown --config ${config} (course, gpt2-small, tiny)`);
+  const { benchPython, prepareBenchConfig } = require("../dist/cli/bench");
+  const prepared = prepareBenchConfig(config, workDir, config === "course" ? null : benchPython());
+  return { model: prepared.model, prefs: prepared.prefs, batchSize: prepared.batchSize, rows: config === "course" ? 64 : 8 };
 }
 
 /** One run in this process: prints one JSON line with its timings and peak RSS. */

@@ -2,8 +2,10 @@
 /**
  * Load test of `dpo-ts serve` (not a test: numbers for README/course.md). Starts the server in its own process on the
  * course model (or uses --url), then for each concurrency level runs that many clients, each sending streamed chat
- * requests back to back, while a prober hits /health every 20 ms. Reports per level: errors, /health p50/p99, median
- * and p95 time to first token, aggregate completion tokens/s, and the speed-up over one stream.
+ * requests back to back (--requests each, 16 requests a level at least), while a prober hits /health every 20 ms. A
+ * warm-up (one stream, then 8) runs first, unmeasured. Reports per level: errors, /health p50/p99, median and p95
+ * time to first token, aggregate completion tokens/s and the speed-up over one stream, and (Linux, server started
+ * here) completion tokens per CPU-second of the server process: on a shared machine a steadier figure than wall time.
  *
  * usage: npm run build && node bench/serve-load.js [--levels 1,8,32,64] [--requests 2] [--max-tokens 64]
  *          [--backend wasm] [--model DIR] [--url http://127.0.0.1:8000] [--out runs/serve-load.json]
@@ -52,7 +54,20 @@ async function startServer() {
     child.stderr.on("data", () => undefined); // the access log: one line per request
     child.on("exit", (code) => reject(new Error(`server exited (${code}):\n${log}`)));
   });
-  return { url, stop: () => child.kill("SIGTERM") };
+  return { url, pid: child.pid, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * CPU seconds (user + system) the server process has used, from /proc (Linux; null elsewhere or with --url). On a
+ * shared machine wall-clock tokens/s swing with other processes' load; tokens per server CPU-second much less.
+ */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return null;
+  }
 }
 
 /** One streamed chat request: time to first content token, completion tokens, total time. */
@@ -100,7 +115,10 @@ async function streamOne(url, question, seed) {
   return { ttft: ttft ?? performance.now() - t0, tokens, ms: performance.now() - t0 };
 }
 
-async function level(url, concurrency) {
+/** Runs one level; each client sends perClient requests (default: --requests, and at least 16 requests in all, so that
+ * a level with few clients lasts long enough to measure). */
+async function level(url, concurrency, pid, perClient = Math.max(requestsPerClient, Math.ceil(16 / concurrency))) {
+  const cpu0 = pid ? cpuSeconds(pid) : null;
   const health = [];
   let running = true;
   const prober = (async () => {
@@ -117,8 +135,8 @@ async function level(url, concurrency) {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, client) => {
-      for (let k = 0; k < requestsPerClient; k++) {
-        const q = questions[(client * requestsPerClient + k) % questions.length];
+      for (let k = 0; k < perClient; k++) {
+        const q = questions[(client * perClient + k) % questions.length];
         try {
           results.push(await streamOne(url, q, client * 1000 + k));
         } catch (e) {
@@ -128,6 +146,7 @@ async function level(url, concurrency) {
     }),
   );
   const wall = (performance.now() - t0) / 1000;
+  const cpu = cpu0 === null ? null : cpuSeconds(pid) - cpu0;
   running = false;
   await prober;
   const tokens = results.reduce((a, r) => a + r.tokens, 0);
@@ -148,24 +167,31 @@ async function level(url, concurrency) {
     ),
     tokens,
     tokens_per_s: tokens / wall,
+    server_cpu_s: cpu,
+    tokens_per_server_cpu_s: cpu ? tokens / cpu : null,
   };
 }
 
 (async () => {
   const given = option("url", "");
-  const server = given ? { url: given, stop: () => undefined } : await startServer();
+  const server = given ? { url: given, pid: null, stop: () => undefined } : await startServer();
   console.log(`server ${server.url} (${backend}, ${modelDir}); ${requestsPerClient} streamed requests per client, max_tokens ${maxTokens}`);
-  await streamOne(server.url, "warm-up", 0);
+  // Warm-up, not measured: V8 compiles the server's hot paths (one stream's and a batch's) over the first few hundred
+  // tokens; without it the first level, one stream, would run partly unoptimized and the speed-up be overstated.
+  await level(server.url, 1, null, 8);
+  await level(server.url, 8, null, 2);
   const rows = [];
   try {
     for (const c of levels) {
-      const row = await level(server.url, c);
+      const row = await level(server.url, c, server.pid);
       row.speedup = rows.length ? row.tokens_per_s / rows[0].tokens_per_s : 1;
+      row.cpu_speedup = rows.length && row.tokens_per_server_cpu_s ? row.tokens_per_server_cpu_s / rows[0].tokens_per_server_cpu_s : 1;
       rows.push(row);
       const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : "-");
       console.log(
         `${String(c).padStart(3)} streams: ${row.requests} requests, ${row.errors} errors, /health p50 ${f(row.health_p50_ms)} ms p99 ${f(row.health_p99_ms)} ms, ` +
           `TTFT median ${f(row.ttft_median_ms)} ms p95 ${f(row.ttft_p95_ms)} ms, ${f(row.tokens_per_s)} tokens/s (${row.speedup.toFixed(2)}x one stream)` +
+          (row.tokens_per_server_cpu_s ? `; ${f(row.tokens_per_server_cpu_s)} tokens per server CPU-s (${row.cpu_speedup.toFixed(2)}x)` : "") +
           (row.firstError ? `\n     first error: ${row.firstError}` : ""),
       );
     }

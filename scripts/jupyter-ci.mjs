@@ -4,7 +4,8 @@
 //               registers; fails on any error output.
 //   jupyterlab  JupyterLab 4 in headless Chromium (Debian's chromium-headless-shell, playwright-core): each committed
 //               notebook opened must not be marked modified; each (shortened) copy is run with "Run All Cells" and
-//               fails on an error output, a kernel dialog or an undrawn plotly chart. Screenshots: runs/jupyterlab/.
+//               fails on an error output, a kernel dialog, an undrawn plotly chart or a "No active debugger
+//               session" page error. Screenshots: runs/jupyterlab/; browser console: runs/jupyter/lab/console.json.
 //   binder      binder/postBuild (npm ci + kernel registration) run in a copy of the working tree against a fresh
 //               venv (python3 -m venv + pip install jupyterlab nbclient), then notebook 01 through that Jupyter.
 //   colab       notebooks/colab/*.ipynb (Python kernel) executed by nbclient against this checkout.
@@ -236,10 +237,21 @@ async function jupyterlabCheck() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
   const problems = [];
   const lines = [];
+  const consoleMessages = [];
+  let current = "(start)";
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const consoleErrors = [];
-    page.on("pageerror", (e) => consoleErrors.push(e.message));
+    page.on("pageerror", (e) => {
+      consoleErrors.push(e.message);
+      consoleMessages.push({ notebook: current, type: "pageerror", text: e.message.slice(0, 500) });
+    });
+    // Every browser console message and uncaught page error, tagged with the notebook open at the time, kept in
+    // console.json. JupyterLab 4's notebook debugger throws "No active debugger session" (uncaught) after every cell
+    // of a kernel without debugger support, as tslab is (a user saw it 7-11 times per notebook); the venv's
+    // JupyterLab runs without that plugin (scripts/setup-python.sh --jupyter, binder/postBuild), and a page error
+    // of that kind fails this check.
+    page.on("console", (m) => consoleMessages.push({ notebook: current, type: m.type(), text: m.text().slice(0, 500) }));
     await page.goto(`${lab.base}/lab/workspaces/ci?reset`);
     await page.waitForFunction(() => window.jupyterapp?.shell && document.querySelector(".jp-LabShell"), undefined, { timeout: 120_000 });
     await page.evaluate(() => window.jupyterapp.restored);
@@ -248,6 +260,7 @@ async function jupyterlabCheck() {
       const name = path.basename(copies[i], ".ipynb");
       // 1. The committed notebook, opened as a learner opens it: not modified once its kernel is up.
       const committed = path.relative(ROOT, courseNotebooks()[i]);
+      current = committed;
       const s = await openNotebook(page, committed);
       await page.waitForTimeout(1500); // metadata updates from the kernel's info reply arrive just after "idle"
       const opened = await page.evaluate((p) => window.__panelState(p), committed);
@@ -287,19 +300,22 @@ async function jupyterlabCheck() {
 
       // 2. The shortened copy: Run All Cells.
       const rel = path.relative(ROOT, copies[i]);
+      current = rel;
       await openNotebook(page, rel);
       const t0 = Date.now();
-      const ran = await page.evaluate(async (p) => {
+      // Run All is started, not awaited in the page: a command that never settles must not hang the check (the wait
+      // below has a deadline). It settles when the last cell replied; its outcome is read after the wait.
+      await page.evaluate((p) => {
         const app = window.jupyterapp;
         const w = [...app.shell.widgets("main")].find((x) => x.context?.path === p);
         app.shell.activateById(w.id);
-        try {
-          return { done: await app.commands.execute("notebook:run-all-cells") };
-        } catch (e) {
-          return { error: String(e) };
-        }
+        window.__runAll = null;
+        app.commands.execute("notebook:run-all-cells").then(
+          () => (window.__runAll = { done: true }),
+          (e) => (window.__runAll = { error: String(e) }),
+        );
       }, rel);
-      // run-all resolves when the last cell replied; wait for idle and the charts' drawing scripts
+      // wait for idle and the charts' drawing scripts
       const state = await waitFor(
         page,
         (p) => {
@@ -331,6 +347,7 @@ async function jupyterlabCheck() {
         600_000,
       ).catch((e) => ({ timeout: e.message }));
       const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      const ran = (await page.evaluate(() => window.__runAll)) ?? {}; // null: not settled yet, which the wait judged
       await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
       if (state.timeout) problems.push(state.timeout);
       else {
@@ -346,8 +363,26 @@ async function jupyterlabCheck() {
       await closeNotebook(page, rel);
       if (problems.length && problems.some((p) => p.startsWith(rel))) break; // later notebooks read what this one writes
     }
-    if (consoleErrors.length) lines.push(`page errors (not failing): ${consoleErrors.slice(0, 5).join(" | ")}`);
+    const otherErrors = consoleErrors.filter((m) => !/No active debugger session/.test(m));
+    if (otherErrors.length) lines.push(`page errors (not failing): ${otherErrors.slice(0, 5).join(" | ")}`);
+    current = "(end)";
+    const debuggerNoise = new Map();
+    for (const m of consoleMessages) if (/No active debugger session/.test(m.text)) debuggerNoise.set(m.notebook, (debuggerNoise.get(m.notebook) ?? 0) + 1);
+    for (const [nb, n] of debuggerNoise)
+      problems.push(
+        `${nb}: "No active debugger session" thrown ${n} times in the page (JupyterLab's notebook debugger on a kernel without one: run scripts/setup-python.sh --jupyter, which turns that plugin off in ${VENV})`,
+      );
+    const byType = {};
+    for (const m of consoleMessages) byType[m.type] = (byType[m.type] ?? 0) + 1;
+    lines.push(
+      `browser console: ${consoleMessages.length} messages (${Object.entries(byType)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(
+          ", ",
+        )}), "No active debugger session" ${[...debuggerNoise.values()].reduce((a, b) => a + b, 0)} times; all in ${path.relative(ROOT, dir)}/console.json`,
+    );
   } finally {
+    fs.writeFileSync(path.join(dir, "console.json"), JSON.stringify(consoleMessages, null, 1));
     await browser.close();
     lab.server.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 1000));

@@ -1,14 +1,14 @@
 /**
  * Writes the course's synthetic data sets and tokenizer:
  *   data/orca_dpo_pairs.jsonl   preference pairs {system, question, chosen, rejected} (Intel/orca_dpo_pairs columns)
- *   data/sft.jsonl              instruction rows {system, question, answer} (imperfect on purpose, see src/data/generate.ts)
+ *   data/sft.jsonl              instruction rows {system, question, answer} (imperfect on purpose, see src/data/synthetic.ts)
  *   data/tokenizer/             byte-level BPE (ChatML specials, vocab 512) trained on both sets in ChatML form
  *
  * Run: npm run make-data  [-- --out data --seed 1234 --pref-rows 600 --sft-rows 2000 --vocab-size 512]
  */
 import * as fs from "fs";
 import * as path from "path";
-import { generateInstructionSet, generatePreferenceSet } from "../src/data/generate";
+import { generateInstructionSet, generatePreferenceSet } from "../src/data/synthetic";
 import { chatmlConversation, chatmlFormat } from "../src/data/format";
 import { writeJsonl } from "../src/data/preferences";
 import { tokenizePair } from "../src/data/tokenize";

@@ -75,7 +75,25 @@ versions() {
   "$VPY" -c "import importlib.metadata as md; print(' '.join(p + ' ' + md.version(p) for p in $names))"
 }
 
+# JupyterLab 4's notebook debugger (@jupyterlab/debugger-extension:notebooks) asks a kernel without debugger support
+# for its modules after every executed cell and throws "No active debugger session" into the browser console (an
+# uncaught error, once per cell); the course's kernel (tslab) has no debugger, so this venv's JupyterLab runs without
+# that plugin and the variables panel that needs it. Any kernel without a debugger shows the same; Python notebooks
+# opened in this venv's JupyterLab lose the debugger toggle (`jupyter labextension enable` both ids to restore it).
+LAB_DEBUGGER_PLUGINS=(@jupyterlab/debugger-extension:notebooks @jupyterlab/debugger-extension:variables)
+lab_config() {
+  [ "$JUPYTER" = 1 ] || return 0
+  local page_config="$VENV/etc/jupyter/labconfig/page_config.json"
+  local id missing=0
+  for id in "${LAB_DEBUGGER_PLUGINS[@]}"; do grep -q "\"$id\": true" "$page_config" 2>/dev/null || missing=1; done
+  [ "$missing" = 0 ] && return 0
+  log "disabling JupyterLab's notebook debugger in $page_config (the course's kernel has none)"
+  "$VENV/bin/jupyter" labextension disable --level=sys_prefix "${LAB_DEBUGGER_PLUGINS[@]}" >/dev/null 2>&1 \
+    || die "'jupyter labextension disable --level=sys_prefix ${LAB_DEBUGGER_PLUGINS[*]}' failed in $VENV"
+}
+
 if [ -x "$VPY" ] && check_installed; then
+  lab_config
   log "venv $VENV is ready ($(versions))"
   echo "$VPY"
   exit 0
@@ -155,5 +173,6 @@ if [ "$JUPYTER_ONLY" = 1 ]; then
 else
   "$VPY" -c 'import trl, torch, tensorboard' >&2 || die "installed, but 'import trl, torch, tensorboard' fails in $VPY"
 fi
+lab_config
 log "done: $(versions)"
 echo "$VPY"

@@ -15,8 +15,10 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as path from "path";
 
+/** A TensorFlow.js backend dpo-ts can run on: native TensorFlow, WebGPU, WebAssembly or plain JavaScript. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
+/** The backend {@link initBackend} settled on, and why. */
 export interface BackendChoice {
   /** tf.getBackend() after the choice. */
   name: BackendName;
@@ -28,6 +30,7 @@ export interface BackendChoice {
   detail: string;
 }
 
+/** How {@link initBackend} chooses: a forced backend, quiet output, WebGPU on request. */
 export interface BackendOptions {
   /** Force a backend; default process.env.DPO_BACKEND, else the best that loads. */
   backend?: BackendName | string;

@@ -94,7 +94,7 @@ export type { PreferenceRow, OrcaRow, InstructionRow } from "./data/preferences"
 export { chatmlFormat, chatmlPrompt, chatmlInstruction, CHATML_END } from "./data/format";
 export { tokenizePair, tokenizePairs, DEFAULT_MAX_LENGTH } from "./data/tokenize";
 export type { TokenizedPair, TokenizeOptions, TruncationMode, DroppedRow, TruncationCounts } from "./data/tokenize";
-export { generatePreferenceSet, generateInstructionSet } from "./data/generate";
+export { generatePreferenceSet, generateInstructionSet } from "./data/synthetic";
 export { Rng } from "./util/rng";
 export { worldQuestions, lookUpQuestion } from "./data/world";
 export type { WorldQuestion, Task } from "./data/world";

@@ -16,14 +16,16 @@ import { loadModelFromDir, CausalLM } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer, LogEntry } from "../src/train/trainer";
+import type { DPOConfigInput } from "../src/train/config";
 import { collatePairs, disposeBatch } from "../src/train/batch";
 import { completionLogps } from "../src/train/logps";
 import { generate } from "../src/model/generate";
 import { ContinuousBatcher } from "../src/serve/batcher";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
-import { compareToTrl } from "./helpers/trl-compare";
+import { compareToTrl, curveTrainerArgs, trlCurveArgs } from "./helpers/trl-compare";
 import { NEEDS, skipUnless } from "./helpers/skip";
+import { expectPerPairLogps } from "./helpers/fixture";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
@@ -51,7 +53,7 @@ async function pairLogps(model: CausalLM, tokenizer: Tokenizer): Promise<number[
 }
 
 /** dpo-ts's 5 logged steps of DPO (full batch, constant LR 1e-3, clipping at 1) on a policy folder. */
-async function ourCurve(policyDir: string, refDir: string | null, extra: Record<string, unknown> = {}): Promise<LogEntry[]> {
+async function ourCurve(policyDir: string, refDir: string | null, extra: DPOConfigInput = {}): Promise<LogEntry[]> {
   const tokenizer = await Tokenizer.fromDir(FIX + "/llama-policy");
   const model = loadModelFromDir(policyDir);
   const refModel = refDir ? loadModelFromDir(refDir, { trainable: false }) : undefined;
@@ -60,19 +62,7 @@ async function ourCurve(policyDir: string, refDir: string | null, extra: Record<
     refModel,
     tokenizer,
     trainDataset: rows,
-    args: {
-      outputDir: fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-")),
-      perDeviceTrainBatchSize: rows.length,
-      maxSteps: 5,
-      learningRate: 1e-3,
-      lrSchedulerType: "constant",
-      loggingSteps: 1,
-      maxGradNorm: 1,
-      reportTo: "none",
-      writeReport: false,
-      numSampleGenerations: 0,
-      ...extra,
-    },
+    args: curveTrainerArgs(fs.mkdtempSync(path.join(os.tmpdir(), "dpo-arch-")), rows.length, extra),
   });
   await trainer.train();
   const logs = trainer.state.logHistory;
@@ -103,13 +93,7 @@ describe("Llama fixture (transformers' LlamaForCausalLM, GQA 4/2 heads)", () => 
     const policy = loadModelFromDir(path.join(FIX, "llama-policy"));
     const reference = loadModelFromDir(path.join(FIX, "llama-ref"), { trainable: false });
     const [pol, ref] = [await pairLogps(policy, tokenizer), await pairLogps(reference, tokenizer)];
-    const B = rows.length;
-    expected.models.llama.metrics["sigmoid_beta0.1_ls0.0"].per_pair.forEach((pair: Record<string, number>, i: number) => {
-      relClose(pol[i], pair.policy_chosen_logp);
-      relClose(pol[B + i], pair.policy_rejected_logp);
-      relClose(ref[i], pair.ref_chosen_logp);
-      relClose(ref[B + i], pair.ref_rejected_logp);
-    });
+    expectPerPairLogps(pol, ref, expected.models.llama.metrics["sigmoid_beta0.1_ls0.0"].per_pair);
     for (const key of ["sigmoid_beta0.1_ls0.0", "hinge_beta0.1_ls0.0", "sigmoid_beta0.1_ls0.1"]) {
       const [, lossType, beta, ls] = /^(\w+)_beta([\d.]+)_ls([\d.]+)$/.exec(key)!;
       const trainer = new DPOTrainer({
@@ -238,23 +222,7 @@ describe.skipIf(skipUnless(pythonTransformers, "tiny Mistral, Qwen2, Llama varia
         async () => {
           const run = spawnSync(
             pythonTrl!,
-            [
-              path.join(ROOT, "bench/trl_dpo.py"),
-              "--model",
-              path.join(dir, name),
-              "--prefs",
-              path.join(FIX, "prefs.jsonl"),
-              "--lr",
-              "1e-3",
-              "--beta",
-              "0.1",
-              "--steps",
-              "5",
-              "--loss-type",
-              "sigmoid",
-              "--lr-scheduler",
-              "constant",
-            ],
+            [path.join(ROOT, "bench/trl_dpo.py"), ...trlCurveArgs(path.join(dir, name), path.join(FIX, "prefs.jsonl")), "--loss-type", "sigmoid"],
             { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 },
           );
           if (run.status !== 0) throw new Error(`bench/trl_dpo.py failed:\n${run.stderr.slice(-3000)}`);

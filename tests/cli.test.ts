@@ -10,61 +10,29 @@ import * as os from "os";
 import * as path from "path";
 import { pythonWith } from "./helpers/python";
 import { NEEDS, skipUnless } from "./helpers/skip";
+import { CLI, ROOT, cliFlags, dpoTs, lastJson, tinyTrainArgs } from "./helpers/cli";
+import { TINY as FIX } from "./helpers/fixture";
 import { dpoConfigFrom, mergeValues, readConfigFile } from "../src/cli/dpo-options";
 import { parseCommandLine } from "../src/cli/framework";
 import { DEFAULT_DPO_CONFIG } from "../src/train/config";
 import { trainOptions } from "../src/cli/train";
-
-const ROOT = path.join(__dirname, "..");
-const FIX = path.join(__dirname, "fixtures/hf-tiny");
-const CLI = path.join(ROOT, "dist/cli/index.js");
-
-function dpoTs(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env } });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-function lastJson(stdout: string): Record<string, any> {
-  const line = stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .pop();
-  if (!line) throw new Error(`no JSON in output:\n${stdout}`);
-  return JSON.parse(line);
-}
+import { METRIC_NAMES } from "../src/train/step";
 
 function expectMetrics(got: Record<string, number>, want: Record<string, number>): void {
-  for (const key of [
-    "loss",
-    "rewards/chosen",
-    "rewards/rejected",
-    "rewards/accuracies",
-    "rewards/margins",
-    "logps/chosen",
-    "logps/rejected",
-    "logits/chosen",
-    "logits/rejected",
-  ]) {
+  for (const key of METRIC_NAMES) {
     expect(Math.abs(got[key] - want[key]) / Math.max(1, Math.abs(want[key])), `${key}: ${got[key]} vs ${want[key]}`).toBeLessThan(1e-4);
   }
+}
+
+/** --policy, --ref and --data of a fixture folder (the shipped one, or one made fresh by make_fixtures.py). */
+function fixtureFolders(dir: string): string[] {
+  return cliFlags({ policy: path.join(dir, "gpt2-policy"), ref: path.join(dir, "gpt2-ref"), data: path.join(dir, "prefs.jsonl") });
 }
 
 describe("dpo-ts CLI", () => {
   it("eval --json prints transformers' metrics for the shipped fixture", () => {
     const expected = JSON.parse(fs.readFileSync(path.join(FIX, "expected.json"), "utf8"));
-    const run = dpoTs(
-      "eval",
-      "--policy",
-      path.join(FIX, "gpt2-policy"),
-      "--ref",
-      path.join(FIX, "gpt2-ref"),
-      "--data",
-      path.join(FIX, "prefs.jsonl"),
-      "--beta",
-      "0.5",
-      "--json",
-    );
+    const run = dpoTs("eval", ...fixtureFolders(FIX), "--beta", "0.5", "--json");
     expect(run.status, run.stderr).toBe(0);
     expectMetrics(lastJson(run.stdout), expected.models.gpt2.metrics["sigmoid_beta0.5_ls0.0"]);
   });
@@ -82,17 +50,7 @@ describe("dpo-ts CLI", () => {
         ["hinge_beta0.1_ls0.0", ["--loss", "hinge"]],
         ["robust_beta0.1_ls0.1", ["--loss", "robust", "--label-smoothing", "0.1"]],
       ] as [string, string[]][]) {
-        const run = dpoTs(
-          "eval",
-          "--policy",
-          path.join(dir, "gpt2-policy"),
-          "--ref",
-          path.join(dir, "gpt2-ref"),
-          "--data",
-          path.join(dir, "prefs.jsonl"),
-          ...flags,
-          "--json",
-        );
+        const run = dpoTs("eval", ...fixtureFolders(dir), ...flags, "--json");
         expect(run.status, run.stderr).toBe(0);
         expectMetrics(lastJson(run.stdout), expected.models.gpt2.metrics[key]);
       }
@@ -117,26 +75,7 @@ describe("dpo-ts CLI", () => {
   it("train writes metrics.jsonl with TRL names and a final/ folder that eval and generate load", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-train-"));
     const run = dpoTs(
-      "train",
-      "--policy",
-      path.join(FIX, "gpt2-policy"),
-      "--ref",
-      path.join(FIX, "gpt2-ref"),
-      "--data",
-      path.join(FIX, "prefs.jsonl"),
-      "--out",
-      out,
-      "--steps",
-      "3",
-      "--batch-size",
-      "4",
-      "--lr",
-      "1e-3",
-      "--scheduler",
-      "constant",
-      "--logging-steps",
-      "1",
-      "--json",
+      ...tinyTrainArgs({ ref: path.join(FIX, "gpt2-ref"), out, steps: 3, "batch-size": 4, lr: "1e-3", scheduler: "constant", "logging-steps": 1, json: true }),
     );
     expect(run.status, run.stderr).toBe(0);
     const logs = fs
@@ -177,26 +116,8 @@ describe("dpo-ts CLI", () => {
   });
 
   it("train --compile-step follows the eager run on the native backend, and is refused clearly elsewhere", () => {
-    const args = (out: string) => [
-      "train",
-      "--policy",
-      path.join(FIX, "gpt2-policy"),
-      "--ref",
-      path.join(FIX, "gpt2-ref"),
-      "--data",
-      path.join(FIX, "prefs.jsonl"),
-      "--out",
-      out,
-      "--steps",
-      "4",
-      "--batch-size",
-      "2",
-      "--lr",
-      "1e-3",
-      "--logging-steps",
-      "1",
-      "--json",
-    ];
+    const args = (out: string) =>
+      tinyTrainArgs({ ref: path.join(FIX, "gpt2-ref"), out, steps: 4, "batch-size": 2, lr: "1e-3", "logging-steps": 1, json: true });
     const compiledOut = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-compiled-"));
     const compiled = dpoTs(...args(compiledOut), "--compile-step", "--pad-to-multiple-of", "16");
     if (compiled.status !== 0) {
@@ -253,22 +174,7 @@ describe("dpo-ts CLI", () => {
     const runDir = path.join(ROOT, "runs", name);
     const other = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-cli-compare-"));
     try {
-      const run = dpoTs(
-        "train",
-        "--policy",
-        path.join(FIX, "gpt2-policy"),
-        "--data",
-        path.join(FIX, "prefs.jsonl"),
-        "--name",
-        name,
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--logging-steps",
-        "1",
-        "--json",
-      );
+      const run = dpoTs(...tinyTrainArgs({ name, steps: 2, "batch-size": 4, "logging-steps": 1, json: true }));
       expect(run.status, run.stderr).toBe(0);
       for (const f of ["metrics.jsonl", "config.json", "report.html", "samples.json", "final/model.safetensors"])
         expect(fs.existsSync(path.join(runDir, f)), f).toBe(true);
@@ -277,24 +183,7 @@ describe("dpo-ts CLI", () => {
       const report = dpoTs("report", runDir);
       expect(report.status, report.stderr).toBe(0);
       expect(fs.readFileSync(path.join(runDir, "report.html"), "utf8")).toContain("Implicit KL to reference");
-      const second = dpoTs(
-        "train",
-        "--policy",
-        path.join(FIX, "gpt2-policy"),
-        "--data",
-        path.join(FIX, "prefs.jsonl"),
-        "--out",
-        other,
-        "--beta",
-        "0.5",
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--logging-steps",
-        "1",
-        "--json",
-      );
+      const second = dpoTs(...tinyTrainArgs({ out: other, beta: 0.5, steps: 2, "batch-size": 4, "logging-steps": 1, json: true }));
       expect(second.status, second.stderr).toBe(0);
       const page = path.join(other, "compare.html");
       const compare = dpoTs("compare", runDir, other, "--out", page);

@@ -6,7 +6,7 @@ import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile, readOrcaFile, readInstructionFile, splitTrainEval, writeJsonl, PreferenceRow } from "../src/data/preferences";
 import { chatmlFormat, chatmlConversation, chatmlInstruction } from "../src/data/format";
 import { tokenizePair, tokenizePairs } from "../src/data/tokenize";
-import { generatePreferenceSet, generateInstructionSet, generateExample, badAnswer, REJECTION_KINDS } from "../src/data/generate";
+import { generatePreferenceSet, generateInstructionSet, generateExample, badAnswer, REJECTION_KINDS } from "../src/data/synthetic";
 import { Rng, mulberry32 } from "../src/util/rng";
 import { NEEDS, skipUnless } from "./helpers/skip";
 

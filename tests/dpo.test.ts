@@ -10,6 +10,7 @@ import { collatePairs, disposeBatch } from "../src/train/batch";
 import { completionLogps } from "../src/train/logps";
 import { dpoLoss, LossType } from "../src/train/loss";
 import { useBackendForTests } from "./helpers/backend";
+import { expectPerPairLogps } from "./helpers/fixture";
 
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, "expected.json"), "utf8"));
@@ -48,13 +49,7 @@ describe("DPO numbers match transformers (tests/fixtures/hf-tiny, GPT-2)", () =>
     const batch = collatePairs(trainer.trainPairs, tokenizer.padTokenId);
     const [pol, ref] = tf.tidy(() => [policy, reference].map((m) => completionLogps(m, batch).logps.arraySync() as number[]));
     disposeBatch(batch);
-    const B = rows.length;
-    expected.models.gpt2.metrics["sigmoid_beta0.1_ls0.0"].per_pair.forEach((pair: Record<string, number>, i: number) => {
-      relClose(pol[i], pair.policy_chosen_logp);
-      relClose(pol[B + i], pair.policy_rejected_logp);
-      relClose(ref[i], pair.ref_chosen_logp);
-      relClose(ref[B + i], pair.ref_rejected_logp);
-    });
+    expectPerPairLogps(pol, ref, expected.models.gpt2.metrics["sigmoid_beta0.1_ls0.0"].per_pair);
     trainer.dispose();
   });
 

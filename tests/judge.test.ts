@@ -8,7 +8,7 @@ import { describe, it, expect, vi } from "vitest";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REJECTION_KINDS, badAnswer, generateExample, generateInstructionSet, generatePreferenceSet } from "../src/data/generate";
+import { REJECTION_KINDS, badAnswer, generateExample, generateInstructionSet, generatePreferenceSet } from "../src/data/synthetic";
 import { Rng } from "../src/util/rng";
 import { QUESTIONS, lookUpQuestion, worldQuestions } from "../src/data/world";
 import { VERDICT_SCORES, judgeAnswer } from "../src/judge/judge";

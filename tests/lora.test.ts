@@ -17,7 +17,7 @@ import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer, LogEntry } from "../src/train/trainer";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
-import { compareToTrl } from "./helpers/trl-compare";
+import { compareToTrl, trlCurveArgs } from "./helpers/trl-compare";
 import { NEEDS, skipUnless } from "./helpers/skip";
 
 const ROOT = path.join(__dirname, "..");
@@ -210,22 +210,11 @@ describe.skipIf(skipUnless(pythonPeft, "LoRA against peft", "needs torch, transf
         peftJobs([{ make_adapter: adapter, base: path.join(FIX, "llama-policy"), targets: ARTICLE_TARGETS.split(","), r: 4, alpha: 8 }]);
         const trl = python(pythonTrlPeft!, [
           "bench/trl_dpo.py",
-          "--model",
-          path.join(FIX, "llama-policy"),
+          ...trlCurveArgs(path.join(FIX, "llama-policy"), path.join(FIX, "prefs.jsonl")),
           "--adapter",
           adapter,
-          "--prefs",
-          path.join(FIX, "prefs.jsonl"),
-          "--lr",
-          "1e-3",
-          "--beta",
-          "0.1",
-          "--steps",
-          "5",
           "--loss-type",
           "sigmoid",
-          "--lr-scheduler",
-          "constant",
         ]).logs as Record<string, number>[];
         const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
         const model = loadModelFromDir(path.join(FIX, "llama-policy"), { adapter });

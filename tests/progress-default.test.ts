@@ -11,16 +11,13 @@ import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
 import { terminalProgress } from "../src/train/callbacks/progress";
-import { useBackendForTests } from "./helpers/backend";
+import { TINY, tinyTokenizerOnTestBackend } from "./helpers/fixture";
 
-const FIX = path.join(__dirname, "fixtures/hf-tiny");
+const FIX = TINY;
 const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
 let tokenizer: Tokenizer;
 
-beforeAll(async () => {
-  await useBackendForTests();
-  tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-});
+beforeAll(async () => void (tokenizer = await tinyTokenizerOnTestBackend()));
 
 /** Trains one step and returns what reached process.stderr meanwhile. */
 async function stderrOfOneStep(args: Record<string, unknown>, callbacks = [] as ReturnType<typeof terminalProgress>[]): Promise<string> {

@@ -12,15 +12,12 @@ import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer } from "../src/train/trainer";
 import { syncReference } from "../src/train/reference";
-import { useBackendForTests } from "./helpers/backend";
+import { TINY, tinyTokenizerOnTestBackend } from "./helpers/fixture";
 
-const FIX = path.join(__dirname, "fixtures/hf-tiny");
+const FIX = TINY;
 const rows = readPreferenceFile(path.join(FIX, "prefs.jsonl"));
 let tokenizer: Tokenizer;
-beforeAll(async () => {
-  await useBackendForTests();
-  tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));
-});
+beforeAll(async () => void (tokenizer = await tinyTokenizerOnTestBackend()));
 
 /** A reference whose forward passes are counted. */
 function countedReference(): { model: CausalLM; forwards: () => number } {

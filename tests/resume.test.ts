@@ -6,54 +6,33 @@
  * - an existing run folder is refused unless --overwrite-output-dir, which leaves none of the old run's files.
  */
 import { describe, it, expect } from "vitest";
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readSafetensors } from "../src/model/safetensors";
+import { CLI, ROOT, dpoTs, tinyTrainArgs } from "./helpers/cli";
 
-const ROOT = path.join(__dirname, "..");
-const FIX = path.join(__dirname, "fixtures/hf-tiny");
-const CLI = path.join(ROOT, "dist/cli/index.js");
 const NATIVE = process.env.DPO_BACKEND === "tensorflow";
-
-function dpoTs(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 const STEPS = 12;
 /** Accumulation over 2 micro-batches of 1 pair, a log every 5 steps (so a checkpoint falls inside a logging window). */
-const trainArgs = (out: string) => [
-  "train",
-  "--policy",
-  path.join(FIX, "gpt2-policy"),
-  "--data",
-  path.join(FIX, "prefs.jsonl"),
-  "--out",
-  out,
-  "--steps",
-  String(STEPS),
-  "--batch-size",
-  "1",
-  "--grad-accum",
-  "2",
-  "--lr",
-  "1e-3",
-  "--logging-steps",
-  "5",
-  "--save-steps",
-  "1",
-  "--save-total-limit",
-  "3",
-  "--num-sample-generations",
-  "0",
-  "--no-write-report",
-  "--seed",
-  "7",
-  "--json",
-];
+const trainArgs = (out: string) =>
+  tinyTrainArgs({
+    out,
+    steps: STEPS,
+    "batch-size": 1,
+    "grad-accum": 2,
+    lr: "1e-3",
+    "logging-steps": 5,
+    "save-steps": 1,
+    "save-total-limit": 3,
+    "num-sample-generations": 0,
+    "no-write-report": true,
+    seed: 7,
+    json: true,
+  });
 
 function weights(dir: string): Map<string, Float32Array> {
   return new Map([...readSafetensors(path.join(dir, "model.safetensors")).tensors].map(([k, t]) => [k, t.data]));
@@ -111,34 +90,21 @@ describe("exact resume", () => {
   });
 
   it("LoRA (--use-peft): a run resumed from an adapter checkpoint ends with the uninterrupted run's metrics and adapter", () => {
-    const loraArgs = (out: string) => [
-      "train",
-      "--policy",
-      path.join(FIX, "gpt2-policy"),
-      "--data",
-      path.join(FIX, "prefs.jsonl"),
-      "--out",
-      out,
-      "--steps",
-      "4",
-      "--batch-size",
-      "2",
-      "--lr",
-      "1e-2",
-      "--logging-steps",
-      "1",
-      "--save-steps",
-      "1",
-      "--use-peft",
-      "--lora-r",
-      "2",
-      "--num-sample-generations",
-      "0",
-      "--no-write-report",
-      "--seed",
-      "7",
-      "--json",
-    ];
+    const loraArgs = (out: string) =>
+      tinyTrainArgs({
+        out,
+        steps: 4,
+        "batch-size": 2,
+        lr: "1e-2",
+        "logging-steps": 1,
+        "save-steps": 1,
+        "use-peft": true,
+        "lora-r": 2,
+        "num-sample-generations": 0,
+        "no-write-report": true,
+        seed: 7,
+        json: true,
+      });
     const whole = tmp("dpo-resume-lora-whole-");
     const straight = dpoTs(...loraArgs(whole));
     expect(straight.status, straight.stderr).toBe(0);
@@ -174,26 +140,7 @@ describe("exact resume", () => {
   it("a NaN run stops with an error naming the step and metric; no final/, checkpoints finite", () => {
     const out = tmp("dpo-nan-");
     const run = dpoTs(
-      "train",
-      "--policy",
-      path.join(FIX, "gpt2-policy"),
-      "--data",
-      path.join(FIX, "prefs.jsonl"),
-      "--out",
-      out,
-      "--steps",
-      "5",
-      "--batch-size",
-      "2",
-      "--lr",
-      "1e30",
-      "--max-grad-norm",
-      "0",
-      "--save-steps",
-      "1",
-      "--num-sample-generations",
-      "0",
-      "--json",
+      ...tinyTrainArgs({ out, steps: 5, "batch-size": 2, lr: "1e30", "max-grad-norm": 0, "save-steps": 1, "num-sample-generations": 0, json: true }),
     );
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/step (\d+): (loss|grad_norm) is (NaN|-?Infinity)/);
@@ -207,24 +154,7 @@ describe("exact resume", () => {
   it("refuses an existing run folder; --overwrite-output-dir replaces it without leftovers", () => {
     const out = tmp("dpo-overwrite-");
     const args = (steps: number, ...extra: string[]) => [
-      "train",
-      "--policy",
-      path.join(FIX, "gpt2-policy"),
-      "--data",
-      path.join(FIX, "prefs.jsonl"),
-      "--out",
-      out,
-      "--steps",
-      String(steps),
-      "--batch-size",
-      "2",
-      "--lr",
-      "1e-4",
-      "--logging-steps",
-      "1",
-      "--num-sample-generations",
-      "0",
-      "--json",
+      ...tinyTrainArgs({ out, steps, "batch-size": 2, lr: "1e-4", "logging-steps": 1, "num-sample-generations": 0, json: true }),
       ...extra,
     ];
     expect(dpoTs(...args(3, "--save-steps", "1")).status).toBe(0);

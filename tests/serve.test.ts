@@ -62,6 +62,46 @@ describe("continuous batching", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("finished rows decoded along, compaction, and rows joining with longer and shorter prompts keep generate()'s outputs", async () => {
+    const texts = [...PROMPTS, "Water boils at", "A B C D E F G H I J K L M N O P Q R S T U V W", "Yes", "No"];
+    const prompts = texts.map((p) => tokenizer.encode(p));
+    const lengths = [3, 25, 14, 18, 10, 12, 9, 4];
+    const before = tf.memory().numTensors;
+    const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions, maxBatchSize: 6, maxWaitSteps: 2 });
+    const base = { temperature: 0, topP: 1, topK: 0, seed: 0, stopIds: [] };
+    const submit = (i: number) => batcher.submit({ ...base, promptIds: prompts[i], maxNewTokens: lengths[i] }).result;
+    const early = [0, 1, 2, 3, 4].map(submit); // row 0 finishes first and is decoded along (1 of 5 rows) until compaction
+    while (batcher.steps < 4) await new Promise((r) => setImmediate(r));
+    const late = [5, 6, 7].map(submit); // one longer than every cached row (the cache is padded), two shorter
+    const results = await Promise.all([...early, ...late]);
+    for (let i = 0; i < prompts.length; i++) {
+      const alone = await generate(model, prompts[i], { maxNewTokens: lengths[i], eosTokenId: null });
+      expect(results[i].tokens).toEqual(alone.tokens);
+    }
+    expect(batcher.steps).toBeLessThan(30); // decoded together: the longest alone takes 24 decode steps
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("a request arriving while others decode waits at most maxWaitSteps steps to be prefilled", async () => {
+    const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions, maxBatchSize: 12, maxWaitSteps: 3 });
+    const base = { temperature: 0, topP: 1, topK: 0, seed: 0, stopIds: [] };
+    const running = [...PROMPTS, ...PROMPTS].map((p) => batcher.submit({ ...base, promptIds: tokenizer.encode(p), maxNewTokens: 20 }).result);
+    while (batcher.steps < 2) await new Promise((r) => setImmediate(r));
+    const submittedAt = batcher.steps;
+    let firstTokenAt = -1;
+    const late = batcher.submit({
+      ...base,
+      promptIds: tokenizer.encode("Hi"),
+      maxNewTokens: 3,
+      onToken: () => {
+        if (firstTokenAt < 0) firstTokenAt = batcher.steps;
+      },
+    }).result;
+    await Promise.all([late, ...running]);
+    expect(firstTokenAt).toBeGreaterThanOrEqual(submittedAt + 1); // one arrival among eight running rows waits for company
+    expect(firstTokenAt).toBeLessThanOrEqual(submittedAt + 3);
+  });
+
   it("sampling is per sequence: same seed, same tokens, whatever else is in the batch", async () => {
     const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions });
     const req = { promptIds: tokenizer.encode(PROMPTS[0]), maxNewTokens: 12, temperature: 1, topP: 0.9, topK: 0, seed: 5, stopIds: [] };

@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { trainByteLevelBpe, trainChatMLTokenizer, bytesToUnicode, CHATML_TEMPLATE } from "../src/tokenizer/train-bpe";
 import { readPreferenceFile } from "../src/data/preferences";
-import { generateInstructionSet } from "../src/data/generate";
+import { generateInstructionSet } from "../src/data/synthetic";
 import { Rng } from "../src/util/rng";
 import { NEEDS, skipUnless } from "./helpers/skip";
 

@@ -25,26 +25,12 @@ import { DPOTrainer, LogEntry } from "../src/train/trainer";
 import type { DPOConfig } from "../src/train/config";
 import { useBackendForTests } from "./helpers/backend";
 import { pythonWith } from "./helpers/python";
+import { compareToTrl, curveTrainerArgs, trlCurveArgs } from "./helpers/trl-compare";
 
 const ROOT = path.join(__dirname, "..");
 const FIX = path.join(__dirname, "fixtures/hf-tiny");
 const python = pythonWith("trl", "torch");
-const COMMON = [
-  "--threads",
-  "1",
-  "--model",
-  "tests/fixtures/hf-tiny/gpt2-policy",
-  "--prefs",
-  "tests/fixtures/hf-tiny/prefs.jsonl",
-  "--lr",
-  "1e-3",
-  "--beta",
-  "0.1",
-  "--steps",
-  "5",
-  "--lr-scheduler",
-  "constant",
-];
+const COMMON = ["--threads", "1", ...trlCurveArgs("tests/fixtures/hf-tiny/gpt2-policy", "tests/fixtures/hf-tiny/prefs.jsonl")];
 const REF = ["--ref", "tests/fixtures/hf-tiny/gpt2-ref"];
 
 /** One parity run: TRL's option names (bench/trl_dpo.py's argparse names) and the same knobs in DPOConfig. */
@@ -193,19 +179,7 @@ async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogE
     refModel,
     tokenizer,
     trainDataset: rows,
-    args: {
-      outputDir,
-      perDeviceTrainBatchSize: rows.length,
-      maxSteps: 5,
-      learningRate: 1e-3,
-      lrSchedulerType: "constant",
-      loggingSteps: 1,
-      maxGradNorm: 1,
-      reportTo: "none",
-      numSampleGenerations: 0,
-      writeReport: false,
-      ...args,
-    },
+    args: curveTrainerArgs(outputDir, rows.length, args),
   });
   await trainer.train();
   const logs = trainer.state.logHistory;
@@ -213,21 +187,6 @@ async function ourLogs(args: Partial<DPOConfig>, withRef: boolean): Promise<LogE
   model.dispose();
   fs.rmSync(outputDir, { recursive: true, force: true });
   return logs;
-}
-
-function compare(ours: LogEntry[], theirs: Logs, source: string, what = ""): void {
-  expect(
-    ours.map((l) => l.step),
-    `${what} steps`,
-  ).toEqual(theirs.map((l) => l.step));
-  ours.forEach((entry, i) => {
-    for (const key of ["loss", "rewards/margins", "grad_norm", "rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected", "learning_rate"]) {
-      const want = theirs[i][key];
-      // Rewards start at 0 (policy = reference at step 1 for some runs): relative to at least 1e-2 there.
-      const scale = key.startsWith("rewards/") ? Math.max(Math.abs(want), 1e-2) : Math.max(Math.abs(want), 1e-6);
-      expect(Math.abs(entry[key] - want) / scale, `${what} step ${entry.step} ${key}: dpo-ts ${entry[key]}, TRL (${source}) ${want}`).toBeLessThan(1e-3);
-    }
-  });
 }
 
 let sweep: ReturnType<typeof trlSweep>;
@@ -250,7 +209,7 @@ describe(`TRL parity (${python ? "live TRL in " + python : "recorded TRL output"
     for (const run of SWEEP) {
       const theirs = runs.get(run.name);
       expect(theirs, `${source} has no run "${run.name}"`).toBeDefined();
-      compare(ours.get(run.name)!, theirs!, source, run.name);
+      compareToTrl(ours.get(run.name)!, theirs!, source, run.name);
     }
   }, 240_000);
 });

@@ -25,6 +25,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** Median, min, max and spread of a benchmark's rounds; non-finite values (failed rounds) are counted in `failed`, not averaged. */
 export function summarize(values: readonly number[]): Summary {
   const finite = values.filter(Number.isFinite);
   if (!finite.length) return { n: 0, failed: values.length, median: NaN, min: NaN, max: NaN, spread: NaN };

@@ -43,8 +43,10 @@ import { Summary, formatNumber, formatRatio, formatSummary, ratio, spreadWarning
 
 const ROOT = path.resolve(__dirname, "../..");
 const CONFIGS = ["course", "4x256", "gpt2-small", "smollm2-lora"] as const;
-type ConfigName = (typeof CONFIGS)[number];
+/** A benchmark configuration: the model and data `dpo-ts bench` measures (see the file's opening comment). */
+export type ConfigName = (typeof CONFIGS)[number];
 
+/** Options of `dpo-ts bench` (config, backends, rounds, …), shown by `dpo-ts bench --help`. */
 export const benchOptions: OptionsTable = {
   config: { type: "string", valueName: "NAME", description: "course, 4x256, gpt2-small or smollm2-lora (default course)" },
   backends: {
@@ -83,7 +85,8 @@ export const benchOptions: OptionsTable = {
   prefs: { type: "string", valueName: "FILE", description: "internal (--worker): preference pairs", group: "internal" },
 };
 
-interface Prepared {
+/** A prepared benchmark configuration: model folder, prefs file, batch size, what it is, and the backends it measures. */
+export interface Prepared {
   model: string;
   prefs: string;
   batchSize: number;
@@ -97,7 +100,8 @@ interface Prepared {
   updates: number;
 }
 
-function python(): string | null {
+/** The project venv's Python (DPO_VENV, else .venv) when it has trl and torch, else null (TRL is then not measured). */
+export function benchPython(): string | null {
   const venv = process.env.DPO_VENV ?? path.join(ROOT, ".venv");
   const py = path.join(venv, "bin/python");
   if (!fs.existsSync(py)) return null;
@@ -121,8 +125,12 @@ function makeModel(py: string | null, config: string, args: string[]): void {
   if (made.status !== 0) throw new Error("bench/trl_throughput.py --make-model failed");
 }
 
-/** Builds the config's model folder and a standard-format prefs file both sides read. */
-function prepare(config: ConfigName, outDir: string, py: string | null): Prepared {
+/**
+ * Builds the config's model folder and a standard-format prefs file both sides read, under `outDir` (the course
+ * config uses data/sft-model as it is); shared with bench/ref-cache.js. Throws CliError when a config that builds its
+ * model with bench/trl_throughput.py has no Python (`py` null).
+ */
+export function prepareBenchConfig(config: ConfigName, outDir: string, py: string | null): Prepared {
   fs.mkdirSync(outDir, { recursive: true });
   if (config === "course") {
     return {
@@ -329,6 +337,7 @@ interface TrlThroughput {
   versions: { torch: string; trl: string };
 }
 
+/** `dpo-ts bench`: times DPO steps of one configuration on each backend against TRL, in worker processes; throws CliError on bad options. */
 export async function benchCommand(values: Record<string, unknown>): Promise<void> {
   if (values.worker) return benchWorker(values);
   const config = (stringValue(values, "config") ?? "course") as ConfigName;
@@ -345,8 +354,8 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   if (values["gradient-checkpointing"] && values["no-gradient-checkpointing"])
     throw new CliError("--gradient-checkpointing and --no-gradient-checkpointing contradict each other");
   const outDir = path.join(ROOT, "runs/bench");
-  const py = values["skip-trl"] ? null : python();
-  const prepared = prepare(config, outDir, py ?? (config === "course" ? null : python()));
+  const py = values["skip-trl"] ? null : benchPython();
+  const prepared = prepareBenchConfig(config, outDir, py ?? (config === "course" ? null : benchPython()));
   const { model, prefs } = prepared;
   const batchSize = batchSizeOption ?? prepared.batchSize;
   const updates = updatesOption ?? prepared.updates;

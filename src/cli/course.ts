@@ -45,6 +45,7 @@ export function notebookParameters(notebookPath: string, values: Record<string, 
   return out;
 }
 
+/** One notebook of a course run: the notebook, where its executed copy goes and the parameters injected into it. */
 export interface CourseRun {
   notebook: string;
   outPath: string;
@@ -61,6 +62,7 @@ function kib(file: string): string {
   return fs.existsSync(file) ? `${(fs.statSync(file).size / 1024).toFixed(0)} KiB` : "–";
 }
 
+/** Options of `dpo-ts course`. */
 export const courseOptions: OptionsTable = {
   name: { type: "string", valueName: "NAME", description: "run name: executed notebooks go to runs/NAME/notebooks (default course)" },
   steps: { type: "string", valueName: "N", description: "maxSteps for the notebooks that train (default: each notebook's own)" },
@@ -72,6 +74,7 @@ export const courseOptions: OptionsTable = {
   quiet: { type: "boolean", description: "do not echo cell output" },
 };
 
+/** `dpo-ts course`: runs the five notebooks in order, headless, writing executed copies under runs/NAME/notebooks; throws CliError on bad options. */
 export async function courseCommand(values: Record<string, unknown>): Promise<void> {
   const name = stringValue(values, "name") ?? "course";
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new CliError(`--name must be a folder name (letters, digits, . _ -), got "${name}"`);

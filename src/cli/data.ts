@@ -8,6 +8,7 @@ import { PREFERENCE_FORMATS, PreferenceFormat } from "../data/rows";
 import { DEFAULT_MAX_LENGTH, TruncationMode } from "../data/tokenize";
 import { CliError, integerValue, OptionsTable, stringValue } from "./framework";
 
+/** Options of `dpo-ts data inspect`. */
 export const dataOptions: OptionsTable = {
   split: { type: "string", description: "split of a data set id (Hub sources)", valueName: "NAME" },
   format: { type: "string", default: "auto", description: "auto | standard | conversational | implicit | orca", valueName: "FORMAT" },
@@ -20,6 +21,7 @@ export const dataOptions: OptionsTable = {
   json: { type: "boolean", description: "print the summary as JSON" },
 };
 
+/** `dpo-ts data inspect SOURCE...`: reads preference data and prints its format, row count and lengths (or JSON); throws CliError on a bad subcommand. */
 export async function dataCommand(values: Record<string, unknown>, positionals: string[]): Promise<void> {
   const [sub, ...sources] = positionals;
   if (sub !== "inspect")

@@ -11,6 +11,7 @@ import { LineCounter, parseDocument, isMap, isScalar } from "yaml";
 import { DEFAULT_DPO_CONFIG, DPOConfig } from "../train/config";
 import { CliError, OptionSpec, OptionsTable, parseNumber, splitList } from "./framework";
 
+/** A DPOConfig field name: what the CLI's options and config files set. */
 type Knob = keyof DPOConfig & string;
 
 /** Short names kept from the first CLI: alias → knob. */
@@ -158,14 +159,17 @@ const TRL_RENAMES: Record<string, string> = {
   evaluationStrategy: "evalStrategy",
 };
 
+/** camelCase → kebab-case (`maxSteps` → `max-steps`), the option name of a DPOConfig field. */
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
+/** kebab-case or snake_case → camelCase (`max-steps`, `max_steps` → `maxSteps`). */
 export function camel(name: string): string {
   return name.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** camelCase → snake_case (`maxSteps` → `max_steps`), TRL's name of a DPOConfig field. */
 export function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 }

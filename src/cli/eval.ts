@@ -63,6 +63,7 @@ const TRAINING_ONLY_KNOBS = [
   "useRslora",
 ];
 
+/** Options of `dpo-ts eval`. */
 export const evalOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to score (Hugging Face format)" },
   adapter: {
@@ -85,6 +86,7 @@ export const evalOptions: OptionsTable = {
   ...dpoConfigOptions(TRAINING_ONLY_KNOBS),
 };
 
+/** `dpo-ts eval`: DPO metrics (rewards, accuracies, margins, loss) of --policy against --ref on --data, printed as JSON; throws CliError on bad options. */
 export async function evalCommand(values: Record<string, unknown>): Promise<void> {
   const policyDir = requiredString(values, "policy");
   const dataFile = requiredString(values, "data");

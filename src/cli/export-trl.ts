@@ -14,6 +14,7 @@ import { CliError, OptionsTable, parseNumber } from "./framework";
 import { dpoConfigFrom, mergeValues, readConfigFile } from "./dpo-options";
 import { JOB_FILE, TrainJob, jobRows, trainOptions } from "./train";
 
+/** Options of `dpo-ts export-trl`. */
 export const exportTrlOptions: OptionsTable = {
   out: { type: "string", valueName: "DIR", description: "export folder (created; must be empty or absent)" },
   policy: { type: "string", valueName: "DIR", description: "model folder or Hub id (default: the run's / config's)" },
@@ -61,6 +62,7 @@ function readJob(source: string): { config: DPOConfig; job: TrainJob } {
   return { config: resolveConfig(dpoConfigFrom(merged, trainOptions) as Record<string, unknown>, source), job };
 }
 
+/** `dpo-ts export-trl RUN_DIR|CONFIG --out DIR`: writes the same run as a TRL script, config and data, to run with Python; throws CliError on bad arguments. */
 export async function exportTrlCommand(values: Record<string, unknown>, positionals: string[]): Promise<void> {
   if (positionals.length !== 1) throw new CliError("takes one RUN_DIR or CONFIG file (see --help)");
   const out = values.out;

@@ -26,10 +26,14 @@ export interface OptionSpec {
   group?: string;
 }
 
+/** A command's options by name (node:util parseArgs style, plus help text). */
 export type OptionsTable = Record<string, OptionSpec>;
+/** Parsed option values by name, as node:util parseArgs returns them. */
 export type OptionValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+/** What a command runs: its parsed options and positional arguments. */
 export type CommandRun = (values: Record<string, unknown>, positionals: string[]) => Promise<void> | void;
 
+/** A command of the `dpo-ts` CLI: name, help text, options and what it runs. */
 export interface CommandSpec {
   name: string;
   /** One line for `dpo-ts --help`. */
@@ -60,6 +64,7 @@ export const BACKEND_OPTION: OptionSpec = {
   description: "tensorflow, webgpu, wasm or cpu (default: DPO_BACKEND, else the best that loads)",
 };
 
+/** A command line parsed against a command's options. */
 export interface ParsedCommandLine {
   values: OptionValues;
   positionals: string[];
@@ -230,6 +235,7 @@ export function listValue(values: Record<string, unknown>, name: string): string
   return splitList(raw, `--${flagName(name)}`);
 }
 
+/** Splits a comma-separated option value; throws CliError naming `what` on an empty item. */
 export function splitList(raw: string, what: string): string[] {
   const items = raw.split(",").map((s) => s.trim());
   if (items.some((s) => s === "")) throw new CliError(`${what} must be a comma-separated list without empty items, got "${raw}"`);

@@ -8,6 +8,7 @@ import { generate } from "../model/generate";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { BACKEND_OPTION, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
 
+/** Options of `dpo-ts generate`. */
 export const generateOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id (Hugging Face format)" },
   adapter: {
@@ -27,6 +28,7 @@ export const generateOptions: OptionsTable = {
   json: { type: "boolean", description: "print {text, tokens, finish_reason} as JSON" },
 };
 
+/** `dpo-ts generate`: prints a continuation of --prompt by --model (through the chat template with --chat); throws CliError on bad options. */
 export async function generateCommand(values: Record<string, unknown>): Promise<void> {
   const modelDir = requiredString(values, "model");
   const prompt = requiredString(values, "prompt");

@@ -41,6 +41,7 @@ function command<N extends string>(
   };
 }
 
+/** Every `dpo-ts` command, in the order `dpo-ts --help` lists them; each module is loaded only when its command runs. */
 export const COMMANDS: CommandEntry[] = [
   command("train", "DPO training of --policy on --data (every DPOConfig knob is an option; --config FILE.json|.yaml)", () => import("./train")),
   command("eval", "DPO metrics of --policy against --ref on --data", () => import("./eval")),

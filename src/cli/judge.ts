@@ -14,6 +14,7 @@ import { loadModel } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
 
+/** Options of `dpo-ts judge`. */
 export const judgeOptions: OptionsTable = {
   model: { type: "string", valueName: "DIR|ID", description: "the model to judge (Hugging Face format)" },
   ref: { type: "string", valueName: "DIR|ID", description: "the reference it is compared with (default data/sft-model)" },
@@ -46,6 +47,7 @@ export function readPrompts(spec: string): Prompt[] {
   });
 }
 
+/** `dpo-ts judge`: the win rate of --model against --ref on held-out prompts, scored by the rule-based judge; throws CliError on bad options. */
 export async function judgeCommand(values: Record<string, unknown>): Promise<void> {
   const modelDir = requiredString(values, "model");
   const refDir = stringValue(values, "ref") ?? path.join(PACKAGE_ROOT, "data", "sft-model");

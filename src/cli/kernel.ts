@@ -4,6 +4,7 @@
 import { DEFAULT_KERNEL_NAME, InstalledKernel, KERNEL_DISPLAY_NAME, installKernel } from "../course/kernel";
 import { CliError, OptionsTable, stringValue } from "./framework";
 
+/** Options of `dpo-ts kernel install`. */
 export const kernelOptions: OptionsTable = {
   user: {
     type: "boolean",

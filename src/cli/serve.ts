@@ -1,11 +1,12 @@
 /** `dpo-ts serve`: the OpenAI-compatible server (and chat page) for one or more model folders, until Ctrl-C. */
 import { initBackend } from "../backend";
 import { checkExposure, modelNameFromPath, serve, ServedModel } from "../serve/server";
+import { BACKEND_OPTION, CliError, OptionsTable, integerValue, stringValue } from "./framework";
 
 /** A model the CLI loads: a folder or Hub id, with an adapter folder when --adapter names it. */
 type ModelSpec = Extract<ServedModel, { path: string }>;
-import { BACKEND_OPTION, CliError, OptionsTable, integerValue, stringValue } from "./framework";
 
+/** Options of `dpo-ts serve`. */
 export const serveOptions: OptionsTable = {
   model: {
     type: "string",
@@ -50,7 +51,7 @@ function attachAdapter(models: ModelSpec[], spec: string): void {
   target.adapter = dir;
 }
 
-/** Runs `dpo-ts serve` with parsed option values until SIGINT/SIGTERM. */
+/** `dpo-ts serve`: an OpenAI-compatible HTTP server (and chat page) over one or more models until interrupted; throws CliError on bad options. */
 export async function serveCommand(values: Record<string, unknown>, positionals: string[] = []): Promise<void> {
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (models are given with --model [NAME=]DIR)`);
   const specs = (values.model as string[] | undefined) ?? [];

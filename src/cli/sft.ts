@@ -13,6 +13,7 @@ import { chatmlInstruction } from "../data/format";
 import { trainSFT } from "../train/sft";
 import { BACKEND_OPTION, CliError, OptionsTable, integerValue, numberValue, requiredString, stringValue } from "./framework";
 
+/** Options of `dpo-ts sft`. */
 export const sftOptions: OptionsTable = {
   data: { type: "string", valueName: "FILE", description: "{system, question, answer} rows (.jsonl)" },
   out: { type: "string", valueName: "DIR", description: "where the trained model folder goes" },
@@ -33,6 +34,7 @@ export const sftOptions: OptionsTable = {
   backend: BACKEND_OPTION,
 };
 
+/** `dpo-ts sft`: supervised fine-tuning of a model (or a new GPT-2) on instruction rows, saved to --out; throws CliError on bad options. */
 export async function sftCommand(values: Record<string, unknown>): Promise<void> {
   const dataFile = requiredString(values, "data");
   const out = requiredString(values, "out");

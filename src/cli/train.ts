@@ -16,6 +16,7 @@ import { BACKEND_OPTION, CliError, OptionsTable, parseNumber } from "./framework
 import { DPOConfig, resolveConfig } from "../train/config";
 import { dpoConfigFrom, dpoConfigOptions, kebab, mergeValues, readConfigFile } from "./dpo-options";
 
+/** Options of `dpo-ts train`: the model, data and output, plus every DPOConfig knob (added from the config's fields). */
 export const trainOptions: OptionsTable = {
   policy: { type: "string", valueName: "DIR|ID", description: "model folder or Hub repo id to train (Hugging Face format; TRL: model_name_or_path)" },
   adapter: {
@@ -42,6 +43,7 @@ export const trainOptions: OptionsTable = {
 
 /** RUN_DIR/job.json: where a run's inputs are (absolute paths; what config.json, the DPOConfig, does not say). */
 export const JOB_FILE = "job.json";
+/** What a run was started with (job.json in the run folder): policy, reference, data and tokenizer sources, adapter, so export-trl can find them again. */
 export interface TrainJob {
   policy?: string;
   ref?: string;
@@ -92,6 +94,7 @@ function checkConfig(args: Partial<DPOConfig>, merged: ReturnType<typeof mergeVa
   }
 }
 
+/** `dpo-ts train`: DPO training of --policy on --data with the options and --config file merged; throws CliError on bad options. */
 export async function trainCommand(values: Record<string, unknown>): Promise<void> {
   const note = (message: string) => console.error(`dpo-ts train: ${message}`);
   const entries = typeof values.config === "string" ? readConfigFile(values.config, trainOptions, note) : [];

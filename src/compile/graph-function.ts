@@ -11,7 +11,9 @@ import { TracedGraph } from "./trace";
 
 const SIGNATURE = "serving_default";
 
+/** A traced graph loaded as a SavedModel on the native backend, run by name-keyed inputs. */
 export class GraphFunction {
+  /** The graph this function runs. */
   readonly graph: TracedGraph;
   private model: { predict(inputs: Record<string, unknown>): unknown; dispose(): void };
 
@@ -49,6 +51,7 @@ export class GraphFunction {
     return out as Record<string, tf.Tensor>;
   }
 
+  /** Releases the loaded SavedModel. */
   dispose(): void {
     this.model.dispose();
   }

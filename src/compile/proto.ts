@@ -23,6 +23,7 @@ import { ProtoWriter, encodeMessage } from "../util/proto";
 /** TensorFlow's DataType enum (types.proto), which is also TF_DataType in the C API. */
 export const DATA_TYPE: Record<string, number> = { float32: 1, int32: 3, uint8: 4, string: 7, complex64: 8, int64: 9, bool: 10 };
 
+/** TensorFlow's DataType code of a tfjs dtype name (numbers pass through); throws on a dtype SavedModel cannot hold here. */
 export function dataType(dtype: string | number): number {
   if (typeof dtype === "number") return dtype;
   const code = DATA_TYPE[dtype];
@@ -38,6 +39,7 @@ export interface TensorValue {
   splat?: number;
 }
 
+/** A NodeDef attribute value, one field of TensorFlow's AttrValue proto. */
 export type AttrValue =
   | { s: string }
   | { i: number }
@@ -48,6 +50,7 @@ export type AttrValue =
   | { tensor: TensorValue }
   | { list: { i?: number[]; f?: number[]; b?: boolean[]; type?: (string | number)[] } };
 
+/** One node of a TensorFlow GraphDef: its name, op, inputs ("node:index") and attributes. */
 export interface NodeDef {
   name: string;
   op: string;
@@ -55,6 +58,7 @@ export interface NodeDef {
   attr: Record<string, AttrValue>;
 }
 
+/** A signature input or output of a SavedModel: tensor name, dtype and shape. */
 export interface TensorInfo {
   /** "node:outputIndex" */
   name: string;

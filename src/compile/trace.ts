@@ -89,6 +89,7 @@ export function nativeBackend(): NativeBackend {
   return backend as NativeBackend;
 }
 
+/** A graph traced from eager tfjs code: its nodes, named inputs and outputs, and counts of what it holds (ops, constants, placeholders). */
 export interface TracedGraph {
   nodes: NodeDef[];
   inputs: Record<string, TensorInfo>;

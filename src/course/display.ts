@@ -37,6 +37,7 @@ export function displayBundle(data: MimeBundle, metadata: Record<string, unknown
 
 /** One output that later calls replace in place (`update_display_data`), e.g. a live training chart. */
 export class LiveDisplay {
+  /** The display_id Jupyter updates this display by. */
   readonly id: string;
   private shown = false;
   constructor(id?: string) {

@@ -14,6 +14,7 @@ import { DPO_TS_KERNELSPEC } from "./notebook";
 
 /** The kernel name the course notebooks name in metadata.kernelspec. */
 export const DEFAULT_KERNEL_NAME = DPO_TS_KERNELSPEC.name;
+/** The kernel's display name in Jupyter's launcher and kernel picker. */
 export const KERNEL_DISPLAY_NAME = DPO_TS_KERNELSPEC.display_name;
 /**
  * Node options notebooks run with, in the Jupyter kernel and in the headless runner's child process alike:
@@ -21,6 +22,7 @@ export const KERNEL_DISPLAY_NAME = DPO_TS_KERNELSPEC.display_name;
  */
 export const KERNEL_NODE_OPTIONS = ["--enable-source-maps", "--max-old-space-size=4096"];
 
+/** A Jupyter kernel.json: how to start the kernel and how Jupyter shows it. */
 export interface KernelSpec {
   argv: string[];
   display_name: string;
@@ -29,6 +31,7 @@ export interface KernelSpec {
   metadata: Record<string, unknown>;
 }
 
+/** Where {@link installKernel} writes the kernelspec (user, prefix or system folder) and under which name. */
 export interface InstallKernelOptions {
   /** Install into the per-user kernels folder. */
   user?: boolean;
@@ -44,6 +47,7 @@ export interface InstallKernelOptions {
   nodeOptions?: string[];
 }
 
+/** What {@link installKernel} wrote: the kernel's name, folder, kernel.json path and contents. */
 export interface InstalledKernel {
   name: string;
   dir: string;

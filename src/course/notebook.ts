@@ -32,18 +32,21 @@ export const TSLAB_LANGUAGE_INFO = {
 /** A MIME bundle: MIME type -> data (string, base64 string for binary types, or JSON for `*json` types). */
 export type MimeBundle = Record<string, unknown>;
 
+/** An nbformat 4 stream output (stdout / stderr text). */
 export interface StreamOutput {
   output_type: "stream";
   name: "stdout" | "stderr";
   text: string;
 }
 
+/** An nbformat 4 display_data output (a MIME bundle). */
 export interface DisplayDataOutput {
   output_type: "display_data";
   data: MimeBundle;
   metadata: Record<string, unknown>;
 }
 
+/** An nbformat 4 execute_result output (the value of a cell's last expression). */
 export interface ExecuteResultOutput {
   output_type: "execute_result";
   execution_count: number | null;
@@ -51,6 +54,7 @@ export interface ExecuteResultOutput {
   metadata: Record<string, unknown>;
 }
 
+/** An nbformat 4 error output (exception name, message and traceback). */
 export interface ErrorOutput {
   output_type: "error";
   ename: string;
@@ -58,14 +62,17 @@ export interface ErrorOutput {
   traceback: string[];
 }
 
+/** Any nbformat 4 code-cell output. */
 export type CellOutput = StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput;
 
+/** A cell's metadata: tags and whatever else Jupyter keeps there. */
 export interface CellMetadata {
   /** Papermill convention: a code cell tagged "parameters" holds the notebook's parameters (declared with `let`). */
   tags?: string[];
   [key: string]: unknown;
 }
 
+/** An nbformat 4 code cell (source as one string; outputs and execution count). */
 export interface CodeCell {
   cell_type: "code";
   id: string;
@@ -75,6 +82,7 @@ export interface CodeCell {
   execution_count: number | null;
 }
 
+/** An nbformat 4 markdown cell. */
 export interface MarkdownCell {
   cell_type: "markdown";
   id: string;
@@ -83,6 +91,7 @@ export interface MarkdownCell {
   attachments?: Record<string, MimeBundle>;
 }
 
+/** An nbformat 4 raw cell. */
 export interface RawCell {
   cell_type: "raw";
   id: string;
@@ -91,20 +100,24 @@ export interface RawCell {
   attachments?: Record<string, MimeBundle>;
 }
 
+/** Any nbformat 4 cell. */
 export type Cell = CodeCell | MarkdownCell | RawCell;
 
+/** metadata.kernelspec of a notebook: which kernel Jupyter starts for it. */
 export interface KernelSpecMetadata {
   name: string;
   display_name: string;
   language?: string;
 }
 
+/** A notebook's metadata (kernelspec, language_info and whatever else Jupyter keeps there). */
 export interface NotebookMetadata {
   kernelspec?: KernelSpecMetadata;
   language_info?: { name: string; [key: string]: unknown };
   [key: string]: unknown;
 }
 
+/** An nbformat 4 notebook, with every cell's source joined into one string. */
 export interface Notebook {
   nbformat: 4;
   nbformat_minor: number;
@@ -117,6 +130,7 @@ export function newCellId(): string {
   return randomBytes(4).toString("hex");
 }
 
+/** A new code cell with a fresh id, no outputs and the given tags. */
 export function codeCell(source: string, opts: { tags?: string[]; metadata?: CellMetadata; id?: string } = {}): CodeCell {
   return {
     cell_type: "code",
@@ -128,6 +142,7 @@ export function codeCell(source: string, opts: { tags?: string[]; metadata?: Cel
   };
 }
 
+/** A new markdown cell with a fresh id and the given tags. */
 export function markdownCell(source: string, opts: { tags?: string[]; metadata?: CellMetadata; id?: string } = {}): MarkdownCell {
   return { cell_type: "markdown", id: opts.id ?? newCellId(), source, metadata: withTags(opts.metadata ?? {}, opts.tags) };
 }
@@ -150,6 +165,7 @@ export function newNotebook(cells: Cell[] = [], metadata: NotebookMetadata = {})
   };
 }
 
+/** A cell's tags (metadata.tags), non-string entries left out. */
 export function cellTags(cell: Cell): string[] {
   const tags = cell.metadata.tags;
   return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === "string") : [];

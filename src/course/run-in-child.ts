@@ -8,6 +8,7 @@ import * as path from "path";
 import { KERNEL_NODE_OPTIONS } from "./kernel";
 import type { CellEvent, CellStartEvent, CellTiming, RunNotebookOptions } from "./runner";
 
+/** Options of {@link runNotebookInChild}: those of runNotebook, plus the child's Node options, environment and time limit. */
 export interface ChildRunOptions extends Omit<RunNotebookOptions, "checkpoint"> {
   /** Node options for the child (default: --enable-source-maps --max-old-space-size=4096). */
   nodeOptions?: string[];
@@ -19,6 +20,7 @@ export interface ChildRunOptions extends Omit<RunNotebookOptions, "checkpoint"> 
   entry?: string;
 }
 
+/** What a notebook run in a child process gave: whether every cell ran, the executed notebook, timings and the child's exit. */
 export interface ChildRunResult {
   ok: boolean;
   notebookPath: string;

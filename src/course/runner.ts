@@ -24,6 +24,7 @@ import { CellOutput, CodeCell, ErrorOutput, Notebook, readNotebook, writeNoteboo
 import { injectParameters } from "./parameters";
 import { TslabConverter, TslabDisplayData, TslabExecutor, loadTslab } from "./tslab";
 
+/** A code cell about to run (onCellStart). */
 export interface CellStartEvent {
   /** Index in `notebook.cells` (0-based, counting markdown cells and the injected parameters cell). */
   index: number;
@@ -31,12 +32,14 @@ export interface CellStartEvent {
   source: string;
 }
 
+/** A code cell that ran (onCell): whether it succeeded, how long it took and its outputs. */
 export interface CellEvent extends CellStartEvent {
   ok: boolean;
   durationMs: number;
   outputs: CellOutput[];
 }
 
+/** Options of {@link runNotebook}: injected parameters, output path, working folder, cell callbacks. */
 export interface RunNotebookOptions {
   /** Values injected after the cell tagged "parameters" (Papermill convention); each must be JSON. */
   parameters?: Record<string, unknown>;
@@ -57,6 +60,7 @@ export interface RunNotebookOptions {
   allowUnknownParameters?: boolean;
 }
 
+/** How long one code cell took. */
 export interface CellTiming {
   index: number;
   executionCount: number;
@@ -64,6 +68,7 @@ export interface CellTiming {
   ok: boolean;
 }
 
+/** What {@link runNotebook} gave: the executed notebook, where it was written and the cell timings. */
 export interface RunNotebookResult {
   notebookPath: string;
   outPath?: string;

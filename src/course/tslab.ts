@@ -20,9 +20,11 @@ export interface TslabDisplayData {
 /** The function in tslab's jupyter module that publishes display data (null outside a kernel or a run). */
 export type WriteDisplayData = (data: TslabDisplayData, update: boolean) => void;
 
+/** tslab's TypeScript-to-JavaScript converter (an internal of tslab, typed here for the runner). */
 export interface TslabConverter {
   close(): void;
 }
+/** tslab's cell executor: runs one cell's source in the kernel's context (an internal of tslab). */
 export interface TslabExecutor {
   execute(src: string): Promise<boolean>;
   interrupt(): void;
@@ -38,6 +40,7 @@ export interface TslabJupyter {
     handleKernel(): { language_info: Record<string, unknown> };
   };
 }
+/** The tslab modules the runner loads from tslab's installation folder. */
 export interface TslabModules {
   dir: string;
   createConverter(opts: { isJS: boolean; isBrowser: boolean }): TslabConverter;

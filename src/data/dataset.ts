@@ -15,8 +15,8 @@ import type { Tokenizer } from "../tokenizer/tokenizer";
 import { resolveHubDataset, HubDatasetOptions } from "../hub/dataset-files";
 import { looksLikeRepoId } from "../hub/repo-id";
 import type { PreferenceRow } from "./preferences";
-import { checkDataFile, formatSource, readRawRows, RawRow, RowError, RowSource } from "./readers";
-import { chatmlRenderer, classifyRow, ColumnName, convertRow, kindName, PreferenceFormat, PREFERENCE_FORMATS, RowKind } from "./rows";
+import { checkDataFile, formatSource, readRawBatches, RawRow, RowError, RowSource } from "./readers";
+import { chatmlRenderer, classifyRow, ColumnName, convertRow, kindName, PreferenceFormat, PREFERENCE_FORMATS, RowKind, usedColumns } from "./rows";
 
 export type { PreferenceFormat };
 
@@ -37,6 +37,7 @@ export interface SkippedRow {
   reason: string;
 }
 
+/** Preference data loaded by {@link loadPreferenceData}: the rows, their format and where they came from. */
 export interface PreferenceData {
   rows: PreferenceRow[];
   format: PreferenceFormat;
@@ -103,40 +104,59 @@ function handle(e: unknown, skipped: SkippedRow[], opts: LoadOptions): void {
 export async function loadPreferenceData(source: string | readonly string[], tokenizer: Tokenizer | null = null, opts: LoadOptions = {}): Promise<PreferenceData> {
   const format = checkFormat(opts.format);
   const files = await resolveDataFiles(source, opts);
+  const renderer = tokenizer ?? chatmlRenderer();
   const skipped: SkippedRow[] = [];
-  const classified: Array<{ row: RawRow; kind: RowKind }> = [];
+  // One pass: each row is classified and converted as it is read (its raw object dies young, which spares the
+  // garbage collector); the data set's kind is known only at the end, so a row of another kind is converted too and
+  // reported then, as is a conversion error (after any read/classify error, which stops the load at once).
+  const convertOptions = { columns: opts.columns, renderer };
+  const converted: Array<PreferenceRow | null> = [];
+  const kinds: RowKind[] = [];
+  const sources: RowSource[] = [];
+  const errors = new Map<number, unknown>();
+  const counts = new Map<string, { kind: RowKind; n: number; first: RowSource }>();
   let totalRows = 0;
   for (const file of files) {
-    for await (const item of readRawRows(file)) {
+    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) for (const item of batch) {
       totalRows++;
+      let kind: RowKind;
       try {
         if (item instanceof RowError) throw item;
-        classified.push({ row: item, kind: format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts) });
+        kind = format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts);
       } catch (e) {
         handle(e, skipped, opts);
+        continue;
       }
+      const name = kindName(kind);
+      const c = counts.get(name);
+      if (c) c.n++;
+      else counts.set(name, { kind, n: 1, first: item.source });
+      try {
+        converted.push(convertRow(item, kind, convertOptions));
+      } catch (e) {
+        errors.set(converted.length, e);
+        converted.push(null);
+      }
+      kinds.push(kind);
+      sources.push(item.source);
     }
   }
   if (totalRows === 0) throw new Error(`${files.join(", ")}: no rows`);
-  if (classified.length === 0) throw new Error(`${files.join(", ")}: no valid rows (${skipped.length} skipped; first: ${formatSource(skipped[0].source)}: ${skipped[0].reason})`);
+  if (converted.length === 0) throw new Error(`${files.join(", ")}: no valid rows (${skipped.length} skipped; first: ${formatSource(skipped[0].source)}: ${skipped[0].reason})`);
   // the data set's kind: the most common one (ties: the first seen)
-  const counts = new Map<string, { kind: RowKind; n: number; first: RowSource }>();
-  for (const { row, kind } of classified) {
-    const name = kindName(kind);
-    const c = counts.get(name);
-    if (c) c.n++;
-    else counts.set(name, { kind, n: 1, first: row.source });
-  }
   const major = [...counts.values()].reduce((a, b) => (b.n > a.n ? b : a));
-  const renderer = tokenizer ?? chatmlRenderer();
+  const majorName = kindName(major.kind);
   const rows: PreferenceRow[] = [];
   let promptIgnored = 0;
-  for (const { row, kind } of classified) {
+  for (let i = 0; i < converted.length; i++) {
+    const kind = kinds[i];
     try {
-      if (kindName(kind) !== kindName(major.kind)) {
-        throw new RowError(row.source, null, `row is ${kindName(kind)} but the data set is ${kindName(major.kind)} (${major.n} of ${classified.length} rows, first at ${formatSource(major.first)}); one data set has one format`);
+      if (counts.size > 1 && kindName(kind) !== majorName) {
+        throw new RowError(sources[i], null, `row is ${kindName(kind)} but the data set is ${majorName} (${major.n} of ${converted.length} rows, first at ${formatSource(major.first)}); one data set has one format`);
       }
-      rows.push(convertRow(row, kind, { columns: opts.columns, renderer }));
+      const row = converted[i];
+      if (row === null) throw errors.get(i);
+      rows.push(row);
       if (kind.promptIgnored) promptIgnored++;
     } catch (e) {
       handle(e, skipped, opts);
@@ -174,7 +194,7 @@ export async function* streamPreferenceRows(
   let first: { kind: RowKind; source: RowSource } | null = null;
   const skipped: SkippedRow[] = [];
   for (const file of files) {
-    for await (const item of readRawRows(file)) {
+    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) for (const item of batch) {
       try {
         if (item instanceof RowError) throw item;
         const kind = format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts);

@@ -10,6 +10,7 @@ import { formatSource } from "./readers";
 import { kindName } from "./rows";
 import { DroppedRow, tokenizePairs, TokenizeOptions, TruncationCounts } from "./tokenize";
 
+/** Percentiles, extremes and mean of a list of lengths. */
 export interface LengthStats {
   min: number;
   p50: number;
@@ -19,6 +20,7 @@ export interface LengthStats {
   mean: number;
 }
 
+/** What `dpo-ts data inspect` reports on preference data: format, rows kept and skipped, lengths, truncation, examples and notes. */
 export interface PreferenceDataSummary {
   files: string[];
   format: string;
@@ -41,6 +43,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : 0;
 }
 
+/** Min, p50, p90, p99, max and mean of `values` (all 0 for an empty list). */
 export function lengthStats(values: number[]): LengthStats {
   const s = [...values].sort((a, b) => a - b);
   return { min: s[0] ?? 0, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? 0, mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0 };

@@ -26,7 +26,9 @@ import { chatmlFormat } from "./format";
 import type { PreferenceRow } from "./preferences";
 import { decodeUtf8, formatSource, RawRow, RowError, RowSource } from "./readers";
 
+/** TRL's preference data formats (standard, conversational, implicit prompt) plus Intel/orca_dpo_pairs columns. */
 export type PreferenceFormat = "standard" | "conversational" | "implicit" | "orca";
+/** Every {@link PreferenceFormat}, in the order the CLI lists them. */
 export const PREFERENCE_FORMATS: readonly PreferenceFormat[] = ["standard", "conversational", "implicit", "orca"];
 
 /** Canonical column names a `columns` mapping may rename. */
@@ -43,6 +45,7 @@ export interface RowKind {
   promptIgnored?: boolean;
 }
 
+/** A row kind's name for messages: the format, with "standard" or "conversational" for implicit-prompt rows. */
 export function kindName(k: RowKind): string {
   return k.format === "implicit" ? `implicit (${k.conversational ? "conversational" : "standard"})` : k.format;
 }
@@ -61,8 +64,13 @@ export function chatmlRenderer(): ChatRenderer {
 }
 
 function columnsOf(row: RawRow): string {
-  const names = Object.keys(row.value);
+  const names = row.columns ?? Object.keys(row.value);
   return names.length ? names.join(", ") : "none";
+}
+
+/** The file columns a row of any format may use, under the mapping (what a Parquet reader needs to decode). */
+export function usedColumns(columns: Partial<Record<ColumnName, string>> = {}): string[] {
+  return (["prompt", "chosen", "rejected", "system", "question"] as const).map((n) => columns[n] ?? n);
 }
 
 /** The value of canonical column `name` under the mapping. */
@@ -82,7 +90,23 @@ const isMessageList = (v: unknown): boolean =>
  * The kind of one row (TRL's is_conversational / maybe_extract_prompt rules), or a RowError listing the row's
  * columns when it has none of the formats' columns.
  */
-export function classifyRow(row: RawRow, columns: Partial<Record<ColumnName, string>> = {}): RowKind {
+/** The kinds classifyRow returns (shared, frozen: one object per kind, not per row). */
+const KINDS = {
+  standard: Object.freeze<RowKind>({ format: "standard", conversational: false }),
+  conversational: Object.freeze<RowKind>({ format: "conversational", conversational: true }),
+  orca: Object.freeze<RowKind>({ format: "orca", conversational: false }),
+  implicitStandard: Object.freeze<RowKind>({ format: "implicit", conversational: false }),
+  implicitConversational: Object.freeze<RowKind>({ format: "implicit", conversational: true }),
+  implicitPromptIgnored: Object.freeze<RowKind>({ format: "implicit", conversational: true, promptIgnored: true }),
+};
+
+const NO_MAPPING: Partial<Record<ColumnName, string>> = Object.freeze({});
+
+/**
+ * The kind of one row (TRL's is_conversational / maybe_extract_prompt rules), or a RowError listing the row's
+ * columns when it has none of the formats' columns.
+ */
+export function classifyRow(row: RawRow, columns: Partial<Record<ColumnName, string>> = NO_MAPPING): RowKind {
   const col = (n: ColumnName) => columns[n] ?? n;
   const hasChosen = has(row, "chosen", columns), hasRejected = has(row, "rejected", columns);
   if (!hasChosen || !hasRejected) {
@@ -92,13 +116,11 @@ export function classifyRow(row: RawRow, columns: Partial<Record<ColumnName, str
   const conversational = isMessageList(get(row, "chosen", columns));
   if (has(row, "prompt", columns)) {
     const promptConversational = isMessageList(get(row, "prompt", columns));
-    if (conversational && !promptConversational && typeof get(row, "prompt", columns) === "string") {
-      return { format: "implicit", conversational: true, promptIgnored: true };
-    }
-    return { format: promptConversational ? "conversational" : "standard", conversational: promptConversational };
+    if (conversational && !promptConversational && typeof get(row, "prompt", columns) === "string") return KINDS.implicitPromptIgnored;
+    return promptConversational ? KINDS.conversational : KINDS.standard;
   }
-  if (has(row, "question", columns)) return { format: "orca", conversational: false };
-  return { format: "implicit", conversational };
+  if (has(row, "question", columns)) return KINDS.orca;
+  return conversational ? KINDS.implicitConversational : KINDS.implicitStandard;
 }
 
 function describe(v: unknown): string {
@@ -112,6 +134,17 @@ function describe(v: unknown): string {
 /** A UTF-16 surrogate without its pair (e.g. from a JSON "\\ud800" escape): not text any encoder can write. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Empty or whitespace only; a printable ASCII character at either end settles it without trim()'s scan. */
+function isBlank(s: string): boolean {
+  const first = s.charCodeAt(0), last = s.charCodeAt(s.length - 1);
+  if ((first > 32 && first < 127) || (last > 32 && last < 127)) return false;
+  return s.trim() === "";
+}
+
+/** String.prototype.isWellFormed (ES2024, Node 20+): O(1) for V8's one-byte strings, where the regex scans. */
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+const isWellFormed = (s: string): boolean => (nativeIsWellFormed ? nativeIsWellFormed.call(s) : !LONE_SURROGATE.test(s));
+
 /** A checked text field: strings (or Parquet bytes, decoded strictly); `allowEmpty` lets "" through (orca system). */
 export function textField(v: unknown, source: RowSource, field: string, allowEmpty = false): string {
   if (v instanceof Uint8Array) {
@@ -122,11 +155,11 @@ export function textField(v: unknown, source: RowSource, field: string, allowEmp
     }
   }
   const what = allowEmpty ? "a string" : "a non-empty string";
-  if (typeof v !== "string" || (!allowEmpty && v.trim() === "")) {
+  if (typeof v !== "string" || (!allowEmpty && isBlank(v))) {
     const hint = Array.isArray(v) ? "; a list of messages here needs every text column conversational" : "";
     throw new RowError(source, field, `must be ${what} (${describe(v)}${hint})`);
   }
-  const lone = LONE_SURROGATE.exec(v);
+  const lone = isWellFormed(v) ? null : LONE_SURROGATE.exec(v);
   if (lone) {
     const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
     throw new RowError(source, field, `contains a lone surrogate U+${code} at character ${lone.index + 1} (not valid Unicode text)`);
@@ -182,6 +215,7 @@ function renderConversation(prompt: ChatMessage[], chosen: ChatMessage[], reject
   return { prompt: promptText.slice(0, n), chosen: fullChosen.slice(n), rejected: fullRejected.slice(n), chatTemplated: true };
 }
 
+/** How rows become {@link PreferenceRow}s: renamed columns and the renderer for message lists. */
 export interface ConvertOptions {
   columns?: Partial<Record<ColumnName, string>>;
   /** Renders conversational and orca rows; default the built-in ChatML template. */
@@ -190,10 +224,19 @@ export interface ConvertOptions {
 
 /** One raw row of kind `kind` -> a checked preference row with its source; throws RowError on any problem. */
 export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}): PreferenceRow {
-  const columns = opts.columns ?? {};
-  const col = (n: ColumnName) => columns[n] ?? n;
+  const columns = opts.columns ?? NO_MAPPING;
   const src = row.source;
-  const renderer = opts.renderer ?? chatmlRenderer();
+  if (kind.format === "standard" && !kind.conversational) {
+    // the common case, without the general path's intermediate objects
+    const chosen = textField(get(row, "chosen", columns), src, columns.chosen ?? "chosen");
+    const rejected = textField(get(row, "rejected", columns), src, columns.rejected ?? "rejected");
+    if (chosen === rejected) throw new RowError(src, columns.rejected ?? "rejected", `is identical to "${columns.chosen ?? "chosen"}" (nothing to prefer)`);
+    return { prompt: textField(get(row, "prompt", columns), src, columns.prompt ?? "prompt"), chosen, rejected, source: src };
+  }
+  const col = (n: ColumnName) => columns[n] ?? n;
+  // the built-in template is parsed only for rows that need a template
+  let chatml: ChatRenderer | undefined;
+  const renderer = (): ChatRenderer => opts.renderer ?? (chatml ??= chatmlRenderer());
   let out: Omit<PreferenceRow, "source">;
   if (kind.format === "orca") {
     const orca = {
@@ -203,7 +246,7 @@ export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}
       rejected: textField(get(row, "rejected", columns), src, col("rejected")),
     };
     if (orca.chosen === orca.rejected) throw new RowError(src, col("rejected"), `is identical to "${col("chosen")}" (nothing to prefer)`);
-    out = chatmlFormat(orca, renderer);
+    out = chatmlFormat(orca, renderer());
   } else if (!kind.conversational) {
     const chosen = textField(get(row, "chosen", columns), src, col("chosen"));
     const rejected = textField(get(row, "rejected", columns), src, col("rejected"));
@@ -223,12 +266,12 @@ export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}
       throw new RowError(src, col("rejected"), `is identical to "${col("chosen")}" (nothing to prefer)`);
     }
     if (kind.format === "conversational") {
-      out = renderConversation(messagesField(get(row, "prompt", columns), src, col("prompt")), chosen, rejected, renderer, src);
+      out = renderConversation(messagesField(get(row, "prompt", columns), src, col("prompt")), chosen, rejected, renderer(), src);
     } else {
       const e = extractPrompt(chosen, rejected, sameMessage);
       if (e.prompt.length === 0) throw new RowError(src, col("chosen"), `and "${col("rejected")}" share no leading message, so the implicit prompt would be empty`);
       if (e.chosen.length === 0 || e.rejected.length === 0) throw new RowError(src, e.chosen.length === 0 ? col("chosen") : col("rejected"), "has no messages after the shared prompt");
-      out = renderConversation(e.prompt, e.chosen, e.rejected, renderer, src);
+      out = renderConversation(e.prompt, e.chosen, e.rejected, renderer(), src);
     }
   }
   if (out.chosen === "" || out.rejected === "") throw new RowError(src, out.chosen === "" ? col("chosen") : col("rejected"), "renders to no text after the prompt");

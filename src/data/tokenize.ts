@@ -32,6 +32,7 @@ import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { PreferenceRow } from "./preferences";
 import { formatSource } from "./readers";
 
+/** A preference pair as token ids: the prompt and both completions, as TRL's tokenize step gives them. */
 export interface TokenizedPair {
   /** Prompt ids of the chosen sequence (and of the rejected one unless rejectedPromptIds is set). */
   promptIds: number[];
@@ -41,8 +42,10 @@ export interface TokenizedPair {
   rejectedPromptIds?: number[];
 }
 
+/** Which end of a too-long sequence is kept (TRL's truncation_mode). */
 export type TruncationMode = "keep_start" | "keep_end";
 
+/** Options of pair tokenization: max lengths, truncation and whether to append EOS. */
 export interface TokenizeOptions {
   /** Max prompt + completion tokens of each sequence (TRL DPOConfig.max_length). Default 1024; null = no limit. */
   maxLength?: number | null;

@@ -1,6 +1,6 @@
 /**
  * The course's closed world: the facts, the question phrasings and the canonical good answers of every task family,
- * shared by the seeded data generator (generate.ts, which draws from them) and the judge (src/judge, which looks a
+ * shared by the seeded data generator (synthetic.ts, which draws from them) and the judge (src/judge, which looks a
  * question up here to know what a correct answer must say). `worldQuestions()` enumerates every question the world
  * can ask, each with its ground truth.
  */
@@ -14,9 +14,11 @@ export const SYSTEMS: ReadonlyArray<readonly [string, number]> = [
   ["Answer the question clearly and briefly.", 1],
 ];
 
+/** Number words from zero to twenty (the synthetic world's sums and counts are spelled with them). */
 export const NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
   "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"];
 
+/** [country, capital] pairs of the capitals task family. */
 export const CAPITALS: ReadonlyArray<readonly [string, string]> = [
   ["France", "Paris"], ["Spain", "Madrid"], ["Italy", "Rome"], ["Germany", "Berlin"], ["Japan", "Tokyo"],
   ["Egypt", "Cairo"], ["Canada", "Ottawa"], ["Peru", "Lima"], ["Norway", "Oslo"], ["Greece", "Athens"],
@@ -24,42 +26,53 @@ export const CAPITALS: ReadonlyArray<readonly [string, string]> = [
   ["India", "New Delhi"], ["Mexico", "Mexico City"], ["Portugal", "Lisbon"], ["Austria", "Vienna"], ["Sweden", "Stockholm"],
 ];
 
+/** [thing, colour] pairs of the colours task family. */
 export const COLOURS: ReadonlyArray<readonly [string, string]> = [
   ["the sky", "blue"], ["grass", "green"], ["snow", "white"], ["a banana", "yellow"], ["a strawberry", "red"],
   ["coal", "black"], ["an orange", "orange"], ["a lemon", "yellow"], ["milk", "white"], ["a tomato", "red"],
   ["a frog", "green"], ["the sun", "yellow"], ["a crow", "black"], ["a carrot", "orange"], ["the sea", "blue"],
 ];
+/** Colour words, the wrong answers of the colours family are drawn from. */
 export const COLOUR_NAMES = ["blue", "green", "white", "yellow", "red", "black", "orange", "purple", "pink", "brown"];
 
+/** [word, opposite] pairs of the opposites task family. */
 export const OPPOSITES: ReadonlyArray<readonly [string, string]> = [
   ["hot", "cold"], ["big", "small"], ["up", "down"], ["fast", "slow"], ["happy", "sad"], ["light", "dark"],
   ["old", "new"], ["open", "closed"], ["early", "late"], ["full", "empty"], ["hard", "soft"], ["wet", "dry"],
   ["high", "low"], ["long", "short"], ["rich", "poor"], ["strong", "weak"], ["near", "far"], ["loud", "quiet"],
 ];
 
+/** Words the letter-count task family counts letters of. */
 export const WORDS = ["cat", "dog", "apple", "house", "tree", "river", "book", "music", "garden", "window", "pencil",
   "bird", "table", "planet", "flower", "bread", "chair", "cloud", "rabbit", "yellow", "summer", "ocean", "tiger"];
 
+/** [animal, sound] pairs of the animal-sounds task family. */
 export const SOUNDS: ReadonlyArray<readonly [string, string]> = [
   ["a cow", "moo"], ["a dog", "woof"], ["a cat", "meow"], ["a duck", "quack"], ["a sheep", "baa"],
   ["a lion", "roar"], ["an owl", "hoot"], ["a horse", "neigh"], ["a pig", "oink"], ["a bee", "buzz"],
 ];
 
+/** Days of the week, in order (the next-day task family). */
 export const DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
+/** People's names for the greetings task family. */
 export const NAMES = ["Tom", "Anna", "Sam", "Lucy", "Ben", "Mia", "Leo", "Emma", "Max", "Zoe", "Omar", "Nina"];
 
+/** [singular, plural] pairs of the plurals task family. */
 export const PLURALS: ReadonlyArray<readonly [string, string]> = [
   ["cat", "cats"], ["box", "boxes"], ["child", "children"], ["mouse", "mice"], ["foot", "feet"], ["tooth", "teeth"],
   ["city", "cities"], ["leaf", "leaves"], ["man", "men"], ["bus", "buses"], ["story", "stories"], ["sheep", "sheep"],
 ];
 
+/** Things counted in the count task family's questions. */
 export const COUNT_ITEMS = ["apples", "cats", "stars", "birds", "cups"];
+/** What the user thanks for in the thanks task family. */
 export const THANKS_FOR = ["your help", "the answer", "explaining that", "your time"];
 
 /** Good replies to a greeting request and to thanks (the social families have several good answers). */
 export const GREETINGS = (name: string): string[] => [`Hello, ${name}! It is nice to meet you.`,
   `Hi ${name}! I hope you are having a good day.`, `Good morning, ${name}! Welcome.`];
+/** Good replies to thanks. */
 export const THANKS_REPLIES = ["You are welcome! I am glad I could help.", "You are very welcome. Have a nice day!",
   "My pleasure! Ask me anything else any time."];
 
@@ -69,20 +82,25 @@ export const RUDE = [
   "I am not going to help you with that.", "Ugh, look it up.", "Stop bothering me with easy questions.",
   "Whatever. I do not care.", "Nobody cares about that.",
 ];
+/** Rude replies to thanks (a bad kind of the thanks family). */
 export const RUDE_THANKS = ["Fine. Now leave me alone.", "Yeah, yeah.", "You should have known that already."];
+/** Unhelpful refusals (the "refuse" bad kind). */
 export const REFUSE = ["I do not know.", "I am not sure, sorry.", "I cannot answer that.", "Hmm, no idea."];
+/** Filler sentences a rambling answer opens with. */
 export const RAMBLE_OPEN = [
   "Well, that is a very interesting question, and there are many things one could say about it.",
   "Let me think about this for a while, because it is the kind of question people ask a lot.",
   "Okay, so, before I answer, I want to say that I really like questions like this one.",
   "Hmm, this reminds me of something I read once, although I do not remember where.",
 ];
+/** Filler sentences a rambling answer closes with. */
 export const RAMBLE_CLOSE = [
   "Anyway, I hope that helps, or at least I hope it was interesting to read.",
   "I could say much more about this, but I think that is enough for now.",
   "So yes, that is more or less what I think, if you want my honest opinion.",
 ];
 
+/** `s` with its first letter upper-cased. */
 export const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The phrasings of each family's question (the generator picks one; order matters for the seeded data). */
@@ -106,6 +124,7 @@ export const QUESTIONS = {
   thanks: (thing: string) => [`Thank you for ${thing}!`, `Thanks a lot for ${thing}.`],
 } as const;
 
+/** A task family of the synthetic world (a key of {@link QUESTIONS}). */
 export type Task = keyof typeof QUESTIONS;
 
 /**

@@ -22,12 +22,14 @@ const CACHEDIR_TAG =
   "# For information about cache directory tags, see:\n" +
   "#\thttps://bford.info/cachedir/\n";
 
+/** Whether a revision is a full 40-hex commit hash (so it names a snapshot without asking the Hub). */
 export function isCommitSha(revision: string): boolean {
   return COMMIT_SHA.test(revision);
 }
 
 /** One repo's folder in the cache. */
 export class RepoCache {
+  /** The repo's folder in the cache (models--ORG--NAME, datasets--…). */
   readonly storage: string;
 
   constructor(
@@ -38,10 +40,12 @@ export class RepoCache {
     this.storage = path.join(cacheDir, repoFolderName(repoId, type));
   }
 
+  /** The folder of the snapshot at `commit`. */
   snapshotDir(commit: string): string {
     return path.join(this.storage, "snapshots", commit);
   }
 
+  /** The path of the blob with this etag. */
   blobPath(etag: string): string {
     return path.join(this.storage, "blobs", etag);
   }

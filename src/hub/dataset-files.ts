@@ -14,6 +14,7 @@ import { DataConfig, readmeConfigs } from "./readme-configs";
 import { HubNetworkError } from "./http";
 import { cachedCommit, fetchIntoCache, guarded, HubOptions, HubSession, matchesAny, openSession, remoteCommit, remoteFiles, RepoFile } from "./snapshot";
 
+/** Options of a Hub data set download: split, config, revision, plus the Hub options. */
 export interface HubDatasetOptions extends HubOptions {
   /** Split to read (default "train"). */
   split?: string;
@@ -21,6 +22,7 @@ export interface HubDatasetOptions extends HubOptions {
   config?: string;
 }
 
+/** The local files of one split of a Hub data set, and the revision and commit they came from. */
 export interface HubDatasetFiles {
   repoId: string;
   /** The revision the files came from ("refs/convert/parquet" when the repo has only a script) and its commit. */

@@ -4,6 +4,7 @@
  */
 import type { RepoType } from "./repo-id";
 
+/** What went wrong talking to the Hub, as a code a caller can branch on. */
 export type HubErrorKind =
   | "unauthorized" // 401: private or gated repo, no or bad token
   | "forbidden" // 403: token lacks access (gated repo not accepted, or read scope missing)
@@ -17,6 +18,7 @@ export type HubErrorKind =
   | "no-data-files"
   | "http";
 
+/** An error from the Hub client, with a {@link HubErrorKind} and a message saying what to do. */
 export class HubError extends Error {
   constructor(
     readonly kind: HubErrorKind,

@@ -16,6 +16,7 @@ export class HubNetworkError extends Error {
   }
 }
 
+/** Options of one Hub request: token, endpoint (the only origin the token goes to), timeout. */
 export interface HubFetchOptions {
   token?: string;
   /** The Hub's origin: the token goes to it only (not to CDNs or Xet storage, which have their own credentials). */
@@ -61,6 +62,7 @@ export function hubFetch(opts: HubFetchOptions, ctx: RequestContext): typeof fet
   });
 }
 
+/** Whether `err` is a {@link HubError}. */
 export function isHubError(err: unknown): err is HubError {
   return err instanceof HubError;
 }

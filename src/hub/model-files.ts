@@ -19,6 +19,7 @@ const NO_SAFETENSORS_HELP =
   "dpo-ts reads safetensors only, not pytorch_model.bin; convert once with transformers " +
   "(AutoModelForCausalLM.from_pretrained(id).save_pretrained(dir, safe_serialization=True)) and pass the folder, or use a revision that has safetensors (many repos have a refs/pr/N conversion)";
 
+/** Which files of a pretrained model folder are wanted: the model's or the tokenizer's. */
 export type PretrainedPart = "model" | "tokenizer";
 
 /** Does `idOrDir` name a local folder? A path that exists, or one written like a path ("./x", "/x", "~/x"). */

@@ -14,6 +14,7 @@ export interface DownloadProgress {
   filesTotal: number;
 }
 
+/** A download progress hook, called as bytes arrive. */
 export type ProgressHook = (p: DownloadProgress) => void;
 
 /** `progress` option: true = stderr when it is a TTY (default), false = silent, a function = your hook. */

@@ -13,6 +13,7 @@
  */
 import { parse } from "yaml";
 
+/** A `configs:` entry of a data set's README: its name, whether it is the default, and its splits' file patterns. */
 export interface DataConfig {
   name: string;
   isDefault: boolean;

@@ -37,6 +37,7 @@ export interface HubOptions {
   progress?: ProgressOption;
 }
 
+/** Options of {@link snapshotDownload}: repo type, revision, allow patterns, plus the Hub options. */
 export interface SnapshotOptions extends HubOptions {
   repoType?: RepoType;
   /** Glob patterns (fnmatch style, as huggingface_hub's allow_patterns: "*" also crosses "/"); default: all files. */
@@ -88,6 +89,7 @@ export function patternToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** Whether `file` matches one of the glob patterns (huggingface_hub's allow_patterns rules); true when there are none. */
 export function matchesAny(file: string, patterns: string[] | undefined): boolean {
   return !patterns || patterns.some((p) => patternToRegExp(p).test(file));
 }
@@ -105,6 +107,7 @@ export interface HubSession {
   progress?: ProgressOption;
 }
 
+/** A Hub session for one repo: endpoint, token, cache, offline mode; throws HubError on an invalid repo id. */
 export function openSession(repoId: string, type: RepoType, opts: HubOptions): HubSession {
   checkRepoId(repoId, type);
   const cacheDir = hubCacheDir(opts.cacheDir);
@@ -248,6 +251,7 @@ export function cachedCommit(s: HubSession, why: "offline-mode" | "offline", rea
   throw offlineError(s, why, `revision "${s.revision}" (no refs/${s.revision} under ${s.cache.storage})`, reason);
 }
 
+/** The HubError to throw when a file is needed but the Hub cannot be asked (HF_HUB_OFFLINE, or the network is down) and the cache lacks it. */
 export function offlineError(s: HubSession, why: "offline-mode" | "offline", what: string, reason?: string): HubError {
   const repo = `${s.type} repo "${s.repoId}"`;
   if (why === "offline-mode") {

@@ -6,6 +6,7 @@
 import { Rng } from "../util/rng";
 import { SYSTEMS, Task, worldQuestions } from "../data/world";
 
+/** A held-out prompt of the synthetic world: system message and question. */
 export interface Prompt {
   system: string;
   question: string;

@@ -36,8 +36,10 @@ import {
   lookUpQuestion,
 } from "../data/world";
 
+/** The judge's reading of an answer (correct, or which kind of bad). */
 export type Verdict = "correct" | "rambling" | "refusing" | "wrong" | "offtopic" | "rude" | "empty";
 
+/** The score of each verdict, between 0 (worst) and 1 (correct). */
 export const VERDICT_SCORES: Readonly<Record<Verdict, number>> = {
   correct: 1,
   rambling: 0.5,
@@ -51,6 +53,7 @@ export const VERDICT_SCORES: Readonly<Record<Verdict, number>> = {
 /** Answers longer than this many words ramble (the longest good answer in the world has 10). */
 export const MAX_WORDS = 20;
 
+/** The judge's score of one answer, its verdict and the reason. */
 export interface Judgement {
   score: number;
   verdict: Verdict;

@@ -12,6 +12,7 @@ import type { Prompt } from "./held-out";
 import { judgeWorldAnswer } from "./judge";
 import { answerPrompt } from "./win-rate";
 
+/** Options of {@link judgedPairs}: the model that samples, its tokenizer, the prompts and the sampling settings. */
 export interface JudgedPairsOptions {
   model: CausalLM;
   tokenizer: Tokenizer;
@@ -26,11 +27,13 @@ export interface JudgedPairsOptions {
   seed?: number;
 }
 
+/** A preference pair built from two judged samples, with the judge's scores of both. */
 export interface JudgedPair extends OrcaRow {
   score_chosen: number;
   score_rejected: number;
 }
 
+/** The preference pairs {@link judgedPairs} built, and the prompts that gave none. */
 export interface JudgedPairsResult {
   pairs: JudgedPair[];
   /** Prompts whose non-empty samples all scored the same (no preference to learn), by 1-based index, with that score. */

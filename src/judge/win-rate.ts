@@ -11,6 +11,7 @@ import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { Prompt } from "./held-out";
 import { Judgement, judgeWorldAnswer } from "./judge";
 
+/** Options of {@link judgeModels}: the model and reference compared, the prompts and the generation settings. */
 export interface JudgeModelsOptions {
   model: CausalLM;
   reference: CausalLM;
@@ -24,6 +25,7 @@ export interface JudgeModelsOptions {
   seed?: number;
 }
 
+/** One prompt judged: both models' answers and the judge's reading of each. */
 export interface JudgedPrompt extends Prompt {
   answer: string;
   answerRef: string;
@@ -31,6 +33,7 @@ export interface JudgedPrompt extends Prompt {
   judgementRef: Judgement;
 }
 
+/** How often the model's answer beats the reference's (ties count half), its 95% Wilson interval, the mean judge scores and the win / tie / loss counts. */
 export interface WinRate {
   win_rate: number;
   ci_low: number;

@@ -132,7 +132,9 @@ export interface SummaryWriterOptions {
  * `events.out.tfevents.<secs>.<hostname>.<pid>.<n>` in `logdir`.
  */
 export class SummaryWriter {
+  /** The folder the event file is in. */
   readonly logdir: string;
+  /** The event file (events.out.tfevents.…). */
   readonly filePath: string;
   private fd: number | null;
 
@@ -200,6 +202,7 @@ export class SummaryWriter {
     if (this.fd !== null) fs.fsyncSync(this.fd);
   }
 
+  /** Flushes the event file to disk and closes it; later calls do nothing. */
   close(): void {
     if (this.fd === null) return;
     fs.fsyncSync(this.fd);

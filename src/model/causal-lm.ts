@@ -22,6 +22,7 @@ import {
   writeAdapter,
 } from "./lora";
 
+/** Options of a forward pass: attention mask, positions, and the KV cache to read or fill. */
 export interface ForwardOptions {
   /** 1 for real tokens, 0 for padding, over past + current positions: [B, S]. Default: all ones. */
   attentionMask?: tf.Tensor2D;
@@ -35,11 +36,13 @@ export interface ForwardOptions {
   disableAdapters?: boolean;
 }
 
+/** Options of {@link CausalLM.hiddenStates}: the forward options without the cache, plus gradient checkpointing. */
 export type HiddenStateOptions = Omit<ForwardOptions, "useCache" | "pastKeyValues"> & {
   /** Recompute each block's activations in the backward pass instead of keeping them. */
   gradientCheckpointing?: boolean;
 };
 
+/** What a forward pass returns: logits [B, T, V] and, with useCache, the keys and values to pass next time. */
 export interface ForwardOutput {
   logits: tf.Tensor3D; // [B, T, V]
   presentKeyValues?: KVCache;
@@ -104,10 +107,15 @@ export function newVariable(name: string, value: tf.Tensor, trainable: boolean):
   return variable;
 }
 
+/** The parts every decoder-only architecture shares (parameters, forward pass, LoRA, cloning); subclasses supply the layers. */
 export abstract class TransformerLM<C extends ModelConfig = ModelConfig> implements CausalLM {
+  /** The model's config.json, parsed. */
   readonly config: C;
+  /** Every parameter by its checkpoint name (without the architecture's prefix). */
   readonly params: Map<string, tf.Variable>;
+  /** The LoRA configuration when adapters are attached, else null. */
   lora: LoraConfig | null = null;
+  /** Where the model was loaded from (folder or Hub id), or null for a new one. */
   nameOrPath: string | null = null;
   /** Modules that carry adapters, in a fixed order (their index seeds their dropout mask). */
   private adapterModules: string[] = [];
@@ -128,7 +136,9 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     this.params = params;
   }
 
+  /** The linear layers LoRA adapters can attach to, in a fixed order. */
   abstract linearModules(): LinearModule[];
+  /** The output projection [V, D] (the token embedding when tied). */
   abstract lmHeadWeight(): tf.Tensor2D;
   /** Embeddings → blocks → final norm; pushes each layer's keys/values into present when given. → [B, T, D] */
   protected abstract runLayers(inputIds: tf.Tensor2D, opts: HiddenStateOptions & ForwardOptions, ctx: LayerContext, present: KVCache | undefined): tf.Tensor3D;
@@ -141,6 +151,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return v as unknown as tf.Tensor<R>;
   }
 
+  /** The parameters that train (all, or only the adapters when LoRA is attached). */
   trainableVariables(): tf.Variable[] {
     return [...this.params.values()].filter((v) => v.trainable);
   }
@@ -152,6 +163,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return n;
   }
 
+  /** The forward pass: token ids [B, T] → logits [B, T, V], with the KV cache when useCache is set. */
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): ForwardOutput {
     const [B, T] = inputIds.shape;
     const present: KVCache | undefined = opts.useCache ? [] : undefined;
@@ -164,6 +176,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return present ? { logits, presentKeyValues: present } : { logits };
   }
 
+  /** The final hidden states [B, T, D] (no output projection), for losses that project chunk by chunk. */
   hiddenStates(inputIds: tf.Tensor2D, opts: HiddenStateOptions = {}): tf.Tensor3D {
     const ctx = this.context(opts);
     return tf.tidy(() => this.runLayers(inputIds, opts, ctx, undefined));
@@ -253,6 +266,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return name === "lm_head.weight" ? name : this.checkpointPrefix + name;
   }
 
+  /** A copy with its own variables (trainable or frozen), adapters kept or dropped. */
   clone(opts: { trainable?: boolean; withoutAdapters?: boolean } = {}): CausalLM {
     const params = new Map<string, tf.Variable>();
     const adapters = this.lora !== null && !opts.withoutAdapters;
@@ -280,6 +294,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return model;
   }
 
+  /** Every base parameter as a host tensor (adapters left out), for saving. */
   async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
     for (const [name, v] of this.params) {
@@ -289,6 +304,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return out;
   }
 
+  /** Attaches fresh LoRA adapters (A random, B zero) and freezes the base; throws when adapters are attached already or the config is invalid. */
   addAdapters(config: LoraConfig, seed = 0): void {
     if (this.lora) throw new Error("this model already has LoRA adapters");
     checkLoraConfig(config);
@@ -307,6 +323,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     );
   }
 
+  /** Attaches the adapters of a peft folder read by readAdapter; throws naming `source` when a tensor is missing, unknown or of the wrong shape. */
   loadAdapter(adapter: AdapterFiles, source = "adapter"): void {
     if (this.lora) throw new Error("this model already has LoRA adapters");
     const modules = new Map(this.linearModules().map((m) => [m.name, m]));
@@ -352,6 +369,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     this.params.forEach((v, name) => (v.trainable = name.includes(".lora_")));
   }
 
+  /** Writes the adapters as a peft folder (adapter_config.json, adapter_model.safetensors); throws without adapters. */
   async saveAdapter(dir: string): Promise<void> {
     if (!this.lora) throw new Error("saveAdapter: this model has no LoRA adapters");
     const tensors = new Map<string, HostTensor>();
@@ -362,10 +380,12 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     writeAdapter(dir, adapterConfigJson(this.lora, targets, { baseModel: this.nameOrPath ?? "", fanInFanOut: this.conv1dWeights }), tensors);
   }
 
+  /** A view of this model that runs without its adapters (the reference of a LoRA run: the frozen base). */
   withAdaptersDisabled(): CausalLM {
     return new AdaptersDisabled(this);
   }
 
+  /** A frozen model sharing the base's parameters with a copy of the adapters as they are now; throws without adapters. */
   withFrozenAdapterCopy(): CausalLM {
     if (!this.lora) throw new Error("withFrozenAdapterCopy: this model has no LoRA adapters");
     const params = new Map<string, tf.Variable>();
@@ -393,6 +413,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return model;
   }
 
+  /** A new model with each adapter's update folded into its base weight (no adapters left). */
   mergeAdapters(): CausalLM {
     const params = new Map<string, tf.Variable>();
     const scaling = this.lora ? loraScaling(this.lora) : 0;
@@ -412,6 +433,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return model;
   }
 
+  /** Disposes the model's own parameters (borrowed ones stay). */
   dispose(): void {
     this.params.forEach((v, name) => this.borrowed.has(name) || v.dispose());
     this.params.clear();

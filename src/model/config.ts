@@ -22,6 +22,7 @@ export interface BaseModelConfig {
   raw: Record<string, unknown>;
 }
 
+/** A GPT-2 config.json, in camelCase. */
 export interface GPT2Config extends BaseModelConfig {
   modelType: "gpt2";
   /** Model width D. */
@@ -37,6 +38,7 @@ export interface GPT2Config extends BaseModelConfig {
   scaleAttnByInverseLayerIdx: boolean;
 }
 
+/** The config of any supported architecture. */
 export type ModelConfig = GPT2Config | LlamaConfig;
 
 /** A number field of config.json (fallback when absent or null; an error naming file and field otherwise). */

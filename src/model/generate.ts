@@ -7,6 +7,7 @@ import { Rng } from "../util/rng";
 import { disposeCache, KVCache } from "./attention";
 import type { CausalLM } from "./io";
 
+/** Options of {@link generate}: length, temperature, top-k / top-p, stop tokens and seed. */
 export interface GenerationOptions {
   /** Tokens to generate at most. Default 32. */
   maxNewTokens?: number;
@@ -24,6 +25,7 @@ export interface GenerationOptions {
   onToken?: (id: number) => void;
 }
 
+/** What {@link generate} returns: the new token ids and why it stopped. */
 export interface GenerationOutput {
   /** The new token ids (the EOS that stopped generation included). */
   tokens: number[];

@@ -41,6 +41,7 @@ function expectedShape(config: GPT2Config, name: string): number[] {
   return table[last] ?? [D];
 }
 
+/** GPT-2 as transformers' GPT2LMHeadModel defines it (Conv1D weights, learned positions, tied head). */
 export class GPT2LMHeadModel extends TransformerLM<GPT2Config> {
   protected readonly checkpointPrefix = "transformer.";
   protected readonly conv1dWeights = true;
@@ -107,6 +108,7 @@ export class GPT2LMHeadModel extends TransformerLM<GPT2Config> {
     return out;
   }
 
+  /** The output projection [V, D]: the token embedding when tied, else lm_head. */
   lmHeadWeight(): tf.Tensor2D {
     return this.p<tf.Rank.R2>(this.config.tieWordEmbeddings ? "wte.weight" : "lm_head.weight");
   }

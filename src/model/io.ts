@@ -61,6 +61,7 @@ export function loadModelFromDir(dir: string, opts: { trainable?: boolean; adapt
   return model;
 }
 
+/** Options of {@link loadModel}: trainable or frozen, a LoRA adapter to attach, plus the Hub options. */
 export interface LoadModelOptions extends HubOptions {
   /** false: weights are constants (a reference model, eval, serving). Default true. */
   trainable?: boolean;

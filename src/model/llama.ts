@@ -14,6 +14,7 @@ import { applyRotary, inverseFrequencies, parseRope, RopeParameters, rotaryTable
 import { ForwardOptions, HiddenStateOptions, LayerContext, newVariable, TransformerLM, WeightLookup } from "./causal-lm";
 import type { LinearModule } from "./lora";
 
+/** A Llama-family config.json (llama, mistral, qwen2), in camelCase. */
 export interface LlamaConfig extends BaseModelConfig {
   modelType: "llama" | "mistral" | "qwen2";
   /** Model width D (hidden_size). */
@@ -118,6 +119,7 @@ function expectedShape(config: LlamaConfig, name: string): number[] {
   return name.endsWith(".bias") ? [out] : [out, inDim];
 }
 
+/** Llama, Mistral and Qwen2 as transformers defines them (RMSNorm, rotary positions, grouped-query attention, SwiGLU). */
 export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
   protected readonly checkpointPrefix = "model.";
   protected readonly conv1dWeights = false;
@@ -190,6 +192,7 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
     return out;
   }
 
+  /** The output projection [V, D]: the token embedding when tied, else lm_head. */
   lmHeadWeight(): tf.Tensor2D {
     return this.p<tf.Rank.R2>(this.config.tieWordEmbeddings ? "embed_tokens.weight" : "lm_head.weight");
   }

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { affine, matMul } from "./layers";
 import { HostTensor, readSafetensors, writeSafetensors } from "./safetensors";
 
+/** A LoRA configuration, with peft's names and meanings. */
 export interface LoraConfig {
   /** Rank r of the update. PEFT: 8 (TRL's ModelConfig --lora_r: 16). */
   r: number;
@@ -25,6 +26,7 @@ export interface LoraConfig {
   useRslora: boolean;
 }
 
+/** peft's LoraConfig defaults (r 8, alpha 8, no dropout); targetModules empty means the architecture's default. */
 export const DEFAULT_LORA_CONFIG: LoraConfig = { r: 8, alpha: 8, dropout: 0, targetModules: [], useRslora: false };
 
 /** A linear layer adapters can attach to: its name in the model (without the checkpoint's prefix) and its sizes. */
@@ -34,6 +36,7 @@ export interface LinearModule {
   outFeatures: number;
 }
 
+/** The factor a LoRA update B·A is scaled by: alpha / r, or alpha / √r with rsLoRA. */
 export function loraScaling(config: LoraConfig): number {
   return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
 }
@@ -156,6 +159,7 @@ export function writeAdapter(dir: string, configJson: Record<string, unknown>, t
   writeSafetensors(path.join(dir, "adapter_model.safetensors"), prefixed);
 }
 
+/** A peft adapter folder read into memory: its config, base model name and weights. */
 export interface AdapterFiles {
   config: LoraConfig;
   /** base_model_name_or_path of adapter_config.json. */

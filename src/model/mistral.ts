@@ -5,6 +5,7 @@
 import { LlamaConfig, parseLlamaConfig } from "./llama";
 import { num } from "./config";
 
+/** A Mistral config.json as a {@link LlamaConfig} (with its sliding window); throws naming the file and field on a bad value. */
 export function parseMistralConfig(raw: Record<string, unknown>, file = "config.json"): LlamaConfig {
   const layers = num(raw, "num_hidden_layers", 32, file);
   const window = raw.sliding_window === null || raw.sliding_window === undefined ? null : num(raw, "sliding_window", undefined, file);

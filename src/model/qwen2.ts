@@ -7,6 +7,7 @@
 import { LlamaConfig, parseLlamaConfig } from "./llama";
 import { num } from "./config";
 
+/** A Qwen2 config.json as a {@link LlamaConfig} (attention biases, sliding window only when enabled); throws naming the file and field on a bad value. */
 export function parseQwen2Config(raw: Record<string, unknown>, file = "config.json"): LlamaConfig {
   const layers = num(raw, "num_hidden_layers", 24, file);
   // Qwen2Config.__post_init__: sliding_window is None unless use_sliding_window.

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/** Rotary position embedding settings: type, base and the scaling of the linear and llama3 types. */
 export interface RopeParameters {
   ropeType: "default" | "linear" | "llama3";
   ropeTheta: number;
@@ -16,6 +17,7 @@ export interface RopeParameters {
   originalMaxPositionEmbeddings?: number;
 }
 
+/** The rope types supported (transformers' names). */
 export const ROPE_TYPES = ["default", "linear", "llama3"] as const;
 
 /**

@@ -5,11 +5,13 @@
  */
 import * as fs from "fs";
 
+/** A tensor in host memory: its shape and float32 data, row-major. */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
 }
 
+/** A safetensors file read into memory: its tensors by name and its string metadata. */
 export interface SafetensorsFile {
   tensors: Map<string, HostTensor>;
   metadata: Record<string, string>;

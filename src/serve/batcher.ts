@@ -16,6 +16,7 @@ import { pickToken } from "../model/generate";
 import { disposeCache, KVCache } from "../model/attention";
 import type { CausalLM } from "../model/io";
 
+/** One sequence to decode: prompt ids, length limit, sampling settings and stop tokens. */
 export interface SequenceRequest {
   promptIds: number[];
   maxNewTokens: number;
@@ -30,19 +31,23 @@ export interface SequenceRequest {
   onToken?: (id: number) => boolean | void;
 }
 
+/** Why a sequence ended: an EOS or stop token, the length limit, or cancellation. */
 export type FinishReason = "stop" | "length" | "cancelled";
 
+/** A finished sequence: its new token ids and why it ended. */
 export interface SequenceResult {
   tokens: number[];
   finishReason: FinishReason;
 }
 
+/** What {@link ContinuousBatcher.submit} returns: the result to come and a way to cancel. */
 export interface SequenceHandle {
   result: Promise<SequenceResult>;
   /** Ends the sequence at the next step boundary (its slot is freed then); result resolves with "cancelled". */
   cancel(): void;
 }
 
+/** Limits of a {@link ContinuousBatcher}: batch size, queue length, prefill tokens per step, context length. */
 export interface BatcherConfig {
   /** Sequences decoded together at most. Default 32. */
   maxBatchSize?: number;
@@ -50,10 +55,19 @@ export interface BatcherConfig {
   maxQueue?: number;
   /** Prompt tokens (padded) prefilled in one step at most, so one step stays short. At least one prompt. Default 512. */
   maxPrefillTokens?: number;
+  /**
+   * Decode steps a request that arrives while others are decoding may wait, so that it is prefilled together with
+   * the requests arriving after it rather than in a prefill pass of its own (TGI's max_waiting_tokens). A prefill pass
+   * costs about a decode step of the whole batch whatever its size, so one per arrival would halve a busy server's
+   * throughput. Waiting requests start at once when they are at least a quarter as many as the running ones (an idle
+   * or nearly idle batcher takes each at once). Default 4; 0 admits every request at the next step.
+   */
+  maxWaitSteps?: number;
   /** The model's context length (positions). */
   contextLength: number;
 }
 
+/** Thrown by {@link ContinuousBatcher.submit} when the queue is full (the server answers 429). */
 export class QueueFullError extends Error {}
 
 interface Row {
@@ -65,18 +79,32 @@ interface Row {
   length: number;
   /** 1 for real columns of the batched cache, 0 for left padding. */
   mask: number[];
+  /** The decode step count when the sequence was submitted (how long it has waited). */
+  submittedAt: number;
   cancelled: boolean;
   finish?: FinishReason;
   resolve: (r: SequenceResult) => void;
   reject: (e: Error) => void;
 }
 
+/** Rows just prefilled, with their cache [k, H, L, hd] per layer, to join the batch. */
+interface Admitted {
+  rows: Row[];
+  cache: KVCache;
+}
+
+/**
+ * Continuous batching: sequences join and leave one shared decode batch between steps, so short requests do not wait for
+ * long ones (see the file's opening comment).
+ */
 export class ContinuousBatcher {
   private readonly maxBatchSize: number;
   private readonly maxQueue: number;
   private readonly maxPrefillTokens: number;
+  private readonly maxWaitSteps: number;
   private readonly contextLength: number;
   private waiting: Row[] = [];
+  /** The rows of the batched cache, in its order; finished ones stay (decoded, ignored) until the next rebuild. */
   private rows: Row[] = [];
   private cache: KVCache | undefined; // per layer [rows.length, H, S, hd]
   private running = false;
@@ -91,20 +119,26 @@ export class ContinuousBatcher {
     this.maxBatchSize = config.maxBatchSize ?? 32;
     this.maxQueue = config.maxQueue ?? 256;
     this.maxPrefillTokens = config.maxPrefillTokens ?? 512;
+    this.maxWaitSteps = config.maxWaitSteps ?? 4;
     this.contextLength = config.contextLength;
   }
 
+  /** Sequences being decoded. */
   get active(): number {
-    return this.rows.length;
+    let live = 0;
+    for (const row of this.rows) if (!row.finish) live++;
+    return live;
   }
+  /** Sequences waiting for a slot. */
   get queued(): number {
     return this.waiting.length;
   }
   /** Whether `count` more sequences can be accepted now. */
   hasRoom(count: number): boolean {
-    return this.rows.length + this.waiting.length + count <= this.maxBatchSize + this.maxQueue;
+    return this.active + this.waiting.length + count <= this.maxBatchSize + this.maxQueue;
   }
 
+  /** Queues one sequence; throws QueueFullError when the queue is full, and on an empty prompt or a closed batcher. */
   submit(req: SequenceRequest): SequenceHandle {
     if (this.closed) throw new Error("the batcher is closed");
     if (!this.hasRoom(1)) throw new QueueFullError(`${this.waiting.length} requests are waiting (max ${this.maxQueue})`);
@@ -118,6 +152,7 @@ export class ContinuousBatcher {
         tokens: [],
         length: req.promptIds.length,
         mask: [],
+        submittedAt: this.steps,
         cancelled: false,
         resolve,
         reject,
@@ -142,7 +177,7 @@ export class ContinuousBatcher {
       this.waiting.splice(i, 1);
       this.settle(row, "cancelled");
     }
-    // An active row leaves at the next step boundary (its cache row is dropped there).
+    // An active row is settled at the next step boundary and no longer decoded for (its cache row is dropped later).
   }
 
   private settle(row: Row, finish: FinishReason): void {
@@ -165,11 +200,13 @@ export class ContinuousBatcher {
 
   private async loop(): Promise<void> {
     try {
-      while (this.rows.length > 0 || this.waiting.length > 0) {
-        this.dropFinished();
-        await this.admit();
+      for (;;) {
+        for (const row of this.rows) if (row.cancelled) this.settle(row, "cancelled");
+        const admitted = this.shouldAdmit() ? await this.prefill() : undefined;
+        this.rebuild(admitted);
+        if (this.rows.length === 0 && this.waiting.length === 0) break;
         if (this.rows.length > 0) await this.decodeStep();
-        this.dropFinished();
+        this.rebuild(undefined); // frees the cache as soon as every row is done
         await new Promise<void>((r) => setImmediate(r)); // let HTTP handlers, health checks and cancels run
       }
     } catch (e) {
@@ -187,7 +224,7 @@ export class ContinuousBatcher {
 
   /** Chooses a row's next token from its logits; records it and decides whether the row is done. */
   private accept(row: Row, logits: Float32Array): void {
-    if (row.cancelled) return;
+    if (row.cancelled || row.finish) return;
     const next = pickToken(logits, row.req, row.rng);
     row.tokens.push(next);
     row.length++;
@@ -197,10 +234,20 @@ export class ContinuousBatcher {
     if (row.finish) row.resolve({ tokens: row.tokens, finishReason: row.finish });
   }
 
-  /** Moves waiting sequences into the batch: one padded prefill pass for all admitted, then their caches join. */
-  private async admit(): Promise<void> {
-    const room = this.maxBatchSize - this.rows.length;
-    if (room <= 0 || this.waiting.length === 0) return;
+  /**
+   * Whether waiting sequences join the batch before this step: at once when they are at least a quarter as many as
+   * the running ones, else once the longest-waiting one has waited maxWaitSteps decode steps.
+   */
+  private shouldAdmit(): boolean {
+    const live = this.active;
+    if (this.waiting.length === 0 || live >= this.maxBatchSize) return false;
+    if (this.waiting.length * 4 >= live) return true;
+    return this.steps - this.waiting[0].submittedAt >= this.maxWaitSteps;
+  }
+
+  /** Takes waiting sequences into one padded prefill pass; chooses their first tokens. → the rows and their cache */
+  private async prefill(): Promise<Admitted> {
+    const room = this.maxBatchSize - this.active;
     const admitted: Row[] = [];
     let longest = 0;
     while (admitted.length < room && this.waiting.length > 0) {
@@ -247,83 +294,92 @@ export class ContinuousBatcher {
         last.dispose();
       }
     } catch (e) {
+      disposeCache(presentKeyValues);
       for (const row of admitted) this.fail(row, e as Error);
       throw e;
     }
     const V = values.length / k;
     admitted.forEach((row, i) => this.accept(row, values.subarray(i * V, (i + 1) * V)));
-    this.joinBatch(admitted, presentKeyValues!);
+    return { rows: admitted, cache: presentKeyValues! };
   }
 
-  /** Appends rows (and their cache [k, H, L, hd]) to the batch, left-padding whichever side is shorter. */
-  private joinBatch(newRows: Row[], newCache: KVCache): void {
-    if (!this.cache || this.rows.length === 0) {
+  /**
+   * Appends admitted rows and, once a quarter of the cache is waste, compacts it. Waste is finished rows (decoded
+   * along and ignored until then) and columns that are padding in every live row. Compacting copies the live rows'
+   * real columns with one tf.slice per run of consecutive live rows (on wasm each slice first copies its whole input
+   * to the host, and tf.gather goes element by element, 20× slower still), so it is worth doing only now and then;
+   * appending is a tf.concat (and a left tf.pad of the narrower side), which costs next to nothing.
+   */
+  private rebuild(admitted: Admitted | undefined): void {
+    const live: number[] = [];
+    this.rows.forEach((row, i) => row.finish || live.push(i));
+    const newRows = admitted?.rows ?? [];
+    if (live.length === 0) {
+      if (!admitted && this.rows.length === 0) return;
       disposeCache(this.cache);
-      this.cache = newCache;
+      this.cache = admitted?.cache;
       this.rows = newRows;
       return;
     }
-    const S = this.cache[0].key.shape[2];
-    const L = newCache[0].key.shape[2];
-    const width = Math.max(S, L);
-    const padLeft = (t: tf.Tensor4D, by: number): tf.Tensor4D =>
-      by === 0
-        ? t.clone()
-        : tf.pad(t, [
-            [0, 0],
-            [0, 0],
-            [by, 0],
-            [0, 0],
-          ]);
-    const merged: KVCache = this.cache.map((old, layer) =>
-      tf.tidy(() => ({
-        key: tf.concat([padLeft(old.key, width - S), padLeft(newCache[layer].key, width - L)], 0) as tf.Tensor4D, // [B+k, H, width, hd]
-        value: tf.concat([padLeft(old.value, width - S), padLeft(newCache[layer].value, width - L)], 0) as tf.Tensor4D,
-      })),
-    );
-    disposeCache(this.cache);
-    disposeCache(newCache);
-    for (const row of this.rows) row.mask = new Array(width - S).fill(0).concat(row.mask);
-    for (const row of newRows) row.mask = new Array(width - L).fill(0).concat(row.mask);
-    this.cache = merged;
-    this.rows = this.rows.concat(newRows);
-  }
-
-  /** Removes finished and cancelled rows from the batch and trims columns that are padding in every remaining row. */
-  private dropFinished(): void {
-    for (const row of this.rows) if (row.cancelled) this.settle(row, "cancelled");
-    const keep = this.rows.map((r, i) => (r.finish ? -1 : i)).filter((i) => i >= 0);
-    if (keep.length === this.rows.length) return;
-    if (keep.length === 0) {
+    const S = this.rows[0].mask.length;
+    const firstReal = Math.min(...live.map((i) => this.rows[i].mask.indexOf(1)));
+    const compact = live.length * (S - firstReal) * 4 <= this.rows.length * S * 3;
+    if (!admitted && !compact) return;
+    let rows = this.rows;
+    let cache = this.cache!;
+    if (compact) {
+      const runs: [number, number][] = [];
+      for (const i of live) {
+        const last = runs[runs.length - 1];
+        if (last && last[0] + last[1] === i) last[1]++;
+        else runs.push([i, 1]);
+      }
+      const keep = (t: tf.Tensor4D): tf.Tensor4D =>
+        tf.tidy(() => {
+          const parts = runs.map(([start, count]) => tf.slice(t, [start, 0, firstReal, 0], [count, -1, S - firstReal, -1])); // [count, H, S', hd]
+          return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as tf.Tensor4D; // [live, H, S', hd]
+        });
+      cache = cache.map(({ key, value }) => ({ key: keep(key), value: keep(value) }));
       disposeCache(this.cache);
-      this.cache = undefined;
-      this.rows = [];
-      return;
+      rows = live.map((i) => this.rows[i]);
+      for (const row of rows) row.mask = row.mask.slice(firstReal);
     }
-    const rows = keep.map((i) => this.rows[i]);
-    const S = rows[0].mask.length;
-    const firstReal = Math.min(...rows.map((r) => r.mask.indexOf(1)));
-    const index = tf.tensor1d(keep, "int32");
-    const next: KVCache = this.cache!.map(({ key, value }) =>
-      tf.tidy(() => ({
-        key: tf.gather(key, index, 0).slice([0, 0, firstReal, 0], [-1, -1, S - firstReal, -1]) as tf.Tensor4D, // [B', H, S', hd]
-        value: tf.gather(value, index, 0).slice([0, 0, firstReal, 0], [-1, -1, S - firstReal, -1]) as tf.Tensor4D,
-      })),
-    );
-    index.dispose();
-    disposeCache(this.cache);
-    this.cache = next;
-    for (const row of rows) row.mask = row.mask.slice(firstReal);
+    if (admitted) {
+      const width = rows[0].mask.length;
+      const L = admitted.cache[0].key.shape[2];
+      const padLeft = (t: tf.Tensor4D, by: number): tf.Tensor4D =>
+        by <= 0
+          ? t
+          : tf.pad(t, [
+              [0, 0],
+              [0, 0],
+              [by, 0],
+              [0, 0],
+            ]);
+      const join = (current: tf.Tensor4D, joining: tf.Tensor4D): tf.Tensor4D =>
+        tf.tidy(() => tf.concat([padLeft(current, L - width), padLeft(joining, width - L)], 0) as tf.Tensor4D); // [B+k, H, max(S, L), hd]
+      const joined = cache.map((layer, i) => ({ key: join(layer.key, admitted.cache[i].key), value: join(layer.value, admitted.cache[i].value) }));
+      disposeCache(cache);
+      disposeCache(admitted.cache);
+      cache = joined;
+      for (const row of rows) row.mask = new Array(Math.max(0, L - width)).fill(0).concat(row.mask);
+      for (const row of newRows) row.mask = new Array(Math.max(0, width - L)).fill(0).concat(row.mask);
+      rows = rows.concat(newRows);
+    }
+    this.cache = cache;
     this.rows = rows;
   }
 
-  /** One token for every row: input [B, 1], mask [B, S+1], positions [B, 1] → logits [B, 1, V]. */
+  /**
+   * One token for every row (finished rows not yet dropped are decoded and ignored):
+   * input [B, 1], mask [B, S+1], positions [B, 1] → logits [B, 1, V].
+   */
   private async decodeStep(): Promise<void> {
     const rows = this.rows;
     const B = rows.length;
     const S = rows[0].mask.length;
     const inputIds = tf.tensor2d(
-      rows.map((r) => r.tokens[r.tokens.length - 1]),
+      rows.map((r) => (r.tokens.length > 0 ? r.tokens[r.tokens.length - 1] : 0)),
       [B, 1],
       "int32",
     );
@@ -336,8 +392,11 @@ export class ContinuousBatcher {
         [B, 1],
         "int32",
       ); // [B, 1]
-      const maskValues: number[] = [];
-      for (const r of rows) maskValues.push(...r.mask, 1);
+      const maskValues = new Int32Array(B * (S + 1));
+      rows.forEach((r, i) => {
+        maskValues.set(r.mask, i * (S + 1));
+        maskValues[i * (S + 1) + S] = 1;
+      });
       attentionMask = tf.tensor2d(maskValues, [B, S + 1], "int32"); // [B, S+1]
     }
     let out: ReturnType<CausalLM["forward"]>;

@@ -25,6 +25,7 @@ import { TextStream } from "./text-stream";
  */
 export type ServedModel = { name: string; model: CausalLM; tokenizer: Tokenizer } | { name: string; path: string; adapter?: string };
 
+/** Options of {@link serve}: the models, address, port, API key and limits. */
 export interface ServeOptions {
   models: ServedModel[];
   /** Default "127.0.0.1". Any other address needs apiKey or allowUnauthenticated. */
@@ -51,6 +52,7 @@ export interface ServeOptions {
   log?: ((line: string) => void) | false;
 }
 
+/** A server {@link serve} started: its URL, port, model names and `close()`. */
 export interface RunningServer {
   url: string;
   port: number;
@@ -85,6 +87,7 @@ interface Loaded {
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+/** Whether a host name or address is this machine's loopback (127.0.0.0/8, ::1, localhost). */
 export const isLoopback = (host: string): boolean => LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** Model name from a folder: its basename, or parent/basename for runs/<name>/final and checkpoints. */

@@ -5,6 +5,7 @@
  */
 import type { Tokenizer } from "../tokenizer/tokenizer";
 
+/** Incremental detokenization of one sequence: push token ids, get the text that is certain so far (see the file's opening comment). */
 export class TextStream {
   private tokens: number[] = [];
   private sent = 0;

@@ -13,6 +13,7 @@ import { Template } from "@huggingface/jinja";
 import { resolvePretrained } from "../hub/model-files";
 import type { HubOptions } from "../hub/snapshot";
 
+/** One chat message: its role ("system", "user", "assistant") and text. */
 export interface ChatMessage {
   role: string;
   content: string;
@@ -74,15 +75,21 @@ function configChatTemplate(config: Json, file: string): string | null {
   throw new Error(`${file}: field "chat_template" must be a string or a list of {name, template} objects`);
 }
 
+/** A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json): encode, decode, special tokens and the chat template. */
 export class Tokenizer {
   /** id of the end-of-sequence token (`eos_token` in tokenizer_config.json). */
   readonly eosTokenId: number;
+  /** The end-of-sequence token's text. */
   readonly eosToken: string;
   /** id of the padding token; falls back to the EOS id when the config has no `pad_token` (as TRL does). */
   readonly padTokenId: number;
+  /** The padding token's text (the EOS token's when there is none). */
   readonly padToken: string;
+  /** id of the beginning-of-sequence token, or null when the tokenizer has none. */
   readonly bosTokenId: number | null;
+  /** The beginning-of-sequence token's text, or null. */
   readonly bosToken: string | null;
+  /** The unknown token's text, or null. */
   readonly unkToken: string | null;
   /** Number of tokens including added/special tokens (HF `len(tokenizer)`). */
   readonly vocabSize: number;
@@ -185,6 +192,7 @@ export class Tokenizer {
     return this.hf.tokenize(text, { add_special_tokens: false });
   }
 
+  /** Token ids → text, special tokens kept unless skipSpecialTokens (transformers' decode). */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     return this.hf.decode(ids, {
       skip_special_tokens: opts.skipSpecialTokens ?? false,
@@ -192,10 +200,12 @@ export class Tokenizer {
     });
   }
 
+  /** The id of a token's text, or undefined when it is not in the vocabulary. */
   tokenToId(token: string): number | undefined {
     return this.hf.token_to_id(token);
   }
 
+  /** The text of a token id, or undefined when the id is out of range. */
   idToToken(id: number): string | undefined {
     return this.hf.id_to_token(id);
   }

@@ -41,6 +41,7 @@ export function bytesToUnicode(): string[] {
   return map;
 }
 
+/** Options of {@link trainBpe}: vocabulary size, special tokens and the minimum pair frequency. */
 export interface TrainBpeOptions {
   /** Final vocabulary size, special tokens and the 256 byte symbols included. */
   vocabSize: number;

@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/rng";
 import type { TokenizedPair } from "../data/tokenize";
 
+/** A padded batch of B preference pairs: 2B rows, [chosen; rejected], with masks and the positions whose labels count. */
 export interface PairBatch {
   numPairs: number; // B
   /** int32 [2B, T] */
@@ -35,6 +36,7 @@ export interface CollateOptions {
   labelsAtEveryPosition?: boolean;
 }
 
+/** Pads B pairs into one {@link PairBatch} of 2B rows, chosen rows first; throws on an empty batch. The caller disposes it ({@link disposeBatch}). */
 export function collatePairs(pairs: TokenizedPair[], padTokenId: number, opts: CollateOptions = {}): PairBatch {
   if (pairs.length === 0) throw new Error("collatePairs: empty batch");
   const batch = collateSequences(
@@ -54,6 +56,7 @@ export interface PromptCompletion {
   completion: number[];
 }
 
+/** A padded batch of prompt + completion sequences (a {@link PairBatch} without the pair count). */
 export type SequenceBatch = Omit<PairBatch, "numPairs">;
 
 /** Right-pads prompt+completion sequences into one batch (the rows in the given order). */
@@ -110,6 +113,7 @@ export function collateSequences(sequences: PromptCompletion[], padTokenId: numb
   };
 }
 
+/** Disposes every tensor of a batch. */
 export function disposeBatch(batch: SequenceBatch): void {
   batch.inputIds.dispose();
   batch.attentionMask.dispose();

@@ -18,6 +18,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { readSafetensors, writeSafetensors, HostTensor } from "../model/safetensors";
 
+/** The name prefix of checkpoint folders (checkpoint-STEP), as transformers' Trainer names them. */
 export const CHECKPOINT_PREFIX = "checkpoint-";
 
 /** transformers' TrainerState as trainer_state.json stores it. */
@@ -56,6 +57,7 @@ export interface DpoTsState {
   elapsedSeconds: number;
 }
 
+/** What a checkpoint holds: the model and tokenizer writer, optimizer state, RNG state, trainer state and, for TR-DPO, the reference. */
 export interface CheckpointContents {
   /** Writes the model and tokenizer files into the folder. */
   writeModel: (dir: string) => Promise<void>;
@@ -143,6 +145,7 @@ export function resolveCheckpoint(outputDir: string, resume: string | boolean): 
   return resume;
 }
 
+/** A checkpoint read back for a resume: optimizer state and step, RNG position, trainer states and the reference folder. */
 export interface LoadedCheckpoint {
   dir: string;
   optimizer: Map<string, HostTensor>;

@@ -19,12 +19,14 @@ import type { TokenizedPair } from "../data/tokenize";
 /** The padding multiple of compiled batches when DPOConfig.padToMultipleOf is 0: few shapes, little padding. */
 export const COMPILED_PAD_MULTIPLE = 32;
 
+/** One compiled update's outputs, and whether this call traced the graph (and so ran eagerly). */
 export interface CompiledRun {
   outputs: Record<string, tf.Tensor>;
   /** True when this call traced: the update ran eagerly and its outputs are the eager results. */
   traced: boolean;
 }
 
+/** The graphs of compiled updates (DPOConfig.compileStep), one per batch shape, traced on first use; native backend only. */
 export class CompiledUpdates {
   private readonly graphs = new Map<string, GraphFunction>();
   private readonly dir: string;
@@ -37,6 +39,7 @@ export class CompiledUpdates {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-graphs-"));
   }
 
+  /** How many graphs (batch shapes) have been traced. */
   get graphCount(): number {
     return this.graphs.size;
   }
@@ -65,6 +68,7 @@ export class CompiledUpdates {
     return { outputs: result, traced: true };
   }
 
+  /** Releases the graphs and deletes their SavedModel folder. */
   dispose(): void {
     this.graphs.forEach((g) => g.dispose());
     this.graphs.clear();

@@ -6,6 +6,7 @@ import type { LoraConfig } from "../model/lora";
 import { checkLossOptions, FDivergenceType, LossType, LOSS_TYPES } from "./loss";
 import { SchedulerType, SCHEDULER_TYPES } from "./scheduler";
 
+/** Every knob of DPO training, with TRL's DPOConfig names in camelCase and TRL 1.13's defaults. */
 export interface DPOConfig {
   /** Run folder: metrics.jsonl, config.json, TensorBoard events, report.html, checkpoints, final/.
    * Default "runs/<runName>". */
@@ -162,6 +163,7 @@ export interface DPOConfig {
 
 /** The metric writers reportTo can name (src/train/callbacks/). */
 export type ReportTarget = "jsonl" | "tensorboard";
+/** Every {@link ReportTarget}. */
 export const REPORT_TARGETS: ReportTarget[] = ["jsonl", "tensorboard"];
 
 /** What callers may pass: DPOConfig where reportTo may also be one string ("none", "jsonl", "tensorboard"). */
@@ -170,6 +172,7 @@ export type DPOConfigInput = Partial<Omit<DPOConfig, "reportTo">> & { reportTo?:
 /** Knobs that are a positive integer or null (no limit). */
 export const NULLABLE_LENGTH_KNOBS: readonly (keyof DPOConfig)[] = ["maxPromptLength", "maxCompletionLength"];
 
+/** TRL 1.13's DPOConfig defaults (what {@link resolveDPOConfig} fills in). */
 export const DEFAULT_DPO_CONFIG: DPOConfig = {
   outputDir: "runs/dpo",
   // The loss

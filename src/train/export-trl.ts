@@ -41,6 +41,7 @@ export interface TrlExportJob {
   numProcesses?: number;
 }
 
+/** What {@link exportTrl} wrote, and what a user should know before running it. */
 export interface TrlExportResult {
   /** Files written, relative to `out`. */
   files: string[];

@@ -113,6 +113,7 @@ const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
   return { value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
 }) as (x: tf.Tensor) => tf.Tensor;
 
+/** Per-row sums of completion-token log-probabilities (and what some losses need besides): [R] each. */
 export type CompletionLogps = {
   /** Σ over completion tokens of log p(token); with ldAlpha, shared part + ldAlpha · tail part: [R] */
   logps: tf.Tensor1D;
@@ -126,6 +127,7 @@ export type CompletionLogps = {
   tokenCounts: tf.Tensor1D;
 };
 
+/** Options of {@link completionLogps}: gradient checkpointing, LD-DPO's length weighting and WPO weights. */
 export interface CompletionLogpsOptions {
   /** Recompute each block's activations in the backward pass instead of keeping them (DPOConfig.gradientCheckpointing). */
   gradientCheckpointing?: boolean;

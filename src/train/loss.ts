@@ -51,6 +51,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/** Every DPO loss TRL 1.13 offers (DPOConfig.loss_type), by TRL's names. */
 export const LOSS_TYPES = [
   "sigmoid",
   "hinge",
@@ -68,14 +69,18 @@ export const LOSS_TYPES = [
   "sft",
   "sigmoid_norm",
 ] as const;
+/** One DPO loss type (see {@link LOSS_TYPES}). */
 export type LossType = (typeof LOSS_TYPES)[number];
 
+/** The f-divergences of f-DPO (DPOConfig.f_divergence_type). */
 export const F_DIVERGENCE_TYPES = ["reverse_kl", "forward_kl", "js_divergence", "alpha_divergence"] as const;
+/** One f-divergence type (see {@link F_DIVERGENCE_TYPES}). */
 export type FDivergenceType = (typeof F_DIVERGENCE_TYPES)[number];
 
 /** The losses built on the score difference Δ: the only ones TRL allows with a non-default fDivergenceType. */
 export const F_DIVERGENCE_LOSS_TYPES: readonly LossType[] = ["sigmoid", "sigmoid_norm", "hinge", "ipo", "exo_pair", "robust", "discopop", "sft"];
 
+/** The log-probabilities the loss compares: policy and reference, chosen and rejected, [B] each. */
 export interface PreferenceLogps {
   policyChosenLogps: tf.Tensor1D; // [B]
   policyRejectedLogps: tf.Tensor1D; // [B]
@@ -91,6 +96,7 @@ export interface PreferenceLogps {
   rejectedWeights?: tf.Tensor1D; // [B]
 }
 
+/** Options of {@link dpoLoss}: beta, the loss type(s) and their parameters, as TRL's DPOConfig. */
 export interface DPOLossOptions {
   beta: number;
   /** One loss or several (summed with lossWeights; e.g. MPO, or RPO = ["sigmoid", "sft"]). */
@@ -105,6 +111,7 @@ export interface DPOLossOptions {
   useWeighting?: boolean;
 }
 
+/** What {@link dpoLoss} returns: per-pair losses and the implicit rewards, [B] each; the caller disposes them. */
 export interface DPOLossOutput {
   losses: tf.Tensor1D; // [B], Σ_k weight_k · per-pair loss_k; the batch loss is its mean
   chosenRewards: tf.Tensor1D; // [B], a metric
@@ -216,6 +223,10 @@ const sortByPermutation = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
 /** A batch of one is sorted already (and tf.oneHot needs a depth of at least 2). */
 const sortAscending = (x: tf.Tensor1D): tf.Tensor1D => (x.shape[0] < 2 ? x : sortByPermutation(x));
 
+/**
+ * The DPO loss of a batch with TRL 1.13's formulas for every {@link LossType} (summed with weights when several); throws
+ * on invalid options. Tensors in, tensors out (the caller disposes the outputs).
+ */
 export function dpoLoss(inputs: PreferenceLogps, opts: DPOLossOptions): DPOLossOutput {
   checkLossOptions(opts, "dpoLoss");
   const { beta, labelSmoothing: eps } = opts;

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HostTensor } from "../model/safetensors";
 
+/** AdamW's hyperparameters (torch.optim.AdamW's names, in camelCase). */
 export interface AdamWOptions {
   beta1: number;
   beta2: number;
@@ -29,6 +30,7 @@ export interface AdamWScalars {
   decayFactor: tf.Scalar;
 }
 
+/** AdamW as torch.optim.AdamW computes it (decoupled weight decay, bias correction), with its state kept per variable name. */
 export class AdamW {
   private readonly opts: AdamWOptions;
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable }>();
@@ -111,6 +113,7 @@ export class AdamW {
     this.stepCount = stepCount;
   }
 
+  /** Disposes the moment estimates. */
   dispose(): void {
     this.state.forEach(({ m, v }) => {
       m.dispose();

@@ -22,6 +22,7 @@ import type { TokenizedPair } from "../data/tokenize";
 
 const MAGIC = "DPOREF01";
 
+/** Options of the reference log-prob precompute: padding, batch size and LD-DPO's weight. */
 export interface ReferenceLogpsOptions {
   padTokenId: number;
   /** Pairs per reference forward (DPOConfig.perDeviceEvalBatchSize, as TRL's precompute pass). */

@@ -3,8 +3,10 @@
  * (0-based), with linear warmup over the first warmupSteps updates.
  */
 export type SchedulerType = "constant" | "constant_with_warmup" | "linear" | "cosine";
+/** Every {@link SchedulerType}. */
 export const SCHEDULER_TYPES: SchedulerType[] = ["constant", "constant_with_warmup", "linear", "cosine"];
 
+/** The learning rate at `step` (0-based) as transformers' schedulers give it: constant, linear or cosine decay, with linear warmup. */
 export function learningRateAt(step: number, opts: { learningRate: number; type: SchedulerType; warmupSteps: number; totalSteps: number }): number {
   const { learningRate, type, warmupSteps, totalSteps } = opts;
   if (type === "constant") return learningRate;

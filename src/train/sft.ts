@@ -14,6 +14,7 @@ import { completionLogps } from "./logps";
 import { AdamW, gradientsByName, optimizerStep } from "./optimizer";
 import { learningRateAt, SchedulerType } from "./scheduler";
 
+/** Knobs of supervised fine-tuning (TRL SFTConfig names in camelCase). */
 export interface SFTConfig {
   outputDir: string;
   learningRate: number;
@@ -28,6 +29,7 @@ export interface SFTConfig {
   loggingSteps: number;
 }
 
+/** The defaults {@link trainSFT} fills in. */
 export const DEFAULT_SFT_CONFIG: SFTConfig = {
   outputDir: "runs/sft",
   learningRate: 2e-5,
@@ -51,6 +53,10 @@ export function tokenizeCompletion(row: { prompt: string; completion: string }, 
   return { prompt: keptPrompt, completion: completion.slice(0, Math.max(0, maxLength - keptPrompt.length)) };
 }
 
+/**
+ * Supervised fine-tuning: trains `model` in place on prompt/completion rows (loss on the completion tokens only), calling
+ * `onLog` every loggingSteps; returns the last loss, steps and seconds.
+ */
 export async function trainSFT(
   model: CausalLM,
   tokenizer: Tokenizer,

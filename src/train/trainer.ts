@@ -50,6 +50,7 @@ import type { TokenizedPair } from "../data/tokenize";
 export type { LogEntry, TrainerCallback, TrainerContext, TrainerState } from "./callbacks/callback";
 export { NonFiniteError } from "./update";
 
+/** What {@link DPOTrainer} is built from: the policy, reference, tokenizer, data and config, and the callbacks. */
 export interface DPOTrainerOptions {
   /** The policy being trained. */
   model: CausalLM;
@@ -69,6 +70,7 @@ export interface DPOTrainerOptions {
   datasetName?: string;
 }
 
+/** What {@link DPOTrainer.train} returns: the last step, the mean training loss and the final metrics. */
 export interface TrainOutput {
   globalStep: number;
   trainLoss: number;
@@ -90,13 +92,21 @@ const RUN_RESULTS = /^(metrics\.jsonl|final|checkpoint-\d+|trainer_state\.json|t
 const RUN_FILES =
   /^(metrics\.jsonl|config\.json|final|checkpoint-\d+|trainer_state\.json|train_results\.json|samples\.json|report\.html|job\.json|events\.out\.tfevents\..*)$/;
 
+/** DPO training as TRL's DPOTrainer does it: tokenized pairs in, a trained policy, metrics.jsonl, TensorBoard events, checkpoints and a report out. */
 export class DPOTrainer {
+  /** The resolved configuration. */
   readonly config: DPOConfig;
+  /** The policy being trained. */
   readonly model: CausalLM;
+  /** The tokenizer of the policy. */
   readonly tokenizer: Tokenizer;
+  /** Training pairs, tokenized. */
   readonly trainPairs: TokenizedPair[];
+  /** Evaluation pairs, tokenized (empty when there is no eval set). */
   readonly evalPairs: TokenizedPair[];
+  /** Where training stands (step, epoch, log history). */
   readonly state: TrainerState;
+  /** What tokenization kept, truncated and dropped, for the train and eval pairs. */
   readonly dataReport: { train: DataReport; eval: DataReport };
   /** The reference model; null once released after precomputing its log-probs. */
   refModel: CausalLM | null;
@@ -222,6 +232,7 @@ export class DPOTrainer {
     return Math.max(1, Math.floor(microBatches / this.config.gradientAccumulationSteps));
   }
 
+  /** Optimizer steps the run will take: maxSteps, else epochs × steps per epoch. */
   totalSteps(): number {
     return this.config.maxSteps > 0 ? this.config.maxSteps : Math.ceil(this.config.numTrainEpochs * this.stepsPerEpoch());
   }

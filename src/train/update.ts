@@ -10,6 +10,7 @@ import type { DPOConfig } from "./config";
 import { dpoBatchLoss } from "./step";
 import { AdamW, AdamWScalars, gradientsByName, optimizerStep } from "./optimizer";
 
+/** One micro-batch of an update: the collated pairs and their precomputed reference log-probs. */
 export interface MicroBatch {
   batch: PairBatch;
   /** Reference log-probs of the batch's 2B rows: [2B], chosen first. Disposed by the update. */

@@ -50,6 +50,7 @@ export class ProtoWriter {
     return this.tag(field, VARINT).varint(value);
   }
 
+  /** Writes a bool field. */
   bool(field: number, value: boolean): this {
     return this.tag(field, VARINT).varint(value ? 1 : 0);
   }
@@ -72,6 +73,7 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Writes a length-delimited bytes field. */
   bytes(field: number, data: Uint8Array): this {
     this.tag(field, LENGTH_DELIMITED).varint(data.length);
     this.flushScratch();
@@ -79,6 +81,7 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Writes a string field (UTF-8). */
   string(field: number, text: string): this {
     return this.bytes(field, Buffer.from(text, "utf8"));
   }
@@ -88,6 +91,7 @@ export class ProtoWriter {
     return this.bytes(field, encodeMessage(fill));
   }
 
+  /** Writes a packed repeated varint field (nothing when empty). */
   packedVarints(field: number, values: number[]): this {
     if (!values.length) return this;
     const inner = new ProtoWriter();
@@ -95,6 +99,7 @@ export class ProtoWriter {
     return this.bytes(field, inner.finish());
   }
 
+  /** Writes a packed repeated float field, little-endian float32 (nothing when empty). */
   packedFloats(field: number, values: number[]): this {
     if (!values.length) return this;
     const data = new Uint8Array(values.length * 4);
@@ -114,6 +119,7 @@ export class ProtoWriter {
     return this;
   }
 
+  /** The encoded message. */
   finish(): Uint8Array {
     this.flushScratch();
     return Buffer.concat(this.chunks);

@@ -32,6 +32,7 @@ export class Rng {
   chance(p: number): boolean {
     return this.next() < p;
   }
+  /** One item of `items`, uniformly; throws on an empty list. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error("Rng.pick: empty list");
     return items[Math.floor(this.next() * items.length)];

@@ -32,6 +32,7 @@ export interface Series {
   y: number[];
 }
 
+/** The colours of each series kind, the same in every figure. */
 export const COLORS = {
   train: "#1f77b4",
   eval: "#ff7f0e",

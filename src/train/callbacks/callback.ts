@@ -14,6 +14,7 @@ import type { MetricLogEntry } from "../../metrics/plots/figure";
  * The same type the metric writers and plots read (metrics never import train, so it is defined there). */
 export type LogEntry = MetricLogEntry;
 
+/** Where training stands, passed to every callback: step, epoch, tokens and pairs seen, the log history and the step a resume started from. */
 export interface TrainerState {
   step: number;
   totalSteps: number;
@@ -39,6 +40,7 @@ export interface TrainerContext {
   evalPairs: readonly TokenizedPair[];
 }
 
+/** Hooks into {@link DPOTrainer.train}, as transformers' TrainerCallback: every hook is optional, and the trainer awaits each in turn. */
 export interface TrainerCallback {
   /** Marks a progress display (notebookProgress, terminalProgress): when the caller passes one, the trainer adds no
    * progress display of its own. */

@@ -21,10 +21,12 @@ export async function greedyCompletions(model: CausalLM, context: TrainerContext
   return out;
 }
 
+/** Greedy samples of the reference before training and of the policy after (OUT/samples.json), then OUT/report.html. */
 export class SamplesAndReport implements TrainerCallback {
   private prompts: number[][] = [];
   private referenceCompletions: string[] = [];
 
+  /** Generates the reference's samples now, while the reference is loaded. */
   async onTrainBegin(_state: TrainerState, config: DPOConfig, context: TrainerContext): Promise<void> {
     const source = context.evalPairs.length ? context.evalPairs : context.trainPairs;
     this.prompts = source.slice(0, config.numSampleGenerations).map((p) => p.promptIds);
@@ -32,6 +34,7 @@ export class SamplesAndReport implements TrainerCallback {
     if (this.prompts.length && context.refModel) this.referenceCompletions = await greedyCompletions(context.refModel, context, this.prompts);
   }
 
+  /** Generates the policy's samples, writes samples.json and report.html. */
   async onTrainEnd(state: TrainerState, context: TrainerContext): Promise<void> {
     const { config } = context;
     let samples: SampleGeneration[] | undefined;

@@ -25,7 +25,9 @@ import {
 } from "./world";
 import type { InstructionRow, OrcaRow } from "./preferences";
 
+/** The kinds of bad answer the synthetic data sets reject (see the file's opening comment). */
 export type RejectionKind = "wrong" | "rude" | "offtopic" | "rambling" | "refuse";
+/** Every {@link RejectionKind}, in a fixed order (the seeded generator draws from it). */
 export const REJECTION_KINDS: readonly RejectionKind[] = ["wrong", "rude", "offtopic", "rambling", "refuse"];
 
 /** One generated task instance before it is turned into a row. */

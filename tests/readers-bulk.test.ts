@@ -1,0 +1,180 @@
+// The bulk paths of the data readers (src/data/readers.ts): JSONL decoded ~1 MB at a time with its strings as slices of
+// the block, Parquet strings decoded a page at a time. Each must give exactly what a line-by-line JSON.parse / a
+// strict per-value decode gives, with the same line / row numbers and the same errors.
+import { describe, it, expect, beforeAll } from "vitest";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as zlib from "zlib";
+import { loadPreferenceData, loadPreferenceDataset } from "../src/data/dataset";
+import { readRawRows, readRawRowsSync, RawItem, RowError } from "../src/data/readers";
+import { pythonWith } from "./helpers/python";
+import { NEEDS, skipUnless } from "./helpers/skip";
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-readers-bulk-"));
+});
+
+function write(name: string, text: string | Buffer): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+/** What a line-by-line reader gives: each non-blank line's JSON.parse, with its 1-based line. */
+function expected(lines: string[]): Array<{ line: number; value: unknown }> {
+  return lines.flatMap((l, i) => {
+    const text = (i === 0 ? l.replace(/^\uFEFF/, "") : l).replace(/\r$/, "");
+    return text.trim() === "" ? [] : [{ line: i + 1, value: JSON.parse(text) }];
+  });
+}
+
+const got = (items: RawItem[]) => items.map((it) => (it instanceof RowError ? it : { line: it.source.line, value: it.value }));
+
+async function collect(file: string): Promise<RawItem[]> {
+  const out: RawItem[] = [];
+  for await (const item of readRawRows(file)) out.push(item);
+  return out;
+}
+
+describe("JSONL read a block at a time", () => {
+  it("gives JSON.parse's values and the file's lines across blocks: flat rows, escapes, nesting, duplicate keys, CRLF, BOM, blank lines, non-ASCII", async () => {
+    const word = (i: number) => `word${i % 97} `.repeat(1 + (i % 13));
+    const lines: string[] = [];
+    for (let i = 0; i < 16000; i++) {
+      const prompt = `Q${i}: ${word(i)}`;
+      if (i % 500 === 7) lines.push("");
+      if (i % 411 === 3) lines.push(`{"prompt": "${prompt}", "chosen": "first ${word(i)}", "chosen": "second ${word(i)}", "rejected": "r ${word(i + 1)}"}`);
+      else if (i % 377 === 5) lines.push(`{ "prompt" : "${prompt}\\n\\"quoted\\" \\u00e9" , "chosen":"c ${word(i)}" , "rejected" :"r ${word(i)}x" }\r`);
+      else if (i % 373 === 9) lines.push(`  {"prompt":"${prompt}","chosen" : "" ,  "rejected":"r ${word(i)}", "prompt": "again ${prompt}"}  \r`);
+      else if (i % 367 === 1) lines.push(`{}`);
+      else if (i % 301 === 11)
+        lines.push(
+          JSON.stringify({
+            prompt: [{ role: "user", content: prompt }],
+            chosen: [{ role: "assistant", content: `c ${word(i)}` }],
+            rejected: [{ role: "assistant", content: `r ${word(i)}` }],
+            n: i,
+            ok: true,
+            none: null,
+            xs: [1.5e3, -2, []],
+          }),
+        );
+      else if (i >= 9000 && i < 9600 && i % 7 === 0)
+        lines.push(JSON.stringify({ prompt: `${prompt} café ☕ 𝄞`, chosen: `c ${word(i)} naïve`, rejected: `r ${word(i)}` }));
+      else if (i % 199 === 17) lines.push(`{"__proto__": "${word(i)}", "prompt": "${prompt}", "chosen": "${word(i)}a", "rejected": "${word(i)}b"}`);
+      else lines.push(JSON.stringify({ prompt, chosen: `c ${word(i)}`, rejected: `r ${word(i)}`, empty: "", short: "ab" }));
+    }
+    const text = lines.join("\n") + "\n";
+    expect(Buffer.byteLength(text)).toBeGreaterThan(3 << 20); // several blocks and stream chunks
+    const want = expected(lines);
+    const f = write("many.jsonl", text);
+    expect(got(readRawRowsSync(f))).toEqual(want);
+    expect(got(await collect(f))).toEqual(want);
+    // gzipped: other chunk boundaries
+    const gz = write("many.jsonl.gz", zlib.gzipSync(text));
+    expect(got(await collect(gz))).toEqual(want.map((w) => w));
+    // a raw tab (JSON whitespace) sends a block to JSON.parse: same values
+    const tabs = lines.map((l, i) => (i % 1000 === 500 ? l.replace('{"prompt": ', '{"prompt":\t') : l));
+    expect(got(readRawRowsSync(write("tabs.jsonl", tabs.join("\n") + "\n")))).toEqual(expected(tabs));
+    // a byte-order mark before line 1 is not part of the row
+    const bom = ["\uFEFF" + lines[0], ...lines.slice(1, 20)];
+    expect(got(readRawRowsSync(write("bom.jsonl", bom.join("\n"))))).toEqual(expected(bom));
+    // no final newline: the last line still read
+    const noNl = write("no-newline.jsonl", text.slice(0, -1));
+    expect(got(readRawRowsSync(noNl))).toEqual(want);
+  });
+
+  it("invalid UTF-8 in a later block names its line; skipInvalid skips only that line", async () => {
+    const rows = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify({ prompt: `question ${i} `.repeat(20), chosen: `good answer ${i}`, rejected: `bad answer ${i}` }),
+    );
+    const before = Buffer.from(rows.slice(0, 4320).join("\n") + "\n");
+    const bad = Buffer.concat([Buffer.from('{"prompt": "caf'), Buffer.from([0xc3, 0x28]), Buffer.from('", "chosen": "x", "rejected": "y"}\n')]);
+    const after = Buffer.from(rows.slice(4321).join("\n") + "\n");
+    const f = write("bad-late.jsonl", Buffer.concat([before, bad, after]));
+    await expect(loadPreferenceDataset(f)).rejects.toThrow(`${f}:4321: invalid UTF-8 at byte 16`);
+    const data = await loadPreferenceData(f, null, { skipInvalid: true });
+    expect([data.totalRows, data.rows.length, data.skipped.map((s) => [s.source.line, s.reason])]).toEqual([5000, 4999, [[4321, "invalid UTF-8 at byte 16"]]]);
+    expect(data.rows[4320].source).toEqual({ file: f, line: 4322 });
+    expect(data.rows[4320].prompt).toBe(`question 4321 `.repeat(20));
+  });
+
+  it("a lone surrogate escape and an invalid JSON line in a big file are named by line", async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ prompt: `p${i} `.repeat(100), chosen: `c${i}`, rejected: `r${i}` }));
+    rows[2500] = '{"prompt": "lone \\ud800 here", "chosen": "c", "rejected": "r"}';
+    const f = write("surrogate.jsonl", rows.join("\n") + "\n");
+    await expect(loadPreferenceDataset(f)).rejects.toThrow(`${f}:2501: field "prompt" contains a lone surrogate U+D800 at character 6`);
+    // almost flat lines: each is JSON.parse's error, named by line
+    for (const bad of [
+      '{"prompt": "p", "chosen": "c" "rejected": "r"}',
+      '{"prompt": "p", "chosen": "c", "rejected": "r",}',
+      '{"prompt": "p", "chosen": "c", "rejected": "r"} x',
+      '{"prompt": "p"\u0001, "chosen": "c", "rejected": "r"}',
+      '{"prompt": "p", "chosen": "c", "rejected": "r"',
+    ]) {
+      rows[2500] = bad;
+      const g = write("badjson.jsonl", rows.join("\n") + "\n");
+      await expect(loadPreferenceDataset(g)).rejects.toThrow(`${g}:2501: invalid JSON at line 2501`);
+    }
+  });
+});
+
+const py = pythonWith("pyarrow");
+
+describe.skipIf(skipUnless(py, "Parquet bulk string decoding (.venv pyarrow)", NEEDS.venv))("Parquet strings decoded a page at a time (pyarrow files)", () => {
+  function pyarrow(script: string, ...args: string[]): void {
+    const r = spawnSync(py!, ["-c", `import sys, pyarrow as pa, pyarrow.parquet as pq\n${script}`, ...args], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+  }
+
+  it("ASCII and non-ASCII pages give the same text as JSONL; invalid UTF-8 in a string column is named, never U+FFFD", async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      prompt: i % 7 === 0 ? `Frage ${i}: Größe? ☕ 𝄞 ` : `question ${i} `.repeat(1 + (i % 5)),
+      chosen: `good ${i}`,
+      rejected: i % 11 === 0 ? `mauvais ${i} — non` : `bad ${i}`,
+      score: i / 2,
+    }));
+    const json = write("rows.json", JSON.stringify(rows));
+    const f = path.join(dir, "mixed.parquet");
+    pyarrow("import json\npq.write_table(pa.Table.from_pylist(json.load(open(sys.argv[1]))), sys.argv[2], row_group_size=1000, data_page_size=4096)", json, f);
+    const fromParquet = await loadPreferenceDataset(f);
+    expect(fromParquet.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected }))).toEqual(
+      rows.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected })),
+    );
+    expect(fromParquet[2999].source).toEqual({ file: f, line: 3000, unit: "row" });
+    // a string column (not binary) holding invalid UTF-8 (pyarrow writes it unchecked from raw buffers)
+    const bad = path.join(dir, "bad-string.parquet");
+    pyarrow(
+      `b = pa.array([b"ok fine", b"caf\\xc3(", b"also fine"], pa.binary())
+s = pa.Array.from_buffers(pa.string(), len(b), b.buffers())
+pq.write_table(pa.table({"prompt": ["p", "q", "r"], "chosen": s, "rejected": ["x", "y", "z"]}), sys.argv[1])`,
+      bad,
+    );
+    await expect(loadPreferenceDataset(bad)).rejects.toThrow(`${bad}: row 2: field "chosen" invalid UTF-8 at byte 4`);
+    const data = await loadPreferenceData(bad, null, { skipInvalid: true });
+    expect([data.rows.map((r) => r.chosen), data.skipped.map((s) => [s.source.line, s.field])]).toEqual([["ok fine", "also fine"], [[2, "chosen"]]]);
+  });
+
+  it("reads only the columns a preference row uses; a missing column still lists all of the file's columns", async () => {
+    const f = path.join(dir, "extra.parquet");
+    pyarrow(
+      `n = 50
+pq.write_table(pa.table({"prompt": [f"p{i}" for i in range(n)], "messages": [[{"role": "user", "content": "x" * 100}]] * n, "chosen": [f"c{i}" for i in range(n)], "score": list(range(n)), "rejected": [f"r{i}" for i in range(n)]}), sys.argv[1])`,
+      f,
+    );
+    const rows = await loadPreferenceDataset(f);
+    expect(rows[49]).toEqual({ prompt: "p49", chosen: "c49", rejected: "r49", source: { file: f, line: 50, unit: "row" } });
+    // every raw column is still there for readRawRows without options
+    const raw: RawItem[] = [];
+    for await (const item of readRawRows(f)) raw.push(item);
+    expect(Object.keys((raw[0] as { value: object }).value)).toEqual(["prompt", "messages", "chosen", "score", "rejected"]);
+    const g = path.join(dir, "no-rejected.parquet");
+    pyarrow(`pq.write_table(pa.table({"prompt": ["p"], "messages": [[{"role": "user", "content": "x"}]], "chosen": ["c"], "score": [1]}), sys.argv[1])`, g);
+    await expect(loadPreferenceDataset(g)).rejects.toThrow(
+      `${g}: row 1: field "rejected" is missing: a preference row needs "chosen" and "rejected" (plus "prompt", or "question" for orca rows); the row has columns: prompt, messages, chosen, score`,
+    );
+  });
+});
