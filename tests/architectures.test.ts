@@ -234,6 +234,38 @@ describe.skipIf(skipUnless(pythonTransformers, "tiny Mistral, Qwen2, Llama varia
   },
 );
 
+describe.skipIf(skipUnless(pythonTransformers, "the embedded SFT model in transformers", NEEDS.torch))(
+  `the embedded SFT model data/sft-model in transformers${pythonTransformers ? "" : " (skipped: the venv lacks torch/transformers)"}`,
+  () => {
+    it("is a MistralForCausalLM that AutoModelForCausalLM loads, with the same logits within 1e-4 on a ChatML prompt", async () => {
+      const dir = path.join(ROOT, "data/sft-model");
+      const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+      expect([config.model_type, config.architectures]).toEqual(["mistral", ["MistralForCausalLM"]]);
+      const tokenizer = await Tokenizer.fromDir(dir);
+      const ids = tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: "What is the capital of Peru?" }], { addGenerationPrompt: true }));
+      const script = [
+        "import json, sys, torch",
+        "from transformers import AutoModelForCausalLM",
+        "m = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation='eager').eval()",
+        "ids = json.loads(sys.argv[2])",
+        "with torch.no_grad(): logits = m(torch.tensor([ids])).logits[0]",
+        "print(json.dumps({'cls': type(m).__name__, 'logits': logits.tolist()}))",
+      ].join("\n");
+      const run = spawnSync(pythonTransformers!, ["-c", script, dir, JSON.stringify(ids)], { encoding: "utf8", maxBuffer: 1 << 26 });
+      if (run.status !== 0) throw new Error(`transformers failed:\n${run.stderr.slice(-3000)}`);
+      const want = JSON.parse(run.stdout) as { cls: string; logits: number[][] };
+      expect(want.cls).toBe("MistralForCausalLM");
+      const model = loadModelFromDir(dir, { trainable: false });
+      const logits = tf.tidy(() => model.forward(tf.tensor2d([ids], undefined, "int32")).logits.arraySync() as number[][][])[0];
+      model.dispose();
+      expect(logits.length).toBe(want.logits.length);
+      let worst = 0;
+      logits.forEach((row, t) => row.forEach((x, v) => (worst = Math.max(worst, Math.abs(x - want.logits[t][v])))));
+      expect(worst).toBeLessThan(1e-4);
+    }, 60_000);
+  },
+);
+
 describe("BOS from a tokenizer's post-processor and from a chat template", () => {
   it("adds the post-processor's BOS once, and none more when the (templated) text already starts with it", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-bos-"));

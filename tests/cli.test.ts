@@ -104,7 +104,7 @@ describe("dpo-ts CLI", () => {
       "What is the capital of France?",
       "--chat",
       "--max-new-tokens",
-      "40",
+      "96", // room for the SFT model's habit of rambling to its end of turn
       "--json",
     ];
     const plain = lastJson(dpoTs(...args).stdout);

@@ -259,30 +259,35 @@ describe("seeded generator", () => {
     expect(rows.some((x) => x.rejected.length > 150)).toBe(true); // rambling
   });
 
-  it("SFT rows mix good answers with a share of bad-style ones", () => {
-    const rows = generateInstructionSet(2000, 1235);
-    const rude = rows.filter((r) => /yourself|silly|Go away|look it up|do not care|Nobody cares|not going to help/.test(r.answer)).length;
-    expect(rude / rows.length).toBeGreaterThan(0.03);
-    expect(rude / rows.length).toBeLessThan(0.2);
+  it("SFT rows mix good answers with poor ones, rambling the commonest, so greedy decoding of the SFT model rambles", () => {
+    const rows = generateInstructionSet(3000, 1235);
+    const share = (re: RegExp) => rows.filter((r) => re.test(r.answer)).length / rows.length;
+    expect(share(/yourself|silly|Go away|look it up|do not care|Nobody cares|not going to help|leave me alone|Yeah, yeah|should have known/)).toBeGreaterThan(
+      0.05,
+    );
+    expect(share(/^Well, /)).toBeGreaterThan(0.3);
+    expect(share(/^Well, /)).toBeLessThan(0.4);
+    // No other first word is as common as the rambling opener's.
+    const firstWords = new Map<string, number>();
+    for (const r of rows) firstWords.set(r.answer.split(" ")[0], (firstWords.get(r.answer.split(" ")[0]) ?? 0) + 1);
+    expect([...firstWords.entries()].sort((a, b) => b[1] - a[1])[0][0]).toBe("Well,");
     const sums = rows.map((r) => [/^What is (\d+) plus (\d+)\?$/.exec(r.question), r.answer] as const).filter(([m]) => m);
-    const right = sums.filter(([m, a]) => a.endsWith(` is ${Number(m![1]) + Number(m![2])}.`)).length;
-    expect(right / sums.length).toBeGreaterThan(0.5);
-    expect(right / sums.length).toBeLessThan(0.85);
+    const right = sums.filter(([m, a]) => a.includes(` is ${Number(m![1]) + Number(m![2])}.`)).length;
+    expect(right / sums.length).toBeGreaterThan(0.6); // good and rambling answers state the right sum
   });
 });
 
 describe("data/ files written by scripts/make-data.ts", () => {
   const DATA = path.join(ROOT, "data");
-  it("exist, validate, are small, and equal the generator's output for seed 1234", async () => {
+  it("exist, validate, are small; the SFT rows equal the generator's output for seed 1235", async () => {
     const prefFile = path.join(DATA, "orca_dpo_pairs.jsonl"),
       sftFile = path.join(DATA, "sft.jsonl");
     for (const f of [prefFile, sftFile]) expect(fs.statSync(f).size).toBeLessThan(1024 * 1024);
     const prefs = readOrcaFile(prefFile),
       sft = readInstructionFile(sftFile);
-    expect(prefs.length).toBe(600);
-    expect(sft.length).toBe(2000);
-    expect(prefs).toEqual(generatePreferenceSet(600, 1234));
-    expect(sft).toEqual(generateInstructionSet(2000, 1235));
+    expect(prefs.length).toBeGreaterThanOrEqual(300); // judged pairs (scripts/make-judged-pairs.mjs): prompts with a preference
+    expect(sft.length).toBe(3000);
+    expect(sft).toEqual(generateInstructionSet(3000, 1235));
     const t = await Tokenizer.fromDir(path.join(DATA, "tokenizer"));
     expect(t.vocabSize).toBe(512);
     expect(t.eosToken).toBe("<|im_end|>");

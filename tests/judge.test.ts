@@ -1,8 +1,8 @@
 /**
  * The world's judge (src/judge): the generator's own chosen answers score 1 and every rejected kind scores below them,
  * for every task family; edge cases of reading a stated fact; the held-out prompts; the Wilson interval and win rate;
- * `dpo-ts judge --json` on a tiny prompt file. Also: moving the world's facts to world.ts left the shipped data
- * byte-identical.
+ * `dpo-ts judge --json` on a tiny prompt file. Also: the shipped data are what the pipeline makes (the SFT rows by the
+ * generator, the held-out prompts by the reservation, the pairs judged on-policy) and never ask a held-out question.
  */
 import { describe, it, expect, vi } from "vitest";
 import * as fs from "fs";
@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { REJECTION_KINDS, badAnswer, generateExample, generateInstructionSet, generatePreferenceSet } from "../src/data/synthetic";
 import { Rng } from "../src/util/rng";
-import { QUESTIONS, lookUpQuestion, worldQuestions } from "../src/data/world";
+import { HELD_OUT_TASKS, QUESTIONS, heldOutReservation, isHeldOut, lookUpQuestion, worldQuestions } from "../src/data/world";
 import { VERDICT_SCORES, judgeAnswer } from "../src/judge/judge";
 import { heldOutPrompts } from "../src/judge/held-out";
 import { wilsonInterval, winRate } from "../src/judge/win-rate";
@@ -25,22 +25,28 @@ const lines = (file: string) =>
     .map((l) => JSON.parse(l));
 
 describe("the world", () => {
-  it("still generates the shipped data byte for byte, and knows every question in it", () => {
+  it("generates the shipped SFT rows byte for byte, knows every question of the data, and no training row asks a held-out one", () => {
     const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
-    expect(jsonl(generatePreferenceSet(600, 1234))).toBe(fs.readFileSync(path.join(DATA, "orca_dpo_pairs.jsonl"), "utf8"));
-    expect(jsonl(generateInstructionSet(2000, 1235))).toBe(fs.readFileSync(path.join(DATA, "sft.jsonl"), "utf8"));
-    for (const r of [...lines("sft.jsonl"), ...lines("orca_dpo_pairs.jsonl")]) expect(lookUpQuestion(r.question), r.question).toBeDefined();
+    expect(jsonl(generateInstructionSet(3000, 1235))).toBe(fs.readFileSync(path.join(DATA, "sft.jsonl"), "utf8"));
+    expect(jsonl(heldOutReservation().prompts)).toBe(fs.readFileSync(path.join(DATA, "held-out-prompts.jsonl"), "utf8"));
+    for (const r of [...lines("sft.jsonl"), ...lines("orca_dpo_pairs.jsonl")]) {
+      expect(lookUpQuestion(r.question), r.question).toBeDefined();
+      expect(isHeldOut(r.question), r.question).toBe(false);
+    }
+    // The generator never draws a reserved question, whatever the seed.
+    expect(generatePreferenceSet(2000, 99).filter((r) => isHeldOut(r.question))).toEqual([]);
     expect(new Set([...worldQuestions().values()].map((q) => q.task))).toEqual(new Set(Object.keys(QUESTIONS)));
   });
 });
 
 describe("judge", () => {
-  it("scores every shipped preference pair's chosen 1 and its rejected lower (≤ 0.5)", () => {
-    for (const r of lines("orca_dpo_pairs.jsonl")) {
+  it("prefers every shipped (judged, on-policy) pair's chosen answer to its rejected one", () => {
+    const pairs = lines("orca_dpo_pairs.jsonl");
+    expect(pairs.length).toBeGreaterThanOrEqual(300);
+    for (const r of pairs) {
       const chosen = judgeAnswer(r.question, r.chosen);
       const rejected = judgeAnswer(r.question, r.rejected);
-      expect(chosen, `${r.question} → ${r.chosen}`).toMatchObject({ verdict: "correct", score: 1 });
-      expect(rejected.score, `${r.question} → ${r.rejected}: ${rejected.reason}`).toBeLessThanOrEqual(0.5);
+      expect(chosen.score, `${r.question} → ${r.chosen} (${chosen.reason}) vs ${r.rejected} (${rejected.reason})`).toBeGreaterThan(rejected.score);
     }
   });
 
@@ -98,14 +104,23 @@ describe("judge", () => {
 });
 
 describe("held-out prompts and win rate", () => {
-  it("ships ≥ 200 deterministic held-out prompts that no training file asks", () => {
+  it("ships ≥ 200 deterministic held-out prompts that no training file asks, each a new wording of a fact training teaches", () => {
     const seen = new Set([...lines("sft.jsonl"), ...lines("orca_dpo_pairs.jsonl")].map((r) => r.question as string));
-    const prompts = heldOutPrompts(seen);
+    const prompts = heldOutPrompts();
     expect(prompts.length).toBeGreaterThanOrEqual(200);
     expect(prompts.filter((p) => seen.has(p.question))).toEqual([]);
     expect(new Set(prompts.map((p) => p.question)).size).toBe(prompts.length);
     expect(readPrompts("held-out")).toEqual(prompts);
-    expect(heldOutPrompts(seen)).toEqual(prompts);
+    expect(heldOutPrompts()).toEqual(prompts);
+    expect(heldOutPrompts(10)).toEqual(prompts.slice(0, 10));
+    expect(() => heldOutPrompts(prompts.length + 1)).toThrow(/reserves \d+ held-out prompts/);
+    // No arithmetic; and the fact behind each held-out question is asked in training in another wording.
+    const trainedFacts = new Set([...seen].map((q) => JSON.stringify([lookUpQuestion(q)!.task, lookUpQuestion(q)!.answer, lookUpQuestion(q)!.subject])));
+    for (const p of prompts) {
+      const q = lookUpQuestion(p.question)!;
+      expect(HELD_OUT_TASKS).toContain(q.task);
+      expect(trainedFacts.has(JSON.stringify([q.task, q.answer, q.subject])), p.question).toBe(true);
+    }
   });
 
   it("computes the Wilson interval and counts ties half", () => {

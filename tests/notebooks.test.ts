@@ -56,7 +56,7 @@ beforeAll(() => {
 
 afterAll(() => {
   fs.rmSync(RUN_DIR, { recursive: true, force: true });
-  fs.rmSync(`${RUN_DIR}-lora`, { recursive: true, force: true }); // notebook 03's LoRA run
+  fs.rmSync(`${RUN_DIR}-full`, { recursive: true, force: true }); // notebook 03's full fine-tuning comparison
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -158,29 +158,34 @@ describe("course notebooks run headlessly, in order", () => {
   it("02-dataset: loads, formats to ChatML, tokenizes, plots lengths and splits", async () => {
     const { nb } = await run("02-dataset", {});
     const out = stdout(nb);
-    expect(out).toContain("600 rows from ../data/orca_dpo_pairs.jsonl");
-    expect(out).toContain("600 ChatML preference rows");
+    expect(out).toContain("594 rows from ../data/orca_dpo_pairs.jsonl");
+    expect(out).toContain("594 ChatML preference rows");
     expect(out).toContain("<|im_start|>assistant\n");
-    expect(out).toContain("train: 540 pairs, eval: 60 pairs");
+    expect(out).toContain("train: 535 pairs, eval: 59 pairs");
     const d = displays(nb);
     expect(d.some((o) => String(o.data["text/html"]).startsWith("<table"))).toBe(true);
     const histogram = d.find((o) => o.data["application/vnd.plotly.v1+json"]);
     expect(histogram).toBeDefined();
-    expect(String(histogram!.data["text/plain"])).toContain('bar "chosen (n=600');
+    expect(String(histogram!.data["text/plain"])).toContain('bar "chosen (n=594');
   });
 
   it("03-trainer: trains with one live progress display and chart, and writes the run folder", async () => {
-    const { nb } = await run("03-trainer", { runName: RUN_NAME, maxSteps: 4 });
+    const { nb } = await run("03-trainer", { runName: RUN_NAME, maxSteps: 4, fullSteps: 2 });
     const out = stdout(nb);
     expect(out).toContain("eval loss 0.6931 (ln 2 = 0.6931)");
     expect(out).toMatch(/4 steps in [\d.]+ s/);
-    // The LoRA section: fresh adapters against the adapters-off reference start at ln 2; the adapter saved in peft's format.
-    expect(out).toContain("LoRA eval loss at step 0: 0.6931 (ln 2 = 0.6931)");
-    expect(out).toMatch(/saved: adapter_config\.json, adapter_model\.safetensors/);
+    // The main run is the article's LoRA on the Mistral miniature; its final/ is a peft adapter. The full fine-tuning
+    // comparison (a frozen reference copy) starts at ln 2 too and saves a whole model.
+    expect(out).toContain("MistralForCausalLM: 4 layers");
+    expect(out).toContain("linear layers: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+    expect(out).toMatch(/LoRA adapters: [\d,]+ trainable parameters on 28 layers/);
+    expect(out).toMatch(/final\/: adapter_config\.json, adapter_model\.safetensors/);
+    expect(out).toContain("full fine-tuning eval loss at step 0: 0.6931 (ln 2 = 0.6931)");
+    expect(out).toMatch(/saved: .*config\.json.*model\.safetensors/);
     // Section 6: every loss against the margin, from the trainer's own dpoLoss.
     expect(out).toContain("14 losses; sigmoid at margin 0: 0.6931 (ln 2 = 0.6931)");
     const d = displays(nb);
-    // One status output per training run (the main run's first; the LoRA and resume sections' trainers show theirs by
+    // One status output per training run (the main run's first; the full fine-tuning and resume sections' trainers show theirs by
     // default; the resume section stops one run part-way), each one output updated in place.
     const progress = d.filter((o) => String(o.data["text/plain"]).startsWith("DPO training"));
     expect(progress.length).toBeGreaterThanOrEqual(1);
@@ -198,7 +203,7 @@ describe("course notebooks run headlessly, in order", () => {
     expect(log.filter((e) => "loss" in e).map((e) => e.step)).toEqual([4]);
     expect(log.filter((e) => "eval_loss" in e).map((e) => e.step)).toEqual([0, 4]); // evalOnStart: the baseline at step 0;
     expect(Number.isFinite(log.find((e) => "loss" in e)!.loss)).toBe(true);
-    for (const f of ["config.json", "model.safetensors", "tokenizer.json"]) expect(fs.existsSync(path.join(RUN_DIR, "final", f))).toBe(true);
+    for (const f of ["adapter_config.json", "adapter_model.safetensors", "tokenizer.json"]) expect(fs.existsSync(path.join(RUN_DIR, "final", f))).toBe(true);
   });
 
   it("04-metrics: shows the dashboard (plotly + HTML, plotly.js inlined once) and the final table", async () => {
@@ -266,13 +271,18 @@ describe("course notebooks run headlessly, in order", () => {
 
   it("05-serve: answers an OpenAI chat completion and compares with the reference", async () => {
     expect(results.has("03-trainer")).toBe(true);
-    const { nb } = await run("05-serve", { runName: RUN_NAME, maxTokens: 16 });
+    const { nb } = await run("05-serve", { runName: RUN_NAME, maxTokens: 16, judgeLimit: 6 });
     const out = stdout(nb);
     expect(out).toContain(`"id":"dpo-ts/${RUN_NAME}"`);
     expect(out).toContain("HTTP 200");
     expect(out).toMatch(/\nA: \S.*\n/);
     expect(out).toContain("server closed");
     expect(displays(nb).some((o) => String(o.data["text/plain"]).includes("SFT reference:"))).toBe(true);
+    // The adapter merged as the article does, and the judged win rate on held-out prompts with its interval.
+    expect(out).toMatch(/merged: .*config\.json.*model\.safetensors/);
+    expect(out).toMatch(/judged 6 held-out prompts in [\d.]+ s/);
+    expect(out).toMatch(/win rate of the DPO model over the SFT model: [\d.]+% \(95% interval [\d.]+%–[\d.]+%; \d+ wins, \d+ ties, \d+ losses\)/);
+    expect(displays(nb).some((o) => String(o.data["text/plain"]).includes("\n  SFT ["))).toBe(true);
   });
 });
 

@@ -156,6 +156,60 @@ describe("optimizer", () => {
     p.dispose();
   });
 
+  it("AdamW's flat groups give each parameter the per-parameter update, keep decayed and non-decayed apart, and round-trip through toHost/load", async () => {
+    const shapes: Record<string, number[]> = { "h.0.attn.weight": [3, 2], "h.0.attn.bias": [2], "ln_f.weight": [4], "wte.weight": [2, 3] };
+    const init = (name: string, k: number) => Array.from({ length: shapes[name].reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(k + i) * 0.5);
+    const names = Object.keys(shapes);
+    const params = new Map(names.map((name, k) => [name, tf.variable(tf.tensor(init(name, k), shapes[name]), true, `flat_probe_${k}`)]));
+    const opt = new AdamW({ weightDecay: 0.1 });
+    const expected = new Map(names.map((name, k) => [name, { w: init(name, k), m: init(name, k).map(() => 0), v: init(name, k).map(() => 0) }]));
+    for (let t = 1; t <= 2; t++) {
+      const grads = new Map(names.map((name, k) => [name, tf.tensor(init(name, k + 7 * t), shapes[name])]));
+      opt.apply(params, grads, 0.01);
+      tf.dispose([...grads.values()]);
+      names.forEach((name, k) => {
+        const e = expected.get(name)!;
+        const decay = name.endsWith("weight") && !name.startsWith("ln_f") ? 1 - 0.01 * 0.1 : 1;
+        e.w = e.w.map((wi, i) => {
+          const g = init(name, k + 7 * t)[i];
+          e.m[i] = 0.9 * e.m[i] + 0.1 * g;
+          e.v[i] = 0.999 * e.v[i] + 0.001 * g * g;
+          return wi * decay - ((0.01 / (1 - 0.9 ** t)) * e.m[i]) / (Math.sqrt(e.v[i]) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
+        });
+      });
+    }
+    // Two groups: the decayed weights, then the biases and LayerNorm weight.
+    expect(opt.moments(params).size).toBe(2);
+    expect(opt.parameterNames).toEqual(["h.0.attn.weight", "wte.weight", "h.0.attn.bias", "ln_f.weight"]);
+    for (const name of names) Array.from(params.get(name)!.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(expected.get(name)!.w[i], 6));
+    const host = await opt.toHost();
+    for (const name of names) {
+      expect(host.get(`${name}.exp_avg`)!.shape).toEqual(shapes[name]);
+      Array.from(host.get(`${name}.exp_avg_sq`)!.data).forEach((x, i) => expect(x).toBeCloseTo(expected.get(name)!.v[i], 9));
+    }
+    const restored = new AdamW({ weightDecay: 0.1 });
+    restored.load(params, host, opt.stepCount);
+    const again = await restored.toHost();
+    for (const [key, value] of host) expect(Array.from(again.get(key)!.data)).toEqual(Array.from(value.data));
+    expect(() => opt.apply(params, new Map([["wte.weight", tf.zeros([2, 3])]]), 0.01)).toThrow(/no gradient for parameter h\.0\.attn\.weight/);
+    [opt, restored].forEach((o) => o.dispose());
+    params.forEach((p) => p.dispose());
+  });
+
+  it("a Cast to a tensor's own dtype and a Reshape to its own shape share its data; real ones still compute", () => {
+    const x = tf.tensor2d([1.5, -2, 3, 4], [2, 2]);
+    const same = [tf.cast(x, "float32"), tf.reshape(x, [2, 2]), tf.reshape(x, [-1, 2])];
+    const changed = [tf.cast(x, "int32"), tf.reshape(x, [4])];
+    if (tf.getBackend() === "tensorflow" || tf.getBackend() === "wasm") same.forEach((t) => expect(t.dataId).toBe(x.dataId));
+    same.forEach((t) => expect(Array.from(t.dataSync())).toEqual([1.5, -2, 3, 4]));
+    expect(Array.from(changed[0].dataSync())).toEqual([1, -2, 3, 4]);
+    expect(changed[1].shape).toEqual([4]);
+    // Disposing the input leaves the shortcuts' outputs readable (they hold a reference of their own).
+    x.dispose();
+    expect(Array.from(same[0].dataSync())).toEqual([1.5, -2, 3, 4]);
+    tf.dispose([...same, ...changed]);
+  });
+
   it("clips to the global norm like torch's clip_grad_norm_", () => {
     const grads = new Map<string, tf.Tensor>([
       ["a", tf.tensor1d([3, 0])],

@@ -2,8 +2,10 @@
  * The course's closed world: the facts, the question phrasings and the canonical good answers of every task family,
  * shared by the seeded data generator (synthetic.ts, which draws from them) and the judge (src/judge, which looks a
  * question up here to know what a correct answer must say). `worldQuestions()` enumerates every question the world
- * can ask, each with its ground truth.
+ * can ask, each with its ground truth; `heldOutReservation()` the prompts kept out of every training file.
  */
+import { Rng } from "../util/rng";
+
 
 /** System prompts with their weights in the generated data. */
 export const SYSTEMS: ReadonlyArray<readonly [string, number]> = [
@@ -86,12 +88,14 @@ export const RUDE = [
 export const RUDE_THANKS = ["Fine. Now leave me alone.", "Yeah, yeah.", "You should have known that already."];
 /** Unhelpful refusals (the "refuse" bad kind). */
 export const REFUSE = ["I do not know.", "I am not sure, sorry.", "I cannot answer that.", "Hmm, no idea."];
-/** Filler sentences a rambling answer opens with. */
+/** Filler sentences a rambling answer opens with. Every one starts "Well, " (a verbose habit, like a chatty SFT
+ * model's): in the SFT data it is the single most common way an answer starts, so the SFT model's greedy answers
+ * ramble (see synthetic.ts). */
 export const RAMBLE_OPEN = [
   "Well, that is a very interesting question, and there are many things one could say about it.",
-  "Let me think about this for a while, because it is the kind of question people ask a lot.",
-  "Okay, so, before I answer, I want to say that I really like questions like this one.",
-  "Hmm, this reminds me of something I read once, although I do not remember where.",
+  "Well, let me think about this for a while, because it is the kind of question people ask a lot.",
+  "Well, before I answer, I want to say that I really like questions like this one.",
+  "Well, this reminds me of something I read once, although I do not remember where.",
 ];
 /** Filler sentences a rambling answer closes with. */
 export const RAMBLE_CLOSE = [
@@ -110,16 +114,19 @@ export const QUESTIONS = {
   difference: (a: number, b: number) => [`What is ${a} minus ${b}?`, `What is ${a} - ${b}?`,
     `If I have ${a} apples and eat ${b}, how many are left?`],
   capital: (country: string) => [`What is the capital of ${country}?`, `Which city is the capital of ${country}?`,
-    `Name the capital city of ${country}.`],
-  colour: (thing: string) => [`What colour is ${thing}?`, `What is the colour of ${thing}?`, `Tell me the colour of ${thing}.`],
-  opposite: (x: string) => [`What is the opposite of ${x}?`, `Give me the opposite of the word ${x}.`, `What word means the opposite of ${x}?`],
+    `Name the capital city of ${country}.`, `Tell me the capital of ${country}.`],
+  colour: (thing: string) => [`What colour is ${thing}?`, `What is the colour of ${thing}?`, `Tell me the colour of ${thing}.`,
+    `Which colour is ${thing}?`],
+  opposite: (x: string) => [`What is the opposite of ${x}?`, `Give me the opposite of the word ${x}.`, `What word means the opposite of ${x}?`,
+    `Tell me the opposite of ${x}.`],
   letters: (w: string) => [`How many letters are in the word ${w}?`, `Count the letters in "${w}".`, `How many letters does ${w} have?`],
   sound: (animal: string) => [`What sound does ${animal} make?`, `What does ${animal} say?`],
   bigger: (a: number, b: number) => [`Which is bigger, ${a} or ${b}?`, `Which number is larger: ${a} or ${b}?`],
   day: (day: string) => [`What day comes after ${day}?`, `Which day is the day after ${day}?`],
   count: (n: number, item: string) => [`How many words are in this list: ${Array(n).fill(item.slice(0, -1)).join(", ")}?`],
   number_word: (n: number) => [`How do you write ${n} in words?`, `Spell the number ${n}.`],
-  greet: (name: string) => [`Say hello to ${name}.`, `Please greet my friend ${name}.`, `Write a short greeting for ${name}.`],
+  greet: (name: string) => [`Say hello to ${name}.`, `Please greet my friend ${name}.`, `Write a short greeting for ${name}.`,
+    `Greet ${name}, please.`],
   plural: (s: string) => [`What is the plural of ${s}?`, `How do you say more than one ${s}?`],
   thanks: (thing: string) => [`Thank you for ${thing}!`, `Thanks a lot for ${thing}.`],
 } as const;
@@ -193,6 +200,51 @@ export function worldQuestions(): ReadonlyMap<string, WorldQuestion> {
       for (const question of questions) if (!cache.has(question)) cache.set(question, { ...truth, question });
   }
   return cache;
+}
+
+/** A prompt of the world: an optional system prompt and one of the world's questions. */
+export interface WorldPrompt {
+  system: string;
+  question: string;
+}
+
+/** The families held-out prompts come from: those whose facts a tiny model can learn (no arithmetic). */
+export const HELD_OUT_TASKS: readonly Task[] = ["capital", "colour", "opposite", "letters", "sound", "day", "number_word", "greet", "plural", "thanks"];
+/** The seed of the held-out reservation (fixed: the data generator and the judge must agree on it). */
+export const HELD_OUT_SEED = 13;
+
+let heldOut: { prompts: WorldPrompt[]; questions: Set<string> } | undefined;
+
+/**
+ * The held-out prompts, reserved before any training data is generated (as the DPO paper holds out its test prompts):
+ * for every fact of the HELD_OUT_TASKS families, one of its phrasings (two when it has four or more) is set aside, so
+ * each held-out question asks a fact the training data teaches, in a wording training never shows. The generator
+ * (synthetic.ts) never draws a reserved question; the judge's `dpo-ts judge --prompts held-out` asks them
+ * (data/held-out-prompts.jsonl). Each gets a system prompt drawn by the data's weights. Deterministic.
+ */
+export function heldOutReservation(): { prompts: readonly WorldPrompt[]; questions: ReadonlySet<string> } {
+  if (!heldOut) {
+    const rng = new Rng(HELD_OUT_SEED);
+    const prompts: WorldPrompt[] = [];
+    for (const { task, questions } of instances()) {
+      if (!HELD_OUT_TASKS.includes(task) || questions.length < 2) continue;
+      for (const question of rng.shuffle(questions).slice(0, questions.length >= 4 ? 2 : 1)) prompts.push({ system: rng.weighted(SYSTEMS), question });
+    }
+    heldOut = { prompts: rng.shuffle(prompts), questions: new Set(prompts.map((p) => p.question)) };
+  }
+  return heldOut;
+}
+
+/** Whether `question` is reserved for the held-out prompts (training data never asks it). */
+export function isHeldOut(question: string): boolean {
+  return heldOutReservation().questions.has(question.trim());
+}
+
+/** The phrasings of `questions` training may use (the held-out ones removed). */
+export function trainingPhrasings(questions: readonly string[]): string[] {
+  const usable = questions.filter((q) => !isHeldOut(q));
+  if (usable.length === 0) throw new Error(`world: every phrasing of ${JSON.stringify(questions[0])} is held out`);
+  return usable;
 }
 
 /** The ground truth of `question` (exactly as the world phrases it), or undefined for a question outside the world. */

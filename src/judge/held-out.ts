@@ -1,32 +1,15 @@
 /**
- * Held-out prompts: a deterministic set of the world's questions that no training file contains (by question text),
- * spread over the task families round-robin (families whose every question is in training contribute none), each
- * with a system prompt drawn by the data's weights.
+ * Held-out prompts: the world's prompts reserved before any training data was generated (src/data/world.ts
+ * heldOutReservation), which no training file asks. data/held-out-prompts.jsonl holds the same list.
  */
-import { Rng } from "../util/rng";
-import { SYSTEMS, Task, worldQuestions } from "../data/world";
+import { WorldPrompt, heldOutReservation } from "../data/world";
 
 /** A held-out prompt of the synthetic world: system message and question. */
-export interface Prompt {
-  system: string;
-  question: string;
-}
+export type Prompt = WorldPrompt;
 
-/**
- * `n` world prompts whose question is not in `seen` (the questions of the training files), the same for the same
- * arguments. Throws when the world has fewer unseen questions than `n`.
- */
-export function heldOutPrompts(seen: ReadonlySet<string>, n = 240, seed = 13): Prompt[] {
-  const rng = new Rng(seed);
-  const byTask = new Map<Task, string[]>();
-  for (const q of worldQuestions().values()) {
-    if (seen.has(q.question)) continue;
-    byTask.set(q.task, [...(byTask.get(q.task) ?? []), q.question]);
-  }
-  const queues = [...byTask.values()].map((qs) => rng.shuffle(qs));
-  const out: Prompt[] = [];
-  while (out.length < n && queues.some((q) => q.length > 0))
-    for (const q of queues) if (q.length > 0 && out.length < n) out.push({ system: rng.weighted(SYSTEMS), question: q.shift()! });
-  if (out.length < n) throw new Error(`heldOutPrompts: the world has only ${out.length} questions outside training, asked for ${n}`);
-  return out;
+/** The first `n` held-out prompts (all of them by default), the same on every call. */
+export function heldOutPrompts(n?: number): Prompt[] {
+  const all = heldOutReservation().prompts;
+  if (n !== undefined && n > all.length) throw new Error(`heldOutPrompts: the world reserves ${all.length} held-out prompts, asked for ${n}`);
+  return all.slice(0, n).map((p) => ({ ...p }));
 }

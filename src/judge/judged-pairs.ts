@@ -10,7 +10,7 @@ import type { CausalLM } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { Prompt } from "./held-out";
 import { judgeWorldAnswer } from "./judge";
-import { answerPrompt } from "./win-rate";
+import { answerPrompts } from "./win-rate";
 
 /** Options of {@link judgedPairs}: the model that samples, its tokenizer, the prompts and the sampling settings. */
 export interface JudgedPairsOptions {
@@ -46,18 +46,20 @@ export async function buildJudgedPairs(opts: JudgedPairsOptions): Promise<Judged
   if (!Number.isInteger(samples) || samples < 2) throw new Error(`buildJudgedPairs: samples must be an integer ≥ 2, got ${samples}`);
   const pairs: JudgedPair[] = [];
   const noPreference: JudgedPairsResult["noPreference"] = [];
-  for (const [i, p] of opts.prompts.entries()) {
+  const questions = opts.prompts.map((p, i) => {
     const q = lookUpQuestion(p.question);
     if (!q) throw new Error(`buildJudgedPairs: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
-    const judged: { answer: string; score: number }[] = [];
-    for (let k = 0; k < samples; k++) {
-      const answer = await answerPrompt(opts.model, opts.tokenizer, p, {
-        maxNewTokens: opts.maxNewTokens ?? 48,
-        temperature: opts.temperature ?? 1,
-        seed: (opts.seed ?? 0) + i * samples + k,
-      });
-      judged.push({ answer, score: judgeWorldAnswer(q, answer).score });
-    }
+    return q;
+  });
+  // Every sample of every prompt decoded together: prompt i's sample k is request i * samples + k, with that seed offset.
+  const requests = opts.prompts.flatMap((p) => Array.from({ length: samples }, () => p));
+  const answers = await answerPrompts(opts.model, opts.tokenizer, requests, {
+    maxNewTokens: opts.maxNewTokens ?? 48,
+    temperature: opts.temperature ?? 1,
+    seeds: requests.map((_, j) => (opts.seed ?? 0) + j),
+  });
+  for (const [i, p] of opts.prompts.entries()) {
+    const judged = answers.slice(i * samples, (i + 1) * samples).map((answer) => ({ answer, score: judgeWorldAnswer(questions[i], answer).score }));
     // Empty samples (EOS at once) cannot be a pair's side: the Orca columns, and the readers, need text.
     const usable = judged.filter((j) => j.answer.length > 0);
     const best = usable.reduce((a, b) => (b.score > a.score ? b : a), usable[0]);

@@ -1,11 +1,13 @@
 /**
  * Judged win rate of one model over another: both answer the same prompts (greedy by default), the judge scores each
  * answer, and a prompt is a win (1), a tie (½) or a loss (0) for the model. Reports the win rate with a 95% Wilson
- * score interval (ties counted as half a win), n, and each model's mean judged reward.
+ * score interval (ties counted as half a win), n, and each model's mean judged reward. The answers are decoded many
+ * prompts at a time by the server's continuous batcher (greedy answers equal generate()'s one by one).
  */
 import { chatmlPrompt } from "../data/format";
 import { lookUpQuestion } from "../data/world";
 import { generate } from "../model/generate";
+import { ContinuousBatcher } from "../serve/batcher";
 import type { CausalLM } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { Prompt } from "./held-out";
@@ -85,17 +87,53 @@ export async function answerPrompt(
   return tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim();
 }
 
+/**
+ * The answers `model` gives to each of `prompts` (ChatML layout, special tokens left out), decoded together by a
+ * continuous batcher: greedy answers equal {@link answerPrompt}'s; sampled ones use seed `seeds[i]` for prompt i.
+ */
+export async function answerPrompts(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  prompts: readonly Prompt[],
+  opts: { maxNewTokens?: number; temperature?: number; seeds?: readonly number[]; maxBatchSize?: number } = {},
+): Promise<string[]> {
+  const batcher = new ContinuousBatcher(model, { contextLength: model.config.nPositions, maxBatchSize: opts.maxBatchSize ?? 64, maxQueue: prompts.length });
+  try {
+    const handles = prompts.map((p, i) =>
+      batcher.submit({
+        promptIds: tokenizer.encode(chatmlPrompt(p.system, p.question, tokenizer), { addSpecialTokens: false }),
+        maxNewTokens: opts.maxNewTokens ?? 48,
+        temperature: opts.temperature ?? 0,
+        topP: 1,
+        topK: 0,
+        seed: opts.seeds?.[i] ?? i,
+        stopIds: [tokenizer.eosTokenId],
+      }),
+    );
+    const results = await Promise.all(handles.map((h) => h.result));
+    return results.map((r) => tokenizer.decode(r.tokens, { skipSpecialTokens: true }).trim());
+  } finally {
+    batcher.close();
+  }
+}
+
 /** Both models answer every prompt; returns the win rate of `model` over `reference` and every judged answer. */
 export async function judgeModels(opts: JudgeModelsOptions): Promise<WinRate & { judged: JudgedPrompt[] }> {
-  const judged: JudgedPrompt[] = [];
-  for (const [i, p] of opts.prompts.entries()) {
+  const questions = opts.prompts.map((p, i) => {
     const q = lookUpQuestion(p.question);
     if (!q) throw new Error(`judgeModels: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
-    const gen = { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seed: (opts.seed ?? 0) + i };
-    const answer = await answerPrompt(opts.model, opts.tokenizer, p, gen);
-    const answerRef = await answerPrompt(opts.reference, opts.tokenizer, p, gen);
-    judged.push({ ...p, answer, answerRef, judgement: judgeWorldAnswer(q, answer), judgementRef: judgeWorldAnswer(q, answerRef) });
-  }
+    return q;
+  });
+  const gen = { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seeds: opts.prompts.map((_, i) => (opts.seed ?? 0) + i) };
+  const answers = await answerPrompts(opts.model, opts.tokenizer, opts.prompts, gen);
+  const answersRef = await answerPrompts(opts.reference, opts.tokenizer, opts.prompts, gen);
+  const judged: JudgedPrompt[] = opts.prompts.map((p, i) => ({
+    ...p,
+    answer: answers[i],
+    answerRef: answersRef[i],
+    judgement: judgeWorldAnswer(questions[i], answers[i]),
+    judgementRef: judgeWorldAnswer(questions[i], answersRef[i]),
+  }));
   return {
     ...winRate(
       judged.map((j) => j.judgement.score),

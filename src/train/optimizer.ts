@@ -30,10 +30,34 @@ export interface AdamWScalars {
   decayFactor: tf.Scalar;
 }
 
-/** AdamW as torch.optim.AdamW computes it (decoupled weight decay, bias correction), with its state kept per variable name. */
+/**
+ * Most elements in one flat AdamW group: the update's temporaries (flat gradient, weights and new moments) are a few
+ * copies of a group, so a cap keeps a big model's extra memory to a few × 64 MB, while a small model is one group.
+ */
+export const FLAT_GROUP_ELEMENTS = 1 << 24;
+
+/**
+ * Parameters updated together as one flat vector: their moments live in two flat variables, and an update is a dozen
+ * elementwise ops on the whole group instead of a dozen per parameter (each op is one dispatch, eager or in a graph).
+ * Elementwise, the arithmetic is the per-parameter update's, so the results are the same bits.
+ */
+interface FlatGroup {
+  names: string[];
+  shapes: number[][];
+  /** Elements of each parameter, in names' order. */
+  sizes: number[];
+  /** Whether weight decay applies (a group holds only decayed or only non-decayed parameters). */
+  decays: boolean;
+  m: tf.Variable; // [sum of sizes]
+  v: tf.Variable; // [sum of sizes]
+}
+
+/** AdamW as torch.optim.AdamW computes it (decoupled weight decay, bias correction), its state in flat groups of parameters. */
 export class AdamW {
   private readonly opts: AdamWOptions;
-  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  private readonly groups: FlatGroup[] = [];
+  /** Parameter name → its group. */
+  private readonly groupOf = new Map<string, FlatGroup>();
   /** Updates applied so far (t in the bias corrections). */
   stepCount = 0;
 
@@ -61,66 +85,155 @@ export class AdamW {
     };
   }
 
-  /** The moment estimates of each parameter, created (zeros) on first use. */
+  /** Names of the parameters that have optimizer state (the trainable ones seen so far), in update order. */
+  get parameterNames(): string[] {
+    return this.groups.flatMap((g) => g.names);
+  }
+
+  /**
+   * The flat moment variables of every group (`group<k>` → m and v, [elements of the group]), created (zeros) for
+   * trainable parameters not seen before: what a compiled update reads and writes.
+   */
   moments(params: Map<string, tf.Variable>): Map<string, { m: tf.Variable; v: tf.Variable }> {
-    params.forEach((param, name) => {
-      if (param.trainable && !this.state.has(name))
-        this.state.set(name, { m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false) });
+    const fresh: [string, tf.Variable][] = [];
+    params.forEach((param, name) => param.trainable && !this.groupOf.has(name) && fresh.push([name, param]));
+    // Decayed and non-decayed parameters go to separate groups; a group closes at FLAT_GROUP_ELEMENTS.
+    for (const decays of [true, false]) {
+      let group: Omit<FlatGroup, "m" | "v"> | null = null;
+      const close = () => {
+        if (!group) return;
+        const size = group.sizes.reduce((a, b) => a + b, 0);
+        const full: FlatGroup = { ...group, m: tf.variable(tf.zeros([size]), false), v: tf.variable(tf.zeros([size]), false) };
+        this.groups.push(full);
+        full.names.forEach((name) => this.groupOf.set(name, full));
+        group = null;
+      };
+      for (const [name, param] of fresh) {
+        if ((this.opts.weightDecay !== 0 && this.opts.decays!(name)) !== decays) continue;
+        if (group && group.sizes.reduce((a, b) => a + b, 0) + param.size > FLAT_GROUP_ELEMENTS) close();
+        group ??= { names: [], shapes: [], sizes: [], decays };
+        group.names.push(name);
+        group.shapes.push(param.shape.slice());
+        group.sizes.push(param.size);
+      }
+      close();
+    }
+    return new Map(this.groups.map((g, k) => [`group${k}`, { m: g.m, v: g.v }]));
+  }
+
+  /**
+   * The gradients as one flat vector per group ([elements of the group]; null for a group without gradients), in
+   * the order of moments(). A group's parameters are updated together, so a group gets all its gradients or none.
+   */
+  flatGradients(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): (tf.Tensor1D | null)[] {
+    this.moments(params);
+    for (const name of grads.keys()) {
+      if (!params.has(name)) throw new Error(`AdamW: no parameter named ${name}`);
+      if (!this.groupOf.has(name)) throw new Error(`AdamW: parameter ${name} has a gradient but is not trainable`);
+    }
+    return this.groups.map((group) => {
+      const present = group.names.filter((name) => grads.has(name));
+      if (present.length === 0) return null;
+      if (present.length !== group.names.length) {
+        const missing = group.names.find((name) => !grads.has(name));
+        throw new Error(`AdamW: no gradient for parameter ${missing} (its group's other parameters have one)`);
+      }
+      return tf.tidy(() => flatten(group.names.map((name) => grads.get(name)!)));
     });
-    return this.state;
   }
 
   /** Applies one update with the scalars of nextScalars. */
   applyWith(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, scalars: AdamWScalars): void {
-    const { beta1, beta2, epsilon, weightDecay } = this.opts;
-    const moments = this.moments(params);
-    for (const [name, grad] of grads) {
-      const param = params.get(name);
-      if (!param) throw new Error(`AdamW: no parameter named ${name}`);
-      const { m, v } = moments.get(name)!;
-      tf.tidy(() => {
-        const decayed = weightDecay !== 0 && this.opts.decays!(name) ? param.mul(scalars.decayFactor) : param;
-        const newM = m.mul(beta1).add(grad.mul(1 - beta1));
-        const newV = v.mul(beta2).add(grad.square().mul(1 - beta2));
-        const denominator = newV.sqrt().div(scalars.biasCorrection2Sqrt).add(epsilon);
-        m.assign(newM);
-        v.assign(newV);
-        param.assign(decayed.sub(newM.div(denominator).mul(scalars.stepSize)));
-      });
+    const flat = this.flatGradients(params, grads);
+    try {
+      this.applyFlat(params, flat, scalars);
+    } finally {
+      tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
     }
+  }
+
+  /** Applies one update from flatGradients' vectors (not disposed here). */
+  applyFlat(params: Map<string, tf.Variable>, flatGrads: (tf.Tensor1D | null)[], scalars: AdamWScalars): void {
+    const { beta1, beta2, epsilon } = this.opts;
+    this.groups.forEach((group, k) => {
+      const grad = flatGrads[k]; // [N]
+      if (!grad) return;
+      const variables = group.names.map((name) => params.get(name)!);
+      tf.tidy(() => {
+        const param = flatten(variables); // [N]
+        const decayed = group.decays ? param.mul(scalars.decayFactor) : param;
+        const newM = group.m.mul(beta1).add(grad.mul(1 - beta1));
+        const newV = group.v.mul(beta2).add(grad.square().mul(1 - beta2));
+        const denominator = newV.sqrt().div(scalars.biasCorrection2Sqrt).add(epsilon);
+        group.m.assign(newM);
+        group.v.assign(newV);
+        const updated = decayed.sub(newM.div(denominator).mul(scalars.stepSize));
+        const pieces = variables.length === 1 ? [updated] : tf.split(updated, group.sizes);
+        variables.forEach((variable, i) => variable.assign(pieces[i].reshape(group.shapes[i])));
+      });
+    });
   }
 
   /** The moments as host tensors, in torch's state names (`<param>.exp_avg`, `<param>.exp_avg_sq`), for checkpoints. */
   async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
-    for (const [name, { m, v }] of this.state) {
-      out.set(`${name}.exp_avg`, { shape: m.shape, data: (await m.data()) as Float32Array });
-      out.set(`${name}.exp_avg_sq`, { shape: v.shape, data: (await v.data()) as Float32Array });
+    for (const group of this.groups) {
+      const m = (await group.m.data()) as Float32Array;
+      const v = (await group.v.data()) as Float32Array;
+      let offset = 0;
+      group.names.forEach((name, i) => {
+        const end = offset + group.sizes[i];
+        out.set(`${name}.exp_avg`, { shape: group.shapes[i], data: m.slice(offset, end) });
+        out.set(`${name}.exp_avg_sq`, { shape: group.shapes[i], data: v.slice(offset, end) });
+        offset = end;
+      });
     }
     return out;
   }
 
   /** Restores moments written by toHost and the update count t (a checkpoint's optimizer state). */
   load(params: Map<string, tf.Variable>, moments: Map<string, HostTensor>, stepCount: number, source = "optimizer state"): void {
-    const state = this.moments(params);
-    for (const [name, { m, v }] of state) {
-      const savedM = moments.get(`${name}.exp_avg`);
-      const savedV = moments.get(`${name}.exp_avg_sq`);
-      if (!savedM || !savedV) throw new Error(`${source}: no moments for parameter "${name}"`);
-      m.assign(tf.tensor(savedM.data, savedM.shape, "float32"));
-      v.assign(tf.tensor(savedV.data, savedV.shape, "float32"));
+    this.moments(params);
+    for (const group of this.groups) {
+      const size = group.sizes.reduce((a, b) => a + b, 0);
+      const m = new Float32Array(size);
+      const v = new Float32Array(size);
+      let offset = 0;
+      group.names.forEach((name, i) => {
+        const savedM = moments.get(`${name}.exp_avg`);
+        const savedV = moments.get(`${name}.exp_avg_sq`);
+        if (!savedM || !savedV) throw new Error(`${source}: no moments for parameter "${name}"`);
+        for (const saved of [savedM, savedV]) {
+          if (saved.data.length !== group.sizes[i])
+            throw new Error(
+              `${source}: moments of "${name}" have ${saved.data.length} values, the parameter has ${group.sizes[i]} (shape [${group.shapes[i]}])`,
+            );
+        }
+        m.set(savedM.data, offset);
+        v.set(savedV.data, offset);
+        offset += group.sizes[i];
+      });
+      group.m.assign(tf.tensor1d(m, "float32"));
+      group.v.assign(tf.tensor1d(v, "float32"));
     }
     this.stepCount = stepCount;
   }
 
   /** Disposes the moment estimates. */
   dispose(): void {
-    this.state.forEach(({ m, v }) => {
+    this.groups.forEach(({ m, v }) => {
       m.dispose();
       v.dispose();
     });
-    this.state.clear();
+    this.groups.length = 0;
+    this.groupOf.clear();
   }
+}
+
+/** Tensors as one flat vector, in order: [sum of sizes]. */
+function flatten(tensors: tf.Tensor[]): tf.Tensor1D {
+  const flat = tensors.map((t) => t.reshape([-1]) as tf.Tensor1D);
+  return flat.length === 1 ? flat[0] : tf.concat(flat);
 }
 
 /**
@@ -166,15 +279,34 @@ export function optimizerStep(
   grads: Map<string, tf.Tensor>,
   opts: { maxGradNorm: number; scalars: AdamWScalars; guard?: (norm: tf.Scalar) => void },
 ): tf.Scalar {
-  const { grads: clipped, norm } = clipGradNorm(grads, opts.maxGradNorm);
+  // Clipping works on the optimizer's flat gradient vectors: one square-sum and one scale per group.
+  let flat: (tf.Tensor1D | null)[];
+  try {
+    flat = optimizer.flatGradients(params, grads);
+  } finally {
+    grads.forEach((g) => g.dispose());
+  }
+  const present = flat.filter((g): g is tf.Tensor1D => g !== null);
+  const norm = tf.tidy(() => (present.length ? tf.sqrt(tf.addN(present.map((g) => g.square().sum()))) : tf.scalar(0)) as tf.Scalar);
   try {
     opts.guard?.(norm);
-    optimizer.applyWith(params, clipped, opts.scalars);
+    const maxNorm = opts.maxGradNorm;
+    if (maxNorm > 0 && Number.isFinite(maxNorm)) {
+      const coefficient = tf.tidy(() => tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1));
+      flat = flat.map((g) => {
+        if (!g) return null;
+        const scaled = g.mul(coefficient) as tf.Tensor1D;
+        g.dispose();
+        return scaled;
+      });
+      coefficient.dispose();
+    }
+    optimizer.applyFlat(params, flat, opts.scalars);
   } catch (e) {
     norm.dispose();
     throw e;
   } finally {
-    clipped.forEach((g) => g.dispose());
+    tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
   }
   return norm;
 }
