@@ -85,12 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--model", default=None, help="HF model folder to train (default: the --make-model folder)")
     g.add_argument("--ref", default=None, help="reference model folder (default: TRL reloads --model)")
-    g.add_argument("--make-model", default=None, metavar="DIR", help="build a random GPT-2 and save it here (HF format)")
+    g.add_argument("--make-model", default=None, metavar="DIR", help="build a random model of --arch and save it here (HF format)")
+    g.add_argument("--arch", choices=("gpt2", "llama"), default="gpt2",
+                   help="gpt2 (GPT2LMHeadModel) or llama (LlamaForCausalLM: RMSNorm, rotary, SwiGLU, grouped-query attention)")
     g.add_argument("--n-layer", type=int, default=12)
     g.add_argument("--n-embd", type=int, default=768)
     g.add_argument("--n-head", type=int, default=12)
     g.add_argument("--vocab", type=int, default=50257)
     g.add_argument("--n-positions", type=int, default=1024)
+    g.add_argument("--n-kv-head", type=int, default=None, help="llama: num_key_value_heads (default --n-head)")
+    g.add_argument("--intermediate", type=int, default=None, help="llama: intermediate_size of the SwiGLU MLP (default 4 × --n-embd)")
+    g.add_argument("--rope-theta", type=float, default=10000.0, help="llama: rope_theta")
     g.add_argument("--init-seed", type=int, default=0, help="torch seed for the random weights")
     g.add_argument("--tokenizer-from", default=None,
                    help="folder whose tokenizer files are copied into --make-model "
@@ -129,18 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on every row of --prefs (shuffled, like dpo-ts) instead of repeating the first batch; "
                         "--warmup and --steps must then be whole epochs, and tokens/step is the data set's tokens per "
                         "epoch divided by the steps of an epoch")
+    b.add_argument("--lora-r", type=int, default=0, help="train LoRA adapters (peft) of this rank instead of all weights; "
+                   "the reference is the model with its adapters disabled, as TRL does with a peft_config (0 = no LoRA)")
+    b.add_argument("--lora-alpha", type=float, default=16)
+    b.add_argument("--lora-dropout", type=float, default=0.0)
+    b.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+                   help="comma-separated target modules (or all-linear)")
     b.add_argument("--out", default=None, help="also write the JSON result here")
     return p
 
 
 def _config_dict(args) -> dict:
+    """The config.json fields --make-model sets (a folder that already has them is reused)."""
+    if args.arch == "llama":
+        return {"model_type": "llama", "num_hidden_layers": args.n_layer, "hidden_size": args.n_embd,
+                "num_attention_heads": args.n_head, "num_key_value_heads": args.n_kv_head or args.n_head,
+                "intermediate_size": args.intermediate or 4 * args.n_embd, "vocab_size": args.vocab,
+                "max_position_embeddings": args.n_positions}
     return {"n_layer": args.n_layer, "n_embd": args.n_embd, "n_head": args.n_head, "vocab_size": args.vocab,
             "n_positions": args.n_positions}
 
 
 def make_model(args, repo_root: str) -> str:
     import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     out = args.make_model
     want = _config_dict(args)
@@ -157,17 +174,30 @@ def make_model(args, repo_root: str) -> str:
         raise SystemExit(f"--vocab {args.vocab} is smaller than the tokenizer of {tok_dir} ({len(tok)} tokens)")
     if args.n_embd % args.n_head:
         raise SystemExit(f"--n-embd {args.n_embd} is not divisible by --n-head {args.n_head}")
-    cfg = GPT2Config(vocab_size=args.vocab, n_positions=args.n_positions, n_embd=args.n_embd, n_layer=args.n_layer,
-                     n_head=args.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                     bos_token_id=tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id,
-                     eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     torch.manual_seed(args.init_seed)
-    model = GPT2LMHeadModel(cfg).to(torch.float32)  # GPT-2 init: N(0, 0.02), c_proj scaled by 1/sqrt(2 n_layer)
+    if args.arch == "llama":
+        if args.n_head % (args.n_kv_head or args.n_head):
+            raise SystemExit(f"--n-head {args.n_head} is not a multiple of --n-kv-head {args.n_kv_head}")
+        # SmolLM2's choices where the flags say nothing: no biases, RMSNorm eps 1e-5, tied embeddings, init std 1/√hidden.
+        cfg = LlamaConfig(vocab_size=args.vocab, hidden_size=args.n_embd, intermediate_size=args.intermediate or 4 * args.n_embd,
+                          num_hidden_layers=args.n_layer, num_attention_heads=args.n_head,
+                          num_key_value_heads=args.n_kv_head or args.n_head, max_position_embeddings=args.n_positions,
+                          rms_norm_eps=1e-5, rope_theta=args.rope_theta, hidden_act="silu", attention_bias=False,
+                          mlp_bias=False, attention_dropout=0.0, initializer_range=args.n_embd ** -0.5,
+                          bos_token_id=bos, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                          tie_word_embeddings=True)
+        model = LlamaForCausalLM(cfg).to(torch.float32)
+    else:
+        cfg = GPT2Config(vocab_size=args.vocab, n_positions=args.n_positions, n_embd=args.n_embd, n_layer=args.n_layer,
+                         n_head=args.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=bos,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+        model = GPT2LMHeadModel(cfg).to(torch.float32)  # GPT-2 init: N(0, 0.02), c_proj scaled by 1/sqrt(2 n_layer)
     os.makedirs(out, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
-    _eprint(f"saved random GPT-2 {want} ({n_params / 1e6:.1f}M params) to {out}")
+    _eprint(f"saved random {args.arch} {want} ({n_params / 1e6:.1f}M params) to {out}")
     return out
 
 
@@ -281,6 +311,15 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
     cold_t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     ref_model = AutoModelForCausalLM.from_pretrained(args.ref, dtype=torch.float32) if args.ref else None
+    peft_config = None
+    if args.lora_r:
+        from peft import LoraConfig
+
+        if args.ref:
+            raise SystemExit("--lora-r: the reference is the model with its adapters disabled; give no --ref")
+        targets = args.lora_targets if args.lora_targets == "all-linear" else [t for t in args.lora_targets.split(",") if t]
+        peft_config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                                 target_modules=targets, bias="none", task_type="CAUSAL_LM")
     total = args.warmup + args.steps
     config = DPOConfig(
         output_dir=tempfile.mkdtemp(prefix="trl_tput_"), learning_rate=args.lr, beta=args.beta,
@@ -298,7 +337,7 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
     with contextlib.redirect_stdout(sys.stderr):
         trainer = DPOTrainer(model=model_dir, ref_model=ref_model, args=config,
                              train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer,
-                             callbacks=[timer])
+                             callbacks=[timer], peft_config=peft_config)
         if args.cold:
             trainer.train()
             cold_wall = time.perf_counter() - cold_t0
@@ -325,6 +364,7 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
     mean_s = statistics.fmean(timed)
     median_s = statistics.median(timed)
     n_params = sum(p.numel() for p in trainer.model.parameters())
+    n_trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     with open(os.path.join(model_dir, "config.json")) as f:
         mcfg = json.load(f)
     return {
@@ -332,8 +372,12 @@ def bench(args, model_dir: str, prefs_path: str) -> dict:
         "versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
                      "python": sys.version.split()[0]},
         "model": model_dir, "model_type": mcfg.get("model_type"),
-        "model_config": {k: mcfg.get(k) for k in ("n_layer", "n_embd", "n_head", "vocab_size", "n_positions")},
-        "params": n_params, "prefs": prefs_path, "dtype": "float32", "device": "cpu", "threads": threads,
+        "model_config": {k: mcfg[k] for k in ("n_layer", "n_embd", "n_head", "vocab_size", "n_positions", "num_hidden_layers",
+                                              "hidden_size", "num_attention_heads", "num_key_value_heads",
+                                              "intermediate_size", "max_position_embeddings") if k in mcfg},
+        "params": n_params, "trainable_params": n_trainable,
+        "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
+                 "targets": args.lora_targets} if args.lora_r else None, "prefs": prefs_path, "dtype": "float32", "device": "cpu", "threads": threads,
         "gradient_checkpointing": args.gradient_checkpointing, "loss_type": args.loss_type, "all_rows": args.all_rows,
         "batch_size": bs, "padded_shape": list(batch["input_ids"].shape),  # [2B, T_max]
         "tokens_per_step": tokens, "completion_tokens_per_step": completion_tokens,

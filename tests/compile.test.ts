@@ -178,6 +178,40 @@ describe("DPOTrainer with compileStep", () => {
     120_000,
   );
 
+  it("leaves LoRA with dropout eager, with a warning (a traced graph would freeze its random mask)", async (ctx) => {
+    if (!native()) return skipTest(ctx, "compileStep with LoRA dropout", NEEDS.native);
+    const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
+    const policy = await loadModel(path.join(FIX, "llama-policy"));
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" "));
+    try {
+      const trainer = new DPOTrainer({
+        model: policy,
+        tokenizer,
+        trainDataset: rows,
+        args: {
+          outputDir: tmp("dpo-compiled-"),
+          maxSteps: 2,
+          compileStep: true,
+          usePeft: true,
+          loraR: 4,
+          loraDropout: 0.1,
+          reportTo: "none",
+          writeReport: false,
+        },
+      });
+      await trainer.train();
+      expect(trainer.compileStats()).toBeNull();
+      expect(trainer.state.logHistory.every((e) => Number.isFinite(e.loss))).toBe(true);
+      trainer.dispose();
+    } finally {
+      console.warn = warn;
+      policy.dispose();
+    }
+    expect(warnings.join("\n")).toMatch(/compileStep is not used: LoRA dropout 0.1 needs a new random mask every update/);
+  });
+
   it("is refused clearly off the native backend", async (ctx) => {
     if (native()) return skipTest(ctx, "compileStep refused off the native backend", "runs with DPO_BACKEND=wasm or cpu");
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "gpt2-policy"));

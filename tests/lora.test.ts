@@ -11,7 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { loadModel, loadModelFromDir, saveMergedModel, saveModel, CausalLM } from "../src/model/io";
-import { readAdapter } from "../src/model/lora";
+import { frozenLoraLinear, loraDelta, readAdapter } from "../src/model/lora";
+import { linear, linearT } from "../src/model/layers";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
 import { DPOTrainer, LogEntry } from "../src/train/trainer";
@@ -66,6 +67,62 @@ function randomizeAdapters(model: CausalLM, seed: number): void {
   let s = seed;
   model.params.forEach((v, name) => name.includes(".lora_") && v.assign(tf.tidy(() => tf.randomNormal(v.shape, 0, 0.2, "float32", s++))));
 }
+
+describe("frozen layers' ops (the base under LoRA): the composite's values and gradients, without dW", () => {
+  const close = (a: tf.Tensor, b: tf.Tensor) => expect(tf.tidy(() => a.sub(b).abs().max().dataSync()[0])).toBeLessThan(1e-4);
+  it("linear/linearT with frozen: same output and input gradient as the plain layer", () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 3, 5], 0, 1, "float32", 1);
+      const bias = tf.randomNormal([4], 0, 1, "float32", 2) as tf.Tensor1D;
+      for (const [layer, weight] of [
+        [linear, tf.randomNormal([5, 4], 0, 1, "float32", 3)],
+        [linearT, tf.randomNormal([4, 5], 0, 1, "float32", 4)],
+      ] as const) {
+        const dy = tf.randomNormal([2, 3, 4], 0, 1, "float32", 5);
+        const plain = tf.grad((v: tf.Tensor) =>
+          layer(v, weight as tf.Tensor2D, bias)
+            .mul(dy)
+            .sum(),
+        )(x);
+        const frozen = tf.grad((v: tf.Tensor) =>
+          layer(v, weight as tf.Tensor2D, bias, { frozen: true })
+            .mul(dy)
+            .sum(),
+        )(x);
+        close(layer(x, weight as tf.Tensor2D, bias, { frozen: true }), layer(x, weight as tf.Tensor2D, bias));
+        close(frozen, plain);
+      }
+    });
+  });
+
+  it("frozenLoraLinear: the same values and gradients (x, A, B) as linearT + loraDelta, dropout masks included", () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 3, 6], 0, 1, "float32", 11);
+      const w = tf.randomNormal([5, 6], 0, 1, "float32", 12) as tf.Tensor2D;
+      const bias = tf.randomNormal([5], 0, 1, "float32", 13) as tf.Tensor1D;
+      const a = tf.randomNormal([2, 6], 0, 1, "float32", 14) as tf.Tensor2D;
+      const b = tf.randomNormal([5, 2], 0, 1, "float32", 15) as tf.Tensor2D;
+      const dy = tf.randomNormal([2, 3, 5], 0, 1, "float32", 16);
+      for (const [dropout, seed] of [
+        [0, null],
+        [0.3, 7],
+      ] as const) {
+        const composite = (v: tf.Tensor, la: tf.Tensor, lb: tf.Tensor) =>
+          linearT(v, w, bias)
+            .add(loraDelta(v, la as tf.Tensor2D, lb as tf.Tensor2D, 2, dropout, seed))
+            .mul(dy)
+            .sum();
+        const fused = (v: tf.Tensor, la: tf.Tensor, lb: tf.Tensor) =>
+          frozenLoraLinear(v, w, bias, la as tf.Tensor2D, lb as tf.Tensor2D, { weightInOut: false, scaling: 2, dropout, dropoutSeed: seed })
+            .mul(dy)
+            .sum();
+        close(fused(x, a, b), composite(x, a, b));
+        const want = tf.grads(composite)([x, a, b]);
+        tf.grads(fused)([x, a, b]).forEach((g, i) => close(g, want[i]));
+      }
+    });
+  });
+});
 
 describe("LoRA adapters", () => {
   it("fresh adapters vs the adapters-off reference: loss ln 2 at step 0, and no second model in memory", async () => {

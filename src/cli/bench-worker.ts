@@ -20,6 +20,9 @@ import { loadPreferenceDataset } from "../data/dataset";
 import { DPOTrainer } from "../train/trainer";
 import { CliError, integerValue, requiredString } from "./framework";
 
+/** The article's LoRA (Mistral-7B): what the smollm2-lora config trains on both sides (the worker's --peft). */
+export const ARTICLE_LORA = { r: 16, alpha: 16, dropout: 0.05, targetModules: "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj" };
+
 /** What a worker prints (one line of JSON). Times in seconds. */
 export interface WorkerResult {
   task: "throughput" | "updates" | "roof";
@@ -75,6 +78,15 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
       maxPromptLength: 100000,
       gradientCheckpointing: Boolean(values["gradient-checkpointing"]),
       compileStep: compiled,
+      ...(values.peft
+        ? {
+            usePeft: true,
+            loraR: ARTICLE_LORA.r,
+            loraAlpha: ARTICLE_LORA.alpha,
+            loraDropout: ARTICLE_LORA.dropout,
+            loraTargetModules: ARTICLE_LORA.targetModules,
+          }
+        : {}),
     },
     callbacks: [
       {

@@ -21,6 +21,10 @@
  *   4x256       a random GPT-2 of 4 layers, 256 wide, 4 heads (the course tokenizer, vocab 512; 3.4M parameters),
  *               8 pairs of the course data a step
  *   gpt2-small  a random GPT-2-small-shaped model (12 layers, 768 wide, 12 heads, vocab 50257), 8 pairs of 256 tokens
+ *   smollm2-lora  a random SmolLM2-135M-shaped Llama (30 layers, 576 wide, 9 heads, 3 key/value heads, SwiGLU 1536,
+ *               vocab 49152, tied embeddings), DPO + LoRA as the article trains Mistral-7B (r 16, alpha 16, dropout 0.05
+ *               on q/k/v/o/gate/up/down; the reference is the model with adapters off): TRL + peft on the other side,
+ *               4 pairs of 256 tokens a step
  * "tensorflow-compiled" is the native backend with DPOConfig.compileStep (each batch shape traced once into a
  * TensorFlow graph; its first update per shape falls in the warm-up when warm-up covers an epoch).
  * Tokens are counted as TRL does: non-padding tokens of chosen and rejected sequences, prompt included.
@@ -34,36 +38,46 @@ import { Tokenizer } from "../tokenizer/tokenizer";
 import { chatmlFormat } from "../data/format";
 import { readOrcaFile, splitTrainEval, writeJsonl } from "../data/preferences";
 import { CliError, OptionsTable, integerValue, stringValue } from "./framework";
-import { NOTEBOOK_03, WorkerResult, benchWorker } from "./bench-worker";
+import { ARTICLE_LORA, NOTEBOOK_03, WorkerResult, benchWorker } from "./bench-worker";
 import { Summary, formatNumber, formatRatio, formatSummary, ratio, spreadWarning, summarize } from "./bench-stats";
 
 const ROOT = path.resolve(__dirname, "../..");
-const CONFIGS = ["course", "4x256", "gpt2-small"] as const;
+const CONFIGS = ["course", "4x256", "gpt2-small", "smollm2-lora"] as const;
 /** A benchmark configuration: the model and data `dpo-ts bench` measures (see the file's opening comment). */
 export type ConfigName = (typeof CONFIGS)[number];
 
 /** Options of `dpo-ts bench` (config, backends, rounds, …), shown by `dpo-ts bench --help`. */
 export const benchOptions: OptionsTable = {
-  config: { type: "string", valueName: "NAME", description: "course, 4x256 or gpt2-small (default course)" },
+  config: { type: "string", valueName: "NAME", description: "course, 4x256, gpt2-small or smollm2-lora (default course)" },
   backends: {
     type: "string",
     valueName: "A,B",
-    description: "dpo-ts backends to measure (default tensorflow-compiled,tensorflow,wasm for course; tensorflow-compiled,tensorflow otherwise)",
+    description:
+      "dpo-ts backends to measure (default tensorflow-compiled,tensorflow,wasm for course and smollm2-lora; tensorflow-compiled,tensorflow otherwise)",
   },
   rounds: { type: "string", valueName: "N", description: "interleaved rounds, each side a fresh process per round (default 3)" },
   threads: { type: "string", valueName: "N", description: "CPU threads for both sides: torch.set_num_threads and TF_NUM_INTRAOP_THREADS (default 2)" },
-  steps: { type: "string", valueName: "N", description: "timed steps, a whole number of epochs (default: 1 epoch for course and 4x256, 3 for gpt2-small)" },
-  warmup: { type: "string", valueName: "N", description: "warm-up steps, a whole number of epochs (default: 1 epoch for course and 4x256, 2 for gpt2-small)" },
-  "batch-size": { type: "string", valueName: "N", description: "pairs per step (default 4 for course, 8 otherwise)" },
+  steps: {
+    type: "string",
+    valueName: "N",
+    description: "timed steps, a whole number of epochs (default: 1 epoch for course and 4x256, 3 for gpt2-small and smollm2-lora)",
+  },
+  warmup: {
+    type: "string",
+    valueName: "N",
+    description: "warm-up steps, a whole number of epochs (default: 1 epoch for course and 4x256, 2 for gpt2-small and smollm2-lora)",
+  },
+  "batch-size": { type: "string", valueName: "N", description: "pairs per step (default 4 for course and smollm2-lora, 8 otherwise)" },
   updates: {
     type: "string",
     valueName: "N",
     description: "updates of the cold-start figure, notebook 03's training (default 40 for course, 0 = skip otherwise; not for gpt2-small)",
   },
   "roof-size": { type: "string", valueName: "N", description: "side of the matmul that measures the fp32 roof (default 3072; 0 = skip)" },
-  "gradient-checkpointing": { type: "boolean", description: "gradient checkpointing on both sides (default: on for gpt2-small only)" },
+  "gradient-checkpointing": { type: "boolean", description: "gradient checkpointing on both sides (default: on for gpt2-small and smollm2-lora)" },
   "no-gradient-checkpointing": { type: "boolean", description: "gradient checkpointing off on both sides" },
   "skip-trl": { type: "boolean", description: "do not measure TRL" },
+  peft: { type: "boolean", description: "internal (--worker): train the article's LoRA adapters (smollm2-lora)", group: "internal" },
   worker: { type: "boolean", description: "internal: one measurement in this process", group: "internal" },
   task: { type: "string", valueName: "NAME", description: "internal (--worker): throughput, updates or roof", group: "internal" },
   backend: { type: "string", valueName: "NAME", description: "internal (--worker): the backend to measure", group: "internal" },
@@ -76,6 +90,11 @@ export interface Prepared {
   model: string;
   prefs: string;
   batchSize: number;
+  /** Both sides train the article's LoRA adapters (dpo-ts usePeft; TRL + peft) instead of all weights. */
+  lora: boolean;
+  /** Large models: 2 warm-up and 3 timed epochs by default, gradient checkpointing on unless told otherwise. */
+  large: boolean;
+  checkpointing: boolean;
   description: string;
   backends: string[];
   updates: number;
@@ -118,10 +137,13 @@ export function prepareBenchConfig(config: ConfigName, outDir: string, py: strin
       model: path.join(ROOT, "data/sft-model"),
       prefs: coursePrefs(outDir),
       batchSize: 4,
+      lora: false,
+      large: false,
+      checkpointing: false,
       backends: ["tensorflow-compiled", "tensorflow", "wasm"],
       updates: 40,
       description:
-        "course model (data/sft-model: GPT-2, 4 layers, 64 wide, 4 heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
+        "course model (data/sft-model: MistralForCausalLM, 4 layers, 64 wide, 4 query / 2 key-value heads, vocab 512), 4 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
     };
   }
   if (config === "4x256") {
@@ -146,10 +168,63 @@ export function prepareBenchConfig(config: ConfigName, outDir: string, py: strin
       model,
       prefs: coursePrefs(outDir),
       batchSize: 8,
+      lora: false,
+      large: false,
+      checkpointing: false,
       backends: ["tensorflow-compiled", "tensorflow"],
       updates: 0,
       description:
         "random GPT-2 of 4 layers, 256 wide, 4 heads (course tokenizer, vocab 512, 256 positions; 3.4M parameters), 8 ChatML pairs per step, 64 pairs of data/orca_dpo_pairs.jsonl shuffled on both sides, fp32",
+    };
+  }
+  if (config === "smollm2-lora") {
+    const model = path.join(outDir, "smollm2-135m-shaped");
+    const prefs = path.join(outDir, "smollm2-prefs-256.jsonl");
+    // SmolLM2-135M's config.json (HuggingFaceTB/SmolLM2-135M), random weights; the tokenizer is the fixture's byte-level
+    // BPE (SmolLM2's own is not here offline), so the synthetic pairs use its words while the model keeps 49152 rows.
+    makeModel(py, config, [
+      "--make-model",
+      model,
+      "--arch",
+      "llama",
+      "--n-layer",
+      "30",
+      "--n-embd",
+      "576",
+      "--n-head",
+      "9",
+      "--n-kv-head",
+      "3",
+      "--intermediate",
+      "1536",
+      "--vocab",
+      "49152",
+      "--n-positions",
+      "8192",
+      "--rope-theta",
+      "100000",
+      "--make-prefs",
+      prefs,
+      "--n-pairs",
+      "4",
+      "--seq-len",
+      "256",
+    ]);
+    return {
+      model,
+      prefs,
+      batchSize: 4,
+      lora: true,
+      large: true,
+      // TRL's default (DPOConfig.gradient_checkpointing); without it dpo-ts's gradient tape keeps ~0.35 GB a layer here.
+      checkpointing: true,
+      // no tensorflow-compiled: LoRA dropout needs a fresh mask every update, which the trainer does not compile (DPOConfig.compileStep)
+      backends: ["tensorflow", "wasm"],
+      updates: 0,
+      description:
+        "SmolLM2-135M-shaped Llama (30 layers, 576 wide, 9 heads, 3 key/value heads, SwiGLU 1536, vocab 49152, tied embeddings; random weights), " +
+        `DPO + LoRA r ${ARTICLE_LORA.r} alpha ${ARTICLE_LORA.alpha} dropout ${ARTICLE_LORA.dropout} on ${ARTICLE_LORA.targetModules} (reference: adapters off; TRL + peft), ` +
+        "4 pairs of 256 tokens per step, fp32",
     };
   }
   const model = path.join(outDir, "gpt2-small");
@@ -178,6 +253,9 @@ export function prepareBenchConfig(config: ConfigName, outDir: string, py: strin
     model,
     prefs,
     batchSize: 8,
+    lora: false,
+    large: true,
+    checkpointing: true,
     backends: ["tensorflow-compiled", "tensorflow"],
     updates: 0,
     description: "GPT-2-small-shaped (12 layers, 768 wide, 12 heads, vocab 50257, random weights), 8 pairs of 256 tokens per step, fp32",
@@ -272,8 +350,8 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   const threads = integerValue(values, "threads", { positive: true }) ?? 2;
   const roofSize = integerValue(values, "roof-size", { min: 0 }) ?? 3072;
   const updatesOption = integerValue(values, "updates", { min: 0 });
-  if (updatesOption && config === "gpt2-small")
-    throw new CliError("--updates: the cold-start figure trains on the course data, which gpt2-small's tokenizer does not read; use --config course or 4x256");
+  if (updatesOption && (config === "gpt2-small" || config === "smollm2-lora"))
+    throw new CliError(`--updates: the cold-start figure trains on the course data, which ${config}'s tokenizer does not read; use --config course or 4x256`);
   if (values["gradient-checkpointing"] && values["no-gradient-checkpointing"])
     throw new CliError("--gradient-checkpointing and --no-gradient-checkpointing contradict each other");
   const outDir = path.join(ROOT, "runs/bench");
@@ -295,9 +373,22 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
     if (n % epoch) throw new CliError(`--${name} ${n} must be a whole number of epochs (${epoch} steps each)`);
     return String(n);
   };
-  const warmup = wholeEpochs("warmup", warmupOption, config === "gpt2-small" ? 2 * epoch : epoch);
-  const steps = wholeEpochs("steps", stepsOption, config === "gpt2-small" ? 3 * epoch : epoch);
-  const checkpointingOn = values["no-gradient-checkpointing"] ? false : Boolean(values["gradient-checkpointing"]) || config === "gpt2-small";
+  const warmup = wholeEpochs("warmup", warmupOption, prepared.large ? 2 * epoch : epoch);
+  const steps = wholeEpochs("steps", stepsOption, prepared.large ? 3 * epoch : epoch);
+  const checkpointingOn = values["no-gradient-checkpointing"] ? false : Boolean(values["gradient-checkpointing"]) || prepared.checkpointing;
+  const lora = prepared.lora ? ["--peft"] : [];
+  const trlLora = prepared.lora
+    ? [
+        "--lora-r",
+        String(ARTICLE_LORA.r),
+        "--lora-alpha",
+        String(ARTICLE_LORA.alpha),
+        "--lora-dropout",
+        String(ARTICLE_LORA.dropout),
+        "--lora-targets",
+        ARTICLE_LORA.targetModules,
+      ]
+    : [];
   const checkpointing = checkpointingOn ? ["--gradient-checkpointing"] : [];
   const backends = (stringValue(values, "backends") ?? prepared.backends.join(","))
     .split(",")
@@ -357,7 +448,18 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
     }
     for (const backend of backends) {
       const side = sides.get(backend)!;
-      const r = worker("throughput", backend, ["--prefs", prefs, "--batch-size", String(batchSize), "--warmup", warmup, "--steps", steps, ...checkpointing]);
+      const r = worker("throughput", backend, [
+        "--prefs",
+        prefs,
+        "--batch-size",
+        String(batchSize),
+        "--warmup",
+        warmup,
+        "--steps",
+        steps,
+        ...checkpointing,
+        ...lora,
+      ]);
       log.push({ round, side: side.label, task: "throughput", ...r });
       side.tokens_per_s.push(r.result?.tokens_per_s ?? NaN);
       side.step_s.push(r.result?.step_s_mean ?? NaN);
@@ -393,6 +495,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
           "--threads",
           String(threads),
           ...checkpointing,
+          ...trlLora,
         ],
         env,
       );
@@ -534,6 +637,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
         warmup_steps: Number(warmup),
         timed_steps: Number(steps),
         gradient_checkpointing: checkpointingOn,
+        lora: prepared.lora ? ARTICLE_LORA : null,
         cold_start: notebook ? { updates, ...NOTEBOOK_03, train_pairs: notebook.pairs, truncated_rows: notebook.truncated } : null,
         machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg_1m_start: loadStart, loadavg_end: os.loadavg() },
         roof,

@@ -9,7 +9,18 @@ import type { ModelConfig } from "./config";
 import type { KVCache } from "./attention";
 import { checkpointed, linear, linearT, matMul } from "./layers";
 import { HostTensor } from "./safetensors";
-import { adapterConfigJson, AdapterFiles, checkLoraConfig, LinearModule, LoraConfig, loraDelta, loraScaling, targetedModules, writeAdapter } from "./lora";
+import {
+  adapterConfigJson,
+  AdapterFiles,
+  checkLoraConfig,
+  frozenLoraLinear,
+  LinearModule,
+  LoraConfig,
+  loraDelta,
+  loraScaling,
+  targetedModules,
+  writeAdapter,
+} from "./lora";
 
 /** Options of a forward pass: attention mask, positions, and the KV cache to read or fill. */
 export interface ForwardOptions {
@@ -190,10 +201,21 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
   protected project(module: string, x: tf.Tensor, get: WeightLookup, ctx: LayerContext): tf.Tensor {
     const weight = get(`${module}.weight`) as tf.Tensor2D;
     const bias = this.params.has(`${module}.bias`) ? (get(`${module}.bias`) as tf.Tensor1D) : undefined;
-    const y = this.conv1dWeights ? linear(x, weight, bias) : linearT(x, weight, bias);
-    if (!ctx.adapters || !this.params.has(`${module}.lora_A.weight`)) return y;
+    // A frozen layer (the base under LoRA, a reference) needs only its input's gradient in a backward pass.
+    const frozen = !this.params.get(`${module}.weight`)!.trainable && !this.params.get(`${module}.bias`)?.trainable;
+    const withAdapter = ctx.adapters && this.params.has(`${module}.lora_A.weight`);
     const index = this.adapterModules.indexOf(module);
     const seed = ctx.dropoutSeed === null ? null : ctx.dropoutSeed + index;
+    if (withAdapter && frozen) {
+      return frozenLoraLinear(x, weight, bias, get(`${module}.lora_A.weight`) as tf.Tensor2D, get(`${module}.lora_B.weight`) as tf.Tensor2D, {
+        weightInOut: this.conv1dWeights,
+        scaling: loraScaling(this.lora!),
+        dropout: this.lora!.dropout,
+        dropoutSeed: seed,
+      });
+    }
+    const y = this.conv1dWeights ? linear(x, weight, bias, { frozen }) : linearT(x, weight, bias, { frozen });
+    if (!withAdapter) return y;
     return y.add(
       loraDelta(
         x,
@@ -220,7 +242,10 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     block: (x: tf.Tensor3D, get: WeightLookup, constants: tf.Tensor[]) => tf.Tensor3D,
   ): tf.Tensor3D {
     const direct: WeightLookup = (name) => this.p(name);
-    if (!checkpoint) return block(x, direct, constants);
+    // A block's intermediates are freed when it ends, not when the whole forward does: without a gradient tape nothing
+    // of them is needed later (a reference or eval forward then holds one block's activations, not every layer's),
+    // and under a tape the engine keeps its own copies of what the backward pass reads.
+    if (!checkpoint) return tf.tidy(() => block(x, direct, constants));
     const names = [...this.params.keys()].filter((n) => n.startsWith(prefix) && this.params.get(n)!.trainable && (ctx.adapters || !n.includes(".lora_")));
     return checkpointed(
       (input: tf.Tensor3D, weights: tf.Tensor[], saved: tf.Tensor[]) => {

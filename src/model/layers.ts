@@ -49,14 +49,45 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
   return product(a, b);
 }
 
+/** x2d @ op(W) + b, op transposing W when transposeB (fused on the native backend). x2d: [N, in] → [N, out] */
+export function affine(x2d: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D | undefined, transposeB: boolean): tf.Tensor2D {
+  if (!explicitTransposes()) return tf.fused.matMul({ a: x2d, b: weight, transposeB, bias }) as tf.Tensor2D;
+  const y = matMul(x2d, weight, false, transposeB) as tf.Tensor2D;
+  return bias ? (y.add(bias) as tf.Tensor2D) : y;
+}
+
+/**
+ * x2d @ op(W) + b for a weight and bias that get no gradient (a frozen base layer under LoRA, a frozen model): the
+ * backward pass computes dx = dy @ op(W)ᵀ only and keeps nothing of the forward. tf.fused.matMul's gradient would
+ * also compute dW (a second matmul as large as dx's, then thrown away) and keep x and y alive until the backward pass.
+ * x2d: [N, in] → [N, out]
+ */
+function frozenAffine(x2d: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D | undefined, transposeB: boolean): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor2D;
+    (args[1] as tf.GradSaveFunc)([]);
+    return {
+      value: affine(x, weight, bias, transposeB),
+      gradFunc: (dy: tf.Tensor) => matMul(dy, weight, false, !transposeB), // [N, in]
+    };
+  });
+  return op(x2d) as tf.Tensor2D;
+}
+
+/** Options of linear and linearT. */
+export interface LinearOptions {
+  /** The weight and bias get no gradient (frozen): the backward pass computes the input's gradient only. */
+  frozen?: boolean;
+}
+
 /** x @ W + b over the last axis, with W stored [in, out] like GPT-2's Conv1D. x: [..., in] → [..., out]. */
-export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
+export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D, opts: LinearOptions = {}): tf.Tensor {
   const inDim = weight.shape[0];
   const outDim = weight.shape[1];
   const leading = x.shape.slice(0, -1);
   // A 2-D matMul: a batched matMul's gradient w.r.t. a broadcast weight has the wrong shape in tfjs 4.22.
   const x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
-  const y = explicitTransposes() ? (bias ? matMul(x2d, weight).add(bias) : matMul(x2d, weight)) : tf.fused.matMul({ a: x2d, b: weight, bias });
+  const y = opts.frozen ? frozenAffine(x2d, weight, bias, false) : affine(x2d, weight, bias, false);
   return y.reshape([...leading, outDim]);
 }
 
@@ -64,15 +95,11 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): t
  * x @ Wᵀ + b over the last axis, with W stored [out, in] like torch's nn.Linear (Llama-family projections, LoRA).
  * x: [..., in] → [..., out]
  */
-export function linearT(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
+export function linearT(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D, opts: LinearOptions = {}): tf.Tensor {
   const [outDim, inDim] = weight.shape;
   const leading = x.shape.slice(0, -1);
   const x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
-  const y = explicitTransposes()
-    ? bias
-      ? matMul(x2d, weight, false, true).add(bias)
-      : matMul(x2d, weight, false, true)
-    : tf.fused.matMul({ a: x2d, b: weight, transposeB: true, bias });
+  const y = opts.frozen ? frozenAffine(x2d, weight, bias, true) : affine(x2d, weight, bias, true);
   return y.reshape([...leading, outDim]);
 }
 

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { matMul } from "./layers";
+import { affine, matMul } from "./layers";
 import { HostTensor, readSafetensors, writeSafetensors } from "./safetensors";
 
 /** A LoRA configuration, with peft's names and meanings. */
@@ -77,6 +77,53 @@ export function loraDelta(x: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, scaling:
   return matMul(low, b, false, true)
     .mul(scaling)
     .reshape([...leading, b.shape[0]]);
+}
+
+/**
+ * A frozen linear layer with its adapter, as one op: y = x·op(W) + b + scaling · B(A(dropout(x))), with op(W) = Wᵀ
+ * for nn.Linear's [out, in] weights and W for GPT-2's Conv1D [in, out] (weightInOut). The backward pass computes
+ * dx, dA and dB only (no dW: the base is frozen) from what it kept: x, the [N, r] low-rank activations and the
+ * dropout mask; the composite of separate ops would also compute dW and keep y, the update and their sum.
+ * Same values and masks as linearT(x, W, b) + loraDelta(x, a, b, …) (the mask comes from the same seed and shape).
+ * x: [..., in], a: [r, in], b: [out, r] → [..., out]
+ */
+export function frozenLoraLinear(
+  x: tf.Tensor,
+  weight: tf.Tensor2D,
+  bias: tf.Tensor1D | undefined,
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  opts: { weightInOut: boolean; scaling: number; dropout: number; dropoutSeed: number | null },
+): tf.Tensor {
+  const inDim = a.shape[1];
+  const outDim = b.shape[0];
+  const leading = x.shape.slice(0, -1);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, loraA, loraB] = args as tf.Tensor2D[];
+    const save = args[3] as tf.GradSaveFunc;
+    const x2d = input.reshape([-1, inDim]) as tf.Tensor2D; // [N, in]
+    // tf.dropout's mask depends only on the shape and the seed: dropout(ones) is the mask loraDelta applies, 1/(1−p) scaled.
+    const mask =
+      opts.dropout > 0 && opts.dropoutSeed !== null ? (tf.dropout(tf.onesLike(x2d), opts.dropout, undefined, opts.dropoutSeed) as tf.Tensor2D) : null; // [N, in]
+    const lowScaled = matMul(mask ? x2d.mul(mask) : x2d, loraA, false, true).mul(opts.scaling) as tf.Tensor2D; // [N, r]
+    save(mask ? [x2d, lowScaled, mask] : [x2d, lowScaled]);
+    const y = affine(x2d, weight, bias, !opts.weightInOut).add(matMul(lowScaled, loraB, false, true)); // [N, out]
+    return {
+      value: y.reshape([...leading, outDim]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sLowScaled, sMask] = saved as tf.Tensor2D[];
+        const dy2d = dy.reshape([-1, outDim]) as tf.Tensor2D; // [N, out]
+        const dB = matMul(dy2d, sLowScaled, true, false); // [out, r]
+        const dLow = matMul(dy2d, loraB).mul(opts.scaling) as tf.Tensor2D; // [N, r]
+        const dA = matMul(dLow, sMask ? sx.mul(sMask) : sx, true, false); // [r, in]
+        const dxLora = matMul(dLow, loraA); // [N, in]
+        const dxBase = matMul(dy2d, weight, false, opts.weightInOut); // [N, in]
+        const dx = dxBase.add(sMask ? dxLora.mul(sMask) : dxLora).reshape(input.shape);
+        return [dx, dA, dB];
+      },
+    };
+  });
+  return op(x, a, b);
 }
 
 /** PEFT's adapter_config.json for a configuration. */

@@ -19,8 +19,11 @@ import { ContinuousBatcher, FinishReason, QueueFullError, SequenceHandle } from 
 import { CHAT_PAGE } from "./chat-page";
 import { TextStream } from "./text-stream";
 
-/** A model to serve: already loaded (model + tokenizer), or a folder to load (and free at close). */
-export type ServedModel = { name: string; model: CausalLM; tokenizer: Tokenizer } | { name: string; path: string };
+/**
+ * A model to serve: already loaded (model + tokenizer), or a folder (or Hub repo id) to load and free at close,
+ * optionally with a PEFT LoRA adapter folder attached (`adapter`), as `dpo-ts generate --adapter` loads it.
+ */
+export type ServedModel = { name: string; model: CausalLM; tokenizer: Tokenizer } | { name: string; path: string; adapter?: string };
 
 /** Options of {@link serve}: the models, address, port, API key and limits. */
 export interface ServeOptions {
@@ -120,8 +123,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   for (const spec of opts.models) {
     if (models.has(spec.name)) throw new Error(`serve: two models are named "${spec.name}"`);
     const owned = "path" in spec;
-    const model = owned ? await loadModel(spec.path, { trainable: false }) : spec.model;
-    const tokenizer = owned ? await Tokenizer.fromDir(spec.path) : spec.tokenizer;
+    const tokenizer = owned ? await Tokenizer.fromDir(spec.path) : spec.tokenizer; // before the model: nothing to free if it fails
+    const model = owned ? await loadModel(spec.path, { trainable: false, adapter: spec.adapter }) : spec.model;
     const contextLength = model.config.nPositions;
     const batcher = new ContinuousBatcher(model, { maxBatchSize: opts.maxBatchSize, maxQueue: opts.maxQueue, contextLength });
     models.set(spec.name, { name: spec.name, model, tokenizer, batcher, contextLength, owned, created: Math.floor(Date.now() / 1000) });

@@ -108,7 +108,8 @@ export interface DPOConfig {
   /** Run each update as one TensorFlow graph, traced at the first update of each batch shape and then executed as a
    * single session call (the analogue of transformers' torch_compile). Native "tensorflow" backend only. The
    * micro-batches of an update are padded to one length; each new shape costs a traced eager update plus about a
-   * second of graph setup, so it pays off over longer runs. */
+   * second of graph setup, so it pays off over longer runs. Ignored, with a warning, when the policy's LoRA adapters
+   * have dropout (their random masks cannot be part of a traced graph yet). */
   compileStep: boolean;
   /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs); the
    * reference model is then released (disposed when the trainer made it) and the values are cached on disk in
