@@ -126,7 +126,8 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
   return result;
 }
 
-/** Notebook 03's trainer arguments (notebooks/03-trainer.ipynb), evaluation left out on both sides. */
+/** The cold-start figure's trainer arguments: notebook 03's batching, lengths and schedule as full fine-tuning, evaluation left out on
+ * both sides (the notebook's main run adds the article's LoRA with dropout, which compileStep leaves eager, so the figure times the compilable case). */
 export const NOTEBOOK_03 = {
   beta: 0.1,
   learningRate: 2e-4,

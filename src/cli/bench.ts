@@ -71,7 +71,8 @@ export const benchOptions: OptionsTable = {
   updates: {
     type: "string",
     valueName: "N",
-    description: "updates of the cold-start figure, notebook 03's training (default 40 for course, 0 = skip otherwise; not for gpt2-small)",
+    description:
+      "updates of the cold-start figure, full fine-tuning with notebook 03's batching (default 40 for course, 0 = skip otherwise; not for gpt2-small)",
   },
   "roof-size": { type: "string", valueName: "N", description: "side of the matmul that measures the fp32 roof (default 3072; 0 = skip)" },
   "gradient-checkpointing": { type: "boolean", description: "gradient checkpointing on both sides (default: on for gpt2-small and smollm2-lora)" },
@@ -412,7 +413,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   );
   if (notebook) {
     console.log(
-      `  cold start: notebook 03's training, ${updates} updates of ${NOTEBOOK_03.perDeviceTrainBatchSize}×${NOTEBOOK_03.gradientAccumulationSteps} pairs over its ${notebook.pairs}-pair train split ` +
+      `  cold start: full fine-tuning with notebook 03's batching and lengths (its LoRA run trains eagerly), ${updates} updates of ${NOTEBOOK_03.perDeviceTrainBatchSize}×${NOTEBOOK_03.gradientAccumulationSteps} pairs over its ${notebook.pairs}-pair train split ` +
         `(lr ${NOTEBOOK_03.learningRate} cosine, ${NOTEBOOK_03.warmupSteps} warm-up steps, max length ${NOTEBOOK_03.maxLength}; no evaluation on either side)` +
         (notebook.truncated
           ? `; ${notebook.truncated} rows exceed the lengths and are truncated (TRL 1.13 has no max_prompt_length: those rows differ)`
