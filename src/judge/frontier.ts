@@ -9,13 +9,12 @@
  * top-k / top-p. Answers are cut at maxNewTokens: the KL is then that of the answers' first maxNewTokens tokens.
  */
 import * as tf from "@tensorflow/tfjs";
-import { lookUpQuestion } from "../data/world";
 import type { CausalLM } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import { collateSequences, disposeBatch, PromptCompletion } from "../train/batch";
 import { completionLogps } from "../train/logps";
 import type { Prompt } from "./held-out";
-import { judgeWorldAnswer } from "./judge";
+import { judgeWorldAnswer, worldQuestionsOf } from "./judge";
 import type { Verdict } from "./judge";
 import { sampleAnswers } from "./win-rate";
 
@@ -108,11 +107,7 @@ export async function frontierPoint(opts: FrontierPointOptions): Promise<Frontie
   if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new Error(`frontierPoint: samplesPerPrompt must be a positive integer, got ${perPrompt}`);
   if (opts.prompts.length === 0) throw new Error("frontierPoint: no prompts");
   const seed = opts.seed ?? 0;
-  const questions = opts.prompts.map((prompt, i) => {
-    const question = lookUpQuestion(prompt.question);
-    if (!question) throw new Error(`frontierPoint: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(prompt.question)}`);
-    return question;
-  });
+  const questions = worldQuestionsOf(opts.prompts, "frontierPoint");
   // Sample k of prompt i is request i · perPrompt + k, with that seed offset; all are decoded together.
   const requests = opts.prompts.flatMap((prompt) => Array.from({ length: perPrompt }, () => prompt));
   const answers = await sampleAnswers(opts.policy, opts.tokenizer, requests, {

@@ -189,6 +189,15 @@ export function judgeWorldAnswer(q: WorldQuestion, answer: string): Judgement {
   return verdict("wrong", fact === undefined ? `on topic but states no ${q.task} fact (expected ${shown})` : `states "${fact}", expected ${shown}`);
 }
 
+/** The world's question behind each prompt, in order; throws naming `caller` and the (1-based) prompt that is not one. */
+export function worldQuestionsOf(prompts: readonly { question: string }[], caller: string): WorldQuestion[] {
+  return prompts.map((p, i) => {
+    const q = lookUpQuestion(p.question);
+    if (!q) throw new Error(`${caller}: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
+    return q;
+  });
+}
+
 /** Judges `answer` to `question` (the user's text exactly as the world phrases it). Throws for a question outside the world. */
 export function judgeAnswer(question: string, answer: string): Judgement {
   const q = lookUpQuestion(question);

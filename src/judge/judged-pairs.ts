@@ -5,11 +5,10 @@
  * mistakes (wrong facts it actually produces), not only about the generator's hand-made bad kinds.
  */
 import type { OrcaRow } from "../data/preferences";
-import { lookUpQuestion } from "../data/world";
 import type { CausalLM } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { Prompt } from "./held-out";
-import { judgeWorldAnswer } from "./judge";
+import { judgeWorldAnswer, worldQuestionsOf } from "./judge";
 import { answerPrompts } from "./win-rate";
 
 /** Options of {@link judgedPairs}: the model that samples, its tokenizer, the prompts and the sampling settings. */
@@ -46,11 +45,7 @@ export async function buildJudgedPairs(opts: JudgedPairsOptions): Promise<Judged
   if (!Number.isInteger(samples) || samples < 2) throw new Error(`buildJudgedPairs: samples must be an integer ≥ 2, got ${samples}`);
   const pairs: JudgedPair[] = [];
   const noPreference: JudgedPairsResult["noPreference"] = [];
-  const questions = opts.prompts.map((p, i) => {
-    const q = lookUpQuestion(p.question);
-    if (!q) throw new Error(`buildJudgedPairs: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
-    return q;
-  });
+  const questions = worldQuestionsOf(opts.prompts, "buildJudgedPairs");
   // Every sample of every prompt decoded together: prompt i's sample k is request i * samples + k, with that seed offset.
   const requests = opts.prompts.flatMap((p) => Array.from({ length: samples }, () => p));
   const answers = await answerPrompts(opts.model, opts.tokenizer, requests, {

@@ -5,13 +5,12 @@
  * prompts at a time by the server's continuous batcher (greedy answers equal generate()'s one by one).
  */
 import { chatmlPrompt } from "../data/format";
-import { lookUpQuestion } from "../data/world";
 import { generate } from "../model/generate";
 import { ContinuousBatcher } from "../serve/batcher";
 import type { CausalLM } from "../model/io";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 import type { Prompt } from "./held-out";
-import { Judgement, judgeWorldAnswer } from "./judge";
+import { Judgement, judgeWorldAnswer, worldQuestionsOf } from "./judge";
 
 /** Options of {@link judgeModels}: the model and reference compared, the prompts and the generation settings. */
 export interface JudgeModelsOptions {
@@ -151,11 +150,7 @@ export async function answerPrompts(
 
 /** Both models answer every prompt; returns the win rate of `model` over `reference` and every judged answer. */
 export async function judgeModels(opts: JudgeModelsOptions): Promise<WinRate & { judged: JudgedPrompt[] }> {
-  const questions = opts.prompts.map((p, i) => {
-    const q = lookUpQuestion(p.question);
-    if (!q) throw new Error(`judgeModels: prompt ${i + 1} is not a question of the course's world: ${JSON.stringify(p.question)}`);
-    return q;
-  });
+  const questions = worldQuestionsOf(opts.prompts, "judgeModels");
   const gen = { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seeds: opts.prompts.map((_, i) => (opts.seed ?? 0) + i) };
   const answers = await answerPrompts(opts.model, opts.tokenizer, opts.prompts, gen);
   const answersRef = await answerPrompts(opts.reference, opts.tokenizer, opts.prompts, gen);
