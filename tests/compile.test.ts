@@ -106,13 +106,37 @@ describe("DPOTrainer with compileStep", () => {
       loraAlpha: 8,
       loraTargetModules: "all-linear",
     },
+    // LoRA dropout: the masks are drawn in the graph from a seed fed each update; accumulation (two policy forwards
+    // per update) and checkpointing (a block recomputed in the backward pass) must see the eager masks too.
+    {
+      arch: "llama",
+      lora: true,
+      perDeviceTrainBatchSize: 1,
+      gradientAccumulationSteps: 2,
+      gradientCheckpointing: true,
+      usePeft: true,
+      loraR: 4,
+      loraAlpha: 8,
+      loraDropout: 0.1,
+      loraTargetModules: "all-linear",
+    },
+    // GPT-2's Conv1D layers ([in, out] weights) with LoRA dropout, micro-batches of different lengths.
+    {
+      lora: true,
+      perDeviceTrainBatchSize: 1,
+      gradientAccumulationSteps: 2,
+      usePeft: true,
+      loraR: 4,
+      loraDropout: 0.1,
+      loraTargetModules: "c_attn,c_proj,c_fc",
+    },
   ] as Record<string, unknown>[])(
     "follows the eager run step for step, with the weights updated and no tensors left behind (%o)",
     async (item, ctx) => {
       if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
       const { arch = "gpt2", lora = false, ...batching } = item;
       const tokenizer = await Tokenizer.fromDir(path.join(FIX, `${arch}-policy`));
-      const watched = arch === "gpt2" ? "h.1.mlp.c_fc.weight" : lora ? "layers.1.mlp.up_proj.lora_B.weight" : "layers.1.mlp.up_proj.weight";
+      const watched = `${arch === "gpt2" ? "h.1.mlp.c_fc" : "layers.1.mlp.up_proj"}${lora ? ".lora_B" : ""}.weight`;
       const run = async (compileStep: boolean) => {
         const policy = await loadModel(path.join(FIX, `${arch}-policy`));
         const reference = await loadModel(path.join(FIX, `${arch}-ref`), { trainable: false });
@@ -178,38 +202,50 @@ describe("DPOTrainer with compileStep", () => {
     120_000,
   );
 
-  it("leaves LoRA with dropout eager, with a warning (a traced graph would freeze its random mask)", async (ctx) => {
+  it("draws new LoRA dropout masks at every compiled update, the eager run's masks", async (ctx) => {
     if (!native()) return skipTest(ctx, "compileStep with LoRA dropout", NEEDS.native);
     const tokenizer = await Tokenizer.fromDir(path.join(FIX, "llama-policy"));
-    const policy = await loadModel(path.join(FIX, "llama-policy"));
-    const warnings: string[] = [];
-    const warn = console.warn;
-    console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" "));
-    try {
+    // One pair, learning rate 0 and non-zero adapters: every update sees the same weights and the same batch, so its
+    // loss changes from update to update only through the dropout masks (a frozen mask would repeat one loss).
+    const run = async (compileStep: boolean, loraDropout: number) => {
+      const policy = await loadModel(path.join(FIX, "llama-policy"));
+      policy.addAdapters({ r: 4, alpha: 8, dropout: loraDropout, targetModules: "all-linear", useRslora: false }, 5);
+      policy.params.forEach((v, name) => name.endsWith(".lora_B.weight") && v.assign(tf.randomNormal(v.shape, 0, 0.5, "float32", name.length)));
       const trainer = new DPOTrainer({
         model: policy,
         tokenizer,
-        trainDataset: rows,
+        trainDataset: rows.slice(0, 1),
         args: {
           outputDir: tmp("dpo-compiled-"),
-          maxSteps: 2,
-          compileStep: true,
-          usePeft: true,
-          loraR: 4,
-          loraDropout: 0.1,
+          maxSteps: 4,
+          perDeviceTrainBatchSize: 1,
+          learningRate: 0,
+          loggingSteps: 1,
+          compileStep,
           reportTo: "none",
+          numSampleGenerations: 0,
           writeReport: false,
         },
       });
       await trainer.train();
-      expect(trainer.compileStats()).toBeNull();
-      expect(trainer.state.logHistory.every((e) => Number.isFinite(e.loss))).toBe(true);
+      const losses = trainer.state.logHistory.filter((e) => "loss" in e).map((e) => e.loss);
+      const stats = trainer.compileStats();
       trainer.dispose();
-    } finally {
-      console.warn = warn;
       policy.dispose();
-    }
-    expect(warnings.join("\n")).toMatch(/compileStep is not used: LoRA dropout 0.1 needs a new random mask every update/);
+      return { losses, stats };
+    };
+    const compiled = await run(true, 0.3);
+    const eager = await run(false, 0.3);
+    const noDropout = await run(true, 0);
+    expect(compiled.stats).toMatchObject({ graphs: 1, graphRuns: 3 });
+    expect(compiled.losses).toHaveLength(4);
+    compiled.losses.forEach((loss, i) =>
+      expect(Math.abs(loss - eager.losses[i]), `step ${i + 1}: compiled ${loss}, eager ${eager.losses[i]}`).toBeLessThan(1e-5),
+    );
+    // Four updates, four masks: the losses of consecutive updates differ (the graph's runs included) …
+    for (let i = 1; i < 4; i++) expect(Math.abs(compiled.losses[i] - compiled.losses[i - 1]), `steps ${i} and ${i + 1}`).toBeGreaterThan(1e-6);
+    // … where without dropout the same weights and batch give one loss.
+    noDropout.losses.forEach((loss) => expect(loss).toBeCloseTo(noDropout.losses[0], 6));
   });
 
   it("is refused clearly off the native backend", async (ctx) => {

@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { loadModel, loadModelFromDir, saveMergedModel, saveModel, CausalLM } from "../src/model/io";
 import { frozenLoraLinear, loraDelta, readAdapter } from "../src/model/lora";
+import { dropoutMask, MaskSeed } from "../src/model/dropout-mask";
 import { linear, linearT } from "../src/model/layers";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
@@ -103,10 +104,13 @@ describe("frozen layers' ops (the base under LoRA): the composite's values and g
       const a = tf.randomNormal([2, 6], 0, 1, "float32", 14) as tf.Tensor2D;
       const b = tf.randomNormal([5, 2], 0, 1, "float32", 15) as tf.Tensor2D;
       const dy = tf.randomNormal([2, 3, 5], 0, 1, "float32", 16);
-      for (const [dropout, seed] of [
+      // A number seeds tfjs's generator; an int32 [2] tensor TensorFlow's stateless one (native backend only).
+      const seeds: [number, MaskSeed | null][] = [
         [0, null],
         [0.3, 7],
-      ] as const) {
+      ];
+      if (tf.getBackend() === "tensorflow") seeds.push([0.3, tf.tensor1d([7, 2], "int32")]);
+      for (const [dropout, seed] of seeds) {
         const composite = (v: tf.Tensor, la: tf.Tensor, lb: tf.Tensor) =>
           linearT(v, w, bias)
             .add(loraDelta(v, la as tf.Tensor2D, lb as tf.Tensor2D, 2, dropout, seed))
@@ -120,6 +124,33 @@ describe("frozen layers' ops (the base under LoRA): the composite's values and g
         const want = tf.grads(composite)([x, a, b]);
         tf.grads(fused)([x, a, b]).forEach((g, i) => close(g, want[i]));
       }
+    });
+  });
+});
+
+describe("LoRA dropout masks", () => {
+  it("keep 1−rate of the inputs scaled by 1/(1−rate), reproducibly from a seed; native masks ignore how far a batch is padded", () => {
+    tf.tidy(() => {
+      const rate = 0.25;
+      const seeds: MaskSeed[] = [3];
+      if (tf.getBackend() === "tensorflow") seeds.push(tf.tensor1d([3, 1], "int32"));
+      for (const seed of seeds) {
+        const mask = dropoutMask([4, 50, 40], rate, seed); // [200, 40]
+        const values = Array.from(mask.dataSync());
+        expect(mask.shape).toEqual([200, 40]);
+        expect(new Set(values.map((v) => v.toFixed(5)))).toEqual(new Set(["0.00000", (1 / (1 - rate)).toFixed(5)]));
+        const kept = values.filter((v) => v > 0).length / values.length;
+        expect(Math.abs(kept - (1 - rate))).toBeLessThan(0.03);
+        expect(Array.from(dropoutMask([4, 50, 40], rate, seed).dataSync())).toEqual(values);
+        const other = typeof seed === "number" ? seed + 1 : seed.add(tf.tensor1d([0, 1], "int32"));
+        expect(Array.from(dropoutMask([4, 50, 40], rate, other as MaskSeed).dataSync())).not.toEqual(values);
+      }
+      if (tf.getBackend() !== "tensorflow") return;
+      // Rows of 50 positions padded to 64: the first 50 positions of every row draw the same mask.
+      const seed = tf.tensor1d([3, 1], "int32");
+      const short = dropoutMask([4, 50, 40], rate, seed).reshape([4, 50, 40]);
+      const padded = dropoutMask([4, 64, 40], rate, seed).reshape([4, 64, 40]).slice([0, 0, 0], [4, 50, 40]);
+      expect(Array.from(padded.dataSync())).toEqual(Array.from(short.dataSync()));
     });
   });
 });

@@ -127,7 +127,7 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
 }
 
 /** The cold-start figure's trainer arguments: notebook 03's batching, lengths and schedule as full fine-tuning, evaluation left out on
- * both sides (the notebook's main run adds the article's LoRA with dropout, which compileStep leaves eager, so the figure times the compilable case). */
+ * both sides (the notebook's main run adds the article's LoRA; this figure times full fine-tuning, as TRL's side runs it). */
 export const NOTEBOOK_03 = {
   beta: 0.1,
   learningRate: 2e-4,

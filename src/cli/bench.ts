@@ -219,8 +219,7 @@ export function prepareBenchConfig(config: ConfigName, outDir: string, py: strin
       large: true,
       // TRL's default (DPOConfig.gradient_checkpointing); without it dpo-ts's gradient tape keeps ~0.35 GB a layer here.
       checkpointing: true,
-      // no tensorflow-compiled: LoRA dropout needs a fresh mask every update, which the trainer does not compile (DPOConfig.compileStep)
-      backends: ["tensorflow", "wasm"],
+      backends: ["tensorflow-compiled", "tensorflow", "wasm"],
       updates: 0,
       description:
         "SmolLM2-135M-shaped Llama (30 layers, 576 wide, 9 heads, 3 key/value heads, SwiGLU 1536, vocab 49152, tied embeddings; random weights), " +
@@ -413,7 +412,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   );
   if (notebook) {
     console.log(
-      `  cold start: full fine-tuning with notebook 03's batching and lengths (its LoRA run trains eagerly), ${updates} updates of ${NOTEBOOK_03.perDeviceTrainBatchSize}×${NOTEBOOK_03.gradientAccumulationSteps} pairs over its ${notebook.pairs}-pair train split ` +
+      `  cold start: full fine-tuning with notebook 03's batching and lengths (not its LoRA run), ${updates} updates of ${NOTEBOOK_03.perDeviceTrainBatchSize}×${NOTEBOOK_03.gradientAccumulationSteps} pairs over its ${notebook.pairs}-pair train split ` +
         `(lr ${NOTEBOOK_03.learningRate} cosine, ${NOTEBOOK_03.warmupSteps} warm-up steps, max length ${NOTEBOOK_03.maxLength}; no evaluation on either side)` +
         (notebook.truncated
           ? `; ${notebook.truncated} rows exceed the lengths and are truncated (TRL 1.13 has no max_prompt_length: those rows differ)`

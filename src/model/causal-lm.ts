@@ -9,6 +9,7 @@ import type { ModelConfig } from "./config";
 import type { KVCache } from "./attention";
 import { checkpointed, linear, linearT, matMul } from "./layers";
 import { HostTensor } from "./safetensors";
+import type { MaskSeed } from "./dropout-mask";
 import {
   adapterConfigJson,
   AdapterFiles,
@@ -84,15 +85,38 @@ export interface CausalLM {
   withFrozenAdapterCopy(): CausalLM;
   /** A new model without adapters whose weights are W + scaling·B·A (PEFT's merge_and_unload). */
   mergeAdapters(): CausalLM;
+  /** Native backend: the training forwards to come take their adapter dropout seeds from a tensor (a compiled
+   * update's graph input); null when no forward of this model draws dropout masks. See {@link DropoutFeed}. */
+  feedDropoutSeeds(): DropoutFeed | null;
   dispose(): void;
+}
+
+/**
+ * The adapter dropout seeds of a model's next training forwards as one tensor, so that a compiled update (a traced
+ * graph) computes its masks from the seed it is fed at each run. Training forward k after the feed starts uses
+ * seed + [k·7919, i] for adapter module i — the same seeds the model uses without a feed.
+ */
+export interface DropoutFeed {
+  /** int32 [2]: [seed of the next training forward, 0]. */
+  seed: tf.Tensor1D;
+  /** Stops the feed and disposes `seed`. graphForwards: training forwards a compiled graph ran from `seed` (the model
+   * did not see them; they are counted now, so the next seeds follow them). Returns the forwards the model ran from `seed`. */
+  end(graphForwards?: number): number;
 }
 
 /** Per-forward settings the blocks read. */
 export interface LayerContext {
   /** Whether LoRA adapters take part. */
   adapters: boolean;
-  /** Base seed of this forward pass's adapter dropout masks; null = no dropout (inference, or dropout 0). */
+  /** Seed of this forward pass's adapter dropout masks (module i adds i); null = no dropout (inference, or dropout 0). */
   dropoutSeed: number | null;
+  /** Native backend: the masks come from TensorFlow's stateless generator, seeded by an int32 [2] tensor — the feed's
+   * tensor plus [feedOffset, i] while a feed is on, else [dropoutSeed, i]. */
+  nativeDropout: boolean;
+  /** The seed tensor of a dropout feed in progress (see {@link DropoutFeed}), or null. */
+  dropoutFeed: tf.Tensor1D | null;
+  /** What this forward adds to the feed's seed: k·7919 for the feed's k-th training forward (0-based). */
+  feedOffset: number;
 }
 
 /** Looks up a block's tensors by parameter name. */
@@ -122,7 +146,10 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
   /** Parameters borrowed from another model (withFrozenAdapterCopy): never disposed here. */
   private borrowed = new Set<string>();
   private dropoutSeedBase = 0;
+  /** Training forwards with dropout so far: forward n draws from seed dropoutSeedBase·1000003 + n·7919. */
   private forwardCount = 0;
+  /** The seed tensor of a feed in progress (feedDropoutSeeds) and the forward count when it started. */
+  private feed: { seed: tf.Tensor1D; startCount: number } | null = null;
 
   /** Prefix of the base weights' names in the checkpoint ("transformer." for GPT-2, "model." for Llama). */
   protected abstract readonly checkpointPrefix: string;
@@ -190,8 +217,44 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
   private context(opts: { disableAdapters?: boolean }): LayerContext {
     const adapters = this.lora !== null && !opts.disableAdapters;
     const training = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-    const dropoutSeed = adapters && training && this.lora!.dropout > 0 ? this.dropoutSeedBase * 1_000_003 + ++this.forwardCount * 7919 : null;
-    return { adapters, dropoutSeed };
+    const dropoutSeed = adapters && training && this.lora!.dropout > 0 ? this.forwardSeed(++this.forwardCount) : null;
+    const nativeDropout = dropoutSeed !== null && tf.getBackend() === "tensorflow";
+    const feedOffset = this.feed ? (this.forwardCount - this.feed.startCount - 1) * 7919 : 0;
+    return { adapters, dropoutSeed, nativeDropout, dropoutFeed: nativeDropout ? (this.feed?.seed ?? null) : null, feedOffset };
+  }
+
+  /** The dropout seed of training forward n (1-based) since the adapters were attached. */
+  private forwardSeed(n: number): number {
+    return this.dropoutSeedBase * 1_000_003 + n * 7919;
+  }
+
+  /** Native backend, LoRA with dropout: the next training forwards take their seeds from a tensor (see {@link DropoutFeed}). */
+  feedDropoutSeeds(): DropoutFeed | null {
+    if (!this.lora || this.lora.dropout === 0 || tf.getBackend() !== "tensorflow") return null;
+    if (this.feed) throw new Error("feedDropoutSeeds: a feed is already in progress");
+    // int32 like TensorFlow's seed: the graph's additions wrap exactly as `| 0` does here.
+    const seed = tf.tensor1d([this.forwardSeed(this.forwardCount + 1) | 0, 0], "int32");
+    const feed = { seed, startCount: this.forwardCount };
+    this.feed = feed;
+    return {
+      seed,
+      end: (graphForwards = 0) => {
+        if (this.feed !== feed) throw new Error("feedDropoutSeeds: this feed has ended already");
+        this.feed = null;
+        seed.dispose();
+        const ran = this.forwardCount - feed.startCount;
+        this.forwardCount += graphForwards;
+        return ran;
+      },
+    };
+  }
+
+  /** The seed of an adapter module's dropout mask in this forward: a number (JavaScript generator) or, on the native backend, an int32 [2] tensor. */
+  private maskSeed(ctx: LayerContext, moduleIndex: number): MaskSeed | null {
+    if (ctx.dropoutSeed === null) return null;
+    if (!ctx.nativeDropout) return ctx.dropoutSeed + moduleIndex;
+    if (ctx.dropoutFeed) return ctx.dropoutFeed.add(tf.tensor1d([ctx.feedOffset, moduleIndex], "int32")) as tf.Tensor1D;
+    return tf.tensor1d([ctx.dropoutSeed | 0, moduleIndex], "int32");
   }
 
   /**
@@ -204,8 +267,7 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     // A frozen layer (the base under LoRA, a reference) needs only its input's gradient in a backward pass.
     const frozen = !this.params.get(`${module}.weight`)!.trainable && !this.params.get(`${module}.bias`)?.trainable;
     const withAdapter = ctx.adapters && this.params.has(`${module}.lora_A.weight`);
-    const index = this.adapterModules.indexOf(module);
-    const seed = ctx.dropoutSeed === null ? null : ctx.dropoutSeed + index;
+    const seed = withAdapter ? this.maskSeed(ctx, this.adapterModules.indexOf(module)) : null;
     if (withAdapter && frozen) {
       return frozenLoraLinear(x, weight, bias, get(`${module}.lora_A.weight`) as tf.Tensor2D, get(`${module}.lora_B.weight`) as tf.Tensor2D, {
         weightInOut: this.conv1dWeights,
@@ -497,6 +559,10 @@ class AdaptersDisabled implements CausalLM {
   }
   mergeAdapters(): CausalLM {
     return this.clone();
+  }
+  /** Adapters off: no dropout, nothing to feed. */
+  feedDropoutSeeds(): null {
+    return null;
   }
   /** Owns nothing: the weights belong to the model it views. */
   dispose(): void {}

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { affine, matMul } from "./layers";
+import { dropoutMask, MaskSeed } from "./dropout-mask";
 import { HostTensor, readSafetensors, writeSafetensors } from "./safetensors";
 
 /** A LoRA configuration, with peft's names and meanings. */
@@ -64,16 +65,16 @@ export function targetedModules(config: LoraConfig, modules: LinearModule[], def
 }
 
 /**
- * The adapter update scaling · B(A(x)), with x passed through dropout first when dropoutSeed is given (training).
+ * The adapter update scaling · B(A(x)), with x passed through dropout first when dropoutSeed is given (training;
+ * a number or, on the native backend, an int32 [2] seed tensor: see dropout-mask.ts).
  * x: [..., in], a: [r, in], b: [out, r] → [..., out]
  */
-export function loraDelta(x: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, scaling: number, dropout: number, dropoutSeed: number | null): tf.Tensor {
-  const [r, inDim] = a.shape;
+export function loraDelta(x: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, scaling: number, dropout: number, dropoutSeed: MaskSeed | null): tf.Tensor {
+  const inDim = a.shape[1];
   const leading = x.shape.slice(0, -1);
-  let x2d = x.reshape([-1, inDim]) as tf.Tensor2D;
-  if (dropout > 0 && dropoutSeed !== null) x2d = tf.dropout(x2d, dropout, undefined, dropoutSeed) as tf.Tensor2D;
+  let x2d = x.reshape([-1, inDim]) as tf.Tensor2D; // [N, in]
+  if (dropout > 0 && dropoutSeed !== null) x2d = x2d.mul(dropoutMask(x.shape, dropout, dropoutSeed));
   const low = matMul(x2d, a, false, true); // [N, r]
-  void r;
   return matMul(low, b, false, true)
     .mul(scaling)
     .reshape([...leading, b.shape[0]]);
@@ -93,7 +94,7 @@ export function frozenLoraLinear(
   bias: tf.Tensor1D | undefined,
   a: tf.Tensor2D,
   b: tf.Tensor2D,
-  opts: { weightInOut: boolean; scaling: number; dropout: number; dropoutSeed: number | null },
+  opts: { weightInOut: boolean; scaling: number; dropout: number; dropoutSeed: MaskSeed | null },
 ): tf.Tensor {
   const inDim = a.shape[1];
   const outDim = b.shape[0];
@@ -102,9 +103,8 @@ export function frozenLoraLinear(
     const [input, loraA, loraB] = args as tf.Tensor2D[];
     const save = args[3] as tf.GradSaveFunc;
     const x2d = input.reshape([-1, inDim]) as tf.Tensor2D; // [N, in]
-    // tf.dropout's mask depends only on the shape and the seed: dropout(ones) is the mask loraDelta applies, 1/(1−p) scaled.
-    const mask =
-      opts.dropout > 0 && opts.dropoutSeed !== null ? (tf.dropout(tf.onesLike(x2d), opts.dropout, undefined, opts.dropoutSeed) as tf.Tensor2D) : null; // [N, in]
+    // The mask depends only on the shape and the seed: the one loraDelta applies, 1/(1−p) scaled.
+    const mask = opts.dropout > 0 && opts.dropoutSeed !== null ? dropoutMask(input.shape, opts.dropout, opts.dropoutSeed) : null; // [N, in]
     const lowScaled = matMul(mask ? x2d.mul(mask) : x2d, loraA, false, true).mul(opts.scaling) as tf.Tensor2D; // [N, r]
     save(mask ? [x2d, lowScaled, mask] : [x2d, lowScaled]);
     const y = affine(x2d, weight, bias, !opts.weightInOut).add(matMul(lowScaled, loraB, false, true)); // [N, out]

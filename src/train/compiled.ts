@@ -34,6 +34,8 @@ export class CompiledUpdates {
   compileSeconds = 0;
   /** Updates that ran a compiled graph (not traced). */
   graphRuns = 0;
+  /** Training forwards with LoRA dropout that each graph runs (counted while it was traced), by shape key. */
+  readonly dropoutForwards = new Map<string, number>();
 
   constructor() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-graphs-"));
@@ -106,7 +108,8 @@ export function compiledCollateOptions(pairs: readonly TokenizedPair[], microBat
 
 /**
  * One update as a compiled graph. Its inputs are everything that changes between updates — the batch, AdamW's
- * scalars, the policy's weights and moments, and the reference's weights (or its cached log-probs, when given).
+ * scalars, the policy's weights and moments, the reference's weights (or its cached log-probs, when given), and the
+ * seed of the LoRA dropout masks (so each run draws new masks, the ones the eager update would draw).
  * eagerUpdate runs (and is traced) at the first update of a shape. The new weights and moments are moved into the
  * variables; returns the metric sums and the gradient norm.
  */
@@ -156,10 +159,22 @@ export async function compiledUpdate(opts: {
     return out;
   };
   const key = `${batches.map((batch) => batch.inputIds.shape).join(";")}|${cachedReference ? "cached reference" : "reference model"}`;
-  const { outputs, traced } = await compiled.run(key, inputs, () => {
-    const { metricSum, gradNorm } = opts.eagerUpdate();
-    return { ...state(), metrics: metricSum, grad_norm: gradNorm };
-  });
+  // LoRA dropout: the masks are drawn in the graph from this seed, a new one each update.
+  const feed = model.feedDropoutSeeds();
+  if (feed) inputs["dropout/seed"] = feed.seed;
+  let run: CompiledRun;
+  try {
+    run = await compiled.run(key, inputs, () => {
+      const { metricSum, gradNorm } = opts.eagerUpdate();
+      return { ...state(), metrics: metricSum, grad_norm: gradNorm };
+    });
+  } catch (e) {
+    feed?.end();
+    throw e;
+  }
+  const { outputs, traced } = run;
+  if (feed && traced) compiled.dropoutForwards.set(key, feed.end());
+  else feed?.end(compiled.dropoutForwards.get(key));
   if (!traced) {
     // The graph returned the new weights and moments as new tensors: move them into the variables.
     for (const [name, variable] of Object.entries(state())) {

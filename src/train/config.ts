@@ -108,8 +108,8 @@ export interface DPOConfig {
   /** Run each update as one TensorFlow graph, traced at the first update of each batch shape and then executed as a
    * single session call (the analogue of transformers' torch_compile). Native "tensorflow" backend only. The
    * micro-batches of an update are padded to one length; each new shape costs a traced eager update plus about a
-   * second of graph setup, so it pays off over longer runs. Ignored, with a warning, when the policy's LoRA adapters
-   * have dropout (their random masks cannot be part of a traced graph yet). */
+   * second of graph setup, so it pays off over longer runs. LoRA dropout masks are drawn inside the graph from a seed
+   * fed at each update (TensorFlow's stateless generator), the same masks as an eager update on the native backend. */
   compileStep: boolean;
   /** Compute reference log-probs once for the whole dataset before training (TRL's precompute_ref_log_probs); the
    * reference model is then released (disposed when the trainer made it) and the values are cached on disk in
@@ -152,7 +152,9 @@ export interface DPOConfig {
   /** LoRA alpha; updates are scaled by alpha / r (PEFT lora_alpha). PEFT: 8; TRL's ModelConfig: 32. */
   loraAlpha: number;
   /** Dropout on the adapters' input, training only, seeded by `seed` (PEFT lora_dropout). PEFT: 0; TRL's ModelConfig: 0.05.
-   * Note: TRL's disable_dropout (default true) also zeroes peft's LoRA dropout; dpo-ts applies this value as given. */
+   * Note: TRL's disable_dropout (default true) also zeroes peft's LoRA dropout; dpo-ts applies this value as given.
+   * The masks come from tfjs's seeded generator on wasm/cpu and TensorFlow's stateless one on the native backend (eager
+   * and compileStep alike), so the two kinds of backend draw different masks from the same seed. */
   loraDropout: number;
   /** Comma-separated module names (e.g. "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"; GPT-2:
    * "c_attn,c_proj,c_fc") or "all-linear" (PEFT target_modules). Empty: PEFT's default for the architecture

@@ -272,13 +272,7 @@ export class DPOTrainer {
     if (cfg.compileStep && !this.compiled) {
       if (tf.getBackend() !== "tensorflow")
         throw new Error(`DPOConfig: option "compileStep" needs the native "tensorflow" backend; the active backend is "${tf.getBackend()}"`);
-      // LoRA dropout draws a fresh mask in JavaScript every update; a traced graph would freeze the first one.
-      const loraDropout = this.model.lora?.dropout ?? 0;
-      if (loraDropout > 0)
-        console.warn(
-          `DPOConfig: compileStep is not used: LoRA dropout ${loraDropout} needs a new random mask every update, which a traced graph would freeze; training runs eagerly`,
-        );
-      else this.compiled = new CompiledUpdates();
+      this.compiled = new CompiledUpdates();
     }
     const total = this.totalSteps();
     this.state.totalSteps = total;
