@@ -60,12 +60,13 @@ export const benchOptions: OptionsTable = {
   steps: {
     type: "string",
     valueName: "N",
-    description: "timed steps, a whole number of epochs (default: 1 epoch for course and 4x256, 3 for gpt2-small and smollm2-lora)",
+    description:
+      "timed steps, a whole number of epochs (default: 1 epoch for course and 4x256, 3 for gpt2-small and smollm2-lora; wasm on those two: 1, labelled)",
   },
   warmup: {
     type: "string",
     valueName: "N",
-    description: "warm-up steps, a whole number of epochs (default: 1 epoch for course and 4x256, 2 for gpt2-small and smollm2-lora)",
+    description: "warm-up steps, a whole number of epochs (default: 1 epoch for course and 4x256, 2 for gpt2-small and smollm2-lora; wasm on those two: 1)",
   },
   "batch-size": { type: "string", valueName: "N", description: "pairs per step (default 4 for course and smollm2-lora, 8 otherwise)" },
   updates: {
@@ -375,6 +376,10 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   };
   const warmup = wholeEpochs("warmup", warmupOption, prepared.large ? 2 * epoch : epoch);
   const steps = wholeEpochs("steps", stepsOption, prepared.large ? 3 * epoch : epoch);
+  // A wasm step of the large configs takes minutes (one thread): unless told otherwise, wasm runs one epoch of warm-up
+  // and one timed, the other sides the usual; a rate over fewer steps is noisier, not biased, and the label says so.
+  const shortWasm = prepared.large && warmupOption === undefined && stepsOption === undefined;
+  const stepsOf = (backend: string) => (shortWasm && backend === "wasm" ? { warmup: String(epoch), steps: String(epoch) } : { warmup, steps });
   const checkpointingOn = values["no-gradient-checkpointing"] ? false : Boolean(values["gradient-checkpointing"]) || prepared.checkpointing;
   const lora = prepared.lora ? ["--peft"] : [];
   const trlLora = prepared.lora
@@ -407,7 +412,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   console.log(`bench config "${config}": ${description}`);
   console.log(
     `  ${rounds} interleaved round(s) (${[...backends.map((b) => `dpo-ts ${b}`), ...(py ? ["TRL"] : [])].join(", ")}), each measurement a fresh process; ` +
-      `${warmup} warm-up + ${steps} timed steps; gradient checkpointing ${checkpointingOn ? "on" : "off"} (both sides); ` +
+      `${warmup} warm-up + ${steps} timed steps${backends.some((b) => stepsOf(b).steps !== steps) ? ` (wasm: ${epoch} + ${epoch}, a wasm step takes minutes here)` : ""}; gradient checkpointing ${checkpointingOn ? "on" : "off"} (both sides); ` +
       `${threads} threads on both sides (torch.set_num_threads, TF_NUM_INTRAOP_THREADS; wasm: 1); ${os.cpus().length} CPU cores, load average ${os.loadavg()[0].toFixed(1)}`,
   );
   if (notebook) {
@@ -421,7 +426,9 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
   }
   if (!py) console.log("  TRL: not measured (" + (values["skip-trl"] ? "--skip-trl" : "no Python venv with trl; run scripts/setup-python.sh") + ")");
 
-  const sides = new Map<string, Side>(backends.map((b) => [b, newSide(`dpo-ts ${b}`)]));
+  const sides = new Map<string, Side>(
+    backends.map((b) => [b, newSide(`dpo-ts ${b}${stepsOf(b).steps !== steps ? ` (${stepsOf(b).warmup} warm-up + ${stepsOf(b).steps} timed steps)` : ""}`)]),
+  );
   const trl = newSide("TRL");
   const roofs = { native: [] as number[], torch: [] as number[], errors: [] as string[] };
   const log: object[] = [];
@@ -454,9 +461,9 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
         "--batch-size",
         String(batchSize),
         "--warmup",
-        warmup,
+        stepsOf(backend).warmup,
         "--steps",
-        steps,
+        stepsOf(backend).steps,
         ...checkpointing,
         ...lora,
       ]);
@@ -636,6 +643,7 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
         batch_size: batchSize,
         warmup_steps: Number(warmup),
         timed_steps: Number(steps),
+        steps_by_backend: Object.fromEntries(backends.map((b) => [b, { warmup: Number(stepsOf(b).warmup), timed: Number(stepsOf(b).steps) }])),
         gradient_checkpointing: checkpointingOn,
         lora: prepared.lora ? ARTICLE_LORA : null,
         cold_start: notebook ? { updates, ...NOTEBOOK_03, train_pairs: notebook.pairs, truncated_rows: notebook.truncated } : null,
