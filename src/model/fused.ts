@@ -61,18 +61,26 @@ export function fusedSwiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
   return product(gate, up);
 }
 
+/** rotate_half matrices already built, by head width and orientation (host arrays: never freed, a few KB). */
+const rotateHalfValues = new Map<string, Float32Array>();
+
 /**
  * rotate_half as a matrix R over the last axis: x·R = [−x₂, x₁] (x₁, x₂ the two halves). One small matmul instead of
  * two slices, a negation and a concat; every product is a ±1 or a 0, so the values are exact. → [hd, hd]
  */
 function rotateHalfMatrix(headDim: number, transposed: boolean): tf.Tensor2D {
-  const half = headDim / 2;
-  const r = new Float32Array(headDim * headDim);
-  for (let i = 0; i < half; i++) {
-    // Column i of x·R is −x[half + i]; column half + i is x[i].
-    const [negRow, negCol, posRow, posCol] = transposed ? [i, half + i, half + i, i] : [half + i, i, i, half + i];
-    r[negRow * headDim + negCol] = -1;
-    r[posRow * headDim + posCol] = 1;
+  const key = `${headDim}${transposed ? "T" : ""}`;
+  let r = rotateHalfValues.get(key);
+  if (!r) {
+    const half = headDim / 2;
+    r = new Float32Array(headDim * headDim);
+    for (let i = 0; i < half; i++) {
+      // Column i of x·R is −x[half + i]; column half + i is x[i].
+      const [negRow, negCol, posRow, posCol] = transposed ? [i, half + i, half + i, i] : [half + i, i, i, half + i];
+      r[negRow * headDim + negCol] = -1;
+      r[posRow * headDim + posCol] = 1;
+    }
+    rotateHalfValues.set(key, r);
   }
   return tf.tensor2d(r, [headDim, headDim]);
 }

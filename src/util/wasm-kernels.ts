@@ -188,16 +188,20 @@ const batchMatMul = (original: tf.KernelFunc) => (args: KernelArgs) => {
   if (tf.util.sizeFromShape(outShape) === 0) return out;
   wasmBatchMatMul ??= backend.wasm.cwrap("BatchMatMul", null, ["number", "array", "number", "number", "array", "number", "number", "number", "number"]);
   const at = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-  const product = (aOffset: number, rows: number, bOffset: number, outOffset: number) => {
+  const bShape = shapeBytes([1, k, n]);
+  const product = (aOffset: number, rows: number, aShape: Uint8Array, bOffset: number, outOffset: number) => {
     const aPart = alias(backend, [1, rows, k], aOffset);
     const bPart = alias(backend, [1, k, n], bOffset);
     const outPart = alias(backend, [1, rows, n], outOffset);
-    wasmBatchMatMul!(aPart.id, shapeBytes([1, rows, k]), 3, bPart.id, shapeBytes([1, k, n]), 3, false, false, outPart.id);
+    wasmBatchMatMul!(aPart.id, aShape, 3, bPart.id, bShape, 3, false, false, outPart.id);
     [aPart, bPart, outPart].forEach((p) => dropAlias(backend, p));
   };
   // One weight for every batch element: a single [batch·m, k]·[k, n] product.
-  if (batchB === 1) product(at(a), batchA * m, at(b), at(out));
-  else for (let i = 0; i < batchA; i++) product(at(a) + i * m * k * 4, m, at(b) + i * k * n * 4, at(out) + i * m * n * 4);
+  if (batchB === 1) product(at(a), batchA * m, shapeBytes([1, batchA * m, k]), at(b), at(out));
+  else {
+    const aShape = shapeBytes([1, m, k]);
+    for (let i = 0; i < batchA; i++) product(at(a) + i * m * k * 4, m, aShape, at(b) + i * k * n * 4, at(out) + i * m * n * 4);
+  }
   return out;
 };
 
