@@ -1,12 +1,14 @@
 /**
  * The fused ops of src/model/fused.ts (RMSNorm, SwiGLU, rotary embeddings with hand-written backward passes) against
- * the composites they replace, differentiated by tfjs: same values, same gradients (1e-5), on the test backend. And
+ * the composites they replace, differentiated by tfjs: same values, same gradients (1e-5), on the test backend; the
+ * same for layers.ts' matMul (explicit transposes on wasm) against tf.matMul. And
  * the wasm kernels of src/util/wasm-kernels.ts (batched matMul, slices, split, unstack, tile, identity) against the
  * cpu backend's, when the test backend is wasm.
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { fusedRmsNorm, fusedRotary, fusedSwiGlu } from "../src/model/fused";
+import { matMul } from "../src/model/layers";
 import { useBackendForTests } from "./helpers/backend";
 
 let backend = "";
@@ -73,6 +75,33 @@ describe("fused ops", () => {
     });
     expectSameOp((t) => fusedRotary(t as tf.Tensor4D, cos, sin), composite, [x]);
     tf.dispose([x, angles, cos, sin]);
+  });
+});
+
+describe("matMul with explicit transposes (wasm)", () => {
+  it("values and gradients equal tf.matMul's for every transpose combination and operand shape", () => {
+    // Shapes where the backward pass transposes the operand, and ones where it transposes the other side and the product.
+    for (const [m, k, n] of [
+      [30, 4, 7],
+      [5, 40, 3],
+      [6, 3, 50],
+    ]) {
+      for (const [transposeA, transposeB] of [
+        [false, false],
+        [false, true],
+        [true, false],
+        [true, true],
+      ]) {
+        const a = tf.randomNormal(transposeA ? [2, k, m] : [2, m, k], 0, 1, "float32", 8);
+        const b = tf.randomNormal(transposeB ? [2, n, k] : [2, k, n], 0, 1, "float32", 9);
+        expectSameOp(
+          (x, y) => matMul(x, y, transposeA, transposeB),
+          (x, y) => tf.matMul(x, y, transposeA, transposeB),
+          [a, b],
+        );
+        tf.dispose([a, b]);
+      }
+    }
   });
 });
 
