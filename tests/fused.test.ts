@@ -156,6 +156,14 @@ describe("wasm kernels", () => {
       1e-5,
     );
     await expectLikeCpu(
+      "empty matMul (inner size 0)",
+      [
+        [2, 3, 0],
+        [2, 0, 4],
+      ],
+      (a, b) => tf.matMul(a, b),
+    );
+    await expectLikeCpu(
       "transposed batched matMul",
       [
         [3, 7, 5],

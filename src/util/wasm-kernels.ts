@@ -180,9 +180,10 @@ const batchMatMul = (original: tf.KernelFunc) => (args: KernelArgs) => {
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   // Only equal batches (or one weight shared by every batch element) of products with more than one row: a single
-  // row (a decoding step) is as fast in the scalar loop, and broadcasting batch shapes are left to the original.
+  // row (a decoding step) is as fast in the scalar loop; broadcasting batch shapes and empty products are left to the
+  // original.
   const sameBatch = a.shape.length === b.shape.length && a.shape.slice(0, -2).every((d, i) => d === b.shape[i]);
-  if (m < 2 || !(sameBatch || batchB === 1) || (batchA === 1 && batchB === 1)) return original(args as never);
+  if (m < 2 || k === 0 || n === 0 || !(sameBatch || batchB === 1) || (batchA === 1 && batchB === 1)) return original(args as never);
   const outShape = [...a.shape.slice(0, -2), m, n];
   const out = backend.makeOutput(outShape, "float32");
   if (tf.util.sizeFromShape(outShape) === 0) return out;
