@@ -2,7 +2,7 @@
  * The fused ops of src/model/fused.ts (RMSNorm, SwiGLU, rotary embeddings with hand-written backward passes) against
  * the composites they replace, differentiated by tfjs: same values, same gradients (1e-5), on the test backend; the
  * same for layers.ts' matMul (explicit transposes on wasm) against tf.matMul. And
- * the wasm kernels of src/util/wasm-kernels.ts (batched matMul, slices, split, unstack, tile, identity) against the
+ * the wasm kernels of src/util/wasm-kernels.ts (batched matMul, slices, split, unstack, tile, gather, identity) against the
  * cpu backend's, when the test backend is wasm.
  */
 import { describe, it, expect, beforeAll } from "vitest";
@@ -126,7 +126,7 @@ describe("wasm kernels", () => {
     });
   }
 
-  it("batched matMul, slices, split, unstack, tile and identity equal the cpu backend's", async () => {
+  it("batched matMul, slices, split, unstack, tile, gather and identity equal the cpu backend's", async () => {
     if (backend !== "wasm") return; // the kernels are installed on wasm only
     await expectLikeCpu(
       "batched matMul",
@@ -177,6 +177,9 @@ describe("wasm kernels", () => {
     await expectLikeCpu("split", [[10, 6]], (a) => [...tf.split(a, [3, 3, 4], 0), ...tf.split(a, [1, 5], 1)]);
     await expectLikeCpu("unstack", [[4, 3, 5]], (a) => tf.unstack(a, 1));
     await expectLikeCpu("tile", [[2, 1, 3, 5]], (a) => a.tile([2, 3, 2, 2]));
+    await expectLikeCpu("gather of rows", [[9, 4, 3]], (a) => tf.gather(a, tf.tensor2d([3, 0, 8, 3, 1, 7], [2, 3], "int32")));
+    await expectLikeCpu("gather along axis 1", [[9, 4, 3]], (a) => tf.gather(a, tf.tensor1d([2, 0, 3], "int32"), 1));
+    expect(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([1, 3], "int32")))).toThrow(/index value 3 is not in \[0, 2\]/);
     await expectLikeCpu("identity", [[3, 4]], (a) => tf.clone(a).add(1));
   });
 });

@@ -7,6 +7,7 @@
  * - Slice, SplitV, Unpack: the wasm Slice kernel copies the whole input out of the heap (readSync) for every slice, so
  *   splitting a tensor into p parts costs p full copies. Here slices read the heap in place.
  * - Tile: the wasm C++ Tile computes every element's source index (~100 ns each); here rows are block-copied.
+ * - GatherV2 of rows (axis 0, an embedding lookup): one block copy per index instead of the general C++ gather.
  * - Identity: the wasm kernel copies; here the output shares the input's data (tensors are immutable), as the cpu
  *   backend's Identity does.
  */
@@ -23,6 +24,7 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   incRef(dataId: object): void;
+  disposeData(dataId: object): boolean;
 }
 
 interface TensorInfo {
@@ -147,6 +149,27 @@ const tile = (original: tf.KernelFunc) => (args: KernelArgs) => {
   return out;
 };
 
+const gatherV2 = (original: tf.KernelFunc) => (args: KernelArgs) => {
+  const { x, indices } = args.inputs;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  if (axis !== 0 || args.attrs.batchDims || x.dtype === "string" || indices.dtype !== "int32") return original(args as never);
+  // Rows of x picked by index (an embedding lookup): one block copy per index.
+  const row = tf.util.sizeFromShape(x.shape.slice(1));
+  const out = args.backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+  const src = args.backend.typedArrayFromHeap(x);
+  const ids = args.backend.typedArrayFromHeap(indices);
+  const dst = args.backend.typedArrayFromHeap(out);
+  for (let i = 0; i < ids.length; i++) {
+    const index = ids[i];
+    if (!(index >= 0 && index < x.shape[0])) {
+      args.backend.disposeData(out.dataId);
+      throw new Error(`GatherV2: the index value ${index} is not in [0, ${x.shape[0] - 1}]`);
+    }
+    dst.set(src.subarray(index * row, (index + 1) * row), i * row);
+  }
+  return out;
+};
+
 const identity = (original: tf.KernelFunc) => (args: KernelArgs) => {
   const x = args.inputs.x;
   if (x.dtype === "string") return original(args as never);
@@ -212,11 +235,12 @@ const REPLACEMENTS: Record<string, (original: tf.KernelFunc) => (args: KernelArg
   SplitV: splitV,
   Unpack: unpack,
   Tile: tile,
+  GatherV2: gatherV2,
   Identity: identity,
 };
 
 /**
- * Replaces the wasm backend's BatchMatMul, Slice, SplitV, Unpack, Tile and Identity kernels with the faster ones of
+ * Replaces the wasm backend's BatchMatMul, Slice, SplitV, Unpack, Tile, GatherV2 and Identity kernels with the faster ones of
  * this file (each falls back to the original for what it does not handle). Idempotent; call after the wasm backend
  * is ready.
  */
