@@ -49,7 +49,7 @@ export function planFlatColumns(schema: SchemaTree, rowGroups: { columns: Column
     for (const group of rowGroups) {
       const meta = group.columns[chunkIndex]?.meta_data;
       if (!meta || meta.path_in_schema.length !== 1 || meta.path_in_schema[0] !== name || group.columns[chunkIndex].file_path) return null;
-      if (meta.codec !== "UNCOMPRESSED" && meta.codec !== "SNAPPY" && !compressors[meta.codec]) return null;
+      if (meta.codec !== "UNCOMPRESSED" && !compressors[meta.codec]) return null;
       if (!meta.encodings.every((e) => FLAT_ENCODINGS.has(e))) return null;
     }
     plan.push({ name, chunkIndex, maxDefinition: node.element.repetition_type === "OPTIONAL" ? 1 : 0, isString });
