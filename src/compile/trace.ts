@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "crypto";
 import { AttrValue, NodeDef, TensorInfo, TensorValue } from "./proto";
-import { simplifyOps, SimplifyStats } from "./simplify";
+import { SimplifiableOp, simplifyOps, SimplifyStats } from "./simplify";
 
 /** tfjs-node's op attribute: { name, type: binding.TF_ATTR_*, value }. */
 interface OpAttr {
@@ -31,16 +31,9 @@ interface TensorRef {
   dtype: string;
 }
 
-interface RecordedOp {
-  op: string;
-  tag: string | null;
+/** One recorded op: what simplify reads (src/compile/simplify.ts), with tfjs-node's typed attributes. */
+interface RecordedOp extends SimplifiableOp {
   attrs: OpAttr[];
-  inputs: object[];
-  inputShapes: number[][];
-  inputDtypes: string[];
-  outputs: object[];
-  outputShapes: number[][];
-  outputDtypes: string[];
 }
 
 interface NativeBackend {
