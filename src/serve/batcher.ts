@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/rng";
 import { pickToken } from "../model/generate";
 import { disposeCache, KVCache } from "../model/attention";
+import { TransposedWeights } from "../model/transposed-weights";
 import type { CausalLM } from "../model/io";
 
 /** One sequence to decode: prompt ids, length limit, sampling settings and stop tokens. */
@@ -109,6 +110,8 @@ export class ContinuousBatcher {
   private cache: KVCache | undefined; // per layer [rows.length, H, S, hd]
   private running = false;
   private closed = false;
+  /** The frozen weights' transposes, kept while the batcher is busy and freed when it goes idle. */
+  private readonly transposedWeights = new TransposedWeights();
   /** Decode steps run so far (for tests and /health). */
   steps = 0;
 
@@ -207,6 +210,7 @@ export class ContinuousBatcher {
         if (this.rows.length === 0 && this.waiting.length === 0) break;
         if (this.rows.length > 0) await this.decodeStep();
         this.rebuild(undefined); // frees the cache as soon as every row is done
+        if (this.rows.length === 0 && this.waiting.length === 0) this.transposedWeights.dispose(); // idle: nothing kept
         await new Promise<void>((r) => setImmediate(r)); // let HTTP handlers, health checks and cancels run
       }
     } catch (e) {
@@ -217,6 +221,7 @@ export class ContinuousBatcher {
       disposeCache(this.cache);
       this.cache = undefined;
     } finally {
+      if (this.rows.length === 0) this.transposedWeights.dispose();
       this.running = false;
       if (this.waiting.length > 0 && !this.closed) this.wake();
     }
@@ -281,12 +286,14 @@ export class ContinuousBatcher {
       const positionIds = padded ? tf.tensor2d(positions, [k, longest], "int32") : undefined; // [k, L]
       let out: ReturnType<CausalLM["forward"]>;
       try {
-        out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true });
+        out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true, lastPositionOnly: true, transposedWeights: this.transposedWeights });
       } finally {
         tf.dispose([inputIds, ...(attentionMask ? [attentionMask, positionIds!] : [])]);
       }
       presentKeyValues = out.presentKeyValues;
-      const last = tf.tidy(() => out.logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
+      // [k, V]: the prompts' last positions (a CausalLM that ignores lastPositionOnly returns every position)
+      const returned = out.logits.shape[1];
+      const last = tf.tidy(() => out.logits.slice([0, returned - 1, 0], [k, 1, -1]).reshape([k, -1]));
       out.logits.dispose();
       try {
         values = (await last.data()) as Float32Array;
@@ -401,7 +408,7 @@ export class ContinuousBatcher {
     }
     let out: ReturnType<CausalLM["forward"]>;
     try {
-      out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true });
+      out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true, transposedWeights: this.transposedWeights });
     } finally {
       tf.dispose([inputIds, ...(padded ? [positionIds!, attentionMask!] : [])]);
     }
