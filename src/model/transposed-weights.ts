@@ -4,13 +4,21 @@
  * operator, whose packed weights the backend keeps per weight tensor; a transposed weight (tf.matMul's transposeB, or a
  * tf.transpose per call as layers.ts's matMul does) runs a naive loop or repacks the weights on every call, 5–20×
  * slower for a decode step's few rows. Other backends read transposed operands directly, so there the cache stays
- * empty. The caller owns the copies: dispose() frees them (the server does once its batch is empty).
+ * empty. The caller owns the copies: dispose() frees them (the server's batcher does when it is closed). The copies (and
+ * the backend's packed ones) cost memory: beyond maxBytes of copies, further weights are not kept.
  */
 import * as tf from "@tensorflow/tfjs";
 
 /** Wᵀ per frozen weight, kept until {@link TransposedWeights.dispose} (see the file's opening comment). */
 export class TransposedWeights {
   private readonly copies = new Map<tf.Tensor, { dataId: object; transposed: tf.Tensor2D }>();
+  private bytes = 0;
+  /** Bytes of transposed copies kept at most (default 256 MiB); a weight beyond that is not kept (null). */
+  readonly maxBytes: number;
+
+  constructor(opts: { maxBytes?: number } = {}) {
+    this.maxBytes = opts.maxBytes ?? 256 * 2 ** 20;
+  }
 
   /** Whether the current backend profits (wasm); elsewhere {@link transposeOf} returns null and nothing is kept. */
   static useful(): boolean {
@@ -19,16 +27,22 @@ export class TransposedWeights {
 
   /**
    * The transpose of a weight that gets no gradient, made on first use (and again if the variable was assigned a new
-   * value since); null where the backend gains nothing from it. weight: [out, in] → [in, out]
+   * value since); null where the backend gains nothing from it or maxBytes is reached. weight: [out, in] → [in, out]
    */
   transposeOf(weight: tf.Tensor2D): tf.Tensor2D | null {
     if (!TransposedWeights.useful()) return null;
     const dataId = weight.dataId as object;
     const known = this.copies.get(weight);
     if (known && known.dataId === dataId) return known.transposed;
-    known?.transposed.dispose();
+    if (known) {
+      known.transposed.dispose();
+      this.copies.delete(weight);
+      this.bytes -= weight.size * 4;
+    }
+    if (this.bytes + weight.size * 4 > this.maxBytes) return null;
     const transposed = tf.keep(tf.transpose(weight)) as tf.Tensor2D; // kept past the forward pass's tidy scope
     this.copies.set(weight, { dataId, transposed });
+    this.bytes += weight.size * 4;
     return transposed;
   }
 
@@ -41,5 +55,6 @@ export class TransposedWeights {
   dispose(): void {
     this.copies.forEach(({ transposed }) => transposed.dispose());
     this.copies.clear();
+    this.bytes = 0;
   }
 }

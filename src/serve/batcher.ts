@@ -110,8 +110,10 @@ export class ContinuousBatcher {
   private cache: KVCache | undefined; // per layer [rows.length, H, S, hd]
   private running = false;
   private closed = false;
-  /** The frozen weights' transposes, kept while the batcher is busy and freed when it goes idle. */
+  /** The frozen weights' transposes (wasm), made on the first step and kept, across requests, until close(). */
   private readonly transposedWeights = new TransposedWeights();
+  /** Called when the decode loop stops after close(). */
+  private whenStopped: (() => void)[] = [];
   /** Decode steps run so far (for tests and /health). */
   steps = 0;
 
@@ -166,10 +168,18 @@ export class ContinuousBatcher {
     return { result, cancel: () => this.cancelRow(row) };
   }
 
-  /** Cancels every sequence (they resolve "cancelled") and refuses new ones. */
-  close(): void {
+  /**
+   * Cancels every sequence (they resolve "cancelled") and refuses new ones; resolves once the decode loop has stopped
+   * and every tensor the batcher kept is freed.
+   */
+  close(): Promise<void> {
     this.closed = true;
     for (const row of [...this.waiting, ...this.rows]) this.cancelRow(row);
+    if (!this.running) {
+      this.transposedWeights.dispose();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.whenStopped.push(resolve)); // the loop's end frees them
   }
 
   private cancelRow(row: Row): void {
@@ -210,7 +220,6 @@ export class ContinuousBatcher {
         if (this.rows.length === 0 && this.waiting.length === 0) break;
         if (this.rows.length > 0) await this.decodeStep();
         this.rebuild(undefined); // frees the cache as soon as every row is done
-        if (this.rows.length === 0 && this.waiting.length === 0) this.transposedWeights.dispose(); // idle: nothing kept
         await new Promise<void>((r) => setImmediate(r)); // let HTTP handlers, health checks and cancels run
       }
     } catch (e) {
@@ -221,8 +230,11 @@ export class ContinuousBatcher {
       disposeCache(this.cache);
       this.cache = undefined;
     } finally {
-      if (this.rows.length === 0) this.transposedWeights.dispose();
       this.running = false;
+      if (this.closed) {
+        this.transposedWeights.dispose();
+        this.whenStopped.splice(0).forEach((resolve) => resolve());
+      }
       if (this.waiting.length > 0 && !this.closed) this.wake();
     }
   }
