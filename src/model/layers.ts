@@ -104,11 +104,6 @@ export function linearT(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D, o
   return y.reshape([...leading, outDim]);
 }
 
-/** RMSNorm over the last axis as transformers' LlamaRMSNorm: weight · x / √(mean(x²) + ε). */
-export function rmsNorm(x: tf.Tensor, weight: tf.Tensor1D, epsilon: number): tf.Tensor {
-  return tf.tidy(() => x.mul(tf.rsqrt(x.square().mean(-1, true).add(epsilon))).mul(weight));
-}
-
 /** LayerNorm over the last axis (biased variance, like torch). */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, epsilon: number): tf.Tensor {
   return tf.tidy(() => {
