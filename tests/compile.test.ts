@@ -106,6 +106,8 @@ describe("DPOTrainer with compileStep", () => {
       loraAlpha: 8,
       loraTargetModules: "all-linear",
     },
+    // GPT-2 Conv1D targets, two micro-batches per update: one gradient graph per micro-batch shape and a step graph.
+    { lora: true, perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2, usePeft: true, loraR: 4, loraAlpha: 8, loraTargetModules: "all-linear" },
     // LoRA dropout: the masks are drawn in the graph from a seed fed each update; accumulation (two policy forwards
     // per update) and checkpointing (a block recomputed in the backward pass) must see the eager masks too.
     {
@@ -183,6 +185,9 @@ describe("DPOTrainer with compileStep", () => {
           "grad_norm",
           "learning_rate",
         ]) {
+          // Fresh adapters (B = 0) give margins of exactly 0 eagerly and within float noise (~4e-7) in a fused graph:
+          // an accuracy over such ties is the sign of that noise, not a difference between the two runs.
+          if (key === "rewards/accuracies" && Math.abs(eager.logs[i]["rewards/margins"]) < 1e-5) continue;
           expect(Math.abs(entry[key] - eager.logs[i][key]), `step ${i + 1} ${key}: compiled ${entry[key]}, eager ${eager.logs[i][key]}`).toBeLessThan(
             1e-4 * (1 + Math.abs(eager.logs[i][key])),
           );
