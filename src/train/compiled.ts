@@ -1,7 +1,7 @@
 /**
- * Compiled updates (DPOConfig.compileStep, the analogue of transformers' torch_compile): the whole DPO update —
- * reference and policy forward, backward, clipping, AdamW — runs as one TensorFlow graph per batch shape instead of
- * thousands of eager op dispatches. The first update of a shape runs eagerly while it is traced (src/compile/trace.ts);
+ * Compiled updates (DPOConfig.compileStep, the analogue of transformers' torch_compile): the DPO update's gradients —
+ * reference and policy forward, backward, clipping — run as one TensorFlow graph per batch shape instead of thousands
+ * of eager op dispatches; AdamW then updates the weights in place (a dozen eager ops per flat group of parameters). The first update of a shape runs eagerly while it is traced (src/compile/trace.ts);
  * the graph is then written as a SavedModel and loaded into a TensorFlow session, and every later update of that
  * shape is one session call. Native backend only.
  */
@@ -13,7 +13,7 @@ import { GraphFunction } from "../compile/graph-function";
 import { traceGraph } from "../compile/trace";
 import type { CausalLM } from "../model/io";
 import type { CollateOptions, PairBatch } from "./batch";
-import type { AdamW, AdamWScalars } from "./optimizer";
+import { clippedFlatGradients, type AdamW, type AdamWScalars } from "./optimizer";
 import type { TokenizedPair } from "../data/tokenize";
 
 /** The padding multiple of compiled batches when DPOConfig.padToMultipleOf is 0: few shapes, little padding. */
@@ -105,10 +105,13 @@ export function compiledCollateOptions(pairs: readonly TokenizedPair[], microBat
 }
 
 /**
- * One update as a compiled graph. Its inputs are everything that changes between updates — the batch, AdamW's
- * scalars, the policy's weights and moments, and the reference's weights (or its cached log-probs, when given).
- * eagerUpdate runs (and is traced) at the first update of a shape. The new weights and moments are moved into the
- * variables; returns the metric sums and the gradient norm.
+ * One update with its gradients from a compiled graph. The graph's inputs are everything that changes between
+ * updates — the batch, the policy's weights, and the reference's weights (or its cached log-probs, when given); its
+ * outputs are the metric sums, the gradient norm and the clipped gradients as the optimizer's flat vectors.
+ * eagerGradients runs (and is traced) at the first update of a shape. AdamW then updates the variables in place,
+ * eagerly, one flat group at a time: a pure graph would return every new weight and moment at once, beside the old
+ * ones it reads (3 × the model's size more memory). `guard` sees the metrics and norm before the weights change and
+ * may throw (the trainer's non-finite guard). Returns the metric sums and the gradient norm.
  */
 export async function compiledUpdate(opts: {
   compiled: CompiledUpdates;
@@ -119,15 +122,12 @@ export async function compiledUpdate(opts: {
   /** Cached reference log-probs of each micro-batch ([2B] each), or null to feed the reference's weights. */
   cachedReference: tf.Tensor1D[] | null;
   scalars: AdamWScalars;
-  eagerUpdate: () => { metricSum: tf.Tensor1D; gradNorm: tf.Scalar };
+  maxGradNorm: number;
+  eagerGradients: () => { metricSum: tf.Tensor1D; grads: Map<string, tf.Tensor> };
+  guard?: (metricSum: tf.Tensor1D, gradNorm: tf.Scalar) => void;
 }): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
-  const { compiled, model, refModel, optimizer, batches, cachedReference, scalars } = opts;
-  const moments = optimizer.moments(model.params);
-  const inputs: Record<string, tf.Tensor> = {
-    step_size: scalars.stepSize,
-    bias_correction2_sqrt: scalars.biasCorrection2Sqrt,
-    decay_factor: scalars.decayFactor,
-  };
+  const { compiled, model, refModel, optimizer, batches, cachedReference } = opts;
+  const inputs: Record<string, tf.Tensor> = {};
   batches.forEach((batch, k) => {
     Object.assign(inputs, {
       [`batch${k}/input_ids`]: batch.inputIds,
@@ -142,31 +142,27 @@ export async function compiledUpdate(opts: {
   const policyVariables = new Set<tf.Tensor>(model.params.values());
   if (!cachedReference) refModel!.params.forEach((v, name) => policyVariables.has(v) || (inputs[`reference/${name}`] = v));
   model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
-  moments.forEach(({ m, v }, name) => {
-    inputs[`adam_m/${name}`] = m;
-    inputs[`adam_v/${name}`] = v;
-  });
-  const state = () => {
-    const out: Record<string, tf.Tensor> = {};
-    model.params.forEach((v, name) => v.trainable && (out[`policy/${name}`] = v));
-    moments.forEach(({ m, v }, name) => {
-      out[`adam_m/${name}`] = m;
-      out[`adam_v/${name}`] = v;
-    });
-    return out;
-  };
+  const groups = optimizer.moments(model.params).size;
   const key = `${batches.map((batch) => batch.inputIds.shape).join(";")}|${cachedReference ? "cached reference" : "reference model"}`;
   const { outputs, traced } = await compiled.run(key, inputs, () => {
-    const { metricSum, gradNorm } = opts.eagerUpdate();
-    return { ...state(), metrics: metricSum, grad_norm: gradNorm };
+    const { metricSum, grads } = opts.eagerGradients();
+    const { flat, norm } = clippedFlatGradients(optimizer, model.params, grads, opts.maxGradNorm);
+    const out: Record<string, tf.Tensor> = { metrics: metricSum, grad_norm: norm };
+    flat.forEach((g, k) => g && (out[`grads/group${k}`] = g));
+    return out;
   });
-  if (!traced) {
-    // The graph returned the new weights and moments as new tensors: move them into the variables.
-    for (const [name, variable] of Object.entries(state())) {
-      (variable as tf.Variable).assign(outputs[name]);
-      outputs[name].dispose();
-    }
-    tf.dispose(cachedReference ?? []);
+  if (!traced) tf.dispose(cachedReference ?? []);
+  const metricSum = outputs.metrics as tf.Tensor1D;
+  const gradNorm = outputs.grad_norm as tf.Scalar;
+  const flat = Array.from({ length: groups }, (_, k) => (outputs[`grads/group${k}`] as tf.Tensor1D | undefined) ?? null);
+  try {
+    opts.guard?.(metricSum, gradNorm);
+    optimizer.applyFlat(model.params, flat, opts.scalars);
+  } catch (e) {
+    tf.dispose([metricSum, gradNorm]);
+    throw e;
+  } finally {
+    tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
   }
-  return { metricSum: outputs.metrics as tf.Tensor1D, gradNorm: outputs.grad_norm as tf.Scalar };
+  return { metricSum, gradNorm };
 }

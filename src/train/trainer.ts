@@ -27,7 +27,7 @@ import { METRIC_NAMES } from "./step";
 import { AdamW } from "./optimizer";
 import { compiledCollateOptions, compiledUpdate, CompiledUpdates } from "./compiled";
 import { learningRateAt } from "./scheduler";
-import { dpoUpdate, NonFiniteError } from "./update";
+import { dpoGradients, dpoUpdate, NonFiniteError } from "./update";
 import { evaluate, EvaluationReference } from "./evaluate";
 import { cachedReferenceLogps, defaultRefLogpsCacheDir, referenceLogpsOf, syncReference } from "./reference";
 import {
@@ -496,22 +496,15 @@ export class DPOTrainer {
           batches,
           cachedReference: cached,
           scalars,
-          eagerUpdate: () =>
-            dpoUpdate(
+          maxGradNorm: cfg.maxGradNorm,
+          eagerGradients: () =>
+            dpoGradients(
               this.model,
-              this.optimizer,
               batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k, cached) })),
               cfg,
-              scalars,
             ),
+          guard: (sums, norm) => checkFinite(step, sums, norm),
         });
-        // The graph has already applied the update: check it before anything is saved.
-        try {
-          checkFinite(step, result.metricSum, result.gradNorm);
-        } catch (e) {
-          tf.dispose([result.metricSum, result.gradNorm]);
-          throw e;
-        }
       } else {
         result = dpoUpdate(
           this.model,

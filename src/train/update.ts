@@ -1,7 +1,8 @@
 /**
  * One DPO update: gradient accumulation over the update's micro-batches (each micro-batch's loss divided by their
  * number, gradients summed, as transformers' Trainer does), then the shared optimizer step (clip + AdamW).
- * Used eagerly by the trainer and, with compileStep, traced into one graph (src/train/compiled.ts).
+ * Used eagerly by the trainer; with compileStep, the gradients and clipping are traced into one graph
+ * (src/train/compiled.ts) and AdamW runs after it.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
@@ -30,18 +31,10 @@ export class NonFiniteError extends Error {
 }
 
 /**
- * Sums the gradients of every micro-batch (loss / number of micro-batches), clips and applies AdamW.
- * Returns the metric sums over the micro-batches [METRIC_NAMES.length] and the gradient norm before clipping.
- * `guard(metricSum, norm)` runs before the weights change and may throw (see NonFiniteError).
+ * The gradients of one update: each micro-batch's loss divided by their number, gradients summed by parameter name.
+ * Returns them with the metric sums over the micro-batches [METRIC_NAMES.length]. Disposes the reference log-probs.
  */
-export function dpoUpdate(
-  model: CausalLM,
-  optimizer: AdamW,
-  microBatches: MicroBatch[],
-  config: DPOConfig,
-  scalars: AdamWScalars,
-  guard?: (metricSum: tf.Tensor1D, norm: tf.Scalar) => void,
-): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar } {
+export function dpoGradients(model: CausalLM, microBatches: MicroBatch[], config: DPOConfig): { metricSum: tf.Tensor1D; grads: Map<string, tf.Tensor> } {
   const variables = model.trainableVariables();
   let accumulated: Map<string, tf.Tensor> | null = null;
   let metricSum: tf.Tensor1D | null = null;
@@ -67,9 +60,25 @@ export function dpoUpdate(
     if (metricSum) tf.dispose([metricSum, metrics!]);
     metricSum = next;
   }
-  const sums = metricSum!;
+  return { metricSum: metricSum!, grads: accumulated! };
+}
+
+/**
+ * Sums the gradients of every micro-batch (loss / number of micro-batches), clips and applies AdamW.
+ * Returns the metric sums over the micro-batches [METRIC_NAMES.length] and the gradient norm before clipping.
+ * `guard(metricSum, norm)` runs before the weights change and may throw (see NonFiniteError).
+ */
+export function dpoUpdate(
+  model: CausalLM,
+  optimizer: AdamW,
+  microBatches: MicroBatch[],
+  config: DPOConfig,
+  scalars: AdamWScalars,
+  guard?: (metricSum: tf.Tensor1D, norm: tf.Scalar) => void,
+): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar } {
+  const { metricSum: sums, grads } = dpoGradients(model, microBatches, config);
   try {
-    const gradNorm = optimizerStep(optimizer, model.params, accumulated!, {
+    const gradNorm = optimizerStep(optimizer, model.params, grads, {
       maxGradNorm: config.maxGradNorm,
       scalars,
       guard: guard && ((norm) => guard(sums, norm)),
