@@ -3,13 +3,18 @@
  * Where a DPO update's time goes on one backend, course config (data/sft-model, 4 pairs a step, the first 64 pairs of
  * data/orca_dpo_pairs.jsonl): ops per update, µs per op, and the share of the time spent in matmuls.
  *
- * usage: npm run build && node bench/profile-step.js [tensorflow|wasm|cpu] [--compiled] [--json FILE]
+ * usage: npm run build && node bench/profile-step.js [tensorflow|wasm|cpu] [--compiled] [--cpu-time] [--json FILE]
  *
  * Eager: tf.profile around a 1-update and a 3-update train() (fresh trainers, after a warm-up one), and their
  * difference halved, so that one update is measured without the trainer's setup and final save. Reported: kernel
  * calls per update, wall µs per kernel call, the kernels that take the most time, and matmuls' share (BatchMatMul,
  * _FusedMatMul, MatMul) of the kernel time and of the wall time, with their fp32 FLOPs per update.
  * On the native backend a kernel's time includes its own dispatch (N-API, eager op creation).
+ *
+ * --cpu-time: also the process CPU time of 8 updates (after 4), split into each kernel's (by name and input shapes,
+ * every kernel of the backend wrapped with process.cpuUsage) and the rest (tfjs's engine, the trainer): on a machine
+ * other processes share, CPU time is what a single-threaded backend (wasm, cpu) spends, where wall time also counts
+ * the time it waited for a core. On the native backend CPU time adds up its threads.
  *
  * --compiled (native backend): 48 updates (3 epochs) with compileStep; the last epoch runs graphs only. Reported: the
  * graphs' TensorFlow op counts, ms per update, µs per op, and the matmuls' share of a compiled update. A session call
@@ -81,6 +86,79 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
   });
 }
 
+/** CPU ms of the process since it started. */
+function cpuMs() {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+/**
+ * CPU time of updates 5–12 of a fresh trainer, in kernels (each of the backend's kernels wrapped) and outside them.
+ * Prints and returns the per-update figures and the kernels (name + input shapes) that take the most.
+ */
+async function cpuTimeProfile(model, tokenizer, rows) {
+  const name = tf.getBackend();
+  const byKernel = new Map();
+  let measuring = false;
+  let depth = 0; // a kernel that runs another (wasm's BatchMatMul runs Reshape) is counted once, at the outside
+  const originals = tf.getKernelsForBackend(name);
+  for (const k of originals) {
+    tf.unregisterKernel(k.kernelName, name);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        if (!measuring || depth) return k.kernelFunc(args);
+        depth++;
+        const t0 = cpuMs();
+        try {
+          return k.kernelFunc(args);
+        } finally {
+          depth--;
+          const key = `${k.kernelName} ${JSON.stringify(Object.values(args.inputs).map((t) => t.shape))}`;
+          const entry = byKernel.get(key) ?? { ms: 0, calls: 0 };
+          entry.ms += cpuMs() - t0;
+          entry.calls += 1;
+          byKernel.set(key, entry);
+        }
+      },
+    });
+  }
+  const [first, last] = [4, 12];
+  let steps = 0;
+  let start = 0;
+  let end = 0;
+  const trainer = trainerFor(model, tokenizer, rows, { maxSteps: last, loggingSteps: last }, [
+    {
+      onStepEnd: () => {
+        steps++;
+        if (steps === first) [measuring, start] = [true, cpuMs()];
+        if (steps === last) [measuring, end] = [false, cpuMs()];
+      },
+    },
+  ]);
+  await trainer.train();
+  trainer.dispose();
+  for (const k of originals) {
+    tf.unregisterKernel(k.kernelName, name);
+    tf.registerKernel(k);
+  }
+  const n = last - first;
+  const kernels = [...byKernel.entries()].map(([key, v]) => ({ kernel: key, ms: v.ms / n, calls: v.calls / n })).sort((a, b) => b.ms - a.ms);
+  const kernelMs = kernels.reduce((a, k) => a + k.ms, 0);
+  const calls = kernels.reduce((a, k) => a + k.calls, 0);
+  const out = { cpu_ms: (end - start) / n, kernel_ms: kernelMs, kernel_calls: calls };
+  out.outside_ms = out.cpu_ms - kernelMs;
+  out.outside_us_per_call = (out.outside_ms * 1000) / calls;
+  out.top_kernels = kernels.slice(0, 12);
+  console.log(`${name} CPU time per update (updates ${first + 1}–${last}):`);
+  console.log(
+    `  ${out.cpu_ms.toFixed(1)} ms, ${calls.toFixed(0)} kernel calls: ${kernelMs.toFixed(1)} ms inside kernels, ` +
+      `${out.outside_ms.toFixed(1)} ms outside (${out.outside_us_per_call.toFixed(1)} µs per call)`,
+  );
+  for (const k of out.top_kernels) console.log(`  ${k.ms.toFixed(2).padStart(7)} ms ${k.calls.toFixed(1).padStart(6)}×  ${k.kernel}`);
+  return out;
+}
+
 (async () => {
   await initBackend({ backend, quiet: true });
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
@@ -121,6 +199,8 @@ function trainerFor(model, tokenizer, rows, args, callbacks) {
   );
   console.log("  " + top.map((k) => `${k.name} ${k.ms.toFixed(1)}ms/${k.calls}`).join("  "));
   const result = { backend: tf.getBackend(), eager, top_kernels: top };
+
+  if (argv.includes("--cpu-time")) result.cpu_time = await cpuTimeProfile(model, tokenizer, rows);
 
   if (argv.includes("--compiled")) {
     if (tf.getBackend() !== "tensorflow") throw new Error("--compiled needs the native backend: node bench/profile-step.js tensorflow --compiled");

@@ -2,15 +2,17 @@
 /**
  * Benchmark (not a test): reading a preference data set of N rows as JSONL and as Parquet (snappy, row groups of
  * 10k rows, written by pyarrow), with dpo-ts (loadPreferenceDataset: all rows in memory, validated, as JS strings;
- * streamPreferenceRows: one pass, constant memory) beside Python `datasets.load_dataset` on the same files.
+ * streamPreferenceRows: one pass, constant memory) beside Python `datasets.load_dataset` on the same files. Two data
+ * sets: ASCII words, and the same shape with half the words non-ASCII (accents, Cyrillic, CJK, an emoji).
  *
- * Each reader runs in its own process; wall time excludes the process start and imports (Python's `import datasets`
- * is printed apart). datasets is timed two ways, cold and warm:
+ * Each reader runs in its own process; wall time excludes the process start and imports on both sides (Python's
+ * `import datasets`, printed apart; dpo-ts's lazily loaded hyparquet). datasets is timed two ways, cold and warm:
  *   cold  a fresh cache dir: load_dataset converts the file to an Arrow cache file (what a first load costs);
  *   warm  the cache dir of an earlier load: load_dataset only memory-maps that Arrow file.
  * and for each, `load` = load_dataset alone (the rows stay in Arrow, not yet Python strings) and `+str` = load plus
  * reading every prompt/chosen/rejected into Python strings (what dpo-ts's load returns: strings in memory).
- * Timings on a shared machine are noisy: every reader runs --repeats times, interleaved, and the table gives medians.
+ * Timings on a shared machine are noisy: every reader runs --repeats times, interleaved; the table gives the median
+ * and (min-max) of each figure.
  *
  *   npm run build && node bench/read-data.js --rows 100000 [--repeats 3] [--dir /tmp/dpo-read-data]
  *
@@ -30,6 +32,8 @@ const arg = (name, fallback) => {
 
 async function child(mode, file) {
   const { loadPreferenceDataset, streamPreferenceRows } = require("../dist/data/dataset");
+  // imports are left out on both sides (Python's `import datasets` loads pyarrow): hyparquet loads lazily, so here
+  if (file.endsWith(".parquet")) await Promise.all([import("hyparquet"), import("hyparquet-compressors")]);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let n = 0,
@@ -62,27 +66,40 @@ chars = 0
 for row in ds.iter(batch_size=10000):
     chars += sum(len(p) + len(c) + len(r) for p, c, r in zip(row["prompt"], row["chosen"], row["rejected"]))
 seconds = time.perf_counter() - t0
-print(json.dumps({"rows": len(ds), "chars": chars, "loadSeconds": t_load, "seconds": seconds, "cpuSeconds": time.process_time() - c0,
-                  "importSeconds": t_import, "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+cpu = time.process_time() - c0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# the cross-check total in UTF-16 code units, as JavaScript's .length counts (untimed: emoji are 2 there, 1 in len)
+chars = 0
+for row in ds.iter(batch_size=10000):
+    chars += sum(len(s.encode("utf-16-le")) // 2 for k in ("prompt", "chosen", "rejected") for s in row[k])
+print(json.dumps({"rows": len(ds), "chars": chars, "loadSeconds": t_load, "seconds": seconds, "cpuSeconds": cpu,
+                  "importSeconds": t_import, "peakRssMB": peak}))
 `;
 
-function words(rng, n) {
-  const vocab = ["the", "model", "answer", "question", "because", "preference", "data", "token", "train", "sky", "blue", "seven", "river", "light"];
+const ASCII_WORDS = ["the", "model", "answer", "question", "because", "preference", "data", "token", "train", "sky", "blue", "seven", "river", "light"];
+// half the words non-ASCII (Latin accents, Cyrillic, CJK, an emoji): every row and most values have some
+const UNICODE_WORDS = ["the", "modèle", "réponse", "question", "weil", "préférence", "данные", "токен", "train", "空", "蓝色", "seven", "río", "🙂"];
+
+function words(rng, n, vocab = ASCII_WORDS) {
   const out = [];
   for (let i = 0; i < n; i++) out.push(vocab[Math.floor(rng() * vocab.length)]);
   return out.join(" ");
 }
 
-function makeData(dir, rows) {
+/** The JSONL file of `rows` rows (words from `vocab`) and the same rows as Parquet (pyarrow, snappy, row groups of 10k). */
+function makeData(dir, rows, name, vocab) {
   fs.mkdirSync(dir, { recursive: true });
-  const jsonl = path.join(dir, `prefs-${rows}.jsonl`),
-    parquet = path.join(dir, `prefs-${rows}.parquet`);
+  const jsonl = path.join(dir, `${name}.jsonl`),
+    parquet = path.join(dir, `${name}.parquet`);
   if (!fs.existsSync(jsonl)) {
     let s = 1;
     const rng = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
     const fd = fs.openSync(jsonl, "w");
     for (let i = 0; i < rows; i++) {
-      fs.writeSync(fd, JSON.stringify({ prompt: `Q${i}: ${words(rng, 50)}?`, chosen: ` ${words(rng, 65)}.`, rejected: ` ${words(rng, 60)}!` }) + "\n");
+      fs.writeSync(
+        fd,
+        JSON.stringify({ prompt: `Q${i}: ${words(rng, 50, vocab)}?`, chosen: ` ${words(rng, 65, vocab)}.`, rejected: ` ${words(rng, 60, vocab)}!` }) + "\n",
+      );
     }
     fs.closeSync(fd);
   }
@@ -110,14 +127,17 @@ async function main() {
   const rows = Number(arg("rows", "100000"));
   const repeats = Number(arg("repeats", "3"));
   const dir = arg("dir", path.join(os.tmpdir(), "dpo-read-data"));
-  const { jsonl, parquet } = makeData(dir, rows);
-  console.log(`${rows} rows: ${jsonl} (${(fs.statSync(jsonl).size / 1e6).toFixed(1)} MB), ${parquet} (${(fs.statSync(parquet).size / 1e6).toFixed(1)} MB)`);
+  const ascii = makeData(dir, rows, `prefs-${rows}`, ASCII_WORDS);
+  const unicode = makeData(dir, rows, `prefs-${rows}-unicode`, UNICODE_WORDS);
+  const files = [
+    ["JSONL", ascii.jsonl, "json"],
+    ["Parquet", ascii.parquet, "parquet"],
+    ["JSONL non-ASCII", unicode.jsonl, "json"],
+    ["Parquet non-ASCII", unicode.parquet, "parquet"],
+  ];
+  for (const [label, file] of files) console.log(`${label}: ${file} (${(fs.statSync(file).size / 1e6).toFixed(1)} MB, ${rows} rows)`);
   const havePy = fs.existsSync(PY);
   const warmCache = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-read-data-warm-"));
-  const files = [
-    ["JSONL", jsonl, "json"],
-    ["Parquet", parquet, "parquet"],
-  ];
   if (havePy) for (const [, file, kind] of files) run(PY, ["-c", PY_READER, kind, file, warmCache]); // fills the warm cache
   const results = new Map(); // "file|reader" -> runs
   const add = (file, reader, r) =>
@@ -136,22 +156,29 @@ async function main() {
   }
   fs.rmSync(warmCache, { recursive: true, force: true });
   const f = (x) => (x === undefined ? "" : x.toFixed(2));
-  console.log(`medians of ${repeats} interleaved runs; seconds exclude process start and imports`);
+  // median (min-max) of the runs, or "" when the reader has no such figure
+  const spread = (runs, k) =>
+    runs[0][k] === undefined ? "" : `${f(median(runs.map((r) => r[k])))} (${f(Math.min(...runs.map((r) => r[k])))}-${f(Math.max(...runs.map((r) => r[k])))})`;
+  console.log(`medians (min-max) of ${repeats} interleaved runs; seconds exclude process start and imports; datasets cold = a fresh cache dir per run`);
   console.log(
-    `${"file".padEnd(8)} ${"reader".padEnd(30)} ${"rows".padStart(7)} ${"load s".padStart(7)} ${"+str s".padStart(7)} ${"cpu s".padStart(6)} ${"peak RSS MB".padStart(12)}`,
+    `${"file".padEnd(17)} ${"reader".padEnd(30)} ${"rows".padStart(7)} ${"load s".padStart(17)} ${"+str s".padStart(17)} ${"cpu s".padStart(17)} ${"peak RSS MB".padStart(12)}`,
   );
-  const chars = new Set();
+  const chars = new Map(); // file -> distinct character totals
   for (const [key, runs] of results) {
     const [file, reader] = key.split("|");
     const py = reader.startsWith("datasets");
-    for (const r of runs) chars.add(r.chars);
-    const m = (k) => (runs[0][k] === undefined ? undefined : median(runs.map((r) => r[k])));
+    if (!chars.has(file)) chars.set(file, new Set());
+    for (const r of runs) chars.get(file).add(r.chars);
     // dpo-ts's load already gives strings: its one time goes in the "+str" column, like datasets' load + strings
     console.log(
-      `${file.padEnd(8)} ${reader.padEnd(30)} ${String(runs[0].rows).padStart(7)} ${f(py ? m("loadSeconds") : undefined).padStart(7)} ${f(m("seconds")).padStart(7)} ${f(m("cpuSeconds")).padStart(6)} ${m("peakRssMB").toFixed(0).padStart(12)}${py ? `   (import ${f(m("importSeconds"))} s)` : ""}`,
+      `${file.padEnd(17)} ${reader.padEnd(30)} ${String(runs[0].rows).padStart(7)} ${(py ? spread(runs, "loadSeconds") : "").padStart(17)} ${spread(runs, "seconds").padStart(17)} ${spread(runs, "cpuSeconds").padStart(17)} ${median(
+        runs.map((r) => r.peakRssMB),
+      )
+        .toFixed(0)
+        .padStart(12)}${py ? `   (import ${f(median(runs.map((r) => r.importSeconds)))} s)` : ""}`,
     );
   }
-  if (chars.size !== 1) throw new Error(`readers disagree on the text: ${[...chars].join(" vs ")} characters`);
+  for (const [file, totals] of chars) if (totals.size !== 1) throw new Error(`${file}: readers disagree on the text: ${[...totals].join(" vs ")} characters`);
 }
 
 main().catch((e) => {

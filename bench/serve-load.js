@@ -2,13 +2,21 @@
 /**
  * Load test of `dpo-ts serve` (not a test: numbers for README/course.md). Starts the server in its own process on the
  * course model (or uses --url), then for each concurrency level runs that many clients, each sending streamed chat
- * requests back to back (--requests each, 16 requests a level at least), while a prober hits /health every 20 ms. A
- * warm-up (one stream, then 8) runs first, unmeasured. Reports per level: errors, /health p50/p99, median and p95
- * time to first token, aggregate completion tokens/s and the speed-up over one stream, and (Linux, server started
- * here) completion tokens per CPU-second of the server process: on a shared machine a steadier figure than wall time.
+ * requests back to back (the next as soon as the previous ends, as a closed-loop client does), while a prober hits
+ * /health every 20 ms. A warm-up (one stream, then 8) runs first, unmeasured. Reports per level: errors, /health
+ * p50/p99, median and p95 time to first token, aggregate completion tokens/s and the speed-up over one stream, and
+ * (Linux, server started here) completion tokens per CPU-second of the server process: on a shared machine a steadier
+ * figure than wall time.
  *
- * usage: npm run build && node bench/serve-load.js [--levels 1,8,32,64] [--requests 2] [--max-tokens 64]
- *          [--backend wasm] [--model DIR] [--url http://127.0.0.1:8000] [--out runs/serve-load.json]
+ * A level runs for --seconds (default 10) of wall time: throughput at N concurrent streams is what N clients get
+ * while all N are sending. At the deadline the requests still streaming are cancelled (not errors) and count the
+ * content chunks they had received by then (one per token, except a held-back UTF-8 fragment: a slight undercount).
+ * With --requests K instead, each client sends K requests and the level lasts until the last one ends; then the
+ * level's tail, where fewer and fewer clients are still busy, is part of the figure (with K = 2 at 32 streams most
+ * of the level is ramp-up and tail, so occupancy and speed-up look far lower than a busy server's).
+ *
+ * usage: npm run build && node bench/serve-load.js [--levels 1,8,32,64] [--seconds 10 | --requests 2] [--max-tokens 64]
+ *          [--backend wasm] [--model DIR] [--url http://127.0.0.1:8000 [--pid PID]] [--out runs/serve-load.json]
  * Goal (issue 11): 0 errors, /health p99 < 50 ms at every level, tokens/s at 32 streams ≥ 4× one stream's.
  */
 const { spawn } = require("child_process");
@@ -20,7 +28,9 @@ function option(name, fallback) {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 const levels = option("levels", "1,8,32,64").split(",").map(Number);
-const requestsPerClient = Number(option("requests", "2"));
+const fixedRequests = option("requests", null);
+const requestsPerClient = fixedRequests === null ? null : Number(fixedRequests);
+const seconds = Number(option("seconds", "10"));
 const maxTokens = Number(option("max-tokens", "64"));
 const backend = option("backend", process.env.DPO_BACKEND || "wasm");
 const modelDir = option("model", path.join(__dirname, "../data/sft-model"));
@@ -70,31 +80,59 @@ function cpuSeconds(pid) {
   }
 }
 
-/** One streamed chat request: time to first content token, completion tokens, total time. */
-async function streamOne(url, question, seed) {
+/**
+ * One streamed chat request: time to first content token, completion tokens, total time. Cancelled at `deadline`
+ * (performance.now() ms; Infinity: never): then tokens are the content chunks received before it, and cut is set.
+ */
+async function streamOne(url, question, seed, deadline = Infinity) {
   const t0 = performance.now();
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      model: "course",
-      messages: [{ role: "user", content: question }],
-      max_tokens: maxTokens,
-      temperature: 1,
-      seed,
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
-  });
+  const abort = new AbortController();
+  const timer = Number.isFinite(deadline) ? setTimeout(() => abort.abort(), Math.max(0, deadline - t0)) : null;
+  try {
+    return await readStream(url, question, seed, t0, abort.signal);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+async function readStream(url, question, seed, t0, signal) {
+  let ttft = null,
+    chunks = 0;
+  const cutShort = () => ({ ttft, tokens: chunks, ms: performance.now() - t0, cut: true });
+  let res;
+  try {
+    res = await fetch(`${url}/v1/chat/completions`, {
+      signal,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "course",
+        messages: [{ role: "user", content: question }],
+        max_tokens: maxTokens,
+        temperature: 1,
+        seed,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+  } catch (e) {
+    if (signal.aborted) return cutShort();
+    throw e;
+  }
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "",
-    ttft = null,
     tokens = 0,
     done = false;
   while (!done) {
-    const r = await reader.read();
+    let r;
+    try {
+      r = await reader.read();
+    } catch (e) {
+      if (signal.aborted) return cutShort();
+      throw e;
+    }
     if (r.done) break;
     buffer += decoder.decode(r.value, { stream: true });
     let cut;
@@ -107,7 +145,10 @@ async function streamOne(url, question, seed) {
       }
       const chunk = JSON.parse(event);
       if (chunk.error) throw new Error(chunk.error.message);
-      if (ttft === null && chunk.choices[0]?.delta?.content) ttft = performance.now() - t0;
+      if (chunk.choices[0]?.delta?.content) {
+        if (ttft === null) ttft = performance.now() - t0;
+        chunks++;
+      }
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
     }
   }
@@ -115,9 +156,11 @@ async function streamOne(url, question, seed) {
   return { ttft: ttft ?? performance.now() - t0, tokens, ms: performance.now() - t0 };
 }
 
-/** Runs one level; each client sends perClient requests (default: --requests, and at least 16 requests in all, so that
- * a level with few clients lasts long enough to measure). */
-async function level(url, concurrency, pid, perClient = Math.max(requestsPerClient, Math.ceil(16 / concurrency))) {
+/**
+ * Runs one level: each client sends requests back to back, perClient of them (a fixed count: --requests, at least 16
+ * requests in all, so that a level with few clients lasts long enough to measure), or until `duration` seconds are up.
+ */
+async function level(url, concurrency, pid, { perClient, duration }) {
   const cpu0 = pid ? cpuSeconds(pid) : null;
   const health = [];
   let running = true;
@@ -133,38 +176,44 @@ async function level(url, concurrency, pid, perClient = Math.max(requestsPerClie
   const results = [];
   const errors = [];
   const t0 = performance.now();
+  const deadline = duration ? t0 + duration * 1000 : Infinity;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, client) => {
-      for (let k = 0; k < perClient; k++) {
-        const q = questions[(client * perClient + k) % questions.length];
+      for (let k = 0; duration ? performance.now() < deadline : k < perClient; k++) {
+        const q = questions[(client * 37 + k) % questions.length];
         try {
-          results.push(await streamOne(url, q, client * 1000 + k));
+          const result = await streamOne(url, q, client * 1000 + k, deadline);
+          results.push(result);
+          if (result.cut) break; // the deadline passed (a timer may fire a hair early)
         } catch (e) {
           errors.push(e.message);
         }
       }
     }),
   );
-  const wall = (performance.now() - t0) / 1000;
+  const wall = (Math.min(performance.now(), deadline) - t0) / 1000;
   const cpu = cpu0 === null ? null : cpuSeconds(pid) - cpu0;
   running = false;
   await prober;
   const tokens = results.reduce((a, r) => a + r.tokens, 0);
+  const started = results.filter((r) => r.ttft !== null);
   return {
     concurrency,
     requests: results.length + errors.length,
+    cut: results.filter((r) => r.cut).length,
     errors: errors.length,
     firstError: errors[0],
     health_p50_ms: quantile(health, 0.5),
     health_p99_ms: quantile(health, 0.99),
     ttft_median_ms: quantile(
-      results.map((r) => r.ttft),
+      started.map((r) => r.ttft),
       0.5,
     ),
     ttft_p95_ms: quantile(
-      results.map((r) => r.ttft),
+      started.map((r) => r.ttft),
       0.95,
     ),
+    seconds: wall,
     tokens,
     tokens_per_s: tokens / wall,
     server_cpu_s: cpu,
@@ -174,22 +223,25 @@ async function level(url, concurrency, pid, perClient = Math.max(requestsPerClie
 
 (async () => {
   const given = option("url", "");
-  const server = given ? { url: given, pid: null, stop: () => undefined } : await startServer();
-  console.log(`server ${server.url} (${backend}, ${modelDir}); ${requestsPerClient} streamed requests per client, max_tokens ${maxTokens}`);
+  const givenPid = option("pid", null); // with --url: the server's process id, for its CPU time
+  const server = given ? { url: given, pid: givenPid === null ? null : Number(givenPid), stop: () => undefined } : await startServer();
+  const plan = requestsPerClient === null ? `${seconds} s of back-to-back streamed requests per level` : `${requestsPerClient} streamed requests per client`;
+  console.log(`server ${server.url} (${backend}, ${modelDir}); ${plan}, max_tokens ${maxTokens}`);
   // Warm-up, not measured: V8 compiles the server's hot paths (one stream's and a batch's) over the first few hundred
   // tokens; without it the first level, one stream, would run partly unoptimized and the speed-up be overstated.
-  await level(server.url, 1, null, 8);
-  await level(server.url, 8, null, 2);
+  await level(server.url, 1, null, { perClient: 8 });
+  await level(server.url, 8, null, { perClient: 2 });
   const rows = [];
   try {
     for (const c of levels) {
-      const row = await level(server.url, c, server.pid);
+      const how = requestsPerClient === null ? { duration: seconds } : { perClient: Math.max(requestsPerClient, Math.ceil(16 / c)) };
+      const row = await level(server.url, c, server.pid, how);
       row.speedup = rows.length ? row.tokens_per_s / rows[0].tokens_per_s : 1;
       row.cpu_speedup = rows.length && row.tokens_per_server_cpu_s ? row.tokens_per_server_cpu_s / rows[0].tokens_per_server_cpu_s : 1;
       rows.push(row);
       const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : "-");
       console.log(
-        `${String(c).padStart(3)} streams: ${row.requests} requests, ${row.errors} errors, /health p50 ${f(row.health_p50_ms)} ms p99 ${f(row.health_p99_ms)} ms, ` +
+        `${String(c).padStart(3)} streams: ${row.requests} requests (${row.cut} cut at the deadline), ${row.errors} errors, /health p50 ${f(row.health_p50_ms)} ms p99 ${f(row.health_p99_ms)} ms, ` +
           `TTFT median ${f(row.ttft_median_ms)} ms p95 ${f(row.ttft_p95_ms)} ms, ${f(row.tokens_per_s)} tokens/s (${row.speedup.toFixed(2)}x one stream)` +
           (row.tokens_per_server_cpu_s ? `; ${f(row.tokens_per_server_cpu_s)} tokens per server CPU-s (${row.cpu_speedup.toFixed(2)}x)` : "") +
           (row.firstError ? `\n     first error: ${row.firstError}` : ""),
@@ -199,7 +251,10 @@ async function level(url, concurrency, pid, perClient = Math.max(requestsPerClie
     server.stop();
   }
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ backend, model: modelDir, maxTokens, requestsPerClient, levels: rows }, null, 2));
+  fs.writeFileSync(
+    out,
+    JSON.stringify({ backend, model: modelDir, maxTokens, requestsPerClient, seconds: requestsPerClient === null ? seconds : null, levels: rows }, null, 2),
+  );
   console.log(`written ${out}`);
 })().catch((e) => {
   console.error(e);

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as fs from "fs";
 import * as path from "path";
 import { installKernelShortcuts } from "./util/kernel-shortcuts";
+import { installWasmKernels } from "./util/wasm-kernels";
 
 /** A TensorFlow.js backend dpo-ts can run on: native TensorFlow, WebGPU, WebAssembly or plain JavaScript. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -230,6 +231,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendCho
   await tf.ready();
   // Same-dtype Casts and same-shape Reshapes are real ops (native) or copies (wasm) in tfjs 4.22: make them free.
   if (choice.name === "tensorflow" || choice.name === "wasm") installKernelShortcuts(choice.name);
+  // The wasm backend's batched matMul, slices, Tile and Identity are slow where they need not be (util/wasm-kernels.ts).
+  if (choice.name === "wasm") installWasmKernels();
   current = choice;
   if (!opts.quiet) console.log(describeBackend(choice));
   return choice;

@@ -47,6 +47,7 @@ export type { LoadModelOptions } from "./model/io";
 export { TransformerLM } from "./model/causal-lm";
 export type { CausalLM, ForwardOptions, ForwardOutput, HiddenStateOptions } from "./model/causal-lm";
 export type { KVCache } from "./model/attention";
+export { TransposedWeights } from "./model/transposed-weights";
 export { GPT2LMHeadModel } from "./model/gpt2";
 export { LlamaForCausalLM, parseLlamaConfig } from "./model/llama";
 export type { LlamaConfig } from "./model/llama";

@@ -28,6 +28,7 @@ describe("public API", () => {
       "frontierPoint",
       "klEstimate",
       "frontierFigure",
+      "TransposedWeights",
     ]) {
       expect(lib[name], `dpo-ts exports ${name}`).toBeDefined();
     }

@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import { loadPreferenceData, loadPreferenceDataset } from "../src/data/dataset";
+import { planFlatColumns } from "../src/data/parquet";
 import { readRawRows, readRawRowsSync, RawItem, RowError } from "../src/data/readers";
 import { pythonWith } from "./helpers/python";
 import { NEEDS, skipUnless } from "./helpers/skip";
@@ -87,6 +88,37 @@ describe("JSONL read a block at a time", () => {
     expect(got(readRawRowsSync(noNl))).toEqual(want);
   });
 
+  it("non-ASCII blocks take the same in-place path: non-ASCII keys and values, raw U+2028, emoji, escapes, bad lines named", async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 12000; i++) {
+      if (i % 97 === 3) lines.push(`{"prómpt": "Frage ${i}: Größe \u2028 ${"ü".repeat(i % 5)}", "chosen": "好 ${i}", "rejected": "坏 ${i} 🙂"}`);
+      else if (i % 89 === 4) lines.push(`{"prompt": "q ${i} \\u00e9 \\"x\\"", "chosen": "c ${i} é", "rejected": "r ${i}"}`);
+      else if (i % 83 === 5) lines.push(JSON.stringify({ prompt: `p ${i} ☕`, chosen: [{ role: "assistant", content: `ответ ${i}` }], rejected: null, n: i }));
+      else
+        lines.push(
+          JSON.stringify({ prompt: `вопрос ${i}: ${"données ".repeat(1 + (i % 7))}`, chosen: `c ${i} naïve 𝄞`, rejected: `r ${i} ${"x".repeat(i % 20)}` }),
+        );
+    }
+    // raw U+2028 / U+2029 inside strings are valid JSON (only escaped in JavaScript source)
+    lines[10] = '{"prompt": "line\u2028sep\u2029para", "chosen": "c", "rejected": "r"}';
+    const text = lines.join("\n") + "\n";
+    expect(Buffer.byteLength(text)).toBeGreaterThan(1 << 20); // several blocks
+    const f = write("unicode.jsonl", text);
+    expect(got(readRawRowsSync(f))).toEqual(expected(lines));
+    expect(got(await collect(f))).toEqual(expected(lines));
+    // almost flat lines in a non-ASCII block: JSON.parse's error, named by line
+    for (const bad of [
+      '{"prompt": "ü", "chosen": "c" "rejected": "r"}',
+      '{"prompt": "ü", "chosen": "c", "rejected": "r",}',
+      '{"prompt": "ü"\u0001, "chosen": "c", "rejected": "r"}',
+    ]) {
+      const rows = [...lines];
+      rows[4000] = bad;
+      const g = write("unicode-bad.jsonl", rows.join("\n") + "\n");
+      await expect(loadPreferenceDataset(g)).rejects.toThrow(`${g}:4001: invalid JSON at line 4001`);
+    }
+  });
+
   it("invalid UTF-8 in a later block names its line; skipInvalid skips only that line", async () => {
     const rows = Array.from({ length: 5000 }, (_, i) =>
       JSON.stringify({ prompt: `question ${i} `.repeat(20), chosen: `good answer ${i}`, rejected: `bad answer ${i}` }),
@@ -156,6 +188,72 @@ pq.write_table(pa.table({"prompt": ["p", "q", "r"], "chosen": s, "rejected": ["x
     await expect(loadPreferenceDataset(bad)).rejects.toThrow(`${bad}: row 2: field "chosen" invalid UTF-8 at byte 4`);
     const data = await loadPreferenceData(bad, null, { skipInvalid: true });
     expect([data.rows.map((r) => r.chosen), data.skipped.map((s) => [s.source.line, s.field])]).toEqual([["ok fine", "also fine"], [[2, "chosen"]]]);
+  });
+
+  it("the direct decoder (parquet.ts) reads every codec, page version, dictionary and null layout as pyarrow wrote them", async () => {
+    // values: ASCII, non-ASCII (short and over 64 bytes), empty, repeated (dictionary runs) and nulls
+    const script = `import json
+n = 2600
+words = ["the", "model", "Größe", "日本語", "🙂", "x" * 70, "naïve" + "é" * 40, ""]
+def text(i, k): return " ".join(words[(i * 7 + j * k) % len(words)] for j in range(i % 9))
+prompt = [f"Q{i}: " + text(i, 3) for i in range(n)]
+chosen = ["same"] * 300 + [text(i, 5) for i in range(300, n)]
+rejected = [None if i % 11 == 0 else text(i, 2) + "!" for i in range(n)]
+table = pa.table({"prompt": pa.array(prompt, pa.string()), "chosen": pa.array(chosen, pa.large_string()), "rejected": pa.array(rejected, pa.string()), "blob": pa.array([p.encode() for p in prompt], pa.binary())})
+required = pa.table({"prompt": prompt, "chosen": chosen}, schema=pa.schema([pa.field("prompt", pa.string(), nullable=False), pa.field("chosen", pa.string(), nullable=False)]))
+json.dump({"prompt": prompt, "chosen": chosen, "rejected": rejected}, open(sys.argv[1] + "/expected.json", "w"))
+for codec in ["snappy", "zstd", "gzip", "none", "brotli", "lz4"]:
+    for version in ["1.0", "2.0"]:
+        for dictionary in [True, False]:
+            pq.write_table(table, f"{sys.argv[1]}/{codec}-{version}-{dictionary}.parquet", compression=codec, data_page_version=version, use_dictionary=dictionary, row_group_size=1000, data_page_size=2048)
+pq.write_table(required, sys.argv[1] + "/required.parquet", row_group_size=700)
+pq.write_table(table, sys.argv[1] + "/delta.parquet", use_dictionary=False, column_encoding={"prompt": "DELTA_BYTE_ARRAY", "chosen": "DELTA_LENGTH_BYTE_ARRAY", "rejected": "PLAIN", "blob": "PLAIN"})`;
+    const sub = fs.mkdtempSync(path.join(dir, "codecs-"));
+    pyarrow(script, sub);
+    const want = JSON.parse(fs.readFileSync(path.join(sub, "expected.json"), "utf8")) as Record<"prompt" | "chosen" | "rejected", (string | null)[]>;
+    const hp = await import("hyparquet");
+    const { compressors } = await import("hyparquet-compressors");
+    const files = fs.readdirSync(sub).filter((f) => f.endsWith(".parquet"));
+    expect(files.length).toBe(26);
+    for (const name of files) {
+      const file = path.join(sub, name);
+      const bytes = fs.readFileSync(file);
+      const metadata = hp.parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+      const columns = name === "required.parquet" ? ["prompt", "chosen"] : ["prompt", "chosen", "rejected", "blob"];
+      // the direct decoder takes every file but the DELTA-encoded one (read by hyparquet instead)
+      expect(planFlatColumns(hp.parquetSchema(metadata), metadata.row_groups, columns, compressors) === null, name).toBe(name === "delta.parquet");
+      const raw: RawItem[] = [];
+      for await (const item of readRawRows(file)) raw.push(item);
+      expect(raw.length, name).toBe(2600);
+      const rowsOf = (k: "prompt" | "chosen" | "rejected") => raw.map((r) => (r as { value: Record<string, unknown> }).value[k]);
+      expect(rowsOf("prompt"), name).toEqual(want.prompt);
+      expect(rowsOf("chosen"), name).toEqual(want.chosen);
+      if (name !== "required.parquet") {
+        expect(rowsOf("rejected"), name).toEqual(want.rejected);
+        // a binary column stays bytes
+        expect(Buffer.from((raw[2599] as { value: { blob: Uint8Array } }).value.blob).toString(), name).toBe(want.prompt[2599]);
+      }
+      expect(raw[1234].source, name).toEqual({ file, line: 1235, unit: "row" });
+    }
+    // a corrupt page (snappy stream damaged inside row group 2) names its rows, never yields garbage
+    const good = fs.readFileSync(path.join(sub, "snappy-1.0-False.parquet"));
+    const meta = hp.parquetMetadata(good.buffer.slice(good.byteOffset, good.byteOffset + good.length));
+    const chunk = meta.row_groups[1].columns[0].meta_data!;
+    const broken = Buffer.from(good);
+    broken.fill(0xff, Number(chunk.data_page_offset) + 40, Number(chunk.data_page_offset) + 80);
+    const bad = write("corrupt.parquet", broken);
+    await expect(loadPreferenceDataset(bad)).rejects.toThrow(`${bad}: rows 1001-2000: cannot decode Parquet row group`);
+    // invalid UTF-8 in a page of mostly non-ASCII values (the one-call decode fails): still named, the rest intact
+    const invalid = path.join(sub, "mostly-non-ascii.parquet");
+    pyarrow(
+      `b = pa.array(["é one".encode(), "日本 two".encode(), b"caf\\xc3(", "ü four".encode(), b"five"], pa.binary())
+s = pa.Array.from_buffers(pa.string(), len(b), b.buffers())
+pq.write_table(pa.table({"prompt": ["p"] * 5, "chosen": s, "rejected": ["r"] * 5}), sys.argv[1])`,
+      invalid,
+    );
+    await expect(loadPreferenceDataset(invalid)).rejects.toThrow(`${invalid}: row 3: field "chosen" invalid UTF-8 at byte 4`);
+    const kept = await loadPreferenceData(invalid, null, { skipInvalid: true });
+    expect(kept.rows.map((r) => r.chosen)).toEqual(["é one", "日本 two", "ü four", "five"]);
   });
 
   it("reads only the columns a preference row uses; a missing column still lists all of the file's columns", async () => {

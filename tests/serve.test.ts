@@ -59,6 +59,7 @@ describe("continuous batching", () => {
       expect(results[i].tokens).toEqual(alone.tokens);
       expect(results[i].finishReason).toBe(alone.finishReason);
     }
+    await batcher.close(); // frees the weight transposes it keeps across requests (wasm)
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -79,6 +80,7 @@ describe("continuous batching", () => {
       expect(results[i].tokens).toEqual(alone.tokens);
     }
     expect(batcher.steps).toBeLessThan(30); // decoded together: the longest alone takes 24 decode steps
+    await batcher.close();
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "crypto";
 import { AttrValue, NodeDef, TensorInfo, TensorValue } from "./proto";
+import { SimplifiableOp, simplifyOps, SimplifyStats } from "./simplify";
 
 /** tfjs-node's op attribute: { name, type: binding.TF_ATTR_*, value }. */
 interface OpAttr {
@@ -30,13 +31,9 @@ interface TensorRef {
   dtype: string;
 }
 
-interface RecordedOp {
-  op: string;
-  tag: string | null;
+/** One recorded op: what simplify reads (src/compile/simplify.ts), with tfjs-node's typed attributes. */
+interface RecordedOp extends SimplifiableOp {
   attrs: OpAttr[];
-  inputs: object[];
-  inputDtypes: string[];
-  outputs: object[];
   /** Tensors whose producing ops must run before this op (control dependencies, "^node" inputs). */
   after: object[];
 }
@@ -103,7 +100,7 @@ export interface TracedGraph {
   nodes: NodeDef[];
   inputs: Record<string, TensorInfo>;
   outputs: Record<string, TensorInfo>;
-  stats: { recordedOps: number; ops: number; consts: number; constBytes: number; placeholders: number };
+  stats: { recordedOps: number; ops: number; consts: number; constBytes: number; placeholders: number; simplified: SimplifyStats };
 }
 
 class Tracer {
@@ -148,8 +145,11 @@ class Tracer {
       after: isRoot ? [scope!.after!] : [],
       attrs: attrs.map((a) => ({ ...a, value: Array.isArray(a.value) ? a.value.slice() : a.value })),
       inputs: inputIds,
+      inputShapes: inputs.map((t) => t.shape.slice()),
       inputDtypes: inputs.map((t) => t.dtype),
       outputs: outputs.map((o) => o.dataId),
+      outputShapes: outputs.map((o) => o.shape.slice()),
+      outputDtypes: outputs.map((o) => o.dtype),
     });
   }
 
@@ -200,7 +200,22 @@ class Tracer {
       nodes.push({ name, op, input, attr });
       return name;
     };
-    const stats = { recordedOps: this.ops.length, ops: 0, consts: 0, constBytes: 0, placeholders: 0 };
+    const contentKey = (c: TensorValue) => {
+      const values = c.values!;
+      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      return `${c.dtype}|${c.shape}|${createHash("sha1").update(bytes).digest("hex")}`;
+    };
+    const constKeys = new Map<object, string>();
+    const constKey = (dataId: object) => {
+      const c = this.consts.get(dataId);
+      if (!c) return undefined;
+      let key = constKeys.get(dataId);
+      if (key === undefined) constKeys.set(dataId, (key = `const ${contentKey(c)}`));
+      return key;
+    };
+    const { alias, stats: simplified } = simplifyOps(this.ops, constKey);
+    const resolve = (dataId: object) => alias.get(dataId) ?? dataId;
+    const stats = { recordedOps: this.ops.length, ops: 0, consts: 0, constBytes: 0, placeholders: 0, simplified };
 
     // Ops the outputs need, walking back from them.
     const live = new Uint8Array(this.ops.length);
@@ -212,11 +227,11 @@ class Tracer {
         stack.push(source.index);
       }
     };
-    Object.values(outputs).forEach((t) => need(t.dataId));
+    Object.values(outputs).forEach((t) => need(resolve(t.dataId)));
     while (stack.length) {
       const r = this.ops[stack.pop()!];
       r.inputs.forEach(need);
-      r.after.forEach(need);
+      r.after.forEach((id) => need(resolve(id)));
     }
 
     const tensorName = new Map<object, string>();
@@ -232,7 +247,7 @@ class Tracer {
     const constant = (c: TensorValue) => {
       const values = c.values!;
       const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      const key = `${c.dtype}|${c.shape}|${createHash("sha1").update(bytes).digest("hex")}`;
+      const key = contentKey(c);
       let name = constByContent.get(key);
       if (!name) {
         const uniform = values.length > 1 && values.every((v) => v === values[0]);
@@ -266,7 +281,7 @@ class Tracer {
       Object.entries(INFERRED_TYPE_ATTRS[r.op] ?? {}).forEach(([name, index]) => {
         if (!(name in attr)) attr[name] = { type: r.inputDtypes[index] };
       });
-      const control = r.after.map((id) => `^${ref(id).replace(/:\d+$/, "")}`);
+      const control = r.after.map((id) => `^${ref(resolve(id)).replace(/:\d+$/, "")}`);
       const name = add(r.op, [...r.inputs.map(ref), ...control], attr);
       r.outputs.forEach((id, k) => tensorName.set(id, `${name}:${k}`));
       stats.ops++;
@@ -274,9 +289,10 @@ class Tracer {
 
     const signatureOutputs: Record<string, TensorInfo> = {};
     for (const [key, t] of Object.entries(outputs)) {
-      let name = ref(t.dataId);
+      const source = resolve(t.dataId);
+      let name = ref(source);
       // A fetched Placeholder or Const gets an Identity node of its own.
-      if (this.producer.get(t.dataId)?.kind !== "op") name = `${add("Identity", [name], { T: { type: t.dtype } }, `out/${key}`)}:0`;
+      if (this.producer.get(source)?.kind !== "op") name = `${add("Identity", [name], { T: { type: t.dtype } }, `out/${key}`)}:0`;
       signatureOutputs[key] = { name, dtype: t.dtype, shape: t.shape.slice() };
     }
     return { nodes, inputs: signatureInputs, outputs: signatureOutputs, stats };

@@ -8,8 +8,8 @@
  * (one row group at a time). A JSON document is parsed whole (JSON has no row boundaries to stream by).
  *
  * Text is decoded with a fatal UTF-8 decoder: invalid bytes are an error naming the line, never U+FFFD. Decoding is
- * done in bulk (a JSONL block of ~1 MB, a Parquet page's string values) and, for pure-ASCII text, each row's strings
- * are slices of that one decoded string: V8 keeps a slice as a reference, so the garbage collector moves a few
+ * done in bulk (a JSONL block of ~1 MB, a Parquet page's string values) and each row's strings are slices of that
+ * one decoded string (JSONL; Parquet: its ASCII values): V8 keeps a slice as a reference, so the garbage collector moves a few
  * large strings instead of copying every row's text (most of a whole-file load's time was that copying). A slice
  * keeps its block alive: a caller that keeps a few rows of a streamed file keeps their blocks (~1 MB each).
  * Parquet values that are not valid UTF-8 stay bytes and are reported when their field is read (textField, rows.ts).
@@ -18,6 +18,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { isAscii } from "buffer";
 import * as zlib from "zlib";
+import { chunkRange, FlatColumn, FlatColumnDecoder, planFlatColumns, UnsupportedParquet } from "./parquet";
 
 /** Where a row came from: the file and its 1-based line (text files) or row (Parquet, `unit: "row"`). */
 export interface RowSource {
@@ -272,8 +273,8 @@ function parseFlatObject(text: string, from: number, to: number): Record<string,
  * JSON Lines read a block at a time: the bytes up to a chunk's last "\n" become one string (pure ASCII, checked
  * natively: copied as Latin-1; else one fatal TextDecoder call) split into lines as text; a block with invalid UTF-8
  * is read again line by line (JsonlParser) to name the line. The line crossing two chunks is decoded on its own.
- * In ASCII blocks flat rows of plain strings are parsed in place (parseFlatObject), others by JSON.parse with their
- * strings then pointed at the block (SliceScanner); in other blocks JSON.parse's own strings are kept.
+ * Flat rows of plain strings are parsed in place (parseFlatObject), others by JSON.parse with their strings then
+ * pointed at the block (SliceScanner), in ASCII and non-ASCII blocks alike.
  */
 class JsonlReader {
   private rest: Buffer[] = [];
@@ -325,8 +326,10 @@ class JsonlReader {
       return;
     }
     // flat rows of plain strings are parsed here when the block has no control characters (JSON forbids them raw
-    // in strings) and the line no backslash (no escapes); anything else goes to JSON.parse
-    const flat = ascii && !RAW_CONTROL.test(text);
+    // in strings) and the line no backslash (no escapes); anything else goes to JSON.parse. Non-ASCII text too: the
+    // strict decoder gave well-formed text (no lone surrogates), and '"', '\\' and ':' are never part of another
+    // character, so the scan reads it as JSON.parse does
+    const flat = !RAW_CONTROL.test(text);
     let backslash = flat ? text.indexOf("\\") : -1;
     for (let s = 0; s < text.length; ) {
       let nl = text.indexOf("\n", s);
@@ -358,7 +361,7 @@ class JsonlReader {
         yield new RowError(source, null, "expected a JSON object");
         continue;
       }
-      if (ascii && lineText.indexOf("\\") < 0) new SliceScanner(text, from).value(value);
+      if (lineText.indexOf("\\") < 0) new SliceScanner(text, from).value(value);
       yield { value, source };
     }
   }
@@ -621,6 +624,30 @@ function pageStringDecoder(): (bytes: Uint8Array) => string | Uint8Array {
   };
 }
 
+/** One row group's rows from flat columns: each column chunk read and decoded (parquet.ts), then zipped into objects. */
+async function flatRows(
+  buffer: import("hyparquet").AsyncBuffer,
+  chunks: import("hyparquet").ColumnChunk[],
+  plan: FlatColumn[],
+  decoder: FlatColumnDecoder,
+  numRows: number,
+): Promise<Record<string, unknown>[]> {
+  const columns: unknown[][] = [];
+  for (const column of plan) {
+    const chunk = chunks[column.chunkIndex];
+    const { start, end } = chunkRange(chunk);
+    const bytes = new Uint8Array(await buffer.slice(start, end));
+    columns.push(decoder.decode(column, chunk.meta_data!.codec, bytes, numRows));
+  }
+  const rows: Record<string, unknown>[] = new Array(numRows);
+  for (let i = 0; i < numRows; i++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < plan.length; c++) row[plan[c].name] = columns[c][i];
+    rows[i] = row;
+  }
+  return rows;
+}
+
 async function* parquetGroups(
   hp: typeof import("hyparquet"),
   compressors: import("hyparquet").Compressors,
@@ -635,18 +662,27 @@ async function* parquetGroups(
     throw new Error(`${file}: not a readable Parquet file (${(e as Error).message})`);
   }
   // only the wanted columns that exist are decoded; messages still list all of the file's columns
-  const all = hp.parquetSchema(metadata).children.map((c) => c.element.name);
+  const schema = hp.parquetSchema(metadata);
+  const all = schema.children.map((c) => c.element.name);
   const columns = wanted ? all.filter((c) => wanted.includes(c)) : undefined;
   const readColumns = columns && columns.length ? columns : undefined;
   const partial = readColumns !== undefined && readColumns.length < all.length;
   // string values (UTF8/STRING columns; binary ones stay bytes, decoded by textField when read as text)
   const parsers = { stringFromBytes: pageStringDecoder() };
+  // flat string columns (what preference data sets hold) are decoded directly (parquet.ts), anything else by hyparquet
+  const plan = planFlatColumns(schema, metadata.row_groups, readColumns ?? all, compressors);
+  const decoder = plan && new FlatColumnDecoder(compressors);
   let start = 0;
   for (const group of metadata.row_groups) {
     const end = start + Number(group.num_rows);
-    let rows: Record<string, unknown>[];
+    let rows: Record<string, unknown>[] | undefined;
     try {
-      rows = await hp.parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, columns: readColumns, compressors, utf8: false, parsers });
+      if (plan && decoder) rows = await flatRows(buffer, group.columns, plan, decoder, end - start);
+    } catch (e) {
+      if (!(e instanceof UnsupportedParquet)) throw new Error(`${file}: rows ${start + 1}-${end}: cannot decode Parquet row group (${(e as Error).message})`);
+    }
+    try {
+      rows ??= await hp.parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, columns: readColumns, compressors, utf8: false, parsers });
     } catch (e) {
       throw new Error(`${file}: rows ${start + 1}-${end}: cannot decode Parquet row group (${(e as Error).message})`);
     }

@@ -41,16 +41,25 @@ export function attentionBias(T: number, pastLength: number, attentionMask?: tf.
 /**
  * softmax(q·kᵀ·scale + bias)·v with H query heads sharing Hkv key/value heads (query head h reads key/value head
  * ⌊h / (H/Hkv)⌋, as transformers' repeat_kv). The H/Hkv query heads of a group are stacked along the time axis, so
- * one batched matMul per group serves them all.
+ * one batched matMul per group serves them all. The bias is tiled to the group's rows, except on wasm, whose Tile
+ * kernel is slow (at 32 decoding rows ~40× a broadcast add): there it is added to the scores viewed per head
+ * ([B, H, T, S], a reshape that copies nothing), where it broadcasts. On native TensorFlow each reshape is an op.
  * q: [B, H, T, hd], k/v: [B, Hkv, S, hd], bias: [B or 1, 1, T, S] → [B, T, H·hd]
  */
 export function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): tf.Tensor3D {
   const [B, H, T, hd] = q.shape;
-  const Hkv = k.shape[1];
+  const [, Hkv, S] = k.shape;
   const group = H / Hkv;
   const grouped = group === 1 ? q : (q.reshape([B, Hkv, group * T, hd]) as tf.Tensor4D); // [B, Hkv, group·T, hd]
-  const groupedBias = group === 1 ? bias : bias.tile([1, 1, group, 1]); // [B or 1, 1, group·T, S]
-  const scores = matMul(grouped, k, false, true).mul(scale).add(groupedBias); // [B, Hkv, group·T, S]
+  const scaled = matMul(grouped, k, false, true).mul(scale); // [B, Hkv, group·T, S]
+  let scores: tf.Tensor; // [B, Hkv, group·T, S]
+  if (group === 1) scores = scaled.add(bias);
+  else if (tf.getBackend() === "wasm")
+    scores = scaled
+      .reshape([B, H, T, S])
+      .add(bias)
+      .reshape([B, Hkv, group * T, S]);
+  else scores = scaled.add(bias.tile([1, 1, group, 1])); // bias [B or 1, 1, group·T, S]
   const probs = tf.softmax(scores, -1);
   const attended = matMul(probs, v).reshape([B, H, T, hd]); // [B, H, T, hd]
   return attended.transpose([0, 2, 1, 3]).reshape([B, T, H * hd]) as tf.Tensor3D;

@@ -9,6 +9,7 @@ import type { ModelConfig } from "./config";
 import type { KVCache } from "./attention";
 import { checkpointed, linear, linearT, matMul } from "./layers";
 import { HostTensor } from "./safetensors";
+import type { TransposedWeights } from "./transposed-weights";
 import {
   adapterConfigJson,
   AdapterFiles,
@@ -34,17 +35,21 @@ export interface ForwardOptions {
   useCache?: boolean;
   /** Run the base model only, as if no LoRA adapter were attached (the DPO reference of a LoRA policy). */
   disableAdapters?: boolean;
+  /** Transposed copies of the frozen weights to reuse across calls (the server's decode steps; wasm only gains). */
+  transposedWeights?: TransposedWeights;
+  /** Logits of the last position only, [B, 1, V] (a prefill needs no more; the head is skipped for the others). */
+  lastPositionOnly?: boolean;
 }
 
 /** Options of {@link CausalLM.hiddenStates}: the forward options without the cache, plus gradient checkpointing. */
-export type HiddenStateOptions = Omit<ForwardOptions, "useCache" | "pastKeyValues"> & {
+export type HiddenStateOptions = Omit<ForwardOptions, "useCache" | "pastKeyValues" | "lastPositionOnly"> & {
   /** Recompute each block's activations in the backward pass instead of keeping them. */
   gradientCheckpointing?: boolean;
 };
 
-/** What a forward pass returns: logits [B, T, V] and, with useCache, the keys and values to pass next time. */
+/** What a forward pass returns: logits [B, T, V] ([B, 1, V] with lastPositionOnly) and, with useCache, the keys and values to pass next time. */
 export interface ForwardOutput {
-  logits: tf.Tensor3D; // [B, T, V]
+  logits: tf.Tensor3D; // [B, T or 1, V]
   presentKeyValues?: KVCache;
 }
 
@@ -93,6 +98,8 @@ export interface LayerContext {
   adapters: boolean;
   /** Base seed of this forward pass's adapter dropout masks; null = no dropout (inference, or dropout 0). */
   dropoutSeed: number | null;
+  /** Where frozen [out, in] weights' transposes are kept between calls, when the caller gave one. */
+  transposedWeights: TransposedWeights | null;
 }
 
 /** Looks up a block's tensors by parameter name. */
@@ -163,15 +170,20 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     return n;
   }
 
-  /** The forward pass: token ids [B, T] → logits [B, T, V], with the KV cache when useCache is set. */
+  /** The forward pass: token ids [B, T] → logits [B, T, V] (or [B, 1, V]), with the KV cache when useCache is set. */
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): ForwardOutput {
     const [B, T] = inputIds.shape;
     const present: KVCache | undefined = opts.useCache ? [] : undefined;
     const ctx = this.context(opts);
     const logits = tf.tidy(() => {
-      const hidden = this.runLayers(inputIds, opts, ctx, present); // [B, T, D]
+      let hidden = this.runLayers(inputIds, opts, ctx, present); // [B, T, D]
+      const positions = opts.lastPositionOnly ? 1 : T;
+      if (positions < T) hidden = hidden.slice([0, T - 1, 0], [B, 1, -1]); // [B, 1, D]
       const head = this.lmHeadWeight(); // [V, D]
-      return matMul(hidden.reshape([B * T, head.shape[1]]), head, false, true).reshape([B, T, head.shape[0]]) as tf.Tensor3D;
+      const rows = hidden.reshape([B * positions, head.shape[1]]); // [B·T, D]
+      const frozenHead = head instanceof tf.Variable && !head.trainable;
+      const headT = frozenHead ? (ctx.transposedWeights?.transposeOf(head) ?? null) : null; // [D, V]
+      return (headT ? matMul(rows, headT) : matMul(rows, head, false, true)).reshape([B, positions, head.shape[0]]) as tf.Tensor3D;
     });
     return present ? { logits, presentKeyValues: present } : { logits };
   }
@@ -187,11 +199,11 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
    * its own seed drawn from the adapters' seed, so a run is reproducible and a checkpointed block's recomputation
    * sees the same masks (the seed travels in the context, not in the random state).
    */
-  private context(opts: { disableAdapters?: boolean }): LayerContext {
+  private context(opts: { disableAdapters?: boolean; transposedWeights?: TransposedWeights }): LayerContext {
     const adapters = this.lora !== null && !opts.disableAdapters;
     const training = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
     const dropoutSeed = adapters && training && this.lora!.dropout > 0 ? this.dropoutSeedBase * 1_000_003 + ++this.forwardCount * 7919 : null;
-    return { adapters, dropoutSeed };
+    return { adapters, dropoutSeed, transposedWeights: opts.transposedWeights ?? null };
   }
 
   /**
@@ -206,9 +218,12 @@ export abstract class TransformerLM<C extends ModelConfig = ModelConfig> impleme
     const withAdapter = ctx.adapters && this.params.has(`${module}.lora_A.weight`);
     const index = this.adapterModules.indexOf(module);
     const seed = ctx.dropoutSeed === null ? null : ctx.dropoutSeed + index;
+    // A frozen [out, in] weight read from its variable (not a checkpointed block's input) may use a kept transpose.
+    const kept = frozen && !this.conv1dWeights && weight === this.params.get(`${module}.weight`) ? (ctx.transposedWeights?.transposeOf(weight) ?? null) : null; // [in, out]
+    if (kept && !withAdapter) return linear(x, kept, bias, { frozen });
     if (withAdapter && frozen) {
-      return frozenLoraLinear(x, weight, bias, get(`${module}.lora_A.weight`) as tf.Tensor2D, get(`${module}.lora_B.weight`) as tf.Tensor2D, {
-        weightInOut: this.conv1dWeights,
+      return frozenLoraLinear(x, kept ?? weight, bias, get(`${module}.lora_A.weight`) as tf.Tensor2D, get(`${module}.lora_B.weight`) as tf.Tensor2D, {
+        weightInOut: kept ? true : this.conv1dWeights,
         scaling: loraScaling(this.lora!),
         dropout: this.lora!.dropout,
         dropoutSeed: seed,

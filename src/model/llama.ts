@@ -8,11 +8,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { BaseModelConfig, num, tokenId } from "./config";
 import { HostTensor } from "./safetensors";
-import { activation, embedding, rmsNorm } from "./layers";
+import { activation, embedding } from "./layers";
+import { fusedRmsNorm, fusedRotary, fusedSwiGlu } from "./fused";
 import { attentionBias, extendCache, groupedAttention, KVCache, splitHeads } from "./attention";
-import { applyRotary, inverseFrequencies, parseRope, RopeParameters, rotaryTables } from "./rope";
+import { inverseFrequencies, parseRope, RopeParameters, rotaryTables } from "./rope";
 import { ForwardOptions, HiddenStateOptions, LayerContext, newVariable, TransformerLM, WeightLookup } from "./causal-lm";
 import type { LinearModule } from "./lora";
+
+/** The hidden_act names of silu, whose MLP product runs as one fused op (fused.ts). */
+const SILU = new Set(["silu", "swish"]);
 
 /** A Llama-family config.json (llama, mistral, qwen2), in camelCase. */
 export interface LlamaConfig extends BaseModelConfig {
@@ -221,7 +225,7 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
         this.block(layer, input, get, b, c, s, ctx, past?.[layer], present),
       );
     }
-    return rmsNorm(x, this.p("norm.weight"), cfg.rmsNormEps) as tf.Tensor3D;
+    return fusedRmsNorm(x, this.p("norm.weight"), cfg.rmsNormEps) as tf.Tensor3D;
   }
 
   /**
@@ -241,16 +245,17 @@ export class LlamaForCausalLM extends TransformerLM<LlamaConfig> {
   ): tf.Tensor3D {
     const cfg = this.config;
     const at = (part: string) => `layers.${layer}.${part}`;
-    const h = rmsNorm(x, get(at("input_layernorm.weight")) as tf.Tensor1D, cfg.rmsNormEps);
-    const q = applyRotary(splitHeads(this.project(at("self_attn.q_proj"), h, get, ctx), cfg.numAttentionHeads, cfg.headDim), cos, sin); // [B, H, T, hd]
-    const kNew = applyRotary(splitHeads(this.project(at("self_attn.k_proj"), h, get, ctx), cfg.numKeyValueHeads, cfg.headDim), cos, sin); // [B, Hkv, T, hd]
+    const h = fusedRmsNorm(x, get(at("input_layernorm.weight")) as tf.Tensor1D, cfg.rmsNormEps);
+    const q = fusedRotary(splitHeads(this.project(at("self_attn.q_proj"), h, get, ctx), cfg.numAttentionHeads, cfg.headDim), cos, sin); // [B, H, T, hd]
+    const kNew = fusedRotary(splitHeads(this.project(at("self_attn.k_proj"), h, get, ctx), cfg.numKeyValueHeads, cfg.headDim), cos, sin); // [B, Hkv, T, hd]
     const vNew = splitHeads(this.project(at("self_attn.v_proj"), h, get, ctx), cfg.numKeyValueHeads, cfg.headDim);
     const [k, v] = extendCache(kNew, vNew, past, present); // [B, Hkv, S, hd]
     const attended = groupedAttention(q, k, v, bias, 1 / Math.sqrt(cfg.headDim)); // [B, T, H·hd]
     const afterAttention = x.add(this.project(at("self_attn.o_proj"), attended, get, ctx));
-    const h2 = rmsNorm(afterAttention, get(at("post_attention_layernorm.weight")) as tf.Tensor1D, cfg.rmsNormEps);
-    const gate = activation(cfg.hiddenAct, this.project(at("mlp.gate_proj"), h2, get, ctx)); // [B, T, I]
+    const h2 = fusedRmsNorm(afterAttention, get(at("post_attention_layernorm.weight")) as tf.Tensor1D, cfg.rmsNormEps);
+    const gateIn = this.project(at("mlp.gate_proj"), h2, get, ctx); // [B, T, I]
     const up = this.project(at("mlp.up_proj"), h2, get, ctx); // [B, T, I]
-    return afterAttention.add(this.project(at("mlp.down_proj"), gate.mul(up), get, ctx)) as tf.Tensor3D;
+    const gated = SILU.has(cfg.hiddenAct) ? fusedSwiGlu(gateIn, up) : activation(cfg.hiddenAct, gateIn).mul(up); // [B, T, I]
+    return afterAttention.add(this.project(at("mlp.down_proj"), gated, get, ctx)) as tf.Tensor3D;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Rotary position embeddings (RoPE) as transformers computes them (modeling_rope_utils.py, LlamaRotaryEmbedding):
  * inverse frequencies per rope type — "default", "linear" (positions divided by factor), "llama3" (long wavelengths
- * divided by factor, a smooth blend between) — then cos/sin of position · frequency, applied with rotate_half.
+ * divided by factor, a smooth blend between) — then cos/sin of position · frequency (applied with rotate_half by
+ * fused.ts' fusedRotary).
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -85,14 +86,4 @@ export function rotaryTables(positions: tf.Tensor2D, inverseFreq: Float32Array):
     const angles = tf.concat([freqs, freqs], -1).reshape([B, 1, T, 2 * inverseFreq.length]); // [B, 1, T, hd]
     return { cos: tf.cos(angles) as tf.Tensor4D, sin: tf.sin(angles) as tf.Tensor4D };
   });
-}
-
-/** x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁]. x: [B, H, T, hd], cos/sin: [B or 1, 1, T, hd] → [B, H, T, hd] */
-export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D {
-  const [B, H, T, hd] = x.shape;
-  const half = hd / 2;
-  const x1 = tf.slice(x, [0, 0, 0, 0], [B, H, T, half]);
-  const x2 = tf.slice(x, [0, 0, 0, half], [B, H, T, half]);
-  const rotated = tf.concat([x2.neg(), x1], 3);
-  return x.mul(cos).add(rotated.mul(sin)) as tf.Tensor4D;
 }

@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/rng";
 import { pickToken } from "../model/generate";
 import { disposeCache, KVCache } from "../model/attention";
+import { TransposedWeights } from "../model/transposed-weights";
 import type { CausalLM } from "../model/io";
 
 /** One sequence to decode: prompt ids, length limit, sampling settings and stop tokens. */
@@ -109,6 +110,10 @@ export class ContinuousBatcher {
   private cache: KVCache | undefined; // per layer [rows.length, H, S, hd]
   private running = false;
   private closed = false;
+  /** The frozen weights' transposes (wasm), made on the first step and kept, across requests, until close(). */
+  private readonly transposedWeights = new TransposedWeights();
+  /** Called when the decode loop stops after close(). */
+  private whenStopped: (() => void)[] = [];
   /** Decode steps run so far (for tests and /health). */
   steps = 0;
 
@@ -163,10 +168,18 @@ export class ContinuousBatcher {
     return { result, cancel: () => this.cancelRow(row) };
   }
 
-  /** Cancels every sequence (they resolve "cancelled") and refuses new ones. */
-  close(): void {
+  /**
+   * Cancels every sequence (they resolve "cancelled") and refuses new ones; resolves once the decode loop has stopped
+   * and every tensor the batcher kept is freed.
+   */
+  close(): Promise<void> {
     this.closed = true;
     for (const row of [...this.waiting, ...this.rows]) this.cancelRow(row);
+    if (!this.running) {
+      this.transposedWeights.dispose();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.whenStopped.push(resolve)); // the loop's end frees them
   }
 
   private cancelRow(row: Row): void {
@@ -218,6 +231,10 @@ export class ContinuousBatcher {
       this.cache = undefined;
     } finally {
       this.running = false;
+      if (this.closed) {
+        this.transposedWeights.dispose();
+        this.whenStopped.splice(0).forEach((resolve) => resolve());
+      }
       if (this.waiting.length > 0 && !this.closed) this.wake();
     }
   }
@@ -281,12 +298,14 @@ export class ContinuousBatcher {
       const positionIds = padded ? tf.tensor2d(positions, [k, longest], "int32") : undefined; // [k, L]
       let out: ReturnType<CausalLM["forward"]>;
       try {
-        out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true });
+        out = this.model.forward(inputIds, { attentionMask, positionIds, useCache: true, lastPositionOnly: true, transposedWeights: this.transposedWeights });
       } finally {
         tf.dispose([inputIds, ...(attentionMask ? [attentionMask, positionIds!] : [])]);
       }
       presentKeyValues = out.presentKeyValues;
-      const last = tf.tidy(() => out.logits.slice([0, longest - 1, 0], [k, 1, -1]).reshape([k, -1])); // [k, V]
+      // [k, V]: the prompts' last positions (a CausalLM that ignores lastPositionOnly returns every position)
+      const returned = out.logits.shape[1];
+      const last = tf.tidy(() => out.logits.slice([0, returned - 1, 0], [k, 1, -1]).reshape([k, -1]));
       out.logits.dispose();
       try {
         values = (await last.data()) as Float32Array;
@@ -401,7 +420,7 @@ export class ContinuousBatcher {
     }
     let out: ReturnType<CausalLM["forward"]>;
     try {
-      out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true });
+      out = this.model.forward(inputIds, { attentionMask, positionIds, pastKeyValues: this.cache, useCache: true, transposedWeights: this.transposedWeights });
     } finally {
       tf.dispose([inputIds, ...(padded ? [positionIds!, attentionMask!] : [])]);
     }

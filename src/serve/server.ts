@@ -383,7 +383,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       server.closeIdleConnections();
       // Streams end (last chunk, [DONE]) once the batcher's current step settles them: wait for that, up to 5 s.
       await Promise.race([Promise.allSettled([...handling]), new Promise((r) => setTimeout(r, 5000).unref())]);
-      for (const m of models.values()) m.batcher.close();
+      await Promise.all([...models.values()].map((m) => m.batcher.close())); // each stops after its current step
       server.closeAllConnections();
       await stopped;
       for (const m of models.values()) if (m.owned) m.model.dispose();

@@ -1,7 +1,8 @@
 /**
- * Compiled updates (DPOConfig.compileStep, the analogue of transformers' torch_compile): the DPO update's gradients —
- * reference and policy forward, backward, clipping — run as one TensorFlow graph per batch shape instead of thousands
- * of eager op dispatches; AdamW then updates the weights in place (a dozen eager ops per flat group of parameters). The first update of a shape runs eagerly while it is traced (src/compile/trace.ts);
+ * Compiled updates (DPOConfig.compileStep, the analogue of transformers' torch_compile): the whole DPO update —
+ * reference and policy forward, backward, clipping, AdamW — runs as one TensorFlow graph per batch shape (with gradient
+ * accumulation: a gradient graph per micro-batch shape and one optimizer-step graph) instead of thousands of eager op
+ * dispatches. The first update of a shape runs eagerly while it is traced (src/compile/trace.ts);
  * the graph is then written as a SavedModel and loaded into a TensorFlow session, and every later update of that
  * shape is one session call. Native backend only.
  */
@@ -14,6 +15,7 @@ import { traceGraph } from "../compile/trace";
 import type { CausalLM } from "../model/io";
 import type { CollateOptions, PairBatch } from "./batch";
 import { clippedFlatGradients, type AdamW, type AdamWScalars } from "./optimizer";
+import { addGradients } from "./update";
 import type { TokenizedPair } from "../data/tokenize";
 
 /** The padding multiple of compiled batches when DPOConfig.padToMultipleOf is 0: few shapes, little padding. */
@@ -32,8 +34,10 @@ export class CompiledUpdates {
   private readonly dir: string;
   /** Seconds spent tracing and loading graphs (not running them). */
   compileSeconds = 0;
-  /** Updates that ran a compiled graph (not traced). */
+  /** Updates that ran compiled graphs only (nothing traced). */
   graphRuns = 0;
+  /** Updates during which a graph was traced (they ran eagerly, in whole or in part). */
+  tracedUpdates = 0;
 
   constructor() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dpo-ts-graphs-"));
@@ -50,13 +54,13 @@ export class CompiledUpdates {
   }
 
   /**
-   * Runs the update of shape `key`: the compiled graph when there is one, else eagerUpdate while tracing it.
+   * Runs the graph named `key` (an update, or part of one, of one shape): the compiled graph when there is one, else
+   * eagerUpdate while tracing it.
    * inputs: every tensor the update reads that changes between updates (weights, optimizer state, batch, scalars).
    */
   async run(key: string, inputs: Record<string, tf.Tensor>, eagerUpdate: () => Record<string, tf.Tensor>): Promise<CompiledRun> {
     const compiled = this.graphs.get(key);
     if (compiled) {
-      this.graphRuns++;
       return { outputs: compiled.run(inputs), traced: false };
     }
     const started = performance.now();
@@ -105,13 +109,16 @@ export function compiledCollateOptions(pairs: readonly TokenizedPair[], microBat
 }
 
 /**
- * One update with its gradients from a compiled graph. The graph's inputs are everything that changes between
- * updates — the batch, the policy's weights, and the reference's weights (or its cached log-probs, when given); its
- * outputs are the metric sums, the gradient norm and the clipped gradients as the optimizer's flat vectors.
- * eagerGradients runs (and is traced) at the first update of a shape. AdamW then updates the variables in place,
- * eagerly, one flat group at a time: a pure graph would return every new weight and moment at once, beside the old
- * ones it reads (3 × the model's size more memory). `guard` sees the metrics and norm before the weights change and
- * may throw (the trainer's non-finite guard). Returns the metric sums and the gradient norm.
+ * One update as compiled graphs. Their inputs are everything that changes between updates — the batch, AdamW's
+ * scalars, the policy's weights and moments, and the reference's weights (or its cached log-probs, when given).
+ * The new weights and moments are moved into the variables; returns the metric sums and the gradient norm.
+ *
+ * An update of one micro-batch is one graph (eagerGradients(0) and clipping traced at the first update of a shape)
+ * that returns the clipped gradients; AdamW then updates the variables in place, eagerly, one flat group at a time. An update of several
+ * (gradient accumulation) is a gradient graph per micro-batch shape (eagerGradients traced), run once per micro-batch,
+ * and one optimizer-step graph (eagerStep traced) that does not depend on the batch shape: each graph is half the size
+ * of a whole update's, so TensorFlow's graph optimiser — most of the compile time — has half as much to do per shape,
+ * and the optimizer step is compiled once for the whole run. Its cost: one session call more per micro-batch.
  */
 export async function compiledUpdate(opts: {
   compiled: CompiledUpdates;
@@ -123,46 +130,132 @@ export async function compiledUpdate(opts: {
   cachedReference: tf.Tensor1D[] | null;
   scalars: AdamWScalars;
   maxGradNorm: number;
-  eagerGradients: () => { metricSum: tf.Tensor1D; grads: Map<string, tf.Tensor> };
-  guard?: (metricSum: tf.Tensor1D, gradNorm: tf.Scalar) => void;
+  /** Micro-batch k's gradients (loss / number of micro-batches) by parameter name and its metric sums; disposes its reference log-probs. */
+  eagerGradients: (k: number) => { grads: Map<string, tf.Tensor>; metrics: tf.Tensor1D };
+  /** Clips and applies the summed gradients (disposing them); returns the gradient norm before clipping. */
+  eagerStep: (grads: Map<string, tf.Tensor>) => tf.Scalar;
 }): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
-  const { compiled, model, refModel, optimizer, batches, cachedReference } = opts;
-  const inputs: Record<string, tf.Tensor> = {};
-  batches.forEach((batch, k) => {
-    Object.assign(inputs, {
-      [`batch${k}/input_ids`]: batch.inputIds,
-      [`batch${k}/attention_mask`]: batch.attentionMask,
-      [`batch${k}/label_positions`]: batch.labelPositions,
-      [`batch${k}/labels`]: batch.labels,
-      [`batch${k}/label_rows`]: batch.labelRows,
-    });
-    if (cachedReference) inputs[`batch${k}/reference_logps`] = cachedReference[k];
+  const { compiled, model, refModel, optimizer, batches, cachedReference, scalars } = opts;
+  const moments = optimizer.moments(model.params);
+  const batchInputs = (batch: PairBatch, prefix: string): Record<string, tf.Tensor> => ({
+    [`${prefix}/input_ids`]: batch.inputIds,
+    [`${prefix}/attention_mask`]: batch.attentionMask,
+    [`${prefix}/label_positions`]: batch.labelPositions,
+    [`${prefix}/labels`]: batch.labels,
+    [`${prefix}/label_rows`]: batch.labelRows,
   });
+  const weights: Record<string, tf.Tensor> = {};
   // A LoRA reference shares the policy's base weights: each tensor is one graph input.
   const policyVariables = new Set<tf.Tensor>(model.params.values());
-  if (!cachedReference) refModel!.params.forEach((v, name) => policyVariables.has(v) || (inputs[`reference/${name}`] = v));
-  model.params.forEach((v, name) => (inputs[`policy/${name}`] = v));
-  const groups = optimizer.moments(model.params).size;
-  const key = `${batches.map((batch) => batch.inputIds.shape).join(";")}|${cachedReference ? "cached reference" : "reference model"}`;
-  const { outputs, traced } = await compiled.run(key, inputs, () => {
-    const { metricSum, grads } = opts.eagerGradients();
-    const { flat, norm } = clippedFlatGradients(optimizer, model.params, grads, opts.maxGradNorm);
-    const out: Record<string, tf.Tensor> = { metrics: metricSum, grad_norm: norm };
-    flat.forEach((g, k) => g && (out[`grads/group${k}`] = g));
-    return out;
+  if (!cachedReference) refModel!.params.forEach((v, name) => policyVariables.has(v) || (weights[`reference/${name}`] = v));
+  const policyWeights: Record<string, tf.Tensor> = {};
+  model.params.forEach((v, name) => (policyWeights[`policy/${name}`] = v));
+  Object.assign(weights, policyWeights);
+  const stepInputs: Record<string, tf.Tensor> = {
+    step_size: scalars.stepSize,
+    bias_correction2_sqrt: scalars.biasCorrection2Sqrt,
+    decay_factor: scalars.decayFactor,
+  };
+  moments.forEach(({ m, v }, name) => {
+    stepInputs[`adam_m/${name}`] = m;
+    stepInputs[`adam_v/${name}`] = v;
   });
-  if (!traced) tf.dispose(cachedReference ?? []);
-  const metricSum = outputs.metrics as tf.Tensor1D;
-  const gradNorm = outputs.grad_norm as tf.Scalar;
-  const flat = Array.from({ length: groups }, (_, k) => (outputs[`grads/group${k}`] as tf.Tensor1D | undefined) ?? null);
-  try {
-    opts.guard?.(metricSum, gradNorm);
-    optimizer.applyFlat(model.params, flat, opts.scalars);
-  } catch (e) {
-    tf.dispose([metricSum, gradNorm]);
-    throw e;
-  } finally {
-    tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
+  const state = () => {
+    const out: Record<string, tf.Tensor> = {};
+    model.params.forEach((v, name) => v.trainable && (out[`policy/${name}`] = v));
+    moments.forEach(({ m, v }, name) => {
+      out[`adam_m/${name}`] = m;
+      out[`adam_v/${name}`] = v;
+    });
+    return out;
+  };
+  // The graph returned the new weights and moments as new tensors: move them into the variables.
+  const assignState = (outputs: Record<string, tf.Tensor>) => {
+    for (const [name, variable] of Object.entries(state())) {
+      (variable as tf.Variable).assign(outputs[name]);
+      outputs[name].dispose();
+    }
+  };
+  const reference = cachedReference ? "cached reference" : "reference model";
+
+  if (batches.length === 1) {
+    // The graph returns the clipped gradients as the optimizer's flat vectors, and AdamW updates the weights in place
+    // one flat group at a time: a graph returning the new weights and moments holds them all beside the old ones
+    // (3 × the model's size more memory at GPT-2-small's scale).
+    const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[0], "batch0") };
+    if (cachedReference) inputs["batch0/reference_logps"] = cachedReference[0];
+    const key = `update ${batches[0].inputIds.shape}|${reference}`;
+    const groups = moments.size;
+    const { outputs, traced } = await compiled.run(key, inputs, () => {
+      const { grads, metrics } = opts.eagerGradients(0);
+      const { flat, norm } = clippedFlatGradients(optimizer, model.params, grads, opts.maxGradNorm);
+      const out: Record<string, tf.Tensor> = { metrics, grad_norm: norm };
+      flat.forEach((g, k) => g && (out[`grads/group${k}`] = g));
+      return out;
+    });
+    if (traced) compiled.tracedUpdates++;
+    else {
+      compiled.graphRuns++;
+      tf.dispose(cachedReference ?? []);
+    }
+    const flat = Array.from({ length: groups }, (_, k) => (outputs[`grads/group${k}`] as tf.Tensor1D | undefined) ?? null);
+    try {
+      optimizer.applyFlat(model.params, flat, scalars);
+    } finally {
+      tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
+    }
+    return { metricSum: outputs.metrics as tf.Tensor1D, gradNorm: outputs.grad_norm as tf.Scalar };
   }
-  return { metricSum, gradNorm };
+
+  // Each micro-batch's gradients and metrics stay separate tensors until the step graph sums them (in the eager
+  // update's order), so that no eager op runs between the session calls.
+  const perMicroBatch: Record<string, tf.Tensor>[] = [];
+  let anyTraced = false;
+  const stepFeed: Record<string, tf.Tensor> = { ...stepInputs, ...policyWeights };
+  try {
+    for (let k = 0; k < batches.length; k++) {
+      const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[k], "batch") };
+      if (cachedReference) inputs["batch/reference_logps"] = cachedReference[k];
+      const key = `gradients ${batches[k].inputIds.shape}|${reference}|1/${batches.length}`;
+      const { outputs, traced } = await compiled.run(key, inputs, () => {
+        const { grads, metrics } = opts.eagerGradients(k);
+        const out: Record<string, tf.Tensor> = { metrics };
+        grads.forEach((g, name) => (out[`grad/${name}`] = g));
+        return out;
+      });
+      if (!traced) cachedReference?.[k].dispose();
+      anyTraced ||= traced;
+      perMicroBatch.push(outputs);
+      for (const [name, t] of Object.entries(outputs)) stepFeed[`micro_batch${k}/${name}`] = t;
+    }
+  } catch (e) {
+    perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
+    throw e;
+  }
+  const gradNames = Object.keys(perMicroBatch[0]).filter((name) => name.startsWith("grad/"));
+  let step: CompiledRun;
+  try {
+    step = await compiled.run(`step ${batches.length} × ${gradNames.length} gradients`, stepFeed, () => {
+      const gradsOf = (outputs: Record<string, tf.Tensor>) => new Map(gradNames.map((name) => [name.slice("grad/".length), outputs[name]]));
+      let summed = gradsOf(perMicroBatch[0]);
+      let metricSum = perMicroBatch[0].metrics as tf.Tensor1D;
+      for (const outputs of perMicroBatch.slice(1)) {
+        summed = addGradients(summed, gradsOf(outputs));
+        const next = metricSum.add(outputs.metrics) as tf.Tensor1D;
+        tf.dispose([metricSum, outputs.metrics]);
+        metricSum = next;
+      }
+      return { ...state(), metrics: metricSum, grad_norm: opts.eagerStep(summed) };
+    });
+  } catch (e) {
+    perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
+    throw e;
+  }
+  if (anyTraced || step.traced) compiled.tracedUpdates++;
+  else compiled.graphRuns++;
+  if (!step.traced) {
+    assignState(step.outputs);
+    perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
+  }
+  return { metricSum: step.outputs.metrics as tf.Tensor1D, gradNorm: step.outputs.grad_norm as tf.Scalar };
 }

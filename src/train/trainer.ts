@@ -24,10 +24,10 @@ import { collatePairs, disposeBatch, microBatchOrder } from "./batch";
 import { DPOConfig, DPOConfigInput, loraConfigOf, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { METRIC_NAMES } from "./step";
-import { AdamW } from "./optimizer";
+import { AdamW, optimizerStep } from "./optimizer";
 import { compiledCollateOptions, compiledUpdate, CompiledUpdates } from "./compiled";
 import { learningRateAt } from "./scheduler";
-import { dpoGradients, dpoUpdate, NonFiniteError } from "./update";
+import { dpoUpdate, microBatchGradients, NonFiniteError } from "./update";
 import { evaluate, EvaluationReference } from "./evaluate";
 import { cachedReferenceLogps, defaultRefLogpsCacheDir, referenceLogpsOf, syncReference } from "./reference";
 import {
@@ -214,13 +214,18 @@ export class DPOTrainer {
     return { pairs, report };
   }
 
-  /** With compileStep: the graphs built so far (one per batch shape) and the seconds spent tracing and loading them. */
-  compileStats(): { graphs: number; opsPerGraph: number[]; graphRuns: number; compileSeconds: number } | null {
+  /**
+   * With compileStep: the graphs built so far (one per batch shape; with gradient accumulation, one per micro-batch
+   * shape and one optimizer step), updates that ran graphs only, updates that traced, and the seconds spent tracing
+   * and loading graphs.
+   */
+  compileStats(): { graphs: number; opsPerGraph: number[]; graphRuns: number; tracedUpdates: number; compileSeconds: number } | null {
     return this.compiled
       ? {
           graphs: this.compiled.graphCount,
           opsPerGraph: this.compiled.opsPerGraph,
           graphRuns: this.compiled.graphRuns,
+          tracedUpdates: this.compiled.tracedUpdates,
           compileSeconds: this.compiled.compileSeconds,
         }
       : null;
@@ -497,14 +502,16 @@ export class DPOTrainer {
           cachedReference: cached,
           scalars,
           maxGradNorm: cfg.maxGradNorm,
-          eagerGradients: () =>
-            dpoGradients(
-              this.model,
-              batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k, cached) })),
-              cfg,
-            ),
-          guard: (sums, norm) => checkFinite(step, sums, norm),
+          eagerGradients: (k) => microBatchGradients(this.model, { batch: batches[k], referenceLogps: referenceLogps(k, cached) }, cfg, batches.length),
+          eagerStep: (grads) => optimizerStep(this.optimizer, this.model.params, grads, { maxGradNorm: cfg.maxGradNorm, scalars }),
         });
+        // The graph has already applied the update: check it before anything is saved.
+        try {
+          checkFinite(step, result.metricSum, result.gradNorm);
+        } catch (e) {
+          tf.dispose([result.metricSum, result.gradNorm]);
+          throw e;
+        }
       } else {
         result = dpoUpdate(
           this.model,

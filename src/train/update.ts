@@ -1,8 +1,7 @@
 /**
  * One DPO update: gradient accumulation over the update's micro-batches (each micro-batch's loss divided by their
  * number, gradients summed, as transformers' Trainer does), then the shared optimizer step (clip + AdamW).
- * Used eagerly by the trainer; with compileStep, the gradients and clipping are traced into one graph
- * (src/train/compiled.ts) and AdamW runs after it.
+ * Used eagerly by the trainer and, with compileStep, traced into one graph (src/train/compiled.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
@@ -31,36 +30,35 @@ export class NonFiniteError extends Error {
 }
 
 /**
- * The gradients of one update: each micro-batch's loss divided by their number, gradients summed by parameter name.
- * Returns them with the metric sums over the micro-batches [METRIC_NAMES.length]. Disposes the reference log-probs.
+ * One micro-batch's share of an update: the gradients of its loss divided by the update's number of micro-batches,
+ * by parameter name (trainable weights only), and its metric sums [METRIC_NAMES.length]. Disposes the micro-batch's
+ * reference log-probs.
  */
-export function dpoGradients(model: CausalLM, microBatches: MicroBatch[], config: DPOConfig): { metricSum: tf.Tensor1D; grads: Map<string, tf.Tensor> } {
-  const variables = model.trainableVariables();
-  let accumulated: Map<string, tf.Tensor> | null = null;
-  let metricSum: tf.Tensor1D | null = null;
-  for (const { batch, referenceLogps } of microBatches) {
-    let metrics: tf.Tensor1D | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const out = dpoBatchLoss(model, batch, referenceLogps, config);
-      metrics = tf.keep(out.metrics);
-      return out.loss.div(microBatches.length) as tf.Scalar;
-    }, variables);
-    value.dispose();
-    referenceLogps.dispose();
-    const named = gradientsByName(model.params, grads);
-    if (!accumulated) accumulated = named;
-    else {
-      for (const [name, grad] of named) {
-        const sum = accumulated.get(name)!.add(grad);
-        tf.dispose([accumulated.get(name)!, grad]);
-        accumulated.set(name, sum);
-      }
-    }
-    const next: tf.Tensor1D = metricSum ? metricSum.add(metrics!) : metrics!;
-    if (metricSum) tf.dispose([metricSum, metrics!]);
-    metricSum = next;
+export function microBatchGradients(
+  model: CausalLM,
+  microBatch: MicroBatch,
+  config: DPOConfig,
+  microBatchCount: number,
+): { grads: Map<string, tf.Tensor>; metrics: tf.Tensor1D } {
+  let metrics: tf.Tensor1D | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const out = dpoBatchLoss(model, microBatch.batch, microBatch.referenceLogps, config);
+    metrics = tf.keep(out.metrics);
+    return out.loss.div(microBatchCount) as tf.Scalar;
+  }, model.trainableVariables());
+  value.dispose();
+  microBatch.referenceLogps.dispose();
+  return { grads: gradientsByName(model.params, grads), metrics: metrics! };
+}
+
+/** The sum of two gradient maps (same names), in a new map; both inputs are disposed. */
+export function addGradients(sum: Map<string, tf.Tensor>, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, grad] of grads) {
+    out.set(name, sum.get(name)!.add(grad));
+    tf.dispose([sum.get(name)!, grad]);
   }
-  return { metricSum: metricSum!, grads: accumulated! };
+  return out;
 }
 
 /**
@@ -76,9 +74,18 @@ export function dpoUpdate(
   scalars: AdamWScalars,
   guard?: (metricSum: tf.Tensor1D, norm: tf.Scalar) => void,
 ): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar } {
-  const { metricSum: sums, grads } = dpoGradients(model, microBatches, config);
+  let accumulated: Map<string, tf.Tensor> | null = null;
+  let metricSum: tf.Tensor1D | null = null;
+  for (const microBatch of microBatches) {
+    const { grads, metrics } = microBatchGradients(model, microBatch, config, microBatches.length);
+    accumulated = accumulated ? addGradients(accumulated, grads) : grads;
+    const next: tf.Tensor1D = metricSum ? metricSum.add(metrics) : metrics;
+    if (metricSum) tf.dispose([metricSum, metrics]);
+    metricSum = next;
+  }
+  const sums = metricSum!;
   try {
-    const gradNorm = optimizerStep(optimizer, model.params, grads, {
+    const gradNorm = optimizerStep(optimizer, model.params, accumulated!, {
       maxGradNorm: config.maxGradNorm,
       scalars,
       guard: guard && ((norm) => guard(sums, norm)),
