@@ -14,6 +14,8 @@ import { useBackendForTests } from "./helpers/backend";
 import { traceGraph } from "../src/compile/trace";
 import { GraphFunction } from "../src/compile/graph-function";
 import { encodeSavedModel } from "../src/compile/proto";
+import { checkpointed } from "../src/model/layers";
+import { headLogProbs } from "../src/train/logps";
 import { loadModel } from "../src/model/io";
 import { Tokenizer } from "../src/tokenizer/tokenizer";
 import { readPreferenceFile } from "../src/data/preferences";
@@ -81,6 +83,82 @@ describe("graph tracing (native backend)", () => {
     // The traced (eager) run itself is real.
     expect(result.loss.dataSync()[0]).toBeCloseTo(fn(inputs.x as tf.Tensor2D, inputs.w as tf.Tensor2D, inputs.lr as tf.Scalar).loss.dataSync()[0], 6);
     expect(() => compiled.run({ ...fresh, x: tf.zeros([5, 3]) })).toThrow(/input "x" is float32\[5,3\], the graph was traced with float32\[4,3\]/);
+    compiled.dispose();
+  });
+
+  it("a checkpointed block's recomputation waits for its incoming gradient (else the graph runs it in the forward pass)", async (ctx) => {
+    if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
+    // Two checkpointed blocks: y = tanh(tanh(x·w1)·w2); loss = Σ y².
+    const block = (x: tf.Tensor2D, weights: tf.Tensor[]) => tf.tanh(x.matMul(weights[0] as tf.Tensor2D)) as tf.Tensor2D;
+    const fn = (x: tf.Tensor2D, w1: tf.Tensor2D, w2: tf.Tensor2D) =>
+      tf.tidy(() => {
+        const loss = (a: tf.Tensor, b: tf.Tensor) =>
+          checkpointed(block, checkpointed(block, x, [a], []), [b], [])
+            .square()
+            .sum() as tf.Scalar;
+        const [g1, g2] = tf.grads(loss)([w1, w2]);
+        return { g1, g2 };
+      });
+    const inputs = {
+      x: tf.randomNormal([4, 3], 0, 1, "float32", 5),
+      w1: tf.randomNormal([3, 3], 0, 1, "float32", 6),
+      w2: tf.randomNormal([3, 3], 0, 1, "float32", 7),
+    };
+    const { graph } = traceGraph(inputs, () => fn(inputs.x as tf.Tensor2D, inputs.w1 as tf.Tensor2D, inputs.w2 as tf.Tensor2D));
+    const recomputed = new Set(graph.nodes.filter((n) => "s" in (n.attr._dpo_ts_tag ?? {})).map((n) => n.name));
+    // The recomputation's roots: recomputed ops that read nothing recomputed (each block's MatMul of x and w).
+    const roots = graph.nodes.filter((n) => recomputed.has(n.name) && n.input.every((i) => i.startsWith("^") || !recomputed.has(i.split(":")[0])));
+    expect(roots.filter((n) => /MatMul/.test(n.op) && n.input.some((i) => i.startsWith("in/w"))).length, roots.map((n) => n.op).join()).toBe(2);
+    roots.forEach((n) =>
+      expect(
+        n.input.some((i) => i.startsWith("^")),
+        `${n.op} ${n.name} inputs ${n.input}`,
+      ).toBe(true),
+    );
+    const compiled = await GraphFunction.load(graph, tmp("dpo-graph-"));
+    const fresh = {
+      x: tf.randomNormal([4, 3], 0, 1, "float32", 8),
+      w1: tf.randomNormal([3, 3], 0, 1, "float32", 9),
+      w2: tf.randomNormal([3, 3], 0, 1, "float32", 10),
+    };
+    const eager = fn(fresh.x as tf.Tensor2D, fresh.w1 as tf.Tensor2D, fresh.w2 as tf.Tensor2D);
+    const out = compiled.run(fresh);
+    for (const key of ["g1", "g2"] as const) Array.from(out[key].dataSync()).forEach((v, i) => expect(v).toBeCloseTo(eager[key].dataSync()[i], 5));
+    tf.dispose([...Object.values(out), ...Object.values(eager), ...Object.values(inputs), ...Object.values(fresh)]);
+    compiled.dispose();
+  });
+
+  it("the LM head's chunks run one after another in a graph, forward and backward, with eager's values and gradients", async (ctx) => {
+    if (!native()) return skipTest(ctx, "graph tracing and compiled training steps", NEEDS.native);
+    // 10 rows in chunks of 4 rows: 3 chunks.
+    const fn = (hidden: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D) =>
+      tf.tidy(() => {
+        const loss = (h: tf.Tensor, w: tf.Tensor) =>
+          headLogProbs(h as tf.Tensor2D, w as tf.Tensor2D, labels, 4)
+            .square()
+            .sum() as tf.Scalar;
+        const { value, grads } = tf.valueAndGrads(loss)([hidden, head]);
+        return { value, dHidden: grads[0], dHead: grads[1] };
+      });
+    const make = (seed: number) => ({
+      hidden: tf.randomNormal([10, 6], 0, 1, "float32", seed) as tf.Tensor2D,
+      head: tf.randomNormal([7, 6], 0, 1, "float32", seed + 1) as tf.Tensor2D,
+      labels: tf.tensor1d([0, 3, 6, 1, 2, 5, 4, 0, 6, 2], "int32"),
+    });
+    const inputs = make(11);
+    const { graph } = traceGraph(inputs, () => fn(inputs.hidden, inputs.head, inputs.labels));
+    const tagged = (tag: string) => graph.nodes.filter((n) => (n.attr._dpo_ts_tag as { s?: string } | undefined)?.s === tag);
+    // Chunks 2 and 3 of the forward wait for the one before; all 3 of the backward wait (the first for dy).
+    const controlled = (tag: string) => new Set(tagged(tag).flatMap((n) => n.input.filter((i) => i.startsWith("^"))));
+    expect(controlled("head-chunk").size).toBe(2);
+    expect(controlled("head-chunk-backward").size).toBe(3);
+    const compiled = await GraphFunction.load(graph, tmp("dpo-graph-"));
+    const fresh = make(21);
+    const eager = fn(fresh.hidden, fresh.head, fresh.labels);
+    const out = compiled.run(fresh);
+    for (const key of ["value", "dHidden", "dHead"] as const)
+      Array.from(out[key].dataSync()).forEach((v, i) => expect(v).toBeCloseTo(eager[key].dataSync()[i], 4));
+    tf.dispose([...Object.values(out), ...Object.values(eager), ...Object.values(inputs), ...Object.values(fresh)]);
     compiled.dispose();
   });
 });

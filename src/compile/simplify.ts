@@ -23,6 +23,8 @@ export interface SimplifiableOp {
   outputs: object[];
   outputShapes: number[][];
   outputDtypes: string[];
+  /** Control dependencies (tensors whose producers must run first): ops that wait for different ones are never merged. */
+  after?: object[];
 }
 
 /** How many ops each rewrite removed or rewired. */
@@ -85,7 +87,7 @@ export function simplifyOps(ops: SimplifiableOp[], constKey: (dataId: object) =>
       }
     }
     if (!NOT_PURE.test(op.op)) {
-      const key = `${op.op}|${op.tag}|${op.inputs.map(idOf).join(",")}|${JSON.stringify(op.attrs)}`;
+      const key = `${op.op}|${op.tag}|${op.inputs.map(idOf).join(",")}|${(op.after ?? []).map((id) => idOf(resolve(id))).join(",")}|${JSON.stringify(op.attrs)}`;
       const earlier = seen.get(key);
       if (earlier && earlier.outputs.length === op.outputs.length) {
         op.outputs.forEach((out, k) => alias.set(out, earlier.outputs[k]));

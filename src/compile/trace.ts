@@ -34,6 +34,15 @@ interface TensorRef {
 /** One recorded op: what simplify reads (src/compile/simplify.ts), with tfjs-node's typed attributes. */
 interface RecordedOp extends SimplifiableOp {
   attrs: OpAttr[];
+  /** Tensors whose producing ops must run before this op (control dependencies, "^node" inputs). */
+  after: object[];
+}
+
+/** The scope of tracedAs: its tag, the tensor its roots wait for, and the index of its first recorded op. */
+interface TagScope {
+  tag: string;
+  after: object | null;
+  firstOp: number;
 }
 
 interface NativeBackend {
@@ -101,8 +110,8 @@ class Tracer {
   private consts = new Map<object, TensorValue>();
   private inputs: { key: string; ref: TensorRef }[] = [];
   private binding: Record<string, number> | null = null;
-  /** Marks the ops recorded now (see tracedAs). */
-  tag: string | null = null;
+  /** The innermost tracedAs scope, or null outside one. */
+  private scope: TagScope | null = null;
 
   addInput(key: string, t: tf.Tensor): void {
     if (this.producer.has(t.dataId))
@@ -121,10 +130,19 @@ class Tracer {
       }
       return t.dataId;
     });
+    // A root of a scope with `after` (an op that reads nothing the scope computed) waits for `after`'s producer.
+    const scope = this.scope;
+    const isRoot =
+      scope?.after &&
+      inputs.every((t) => {
+        const source = this.producer.get(t.dataId);
+        return source?.kind !== "op" || source.index < scope.firstOp;
+      });
     outputs.forEach((o, k) => this.producer.set(o.dataId, { kind: "op", index: this.ops.length, output: k }));
     this.ops.push({
       op,
-      tag: this.tag,
+      tag: scope?.tag ?? null,
+      after: isRoot ? [scope!.after!] : [],
       attrs: attrs.map((a) => ({ ...a, value: Array.isArray(a.value) ? a.value.slice() : a.value })),
       inputs: inputIds,
       inputShapes: inputs.map((t) => t.shape.slice()),
@@ -133,6 +151,17 @@ class Tracer {
       outputShapes: outputs.map((o) => o.shape.slice()),
       outputDtypes: outputs.map((o) => o.dtype),
     });
+  }
+
+  /** Runs fn with the ops it records in a tracedAs scope. */
+  inScope<R>(tag: string, after: tf.Tensor | null, fn: () => R): R {
+    const outer = this.scope;
+    this.scope = { tag, after: after ? after.dataId : null, firstOp: this.ops.length };
+    try {
+      return fn();
+    } finally {
+      this.scope = outer;
+    }
   }
 
   private attrValue(a: OpAttr): AttrValue {
@@ -199,7 +228,11 @@ class Tracer {
       }
     };
     Object.values(outputs).forEach((t) => need(resolve(t.dataId)));
-    while (stack.length) this.ops[stack.pop()!].inputs.forEach(need);
+    while (stack.length) {
+      const r = this.ops[stack.pop()!];
+      r.inputs.forEach(need);
+      r.after.forEach((id) => need(resolve(id)));
+    }
 
     const tensorName = new Map<object, string>();
     const signatureInputs: Record<string, TensorInfo> = {};
@@ -248,7 +281,8 @@ class Tracer {
       Object.entries(INFERRED_TYPE_ATTRS[r.op] ?? {}).forEach(([name, index]) => {
         if (!(name in attr)) attr[name] = { type: r.inputDtypes[index] };
       });
-      const name = add(r.op, r.inputs.map(ref), attr);
+      const control = r.after.map((id) => `^${ref(resolve(id)).replace(/:\d+$/, "")}`);
+      const name = add(r.op, [...r.inputs.map(ref), ...control], attr);
       r.outputs.forEach((id, k) => tensorName.set(id, `${name}:${k}`));
       stats.ops++;
     });
@@ -269,18 +303,14 @@ class Tracer {
  * Runs fn with its recorded ops marked by an internal attribute (_dpo_ts_tag). Gradient checkpointing marks its
  * recomputation: ops identical to the forward pass's would otherwise be merged with them by TensorFlow's graph
  * optimiser (common-subexpression elimination), and the activations checkpointing frees would be kept after all.
+ * When `after` is given (checkpointing passes the incoming gradient), fn's ops that read nothing fn computed wait for
+ * the op that produced `after`: a graph runs an op as soon as its inputs exist, so without that edge the
+ * recomputation would run during the forward pass and every block's activations would be live at once.
  * Outside a trace it only runs fn.
  */
-export function tracedAs<R>(tag: string, fn: () => R): R {
+export function tracedAs<R>(tag: string, fn: () => R, after?: tf.Tensor): R {
   if (!active) return fn();
-  const tracer = active;
-  const outer = tracer.tag;
-  tracer.tag = tag;
-  try {
-    return fn();
-  } finally {
-    tracer.tag = outer;
-  }
+  return active.inScope(tag, after ?? null, fn);
 }
 
 /**

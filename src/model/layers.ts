@@ -218,7 +218,7 @@ export function checkpointed<T extends tf.Tensor>(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedX, ...savedConstants] = saved;
         const recompute = (...xs: tf.Tensor[]) => f(xs[0] as T, xs.slice(1), savedConstants);
-        return withInnerTape(() => tracedAs("recompute", () => tf.grads(recompute)([savedX, ...inputs.slice(1)], dy)));
+        return withInnerTape(() => tracedAs("recompute", () => tf.grads(recompute)([savedX, ...inputs.slice(1)], dy), dy));
       },
     };
   });

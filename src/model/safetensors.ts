@@ -107,14 +107,19 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
   let headerText = JSON.stringify(header);
   headerText += " ".repeat((8 - (Buffer.byteLength(headerText) % 8)) % 8);
   const headerBytes = Buffer.from(headerText, "utf8");
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
-  let position = 8 + headerBytes.length;
-  for (const name of names) {
-    const data = tensors.get(name)!.data;
-    Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, position);
-    position += data.byteLength;
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  // Written tensor by tensor from the host arrays: a whole-file buffer would be one more copy of the model in memory.
+  const fd = fs.openSync(path, "w");
+  try {
+    fs.writeSync(fd, length);
+    fs.writeSync(fd, headerBytes);
+    for (const name of names) {
+      const data = tensors.get(name)!.data;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      for (let written = 0; written < bytes.length;) written += fs.writeSync(fd, bytes, written, bytes.length - written);
+    }
+  } finally {
+    fs.closeSync(fd);
   }
-  fs.writeFileSync(path, out);
 }

@@ -14,7 +14,7 @@ import { GraphFunction } from "../compile/graph-function";
 import { traceGraph } from "../compile/trace";
 import type { CausalLM } from "../model/io";
 import type { CollateOptions, PairBatch } from "./batch";
-import type { AdamW, AdamWScalars } from "./optimizer";
+import { clippedFlatGradients, type AdamW, type AdamWScalars } from "./optimizer";
 import { addGradients } from "./update";
 import type { TokenizedPair } from "../data/tokenize";
 
@@ -116,7 +116,8 @@ export function compiledCollateOptions(pairs: readonly TokenizedPair[], microBat
  * seed of the LoRA dropout masks (so each run draws new masks, the ones the eager update would draw).
  * The new weights and moments are moved into the variables; returns the metric sums and the gradient norm.
  *
- * An update of one micro-batch is one graph (eagerUpdate traced at the first update of a shape). An update of several
+ * An update of one micro-batch is one graph (eagerGradients(0) and clipping traced at the first update of a shape)
+ * that returns the clipped gradients; AdamW then updates the variables in place, eagerly, one flat group at a time. An update of several
  * (gradient accumulation) is a gradient graph per micro-batch shape (eagerGradients traced), run once per micro-batch,
  * and one optimizer-step graph (eagerStep traced) that does not depend on the batch shape: each graph is half the size
  * of a whole update's, so TensorFlow's graph optimiser — most of the compile time — has half as much to do per shape,
@@ -131,11 +132,16 @@ export async function compiledUpdate(opts: {
   /** Cached reference log-probs of each micro-batch ([2B] each), or null to feed the reference's weights. */
   cachedReference: tf.Tensor1D[] | null;
   scalars: AdamWScalars;
-  eagerUpdate: () => { metricSum: tf.Tensor1D; gradNorm: tf.Scalar };
+  maxGradNorm: number;
   /** Micro-batch k's gradients (loss / number of micro-batches) by parameter name and its metric sums; disposes its reference log-probs. */
   eagerGradients: (k: number) => { grads: Map<string, tf.Tensor>; metrics: tf.Tensor1D };
   /** Clips and applies the summed gradients (disposing them); returns the gradient norm before clipping. */
   eagerStep: (grads: Map<string, tf.Tensor>) => tf.Scalar;
+  /**
+   * The non-finite guard (may throw): with one micro-batch it runs before AdamW changes the weights; with several, after
+   * the step graph, which applies the update itself.
+   */
+  guard: (metricSum: tf.Tensor1D, gradNorm: tf.Scalar) => void;
 }): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
   const { compiled, model, refModel, optimizer, batches, cachedReference, scalars } = opts;
   const moments = optimizer.moments(model.params);
@@ -196,20 +202,38 @@ export async function compiledUpdate(opts: {
   };
 
   if (batches.length === 1) {
-    const inputs: Record<string, tf.Tensor> = { ...stepInputs, ...weights, ...batchInputs(batches[0], "batch0") };
+    // The graph returns the clipped gradients as the optimizer's flat vectors, and AdamW updates the weights in place
+    // one flat group at a time: a graph returning the new weights and moments holds them all beside the old ones
+    // (3 × the model's size more memory at GPT-2-small's scale).
+    const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[0], "batch0") };
     if (cachedReference) inputs["batch0/reference_logps"] = cachedReference[0];
     const key = `update ${batches[0].inputIds.shape}|${reference}`;
+    const groups = moments.size;
     const { outputs, traced } = await runWithDropoutSeed(key, inputs, () => {
-      const { metricSum, gradNorm } = opts.eagerUpdate();
-      return { ...state(), metrics: metricSum, grad_norm: gradNorm };
+      const { grads, metrics } = opts.eagerGradients(0);
+      const { flat, norm } = clippedFlatGradients(optimizer, model.params, grads, opts.maxGradNorm);
+      const out: Record<string, tf.Tensor> = { metrics, grad_norm: norm };
+      flat.forEach((g, k) => g && (out[`grads/group${k}`] = g));
+      return out;
     });
     if (traced) compiled.tracedUpdates++;
     else {
       compiled.graphRuns++;
-      assignState(outputs);
       tf.dispose(cachedReference ?? []);
     }
-    return { metricSum: outputs.metrics as tf.Tensor1D, gradNorm: outputs.grad_norm as tf.Scalar };
+    const flat = Array.from({ length: groups }, (_, k) => (outputs[`grads/group${k}`] as tf.Tensor1D | undefined) ?? null);
+    const metricSum = outputs.metrics as tf.Tensor1D;
+    const gradNorm = outputs.grad_norm as tf.Scalar;
+    try {
+      opts.guard(metricSum, gradNorm);
+      optimizer.applyFlat(model.params, flat, scalars);
+    } catch (e) {
+      tf.dispose([metricSum, gradNorm]);
+      throw e;
+    } finally {
+      tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
+    }
+    return { metricSum, gradNorm };
   }
 
   // Each micro-batch's gradients and metrics stay separate tensors until the step graph sums them (in the eager
@@ -262,5 +286,13 @@ export async function compiledUpdate(opts: {
     assignState(step.outputs);
     perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
   }
-  return { metricSum: step.outputs.metrics as tf.Tensor1D, gradNorm: step.outputs.grad_norm as tf.Scalar };
+  const metricSum = step.outputs.metrics as tf.Tensor1D;
+  const gradNorm = step.outputs.grad_norm as tf.Scalar;
+  try {
+    opts.guard(metricSum, gradNorm);
+  } catch (e) {
+    tf.dispose([metricSum, gradNorm]);
+    throw e;
+  }
+  return { metricSum, gradNorm };
 }

@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/io";
 import { embedding, matMul } from "../model/layers";
+import { tracedAs } from "../compile/trace";
 import type { SequenceBatch } from "./batch";
 
 /** Logits per chunk, in elements: 8M float32 = 32 MB. */
@@ -53,17 +54,27 @@ export function headLogProbs(
     const save = args[2] as tf.GradSaveFunc;
     const single = ranges.length === 1;
     let keptLogits: tf.Tensor2D | null = null;
-    const perChunk = ranges.map(([start, size]) =>
-      tf.tidy(() => {
-        const logits = logitsOf(rowsOf(x, start, size), w); // [n, V]
-        const logSumExp = tf.logSumExp(logits, -1); // [n]
-        const flatIndex = tf.range(0, size, 1, "int32").mul(tf.scalar(V, "int32")).add(labels.slice(start, size)); // [n]
-        const picked = tf.gather(logits.reshape([-1]), flatIndex); // [n]
-        if (single) keptLogits = tf.keep(logits);
-        const logDenom = stats?.wpoLogDenom ? tf.logSumExp(logits.mul(2), -1).sub(logSumExp.mul(2)) : null; // [n]
-        return logDenom ? [logSumExp, picked.sub(logSumExp), logDenom] : [logSumExp, picked.sub(logSumExp)];
-      }),
-    );
+    // In a traced graph each chunk waits for the previous one (tracedAs), so one chunk's [n, V] logits are live at a
+    // time there too; a graph would otherwise run every chunk as soon as x exists.
+    let previous: tf.Tensor | undefined;
+    const perChunk = ranges.map(([start, size]) => {
+      const out = tracedAs(
+        "head-chunk",
+        () =>
+          tf.tidy(() => {
+            const logits = logitsOf(rowsOf(x, start, size), w); // [n, V]
+            const logSumExp = tf.logSumExp(logits, -1); // [n]
+            const flatIndex = tf.range(0, size, 1, "int32").mul(tf.scalar(V, "int32")).add(labels.slice(start, size)); // [n]
+            const picked = tf.gather(logits.reshape([-1]), flatIndex); // [n]
+            if (single) keptLogits = tf.keep(logits);
+            const logDenom = stats?.wpoLogDenom ? tf.logSumExp(logits.mul(2), -1).sub(logSumExp.mul(2)) : null; // [n]
+            return logDenom ? [logSumExp, picked.sub(logSumExp), logDenom] : [logSumExp, picked.sub(logSumExp)];
+          }),
+        previous,
+      );
+      previous = out[1];
+      return out;
+    });
     if (stats?.wpoLogDenom) {
       stats.wpoLogDenomValues = tf.keep(single ? perChunk[0][2] : tf.concat(perChunk.map((c) => c[2]))) as tf.Tensor1D;
       if (single) perChunk[0].pop();
@@ -80,15 +91,23 @@ export function headLogProbs(
         const [sx, sw, sLabels, sLse, sLogits] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D | undefined];
         const hiddenGrads: tf.Tensor[] = [];
         let headGrad: tf.Tensor | null = null;
+        // One chunk's [n, V] temporaries are freed before the next chunk starts. In a traced graph, a chunk's ops wait
+        // for the previous chunk's sum (the first for dy), and their tag keeps the logits recomputed here from being
+        // merged with the forward pass's (which would keep every chunk's logits alive in between).
+        let previous: tf.Tensor = dy;
         for (const [start, size] of ranges) {
-          // One chunk's [n, V] temporaries are freed before the next chunk starts.
-          const [hiddenGrad, chunkHeadGrad] = tf.tidy(() => {
-            const h = rowsOf(sx, start, size);
-            const logits = sLogits ?? logitsOf(h, sw); // [n, V]
-            const probs = tf.exp(logits.sub(sLse.slice(start, size).expandDims(1))); // [n, V]
-            const gLogits = tf.oneHot(sLabels.slice(start, size), V).sub(probs).mul(dy.slice(start, size).expandDims(1)); // [n, V]
-            return [matMul(gLogits, sw), matMul(gLogits, h, true, false)]; // [n, D], [V, D]
-          });
+          const [hiddenGrad, chunkHeadGrad] = tracedAs(
+            "head-chunk-backward",
+            () =>
+              tf.tidy(() => {
+                const h = rowsOf(sx, start, size);
+                const logits = sLogits ?? logitsOf(h, sw); // [n, V]
+                const probs = tf.exp(logits.sub(sLse.slice(start, size).expandDims(1))); // [n, V]
+                const gLogits = tf.oneHot(sLabels.slice(start, size), V).sub(probs).mul(dy.slice(start, size).expandDims(1)); // [n, V]
+                return [matMul(gLogits, sw), matMul(gLogits, h, true, false)]; // [n, D], [V, D]
+              }),
+            previous,
+          );
           hiddenGrads.push(hiddenGrad);
           if (!headGrad) headGrad = chunkHeadGrad;
           else {
@@ -96,6 +115,7 @@ export function headLogProbs(
             tf.dispose([headGrad, chunkHeadGrad]);
             headGrad = sum;
           }
+          previous = headGrad;
         }
         if (hiddenGrads.length === 1) return [hiddenGrads[0], headGrad!];
         const hiddenGrad = tf.concat(hiddenGrads);

@@ -268,6 +268,39 @@ export function gradientsByName(params: Map<string, tf.Variable>, grads: tf.Name
 }
 
 /**
+ * The gradients as the optimizer's flat vectors (one per group, in the order of AdamW.moments; null for a group
+ * without gradients), scaled to a global L2 norm of at most maxGradNorm as torch's clip_grad_norm_ does, and the norm
+ * before clipping. Disposes the gradients. The part of optimizerStep that a compiled update runs inside its graph.
+ */
+export function clippedFlatGradients(
+  optimizer: AdamW,
+  params: Map<string, tf.Variable>,
+  grads: Map<string, tf.Tensor>,
+  maxGradNorm: number,
+): { flat: (tf.Tensor1D | null)[]; norm: tf.Scalar } {
+  // Clipping works on the optimizer's flat gradient vectors: one square-sum and one scale per group.
+  let flat: (tf.Tensor1D | null)[];
+  try {
+    flat = optimizer.flatGradients(params, grads);
+  } finally {
+    grads.forEach((g) => g.dispose());
+  }
+  const present = flat.filter((g): g is tf.Tensor1D => g !== null);
+  const norm = tf.tidy(() => (present.length ? tf.sqrt(tf.addN(present.map((g) => g.square().sum()))) : tf.scalar(0)) as tf.Scalar);
+  if (maxGradNorm > 0 && Number.isFinite(maxGradNorm)) {
+    const coefficient = tf.tidy(() => tf.minimum(tf.scalar(maxGradNorm).div(norm.add(1e-6)), 1));
+    flat = flat.map((g) => {
+      if (!g) return null;
+      const scaled = g.mul(coefficient) as tf.Tensor1D;
+      g.dispose();
+      return scaled;
+    });
+    coefficient.dispose();
+  }
+  return { flat, norm };
+}
+
+/**
  * The optimizer step DPO and SFT share: clip the gradients to maxGradNorm (global L2 norm), then one AdamW update
  * with the given scalars. Disposes the gradients; returns the norm before clipping ([], the caller owns it).
  * `guard` sees the norm before the weights change and may throw to refuse the update (the trainer's non-finite
@@ -279,28 +312,9 @@ export function optimizerStep(
   grads: Map<string, tf.Tensor>,
   opts: { maxGradNorm: number; scalars: AdamWScalars; guard?: (norm: tf.Scalar) => void },
 ): tf.Scalar {
-  // Clipping works on the optimizer's flat gradient vectors: one square-sum and one scale per group.
-  let flat: (tf.Tensor1D | null)[];
-  try {
-    flat = optimizer.flatGradients(params, grads);
-  } finally {
-    grads.forEach((g) => g.dispose());
-  }
-  const present = flat.filter((g): g is tf.Tensor1D => g !== null);
-  const norm = tf.tidy(() => (present.length ? tf.sqrt(tf.addN(present.map((g) => g.square().sum()))) : tf.scalar(0)) as tf.Scalar);
+  const { flat, norm } = clippedFlatGradients(optimizer, params, grads, opts.maxGradNorm);
   try {
     opts.guard?.(norm);
-    const maxNorm = opts.maxGradNorm;
-    if (maxNorm > 0 && Number.isFinite(maxNorm)) {
-      const coefficient = tf.tidy(() => tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1));
-      flat = flat.map((g) => {
-        if (!g) return null;
-        const scaled = g.mul(coefficient) as tf.Tensor1D;
-        g.dispose();
-        return scaled;
-      });
-      coefficient.dispose();
-    }
     optimizer.applyFlat(params, flat, opts.scalars);
   } catch (e) {
     norm.dispose();

@@ -495,24 +495,13 @@ export class DPOTrainer {
           batches,
           cachedReference: cached,
           scalars,
-          eagerUpdate: () =>
-            dpoUpdate(
-              this.model,
-              this.optimizer,
-              batches.map((batch, k) => ({ batch, referenceLogps: referenceLogps(k, cached) })),
-              cfg,
-              scalars,
-            ),
+          maxGradNorm: cfg.maxGradNorm,
           eagerGradients: (k) => microBatchGradients(this.model, { batch: batches[k], referenceLogps: referenceLogps(k, cached) }, cfg, batches.length),
           eagerStep: (grads) => optimizerStep(this.optimizer, this.model.params, grads, { maxGradNorm: cfg.maxGradNorm, scalars }),
+          // Before AdamW with one micro-batch; with several the step graph has applied the update, so the check
+          // stops the run before anything is saved.
+          guard: (sums, norm) => checkFinite(step, sums, norm),
         });
-        // The graph has already applied the update: check it before anything is saved.
-        try {
-          checkFinite(step, result.metricSum, result.gradNorm);
-        } catch (e) {
-          tf.dispose([result.metricSum, result.gradNorm]);
-          throw e;
-        }
       } else {
         result = dpoUpdate(
           this.model,
