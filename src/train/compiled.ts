@@ -1,8 +1,8 @@
 /**
- * Compiled updates (DPOConfig.compileStep, the analogue of transformers' torch_compile): the whole DPO update —
- * reference and policy forward, backward, clipping, AdamW — runs as one TensorFlow graph per batch shape (with gradient
- * accumulation: a gradient graph per micro-batch shape and one optimizer-step graph) instead of thousands of eager op
- * dispatches. The first update of a shape runs eagerly while it is traced (src/compile/trace.ts);
+ * Compiled updates (DPOConfig.compileStep, the analogue of transformers' torch_compile): the DPO update —
+ * reference and policy forward, backward, clipping — runs as one TensorFlow graph per batch shape (with gradient
+ * accumulation: a gradient graph per micro-batch shape and one graph that sums and clips) instead of thousands of
+ * eager op dispatches; AdamW then updates the weights in place, a few eager ops per parameter group. The first update of a shape runs eagerly while it is traced (src/compile/trace.ts);
  * the graph is then written as a SavedModel and loaded into a TensorFlow session, and every later update of that
  * shape is one session call. Native backend only.
  */
@@ -111,17 +111,19 @@ export function compiledCollateOptions(pairs: readonly TokenizedPair[], microBat
 }
 
 /**
- * One update as compiled graphs. Their inputs are everything that changes between updates — the batch, AdamW's
- * scalars, the policy's weights and moments, the reference's weights (or its cached log-probs, when given), and the
- * seed of the LoRA dropout masks (so each run draws new masks, the ones the eager update would draw).
- * The new weights and moments are moved into the variables; returns the metric sums and the gradient norm.
+ * One update as compiled graphs. Their inputs are everything that changes between updates — the batch, the policy's
+ * weights, the reference's weights (or its cached log-probs, when given), and the seed of the LoRA dropout masks (so
+ * each run draws new masks, the ones the eager update would draw). The graphs end at the clipped gradients, as the
+ * optimizer's flat vectors: the non-finite guard reads the loss and the norm, then AdamW updates the variables in
+ * place, eagerly, one flat group at a time (a graph returning new weights and moments would hold them all beside the
+ * old ones: 3 × the model's size more memory at GPT-2-small's scale). Returns the metric sums and the gradient norm.
  *
- * An update of one micro-batch is one graph (eagerGradients(0) and clipping traced at the first update of a shape)
- * that returns the clipped gradients; AdamW then updates the variables in place, eagerly, one flat group at a time. An update of several
- * (gradient accumulation) is a gradient graph per micro-batch shape (eagerGradients traced), run once per micro-batch,
- * and one optimizer-step graph (eagerStep traced) that does not depend on the batch shape: each graph is half the size
- * of a whole update's, so TensorFlow's graph optimiser — most of the compile time — has half as much to do per shape,
- * and the optimizer step is compiled once for the whole run. Its cost: one session call more per micro-batch.
+ * An update of one micro-batch is one graph (eagerGradients(0) and clipping traced at the first update of a shape).
+ * An update of several (gradient accumulation) is a gradient graph per micro-batch shape (eagerGradients traced), run
+ * once per micro-batch, and one graph that sums and clips them, which does not depend on the batch shape: each graph
+ * is half the size of a whole update's, so TensorFlow's graph optimiser — most of the compile time — has half as much
+ * to do per shape, and the summing graph is compiled once for the whole run. Its cost: one session call more per
+ * micro-batch.
  */
 export async function compiledUpdate(opts: {
   compiled: CompiledUpdates;
@@ -135,12 +137,7 @@ export async function compiledUpdate(opts: {
   maxGradNorm: number;
   /** Micro-batch k's gradients (loss / number of micro-batches) by parameter name and its metric sums; disposes its reference log-probs. */
   eagerGradients: (k: number) => { grads: Map<string, tf.Tensor>; metrics: tf.Tensor1D };
-  /** Clips and applies the summed gradients (disposing them); returns the gradient norm before clipping. */
-  eagerStep: (grads: Map<string, tf.Tensor>) => tf.Scalar;
-  /**
-   * The non-finite guard (may throw): with one micro-batch it runs before AdamW changes the weights; with several, after
-   * the step graph, which applies the update itself.
-   */
+  /** The non-finite guard: sees the update's metric sums and gradient norm before AdamW changes the weights; may throw. */
   guard: (metricSum: tf.Tensor1D, gradNorm: tf.Scalar) => void;
 }): Promise<{ metricSum: tf.Tensor1D; gradNorm: tf.Scalar }> {
   const { compiled, model, refModel, optimizer, batches, cachedReference, scalars } = opts;
@@ -159,31 +156,6 @@ export async function compiledUpdate(opts: {
   const policyWeights: Record<string, tf.Tensor> = {};
   model.params.forEach((v, name) => (policyWeights[`policy/${name}`] = v));
   Object.assign(weights, policyWeights);
-  const stepInputs: Record<string, tf.Tensor> = {
-    step_size: scalars.stepSize,
-    bias_correction2_sqrt: scalars.biasCorrection2Sqrt,
-    decay_factor: scalars.decayFactor,
-  };
-  moments.forEach(({ m, v }, name) => {
-    stepInputs[`adam_m/${name}`] = m;
-    stepInputs[`adam_v/${name}`] = v;
-  });
-  const state = () => {
-    const out: Record<string, tf.Tensor> = {};
-    model.params.forEach((v, name) => v.trainable && (out[`policy/${name}`] = v));
-    moments.forEach(({ m, v }, name) => {
-      out[`adam_m/${name}`] = m;
-      out[`adam_v/${name}`] = v;
-    });
-    return out;
-  };
-  // The graph returned the new weights and moments as new tensors: move them into the variables.
-  const assignState = (outputs: Record<string, tf.Tensor>) => {
-    for (const [name, variable] of Object.entries(state())) {
-      (variable as tf.Variable).assign(outputs[name]);
-      outputs[name].dispose();
-    }
-  };
   const reference = cachedReference ? "cached reference" : "reference model";
   // LoRA dropout: a graph that runs the policy draws its masks from a seed fed at each run — the seeds of the training
   // forwards it stands for, so the masks are the ones an eager update would draw, new at every update.
@@ -201,27 +173,10 @@ export async function compiledUpdate(opts: {
     return run;
   };
 
-  if (batches.length === 1) {
-    // The graph returns the clipped gradients as the optimizer's flat vectors, and AdamW updates the weights in place
-    // one flat group at a time: a graph returning the new weights and moments holds them all beside the old ones
-    // (3 × the model's size more memory at GPT-2-small's scale).
-    const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[0], "batch0") };
-    if (cachedReference) inputs["batch0/reference_logps"] = cachedReference[0];
-    const key = `update ${batches[0].inputIds.shape}|${reference}`;
-    const groups = moments.size;
-    const { outputs, traced } = await runWithDropoutSeed(key, inputs, () => {
-      const { grads, metrics } = opts.eagerGradients(0);
-      const { flat, norm } = clippedFlatGradients(optimizer, model.params, grads, opts.maxGradNorm);
-      const out: Record<string, tf.Tensor> = { metrics, grad_norm: norm };
-      flat.forEach((g, k) => g && (out[`grads/group${k}`] = g));
-      return out;
-    });
-    if (traced) compiled.tracedUpdates++;
-    else {
-      compiled.graphRuns++;
-      tf.dispose(cachedReference ?? []);
-    }
-    const flat = Array.from({ length: groups }, (_, k) => (outputs[`grads/group${k}`] as tf.Tensor1D | undefined) ?? null);
+  // The graphs' clipped flat gradients (grads/group<k>, absent for a group without gradients): the guard, then AdamW
+  // in place. The gradients are disposed either way; the metric sums and norm go to the caller unless the guard throws.
+  const applyClipped = (outputs: Record<string, tf.Tensor>): { metricSum: tf.Tensor1D; gradNorm: tf.Scalar } => {
+    const flat = Array.from({ length: moments.size }, (_, k) => (outputs[`grads/group${k}`] as tf.Tensor1D | undefined) ?? null);
     const metricSum = outputs.metrics as tf.Tensor1D;
     const gradNorm = outputs.grad_norm as tf.Scalar;
     try {
@@ -234,13 +189,35 @@ export async function compiledUpdate(opts: {
       tf.dispose(flat.filter((g): g is tf.Tensor1D => g !== null));
     }
     return { metricSum, gradNorm };
+  };
+  const clippedOutputs = (grads: Map<string, tf.Tensor>, metrics: tf.Tensor1D): Record<string, tf.Tensor> => {
+    const { flat, norm } = clippedFlatGradients(optimizer, model.params, grads, opts.maxGradNorm);
+    const out: Record<string, tf.Tensor> = { metrics, grad_norm: norm };
+    flat.forEach((g, k) => g && (out[`grads/group${k}`] = g));
+    return out;
+  };
+
+  if (batches.length === 1) {
+    const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[0], "batch0") };
+    if (cachedReference) inputs["batch0/reference_logps"] = cachedReference[0];
+    const key = `update ${batches[0].inputIds.shape}|${reference}`;
+    const { outputs, traced } = await runWithDropoutSeed(key, inputs, () => {
+      const { grads, metrics } = opts.eagerGradients(0);
+      return clippedOutputs(grads, metrics);
+    });
+    if (traced) compiled.tracedUpdates++;
+    else {
+      compiled.graphRuns++;
+      tf.dispose(cachedReference ?? []);
+    }
+    return applyClipped(outputs);
   }
 
-  // Each micro-batch's gradients and metrics stay separate tensors until the step graph sums them (in the eager
+  // Each micro-batch's gradients and metrics stay separate tensors until the summing graph adds them (in the eager
   // update's order), so that no eager op runs between the session calls.
   const perMicroBatch: Record<string, tf.Tensor>[] = [];
   let anyTraced = false;
-  const stepFeed: Record<string, tf.Tensor> = { ...stepInputs, ...policyWeights };
+  const stepFeed: Record<string, tf.Tensor> = { ...policyWeights };
   try {
     for (let k = 0; k < batches.length; k++) {
       const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[k], "batch") };
@@ -274,7 +251,7 @@ export async function compiledUpdate(opts: {
         tf.dispose([metricSum, outputs.metrics]);
         metricSum = next;
       }
-      return { ...state(), metrics: metricSum, grad_norm: opts.eagerStep(summed) };
+      return clippedOutputs(summed, metricSum);
     });
   } catch (e) {
     perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
@@ -282,17 +259,7 @@ export async function compiledUpdate(opts: {
   }
   if (anyTraced || step.traced) compiled.tracedUpdates++;
   else compiled.graphRuns++;
-  if (!step.traced) {
-    assignState(step.outputs);
-    perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
-  }
-  const metricSum = step.outputs.metrics as tf.Tensor1D;
-  const gradNorm = step.outputs.grad_norm as tf.Scalar;
-  try {
-    opts.guard(metricSum, gradNorm);
-  } catch (e) {
-    tf.dispose([metricSum, gradNorm]);
-    throw e;
-  }
-  return { metricSum, gradNorm };
+  // A graph run returned new tensors; a traced run returned the eager ones (the micro-batches' outputs consumed).
+  if (!step.traced) perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
+  return applyClipped(step.outputs);
 }

@@ -24,7 +24,7 @@ import { collatePairs, disposeBatch, microBatchOrder } from "./batch";
 import { DPOConfig, DPOConfigInput, loraConfigOf, resolveConfig } from "./config";
 import { completionLogps } from "./logps";
 import { METRIC_NAMES } from "./step";
-import { AdamW, optimizerStep } from "./optimizer";
+import { AdamW } from "./optimizer";
 import { compiledCollateOptions, compiledUpdate, CompiledUpdates } from "./compiled";
 import { learningRateAt } from "./scheduler";
 import { dpoUpdate, microBatchGradients, NonFiniteError } from "./update";
@@ -497,9 +497,7 @@ export class DPOTrainer {
           scalars,
           maxGradNorm: cfg.maxGradNorm,
           eagerGradients: (k) => microBatchGradients(this.model, { batch: batches[k], referenceLogps: referenceLogps(k, cached) }, cfg, batches.length),
-          eagerStep: (grads) => optimizerStep(this.optimizer, this.model.params, grads, { maxGradNorm: cfg.maxGradNorm, scalars }),
-          // Before AdamW with one micro-batch; with several the step graph has applied the update, so the check
-          // stops the run before anything is saved.
+          // Before AdamW changes the weights, as in the eager update.
           guard: (sums, norm) => checkFinite(step, sums, norm),
         });
       } else {
