@@ -137,11 +137,13 @@ describe("exact resume", () => {
     }
   });
 
-  // On the native backend also compiled: the graph returns the gradients and the guard runs before AdamW.
-  const nanRuns = process.env.DPO_BACKEND === "tensorflow" ? [{ compiled: false }, { compiled: true }] : [{ compiled: false }];
-  it.for(nanRuns)("a NaN run stops with an error naming the step and metric; no final/, checkpoints finite (%o)", ({ compiled }) => {
+  // On the native backend also compiled, with and without accumulation: the graphs end at the clipped gradients and
+  // the guard runs before AdamW.
+  const nanRuns =
+    process.env.DPO_BACKEND === "tensorflow" ? [{ compiled: false }, { compiled: true }, { compiled: true, accumulation: 2 }] : [{ compiled: false }];
+  it.for(nanRuns)("a NaN run stops with an error naming the step and metric; no final/, checkpoints finite (%o)", ({ compiled, accumulation }) => {
     const out = tmp("dpo-nan-");
-    const extra = compiled ? { "compile-step": true } : {};
+    const extra = { ...(compiled ? { "compile-step": true } : {}), ...(accumulation ? { "gradient-accumulation-steps": accumulation } : {}) };
     const run = dpoTs(
       ...tinyTrainArgs({ out, steps: 5, "batch-size": 2, lr: "1e30", "max-grad-norm": 0, "save-steps": 1, "num-sample-generations": 0, json: true, ...extra }),
     );
