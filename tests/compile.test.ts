@@ -184,7 +184,7 @@ describe("DPOTrainer with compileStep", () => {
       loraAlpha: 8,
       loraTargetModules: "all-linear",
     },
-    // GPT-2 Conv1D targets, two micro-batches per update: one gradient graph per micro-batch shape and a step graph.
+    // GPT-2 Conv1D targets, two micro-batches per update: one gradient graph per micro-batch shape and a summing graph.
     { lora: true, perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 2, usePeft: true, loraR: 4, loraAlpha: 8, loraTargetModules: "all-linear" },
     // LoRA dropout: the masks are drawn in the graph from a seed fed each update; accumulation (two policy forwards
     // per update) and checkpointing (a block recomputed in the backward pass) must see the eager masks too.
@@ -246,7 +246,7 @@ describe("DPOTrainer with compileStep", () => {
       const compiled = await run(true);
       expect(compiled.logs).toHaveLength(8);
       // Some updates traced (a graph per batch shape; with gradient accumulation, per micro-batch shape and one
-      // optimizer step), the others ran graphs only.
+      // summing graph), the others ran graphs only.
       expect(compiled.stats!.graphs).toBeGreaterThanOrEqual(1);
       expect(compiled.stats!.tracedUpdates).toBeGreaterThanOrEqual(1);
       expect(compiled.stats!.tracedUpdates).toBeLessThanOrEqual(compiled.stats!.graphs);

@@ -153,9 +153,7 @@ export async function compiledUpdate(opts: {
   // A LoRA reference shares the policy's base weights: each tensor is one graph input.
   const policyVariables = new Set<tf.Tensor>(model.params.values());
   if (!cachedReference) refModel!.params.forEach((v, name) => policyVariables.has(v) || (weights[`reference/${name}`] = v));
-  const policyWeights: Record<string, tf.Tensor> = {};
-  model.params.forEach((v, name) => (policyWeights[`policy/${name}`] = v));
-  Object.assign(weights, policyWeights);
+  model.params.forEach((v, name) => (weights[`policy/${name}`] = v));
   const reference = cachedReference ? "cached reference" : "reference model";
   // LoRA dropout: a graph that runs the policy draws its masks from a seed fed at each run — the seeds of the training
   // forwards it stands for, so the masks are the ones an eager update would draw, new at every update.
@@ -217,7 +215,8 @@ export async function compiledUpdate(opts: {
   // update's order), so that no eager op runs between the session calls.
   const perMicroBatch: Record<string, tf.Tensor>[] = [];
   let anyTraced = false;
-  const stepFeed: Record<string, tf.Tensor> = { ...policyWeights };
+  // The summing graph reads only the micro-batches' outputs (flattening and clipping need no weight values).
+  const sumFeed: Record<string, tf.Tensor> = {};
   try {
     for (let k = 0; k < batches.length; k++) {
       const inputs: Record<string, tf.Tensor> = { ...weights, ...batchInputs(batches[k], "batch") };
@@ -232,16 +231,16 @@ export async function compiledUpdate(opts: {
       if (!traced) cachedReference?.[k].dispose();
       anyTraced ||= traced;
       perMicroBatch.push(outputs);
-      for (const [name, t] of Object.entries(outputs)) stepFeed[`micro_batch${k}/${name}`] = t;
+      for (const [name, t] of Object.entries(outputs)) sumFeed[`micro_batch${k}/${name}`] = t;
     }
   } catch (e) {
     perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
     throw e;
   }
   const gradNames = Object.keys(perMicroBatch[0]).filter((name) => name.startsWith("grad/"));
-  let step: CompiledRun;
+  let sum: CompiledRun;
   try {
-    step = await compiled.run(`step ${batches.length} × ${gradNames.length} gradients`, stepFeed, () => {
+    sum = await compiled.run(`sum ${batches.length} × ${gradNames.length} gradients`, sumFeed, () => {
       const gradsOf = (outputs: Record<string, tf.Tensor>) => new Map(gradNames.map((name) => [name.slice("grad/".length), outputs[name]]));
       let summed = gradsOf(perMicroBatch[0]);
       let metricSum = perMicroBatch[0].metrics as tf.Tensor1D;
@@ -257,9 +256,9 @@ export async function compiledUpdate(opts: {
     perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
     throw e;
   }
-  if (anyTraced || step.traced) compiled.tracedUpdates++;
+  if (anyTraced || sum.traced) compiled.tracedUpdates++;
   else compiled.graphRuns++;
   // A graph run returned new tensors; a traced run returned the eager ones (the micro-batches' outputs consumed).
-  if (!step.traced) perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
-  return applyClipped(step.outputs);
+  if (!sum.traced) perMicroBatch.forEach((outputs) => tf.dispose(Object.values(outputs)));
+  return applyClipped(sum.outputs);
 }

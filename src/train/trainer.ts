@@ -216,8 +216,8 @@ export class DPOTrainer {
 
   /**
    * With compileStep: the graphs built so far (one per batch shape; with gradient accumulation, one per micro-batch
-   * shape and one optimizer step), updates that ran graphs only, updates that traced, and the seconds spent tracing
-   * and loading graphs.
+   * shape and one that sums and clips), updates that ran graphs only, updates that traced, and the seconds spent
+   * tracing and loading graphs.
    */
   compileStats(): { graphs: number; opsPerGraph: number[]; graphRuns: number; tracedUpdates: number; compileSeconds: number } | null {
     return this.compiled
