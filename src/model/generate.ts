@@ -132,11 +132,12 @@ export async function generate(model: CausalLM, promptIds: number[], opts: Gener
       const pastLength = cache ? cache[0].key.shape[2] : 0;
       if (pastLength + input.length > model.config.nPositions) break; // the model has no positions left
       const inputIds = tf.tensor2d([input], [1, input.length], "int32");
-      const { logits, presentKeyValues } = model.forward(inputIds, { pastKeyValues: cache, useCache: true });
+      // Only the last position's logits are used: the head runs on that row alone (a prompt's prefill included).
+      const { logits, presentKeyValues } = model.forward(inputIds, { pastKeyValues: cache, useCache: true, lastPositionOnly: true });
       inputIds.dispose();
       disposeCache(cache);
       cache = presentKeyValues;
-      const last = tf.tidy(() => logits.slice([0, input.length - 1, 0], [1, 1, -1]).reshape([-1]));
+      const last = tf.tidy(() => logits.slice([0, logits.shape[1] - 1, 0], [1, 1, -1]).reshape([-1])); // [V]
       logits.dispose();
       const values = (await last.data()) as Float32Array;
       last.dispose();
