@@ -15,6 +15,7 @@
  */
 import type { ColumnChunk, Compressors, SchemaTree } from "hyparquet";
 import { isAscii } from "buffer";
+import { decodeUtf8Block } from "./utf8";
 
 /** A page or column this decoder does not handle: the caller reads the row group with the general reader. */
 export class UnsupportedParquet extends Error {}
@@ -226,11 +227,32 @@ function utf16Length(bytes: Uint8Array, from: number, to: number): number {
 }
 
 /**
+ * Splits `text`, a region's values each after its zeroed length word (four U+0000), into out[at + i] (or
+ * out[targets[i]]): each value runs from its word to the next NUL. True when that reads exactly `count` values to
+ * the end of `text`; then the text holds exactly 4 * count NULs, all in length words, so every value is what the
+ * byte lengths say. False when a value holds a NUL itself (out is then partly written: the caller writes it again).
+ */
+function splitAtLengthWords(text: string, count: number, out: unknown[], at: number, targets?: Int32Array): boolean {
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    // past the end charCodeAt is NaN: not a length word
+    if (text.charCodeAt(pos) !== 0 || text.charCodeAt(pos + 1) !== 0 || text.charCodeAt(pos + 2) !== 0 || text.charCodeAt(pos + 3) !== 0) return false;
+    pos += 4;
+    let next = text.indexOf("\0", pos);
+    if (next < 0) next = text.length;
+    out[targets ? targets[i] : at + i] = text.slice(pos, next);
+    pos = next;
+  }
+  return pos === text.length;
+}
+
+/**
  * String values of a region that is not pure ASCII (its length words zeroed, see readPlain). Each value is checked
  * (short ones here, long ones natively). When most are non-ASCII and the region is valid UTF-8, it is decoded in one
- * strict TextDecoder call and each value is a slice, found by counting UTF-16 units. Otherwise each ASCII value is a
- * slice of the region's Latin-1 text (made once, on first need) and the others are decoded one by one; a value that
- * is not valid UTF-8 stays bytes (a copy) for textField to report.
+ * native call (utf8.ts) and each value is a slice, found at the NULs of the length words (or, when a value holds a
+ * NUL, by counting UTF-16 units). Otherwise each ASCII value is a slice of the region's Latin-1 text (made once, on
+ * first need) and the others are decoded one by one; a value that is not valid UTF-8 stays bytes (a copy) for
+ * textField to report.
  */
 function decodeMixed(bytes: Uint8Array, base: number, end: number, starts: Int32Array, lengths: Int32Array, ascii: Uint8Array, count: number, out: unknown[], at: number, targets?: Int32Array): void {
   let nonAscii = 0;
@@ -241,12 +263,9 @@ function decodeMixed(bytes: Uint8Array, base: number, end: number, starts: Int32
     if (!isAsciiValue) nonAscii++;
   }
   if (nonAscii * 2 > count) {
-    let text: string | null = null;
-    try {
-      text = utf8.decode(bytes.subarray(base, end));
-    } catch {
-      // invalid UTF-8 somewhere: value by value below, to keep the valid ones
-    }
+    // null: invalid UTF-8 somewhere: value by value below, to keep the valid ones
+    const text = decodeUtf8Block(bytes.subarray(base, end));
+    if (text !== null && splitAtLengthWords(text, count, out, at, targets)) return;
     if (text !== null) {
       for (let i = 0, unit = 0; i < count; i++) {
         const start = starts[i], units = ascii[i] ? lengths[i] : utf16Length(bytes, start, start + lengths[i]);

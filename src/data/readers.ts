@@ -18,6 +18,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { isAscii } from "buffer";
 import * as zlib from "zlib";
+import { decodeUtf8Block } from "./utf8";
 import { chunkRange, FlatColumn, FlatColumnDecoder, planFlatColumns, UnsupportedParquet } from "./parquet";
 
 /** Where a row came from: the file and its 1-based line (text files) or row (Parquet, `unit: "row"`). */
@@ -38,6 +39,11 @@ export interface RawRow {
   source: RowSource;
   /** All of the file's columns, when only some were read into `value` (Parquet, {@link ReadOptions.columns}). */
   columns?: readonly string[];
+  /**
+   * True when every string in `value` was decoded from valid UTF-8 and holds no JSON escape (a flat Parquet column,
+   * a JSONL line without a backslash): such text cannot hold a lone surrogate, so textField (rows.ts) skips that scan.
+   */
+  wellFormed?: boolean;
 }
 
 /** What {@link readRawRows} reads. */
@@ -310,12 +316,9 @@ class JsonlReader {
   }
 
   private *block(bytes: Buffer): Generator<RawItem> {
-    // pure ASCII (checked natively) is its own Latin-1 text: a byte-for-byte copy, cheaper than decoding
-    const ascii = isAscii(bytes);
-    let text: string;
-    try {
-      text = ascii ? bytes.toString("latin1") : utf8.decode(bytes);
-    } catch {
+    // pure ASCII (checked natively) is its own Latin-1 text: a byte-for-byte copy; else a strict native decode
+    const text = decodeUtf8Block(bytes);
+    if (text === null) {
       for (let s = 0; s < bytes.length; ) {
         let nl = bytes.indexOf(10, s);
         if (nl < 0) nl = bytes.length;
@@ -344,7 +347,7 @@ class JsonlReader {
         if (backslash >= 0 && backslash < from) backslash = text.indexOf("\\", from);
         const row = backslash < 0 || backslash >= to ? parseFlatObject(text, from, to) : undefined;
         if (row !== undefined) {
-          yield { value: row, source };
+          yield { value: row, source, wellFormed: true };
           continue;
         }
       }
@@ -361,8 +364,10 @@ class JsonlReader {
         yield new RowError(source, null, "expected a JSON object");
         continue;
       }
-      if (lineText.indexOf("\\") < 0) new SliceScanner(text, from).value(value);
-      yield { value, source };
+      // without a backslash no string holds an escape (so no lone surrogate): its text is the strictly decoded block's
+      const unescaped = lineText.indexOf("\\") < 0;
+      if (unescaped) new SliceScanner(text, from).value(value);
+      yield { value, source, wellFormed: unescaped };
     }
   }
 }
@@ -676,8 +681,11 @@ async function* parquetGroups(
   for (const group of metadata.row_groups) {
     const end = start + Number(group.num_rows);
     let rows: Record<string, unknown>[] | undefined;
+    // the direct decoder's strings all come from strict UTF-8 decoding (hyparquet's rows may hold parsed JSON)
+    let wellFormed = false;
     try {
       if (plan && decoder) rows = await flatRows(buffer, group.columns, plan, decoder, end - start);
+      wellFormed = rows !== undefined;
     } catch (e) {
       if (!(e instanceof UnsupportedParquet)) throw new Error(`${file}: rows ${start + 1}-${end}: cannot decode Parquet row group (${(e as Error).message})`);
     }
@@ -689,7 +697,7 @@ async function* parquetGroups(
     const items: RawItem[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const source: RowSource = { file, line: start + i + 1, unit: "row" };
-      items[i] = partial ? { value: rows[i], source, columns: all } : { value: rows[i], source };
+      items[i] = partial ? { value: rows[i], source, columns: all, wellFormed } : { value: rows[i], source, wellFormed };
     }
     yield items;
     start = end;

@@ -145,8 +145,12 @@ function isBlank(s: string): boolean {
 const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
 const isWellFormed = (s: string): boolean => (nativeIsWellFormed ? nativeIsWellFormed.call(s) : !LONE_SURROGATE.test(s));
 
-/** A checked text field: strings (or Parquet bytes, decoded strictly); `allowEmpty` lets "" through (orca system). */
-export function textField(v: unknown, source: RowSource, field: string, allowEmpty = false): string {
+/**
+ * A checked text field: strings (or Parquet bytes, decoded strictly); `allowEmpty` lets "" through (orca system).
+ * `wellFormed`: the reader vouches that a string came from strict UTF-8 decoding without escapes (RawRow.wellFormed),
+ * so the lone-surrogate scan is skipped (bytes decoded here are well-formed either way).
+ */
+export function textField(v: unknown, source: RowSource, field: string, allowEmpty = false, wellFormed = false): string {
   if (v instanceof Uint8Array) {
     try {
       v = decodeUtf8(v);
@@ -159,7 +163,7 @@ export function textField(v: unknown, source: RowSource, field: string, allowEmp
     const hint = Array.isArray(v) ? "; a list of messages here needs every text column conversational" : "";
     throw new RowError(source, field, `must be ${what} (${describe(v)}${hint})`);
   }
-  const lone = isWellFormed(v) ? null : LONE_SURROGATE.exec(v);
+  const lone = wellFormed || isWellFormed(v) ? null : LONE_SURROGATE.exec(v);
   if (lone) {
     const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
     throw new RowError(source, field, `contains a lone surrogate U+${code} at character ${lone.index + 1} (not valid Unicode text)`);
@@ -168,14 +172,14 @@ export function textField(v: unknown, source: RowSource, field: string, allowEmp
 }
 
 /** A checked list of {role, content} messages. */
-function messagesField(v: unknown, source: RowSource, field: string): ChatMessage[] {
+function messagesField(v: unknown, source: RowSource, field: string, wellFormed = false): ChatMessage[] {
   if (!Array.isArray(v) || v.length === 0) {
     throw new RowError(source, field, `must be a non-empty list of {role, content} messages (${Array.isArray(v) ? "got an empty list" : describe(v)})`);
   }
   return v.map((m, i) => {
     if (m === null || typeof m !== "object" || Array.isArray(m)) throw new RowError(source, `${field}[${i}]`, `must be a {role, content} message (${describe(m)})`);
     const msg = m as Record<string, unknown>;
-    return { role: textField(msg.role, source, `${field}[${i}].role`), content: textField(msg.content, source, `${field}[${i}].content`) };
+    return { role: textField(msg.role, source, `${field}[${i}].role`, false, wellFormed), content: textField(msg.content, source, `${field}[${i}].content`, false, wellFormed) };
   });
 }
 
@@ -226,12 +230,13 @@ export interface ConvertOptions {
 export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}): PreferenceRow {
   const columns = opts.columns ?? NO_MAPPING;
   const src = row.source;
+  const wellFormed = row.wellFormed === true;
   if (kind.format === "standard" && !kind.conversational) {
     // the common case, without the general path's intermediate objects
-    const chosen = textField(get(row, "chosen", columns), src, columns.chosen ?? "chosen");
-    const rejected = textField(get(row, "rejected", columns), src, columns.rejected ?? "rejected");
+    const chosen = textField(get(row, "chosen", columns), src, columns.chosen ?? "chosen", false, wellFormed);
+    const rejected = textField(get(row, "rejected", columns), src, columns.rejected ?? "rejected", false, wellFormed);
     if (chosen === rejected) throw new RowError(src, columns.rejected ?? "rejected", `is identical to "${columns.chosen ?? "chosen"}" (nothing to prefer)`);
-    return { prompt: textField(get(row, "prompt", columns), src, columns.prompt ?? "prompt"), chosen, rejected, source: src };
+    return { prompt: textField(get(row, "prompt", columns), src, columns.prompt ?? "prompt", false, wellFormed), chosen, rejected, source: src };
   }
   const col = (n: ColumnName) => columns[n] ?? n;
   // the built-in template is parsed only for rows that need a template
@@ -240,19 +245,19 @@ export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}
   let out: Omit<PreferenceRow, "source">;
   if (kind.format === "orca") {
     const orca = {
-      system: textField(get(row, "system", columns), src, col("system"), true),
-      question: textField(get(row, "question", columns), src, col("question")),
-      chosen: textField(get(row, "chosen", columns), src, col("chosen")),
-      rejected: textField(get(row, "rejected", columns), src, col("rejected")),
+      system: textField(get(row, "system", columns), src, col("system"), true, wellFormed),
+      question: textField(get(row, "question", columns), src, col("question"), false, wellFormed),
+      chosen: textField(get(row, "chosen", columns), src, col("chosen"), false, wellFormed),
+      rejected: textField(get(row, "rejected", columns), src, col("rejected"), false, wellFormed),
     };
     if (orca.chosen === orca.rejected) throw new RowError(src, col("rejected"), `is identical to "${col("chosen")}" (nothing to prefer)`);
     out = chatmlFormat(orca, renderer());
   } else if (!kind.conversational) {
-    const chosen = textField(get(row, "chosen", columns), src, col("chosen"));
-    const rejected = textField(get(row, "rejected", columns), src, col("rejected"));
+    const chosen = textField(get(row, "chosen", columns), src, col("chosen"), false, wellFormed);
+    const rejected = textField(get(row, "rejected", columns), src, col("rejected"), false, wellFormed);
     if (chosen === rejected) throw new RowError(src, col("rejected"), `is identical to "${col("chosen")}" (nothing to prefer)`);
     if (kind.format === "standard") {
-      out = { prompt: textField(get(row, "prompt", columns), src, col("prompt")), chosen, rejected };
+      out = { prompt: textField(get(row, "prompt", columns), src, col("prompt"), false, wellFormed), chosen, rejected };
     } else {
       const e = extractPrompt([...chosen], [...rejected], (a, b) => a === b);
       out = { prompt: e.prompt.join(""), chosen: e.chosen.join(""), rejected: e.rejected.join("") };
@@ -260,13 +265,13 @@ export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}
       if (out.chosen === "" || out.rejected === "") throw new RowError(src, out.chosen === "" ? col("chosen") : col("rejected"), "is a prefix of the other completion, so its completion would be empty");
     }
   } else {
-    const chosen = messagesField(get(row, "chosen", columns), src, col("chosen"));
-    const rejected = messagesField(get(row, "rejected", columns), src, col("rejected"));
+    const chosen = messagesField(get(row, "chosen", columns), src, col("chosen"), wellFormed);
+    const rejected = messagesField(get(row, "rejected", columns), src, col("rejected"), wellFormed);
     if (chosen.length === rejected.length && chosen.every((m, i) => sameMessage(m, rejected[i]))) {
       throw new RowError(src, col("rejected"), `is identical to "${col("chosen")}" (nothing to prefer)`);
     }
     if (kind.format === "conversational") {
-      out = renderConversation(messagesField(get(row, "prompt", columns), src, col("prompt")), chosen, rejected, renderer(), src);
+      out = renderConversation(messagesField(get(row, "prompt", columns), src, col("prompt"), wellFormed), chosen, rejected, renderer(), src);
     } else {
       const e = extractPrompt(chosen, rejected, sameMessage);
       if (e.prompt.length === 0) throw new RowError(src, col("chosen"), `and "${col("rejected")}" share no leading message, so the implicit prompt would be empty`);
