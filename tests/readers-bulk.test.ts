@@ -9,7 +9,8 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { loadPreferenceData, loadPreferenceDataset } from "../src/data/dataset";
 import { planFlatColumns } from "../src/data/parquet";
-import { readRawRows, readRawRowsSync, RawItem, RowError } from "../src/data/readers";
+import { readRawRows, readRawRowsSync, RawItem, RawRow, RowError } from "../src/data/readers";
+import { decodeUtf8Block } from "../src/data/utf8";
 import { pythonWith } from "./helpers/python";
 import { NEEDS, skipUnless } from "./helpers/skip";
 
@@ -39,6 +40,50 @@ async function collect(file: string): Promise<RawItem[]> {
   for await (const item of readRawRows(file)) out.push(item);
   return out;
 }
+
+describe("strict UTF-8 blocks (utf8.ts)", () => {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const reference = (b: Uint8Array): string | null => {
+    try {
+      return strict.decode(b);
+    } catch {
+      return null;
+    }
+  };
+
+  it("gives exactly TextDecoder's (fatal) text, or null where it throws: every kind of valid and invalid sequence", () => {
+    const cases = [
+      "",
+      "plain ASCII",
+      "\uFEFFbyte-order mark kept",
+      "Latin-1 only: café naïve Größe ÿ",
+      "Cyrillic данные, CJK 日本語, emoji 🙂 𝄞",
+      "NULs \0 inside \0\0\0\0 too",
+      "\u0080 \u07FF \u0800 \uFFFF \u{10000} \u{10FFFF} \u2028",
+    ].map((t) => Buffer.from(t));
+    const invalid = ["ff", "80", "c0af", "c1bf", "e080af", "eda080", "edbfbf", "e282", "f4908080", "f880808080", "41c3", "f09f99"].map((h) =>
+      Buffer.from(h, "hex"),
+    );
+    for (const b of [...cases, ...invalid, ...invalid.map((i) => Buffer.concat([Buffer.from("日本 ok "), i, Buffer.from(" tail")]))]) {
+      expect(decodeUtf8Block(b), b.toString("hex")).toBe(reference(b));
+    }
+    expect(invalid.every((b) => decodeUtf8Block(b) === null)).toBe(true);
+  });
+
+  it("matches TextDecoder on random text and random damage (views into larger buffers too)", () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    const pool = [0x41, 0x20, 0x0, 0xe9, 0xff, 0x100, 0x430, 0x65e5, 0xfeff, 0xfffd, 0x1f642, 0x10ffff];
+    for (let trial = 0; trial < 300; trial++) {
+      let text = "";
+      for (let i = rand(400); i > 0; i--) text += String.fromCodePoint(rand(3) ? pool[rand(pool.length)] : rand(0xd7ff));
+      const bytes = Buffer.concat([Buffer.from("xx"), Buffer.from(text), Buffer.from("yy")]);
+      if (trial % 3 === 0 && bytes.length > 4) bytes[2 + rand(bytes.length - 4)] = rand(256); // maybe invalid now
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, bytes.length - 4);
+      expect(decodeUtf8Block(view), `trial ${trial}`).toBe(reference(view));
+    }
+  });
+});
 
 describe("JSONL read a block at a time", () => {
   it("gives JSON.parse's values and the file's lines across blocks: flat rows, escapes, nesting, duplicate keys, CRLF, BOM, blank lines, non-ASCII", async () => {
@@ -139,6 +184,9 @@ describe("JSONL read a block at a time", () => {
     rows[2500] = '{"prompt": "lone \\ud800 here", "chosen": "c", "rejected": "r"}';
     const f = write("surrogate.jsonl", rows.join("\n") + "\n");
     await expect(loadPreferenceDataset(f)).rejects.toThrow(`${f}:2501: field "prompt" contains a lone surrogate U+D800 at character 6`);
+    // only rows without escapes are vouched well-formed (textField then skips the surrogate scan)
+    const raw = (await collect(f)) as RawRow[];
+    expect([raw[0].wellFormed, raw[2500].wellFormed]).toEqual([true, false]);
     // almost flat lines: each is JSON.parse's error, named by line
     for (const bad of [
       '{"prompt": "p", "chosen": "c" "rejected": "r"}',
@@ -254,6 +302,25 @@ pq.write_table(pa.table({"prompt": ["p"] * 5, "chosen": s, "rejected": ["r"] * 5
     await expect(loadPreferenceDataset(invalid)).rejects.toThrow(`${invalid}: row 3: field "chosen" invalid UTF-8 at byte 4`);
     const kept = await loadPreferenceData(invalid, null, { skipInvalid: true });
     expect(kept.rows.map((r) => r.chosen)).toEqual(["é one", "日本 two", "ü four", "five"]);
+    // pages of mostly non-ASCII values are split at their length words' NULs: values that hold NULs themselves (read
+    // by counting instead), empty values and nulls land where pyarrow put them; the rows are vouched well-formed
+    const nuls = path.join(sub, "nuls.parquet");
+    const withNul = ["é\0", "\0\0\0\0日本", "a\0\0\0\0", "", "ü\0ü", "🙂"];
+    const noNul = ["é", "", "日本 two", null, "ü", "🙂 x"];
+    pyarrow(
+      `import json
+a, b = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+c = ["é\\0\\0\\0\\0ü"] * 300  # a length word's four NULs inside every value
+pq.write_table(pa.table({"a": pa.array(a * 50, pa.string()), "b": pa.array(b * 50, pa.string()), "c": c}), sys.argv[1], use_dictionary=False, data_page_size=1024)`,
+      nuls,
+      JSON.stringify(withNul),
+      JSON.stringify(noNul),
+    );
+    const nulRows = (await collect(nuls)) as RawRow[];
+    expect(nulRows.map((r) => r.value.a)).toEqual(Array.from({ length: 50 }, () => withNul).flat());
+    expect(nulRows.map((r) => r.value.b)).toEqual(Array.from({ length: 50 }, () => noNul).flat());
+    expect(nulRows.map((r) => r.value.c)).toEqual(Array(300).fill("é\0\0\0\0ü"));
+    expect(nulRows.every((r) => r.wellFormed)).toBe(true);
   });
 
   it("reads only the columns a preference row uses; a missing column still lists all of the file's columns", async () => {
