@@ -7,9 +7,10 @@
  * Memory stays flat in the file size for JSONL and CSV (read as a byte stream, one line at a time) and for Parquet
  * (one row group at a time). A JSON document is parsed whole (JSON has no row boundaries to stream by).
  *
- * Text is decoded with a fatal UTF-8 decoder: invalid bytes are an error naming the line, never U+FFFD. Decoding is
- * done in bulk (a JSONL block of ~1 MB, a Parquet page's string values) and each row's strings are slices of that
- * one decoded string (JSONL; Parquet: its ASCII values): V8 keeps a slice as a reference, so the garbage collector moves a few
+ * Text is decoded strictly (utf8.ts: validated natively, then transcoded): invalid bytes are an error naming the line,
+ * never U+FFFD. Decoding is done in bulk (a JSONL block of ~1 MB, a Parquet page's string values) and each row's strings
+ * are slices of that one decoded string (JSONL; Parquet: its ASCII values, or all of a page of mostly non-ASCII
+ * values): V8 keeps a slice as a reference, so the garbage collector moves a few
  * large strings instead of copying every row's text (most of a whole-file load's time was that copying). A slice
  * keeps its block alive: a caller that keeps a few rows of a streamed file keeps their blocks (~1 MB each).
  * Parquet values that are not valid UTF-8 stay bytes and are reported when their field is read (textField, rows.ts).
