@@ -160,7 +160,9 @@ async function cpuTimeProfile(model, tokenizer, rows) {
 }
 
 (async () => {
-  await initBackend({ backend, quiet: true });
+  // TensorFlow's thread pools sized for the course model, as the notebooks and the CLI size them.
+  const choice = await initBackend({ backend, quiet: true, model: path.join(root, "data/sft-model") });
+  if (choice.threads) console.log(`TensorFlow threads: ${choice.threads.intraOp} per op, ${choice.threads.interOp} ops at once (${choice.threads.reason})`);
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
   const rows = (await loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer)).slice(0, 64);
   const model = loadModelFromDir(path.join(root, "data/sft-model"));
