@@ -107,7 +107,7 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
   const result: WorkerResult = {
     task: "throughput",
     backend: backendName,
-    detail: stats ? `${detail}; ${stats.graphs} graphs of ${stats.opsPerGraph.join("/")} TF ops` : detail,
+    detail: stats ? `${detail}; ${stats.graphs} graphs: gradients ${stats.opsPerGraph.join("/")}, AdamW ${stats.optimizerOps} TF ops` : detail,
     step_s_mean: timedSeconds / steps,
     tokens_per_step: tokens / steps,
     tokens_per_s: tokens / timedSeconds,
