@@ -126,6 +126,31 @@ function standardColumns(batch: ColumnBatch, format: PreferenceFormat | "auto", 
   return prompt && chosen && rejected ? { kind, firstRow: batch.firstRow, prompt, chosen, rejected } : null;
 }
 
+/**
+ * Converts a batch's standard rows straight from its columns (standardRow), appending each row (null when invalid,
+ * its error in `errors` under its index) and its kind, as loadPreferenceData's general loop does.
+ */
+function addStandardRows(
+  standard: StandardColumns,
+  file: string,
+  columns: Partial<Record<ColumnName, string>>,
+  converted: Array<PreferenceRow | null>,
+  kinds: RowKind[],
+  errors: Map<number, { error: unknown; source: RowSource }>,
+): void {
+  const { kind, firstRow, prompt, chosen, rejected } = standard;
+  for (let i = 0; i < prompt.length; i++) {
+    const source: RowSource = { file, line: firstRow + i, unit: "row" };
+    try {
+      converted.push(standardRow(prompt[i], chosen[i], rejected[i], source, columns, true));
+    } catch (e) {
+      errors.set(converted.length, { error: e, source });
+      converted.push(null);
+    }
+    kinds.push(kind);
+  }
+}
+
 /** Throws the error, or records the skipped row when skipInvalid. */
 function handle(e: unknown, skipped: SkippedRow[], opts: LoadOptions): void {
   if (!(e instanceof RowError) || !opts.skipInvalid) throw e;
@@ -162,19 +187,9 @@ export async function loadPreferenceData(source: string | readonly string[], tok
       // a Parquet row group of standard rows: each row built straight from the columns (no raw object per row)
       const standard = Array.isArray(batch) ? null : standardColumns(batch, format, opts);
       if (standard) {
-        const { kind, prompt, chosen, rejected } = standard;
-        totalRows += prompt.length;
-        count(kind, prompt.length, { file, line: standard.firstRow, unit: "row" });
-        for (let i = 0; i < prompt.length; i++) {
-          const source: RowSource = { file, line: standard.firstRow + i, unit: "row" };
-          try {
-            converted.push(standardRow(prompt[i], chosen[i], rejected[i], source, columns, true));
-          } catch (e) {
-            errors.set(converted.length, { error: e, source });
-            converted.push(null);
-          }
-          kinds.push(kind);
-        }
+        totalRows += standard.prompt.length;
+        count(standard.kind, standard.prompt.length, { file, line: standard.firstRow, unit: "row" });
+        addStandardRows(standard, file, columns, converted, kinds, errors);
         continue;
       }
       for (const item of Array.isArray(batch) ? batch : columnBatchRows(batch)) {
