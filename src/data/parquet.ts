@@ -10,8 +10,10 @@
  * file's: {@link planFlatColumns} says no, or {@link FlatColumnDecoder.decode} throws {@link UnsupportedParquet} for
  * the row group, and readers.ts reads it with hyparquet instead.
  *
- * Snappy stays hyparquet-compressors' wasm: a pure-JS decoder into a reused buffer was tried and measured ~20% slower
- * per byte than the wasm with its copies (about 60-90 ms more CPU on the 100k-row benchmark file).
+ * Snappy stays hysnappy's wasm (what hyparquet-compressors runs), called in place (snappy.ts): a page is decompressed
+ * into the module's memory and decoded from there, with no copy out. A pure-JS decoder into a reused buffer was tried
+ * and measured ~20% slower per byte than the wasm even with its copies (about 60-90 ms more CPU on the 100k-row
+ * benchmark file).
  */
 import type { ColumnChunk, Compressors, SchemaTree } from "hyparquet";
 import { isAscii } from "buffer";

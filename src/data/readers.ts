@@ -5,7 +5,10 @@
  * file shows it (for a CSV record or JSON element: the line it starts on), or the 1-based row for Parquet.
  *
  * Memory stays flat in the file size for JSONL and CSV (read as a byte stream, one line at a time) and for Parquet
- * (one row group at a time). A JSON document is parsed whole (JSON has no row boundaries to stream by).
+ * (one row group at a time; the next group's bytes are read while this one is decoded). A JSON document is parsed
+ * whole (JSON has no row boundaries to stream by). A Parquet row group of flat columns (parquet.ts) comes out of
+ * {@link readRawBatches} as its decoded columns (a ColumnBatch), from which the loader builds rows without a raw
+ * object per row; {@link readRawRows} gives its rows as RawRows like any other reader's.
  *
  * Text is decoded strictly (utf8.ts: validated natively, then transcoded): invalid bytes are an error naming the line,
  * never U+FFFD. Decoding is done in bulk (a JSONL block of ~1 MB, a Parquet page's string values) and each row's strings
