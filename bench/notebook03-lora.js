@@ -27,8 +27,8 @@ async function child(compiled, steps) {
   const { loadPreferenceDataset } = require("../dist/data/dataset");
   const { splitTrainEval } = require("../dist/data/preferences");
   const { DPOTrainer } = require("../dist/train/trainer");
-  await initBackend({ backend: "tensorflow", quiet: true });
   const modelDir = path.join(root, "data/sft-model");
+  await initBackend({ backend: "tensorflow", quiet: true, model: modelDir }); // as notebook 03 does
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const dataset = await loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer);
   const split = splitTrainEval(dataset, 0.1, 42);

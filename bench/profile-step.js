@@ -160,7 +160,9 @@ async function cpuTimeProfile(model, tokenizer, rows) {
 }
 
 (async () => {
-  await initBackend({ backend, quiet: true });
+  // TensorFlow's thread pools sized for the course model, as the notebooks and the CLI size them.
+  const choice = await initBackend({ backend, quiet: true, model: path.join(root, "data/sft-model") });
+  if (choice.threads) console.log(`TensorFlow threads: ${choice.threads.intraOp} per op, ${choice.threads.interOp} ops at once (${choice.threads.reason})`);
   const tokenizer = await Tokenizer.fromDir(path.join(root, "data/sft-model"));
   const rows = (await loadPreferenceDataset(path.join(root, "data/orca_dpo_pairs.jsonl"), tokenizer)).slice(0, 64);
   const model = loadModelFromDir(path.join(root, "data/sft-model"));
@@ -213,12 +215,14 @@ async function cpuTimeProfile(model, tokenizer, rows) {
     const stats = compiled.compileStats();
     compiled.dispose();
     const msPerUpdate = (marks[47] - marks[31]) / 16;
-    const ops = stats.opsPerGraph.reduce((a, b) => a + b, 0) / stats.opsPerGraph.length;
+    // an update runs one gradient graph (course: one micro-batch) and AdamW's graphs
+    const ops = stats.opsPerGraph.reduce((a, b) => a + b, 0) / stats.opsPerGraph.length + stats.optimizerOps;
     const roof = matmulRoofGflops(3072);
     const atRoofMs = (eager.matmul_gflop / roof) * 1000;
     result.compiled = {
       graphs: stats.graphs,
       ops_per_graph: stats.opsPerGraph,
+      optimizer_ops: stats.optimizerOps,
       ops_per_update: ops,
       compile_s: stats.compileSeconds,
       ms_per_update: msPerUpdate,
@@ -228,7 +232,9 @@ async function cpuTimeProfile(model, tokenizer, rows) {
       matmul_share_max: Math.min(1, eager.matmul_ms / msPerUpdate),
     };
     const c = result.compiled;
-    console.log(`tensorflow compileStep: ${c.graphs} graphs of ${c.ops_per_graph.join("/")} TensorFlow ops (${c.compile_s.toFixed(1)} s tracing + loading)`);
+    console.log(
+      `tensorflow compileStep: ${c.graphs} graphs: gradients ${c.ops_per_graph.join("/")}, AdamW ${c.optimizer_ops} TensorFlow ops (${c.compile_s.toFixed(1)} s tracing + loading)`,
+    );
     console.log(
       `  last epoch ${c.ms_per_update.toFixed(1)} ms/update, ${c.ops_per_update.toFixed(0)} ops per update, ${c.us_per_op.toFixed(1)} µs per op (eager: ${eager.us_per_op.toFixed(1)}); ` +
         `matmuls ${pct(c.matmul_share_min)}–${pct(c.matmul_share_max)} of an update (${eager.matmul_gflop.toFixed(3)} GFLOP at the ${roof.toFixed(0)} GFLOP/s roof … the eager matmul kernels' time)`,

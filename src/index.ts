@@ -39,7 +39,7 @@ export { initBackend, describeBackend, currentBackend } from "./backend";
 
 // The data and model shipped with the package (absolute paths)
 export { EMBEDDED } from "./embedded";
-export type { BackendChoice, BackendName, BackendOptions } from "./backend";
+export type { BackendChoice, BackendName, BackendOptions, NativeThreads } from "./backend";
 
 // Model
 export { loadModel, loadModelFromDir, saveModel, saveMergedModel, readModelWeights } from "./model/io";

@@ -13,12 +13,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../backend";
+import { describeThreads, initBackend } from "../backend";
 import { loadModelFromDir } from "../model/io";
 import { Tokenizer } from "../tokenizer/tokenizer";
 import { loadPreferenceDataset } from "../data/dataset";
 import { DPOTrainer } from "../train/trainer";
-import { CliError, integerValue, requiredString } from "./framework";
+import { CliError, integerValue, requiredString, stringValue } from "./framework";
 
 /** The article's LoRA (Mistral-7B): what the smollm2-lora config trains on both sides (the worker's --peft). */
 export const ARTICLE_LORA = { r: 16, alpha: 16, dropout: 0.05, targetModules: "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj" };
@@ -107,7 +107,7 @@ async function throughput(values: Record<string, unknown>, backendName: string, 
   const result: WorkerResult = {
     task: "throughput",
     backend: backendName,
-    detail: stats ? `${detail}; ${stats.graphs} graphs of ${stats.opsPerGraph.join("/")} TF ops` : detail,
+    detail: stats ? `${detail}; ${stats.graphs} graphs: gradients ${stats.opsPerGraph.join("/")}, AdamW ${stats.optimizerOps} TF ops` : detail,
     step_s_mean: timedSeconds / steps,
     tokens_per_step: tokens / steps,
     tokens_per_s: tokens / timedSeconds,
@@ -201,13 +201,20 @@ export async function benchWorker(values: Record<string, unknown>): Promise<void
   const backendName = requiredString(values, "backend");
   const task = requiredString(values, "task");
   const compiled = backendName === "tensorflow-compiled";
-  const choice = await initBackend({ backend: compiled ? "tensorflow" : backendName, quiet: true });
+  // The roof measures the machine (every thread inside one matmul); training sizes TensorFlow's pools for the model.
+  const choice = await initBackend({
+    backend: compiled ? "tensorflow" : backendName,
+    quiet: true,
+    threads: integerValue(values, "threads", { positive: true }),
+    model: task === "roof" ? undefined : stringValue(values, "model"),
+  });
   if (choice.name !== (compiled ? "tensorflow" : backendName)) throw new CliError(`backend ${backendName} did not load (got ${choice.name})`);
   const label = compiled ? "tensorflow (compileStep)" : choice.name;
   let result: WorkerResult;
-  if (task === "throughput") result = await throughput(values, label, compiled, choice.detail);
-  else if (task === "updates") result = await updates(values, label, compiled, choice.detail);
-  else if (task === "roof") result = roof(values, label, choice.detail);
+  const detail = choice.threads ? `${choice.detail}; ${describeThreads(choice.threads)}` : choice.detail;
+  if (task === "throughput") result = await throughput(values, label, compiled, detail);
+  else if (task === "updates") result = await updates(values, label, compiled, detail);
+  else if (task === "roof") result = roof(values, label, detail);
   else throw new CliError(`--task must be throughput, updates or roof, got "${task}"`);
   console.log(JSON.stringify(result));
 }

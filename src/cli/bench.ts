@@ -8,8 +8,10 @@
  * - Every measurement is a fresh process (a worker: `dpo-ts bench --worker`, or a new Python), so no side or round
  *   starts with another's warm caches, traced graphs or heap; within a throughput process, warm-up epochs are excluded.
  * - Same model folder, same pairs, same batch, same sequence lengths (no truncation), same number of updates, fp32,
- *   and the same thread count on both sides: torch.set_num_threads(--threads) and TF_NUM_INTRAOP_THREADS=--threads
- *   for the native backend (default 2; wasm runs 1 thread in Node). The ratio × TRL is computed from the medians.
+ *   and the same cores on both sides: torch.set_num_threads(--threads), and for the native backend TensorFlow's thread
+ *   pools as dpo-ts sizes them for the model on --threads cores (src/backend.ts, nativeThreadsFor: a small model one
+ *   thread per op and --threads ops at once); default 2; wasm runs 1 thread in Node. The ratio × TRL is computed from
+ *   the medians.
  * - The machine's fp32 matmul roof (GFLOP/s of a --roof-size² matmul, native backend and torch) is measured in every
  *   round and printed beside the figures: a figure is only as meaningful as its distance to that ceiling.
  * - Compile time (compileStep's tracing + graph loading) is reported on its own, and inside a "N updates" figure:
@@ -56,7 +58,11 @@ export const benchOptions: OptionsTable = {
       "dpo-ts backends to measure (default tensorflow-compiled,tensorflow,wasm for course and smollm2-lora; tensorflow-compiled,tensorflow otherwise)",
   },
   rounds: { type: "string", valueName: "N", description: "interleaved rounds, each side a fresh process per round (default 3)" },
-  threads: { type: "string", valueName: "N", description: "CPU threads for both sides: torch.set_num_threads and TF_NUM_INTRAOP_THREADS (default 2)" },
+  threads: {
+    type: "string",
+    valueName: "N",
+    description: "CPU cores for both sides: torch.set_num_threads, and TensorFlow's thread pools sized for the model on that many cores (default 2)",
+  },
   steps: {
     type: "string",
     valueName: "N",
@@ -401,19 +407,24 @@ export async function benchCommand(values: Record<string, unknown>): Promise<voi
     .filter(Boolean);
   const notebook = updates ? notebookPrefs(outDir, model) : null;
 
-  // Same threads on both sides; TF reads its variable when the native library starts, i.e. in the fresh worker.
-  const env = { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), TOKENIZERS_PARALLELISM: "false" };
+  // Same cores on both sides: torch gets --threads, each dpo-ts worker sizes TensorFlow's pools for the model on as
+  // many cores (initBackend's threads and model options; TensorFlow reads them when it starts, in the fresh worker).
+  const env = { ...process.env, TOKENIZERS_PARALLELISM: "false" };
   const cli = path.join(__dirname, "index.js");
   const trlScript = path.join(ROOT, "bench/trl_throughput.py");
   const worker = (task: string, backend: string, extra: string[]) =>
-    spawnJson<WorkerResult>(process.execPath, [cli, "bench", "--worker", "--task", task, "--backend", backend, "--model", model, ...extra], env);
+    spawnJson<WorkerResult>(
+      process.execPath,
+      [cli, "bench", "--worker", "--task", task, "--backend", backend, "--model", model, "--threads", String(threads), ...extra],
+      env,
+    );
 
   const loadStart = os.loadavg()[0];
   console.log(`bench config "${config}": ${description}`);
   console.log(
     `  ${rounds} interleaved round(s) (${[...backends.map((b) => `dpo-ts ${b}`), ...(py ? ["TRL"] : [])].join(", ")}), each measurement a fresh process; ` +
       `${warmup} warm-up + ${steps} timed steps${backends.some((b) => stepsOf(b).steps !== steps) ? ` (wasm: ${epoch} + ${epoch}, a wasm step takes minutes here)` : ""}; gradient checkpointing ${checkpointingOn ? "on" : "off"} (both sides); ` +
-      `${threads} threads on both sides (torch.set_num_threads, TF_NUM_INTRAOP_THREADS; wasm: 1); ${os.cpus().length} CPU cores, load average ${os.loadavg()[0].toFixed(1)}`,
+      `${threads} cores on both sides (torch.set_num_threads; TensorFlow's pools sized for the model, shown per side; wasm: 1 thread); ${os.cpus().length} CPU cores, load average ${os.loadavg()[0].toFixed(1)}`,
   );
   if (notebook) {
     console.log(

@@ -92,7 +92,7 @@ export async function evalCommand(values: Record<string, unknown>): Promise<void
   const dataFile = requiredString(values, "data");
   const batchSizeOption = integerValue(values, "batch-size", { positive: true });
   const args = dpoConfigFrom(mergeValues(values, evalOptions), evalOptions);
-  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet) });
+  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) || Boolean(values.quiet), model: policyDir });
   const tokenizer = await Tokenizer.fromDir(stringValue(values, "tokenizer") ?? policyDir);
   const rows = await loadPreferenceDataset(dataFile, tokenizer, { skipInvalid: values["skip-invalid"] === true });
   const model = await loadModel(policyDir, { trainable: false, adapter: stringValue(values, "adapter") });

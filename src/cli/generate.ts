@@ -39,7 +39,7 @@ export async function generateCommand(values: Record<string, unknown>): Promise<
     topP: numberValue(values, "top-p", { positive: true }) ?? 1,
     seed: integerValue(values, "seed") ?? 0,
   };
-  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) });
+  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json), model: modelDir });
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const model = await loadModel(modelDir, { trainable: false, adapter: stringValue(values, "adapter") });
   const text = values.chat ? tokenizer.applyChatTemplate([{ role: "user", content: prompt }], { addGenerationPrompt: true }) : prompt;

@@ -61,7 +61,7 @@ export async function judgeCommand(values: Record<string, unknown>): Promise<voi
   const examples = integerValue(values, "examples", { min: 0 }) ?? 5;
   const prompts = readPrompts(stringValue(values, "prompts") ?? "held-out").slice(0, limit);
   if (prompts.length === 0) throw new CliError("--prompts: no prompts");
-  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json) });
+  await initBackend({ backend: stringValue(values, "backend"), quiet: Boolean(values.json), model: modelDir });
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const model = await loadModel(modelDir, { trainable: false });
   const reference = await loadModel(refDir, { trainable: false });

@@ -78,7 +78,8 @@ export async function serveCommand(values: Record<string, unknown>, positionals:
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  await initBackend({ backend: stringValue(values, "backend") });
+  // TensorFlow's thread pools are sized for the first model (they are process-wide; most servers serve one).
+  await initBackend({ backend: stringValue(values, "backend"), model: models[0]?.path });
   const server = await serve({ models, host, port, apiKey, allowUnauthenticated, ...limits });
   console.log(`serving ${server.models.join(", ")} at ${server.url}/v1 (OpenAI-compatible); chat page at ${server.url}/`);
   await new Promise<void>((resolve) => {

@@ -73,7 +73,7 @@ export async function sftCommand(values: Record<string, unknown>): Promise<void>
     seed,
     loggingSteps: integerValue(values, "logging-steps", positive) ?? 50,
   };
-  await initBackend({ backend: stringValue(values, "backend") });
+  await initBackend({ backend: stringValue(values, "backend"), model: modelDir });
   const tokenizer = await Tokenizer.fromDir(tokenizerDir);
   const model = modelDir ? await loadModel(modelDir) : newModel(values, shape, tokenizer, seed);
   const rows = readInstructionFile(dataFile).map((row) => chatmlInstruction(row, tokenizer));

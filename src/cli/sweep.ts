@@ -68,7 +68,7 @@ export async function sweepCommand(values: Record<string, unknown>): Promise<voi
     if (!json) console.log(line);
   };
 
-  await initBackend({ backend: stringValue(values, "backend"), quiet: json });
+  await initBackend({ backend: stringValue(values, "backend"), quiet: json, model: modelDir });
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const trainRows = await loadPreferenceDataset(dataFile, tokenizer);
   log(

@@ -120,7 +120,7 @@ export async function trainCommand(values: Record<string, unknown>): Promise<voi
   if (evalFraction < 0 || evalFraction >= 1) throw new CliError(`${fraction!.where} must be in [0, 1), got ${evalFraction}`);
   const json = flag("json");
 
-  await initBackend({ backend: text("backend"), quiet: json || flag("quiet") });
+  await initBackend({ backend: text("backend"), quiet: json || flag("quiet"), model: policyDir });
   const tokenizer = await Tokenizer.fromDir(text("tokenizer") ?? policyDir);
   const evalData = text("eval-data");
   const skipInvalid = flag("skip-invalid");

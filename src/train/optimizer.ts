@@ -154,24 +154,54 @@ export class AdamW {
 
   /** Applies one update from flatGradients' vectors (not disposed here). */
   applyFlat(params: Map<string, tf.Variable>, flatGrads: (tf.Tensor1D | null)[], scalars: AdamWScalars): void {
-    const { beta1, beta2, epsilon } = this.opts;
-    this.groups.forEach((group, k) => {
-      const grad = flatGrads[k]; // [N]
+    flatGrads.forEach((grad, k) => {
       if (!grad) return;
-      const variables = group.names.map((name) => params.get(name)!);
-      tf.tidy(() => {
-        const param = flatten(variables); // [N]
-        const decayed = group.decays ? param.mul(scalars.decayFactor) : param;
-        const newM = group.m.mul(beta1).add(grad.mul(1 - beta1));
-        const newV = group.v.mul(beta2).add(grad.square().mul(1 - beta2));
-        const denominator = newV.sqrt().div(scalars.biasCorrection2Sqrt).add(epsilon);
-        group.m.assign(newM);
-        group.v.assign(newV);
-        const updated = decayed.sub(newM.div(denominator).mul(scalars.stepSize));
-        const pieces = variables.length === 1 ? [updated] : tf.split(updated, group.sizes);
-        variables.forEach((variable, i) => variable.assign(pieces[i].reshape(group.shapes[i])));
-      });
+      const next = this.groupStep(k, this.groupInputs(k, params, grad, scalars));
+      this.assignGroup(k, params, next);
     });
+  }
+
+  /**
+   * What group k's update reads, by name: its parameters (`param/<name>`), moments (`m`, `v`, [N]), flat gradient
+   * (`grad`, [N]) and the update's scalars — the inputs of {@link groupStep}, eager or as a compiled graph.
+   */
+  groupInputs(k: number, params: Map<string, tf.Variable>, grad: tf.Tensor1D, scalars: AdamWScalars): Record<string, tf.Tensor> {
+    const group = this.groups[k];
+    const inputs: Record<string, tf.Tensor> = { m: group.m, v: group.v, grad, ...scalars };
+    group.names.forEach((name) => (inputs[`param/${name}`] = params.get(name)!));
+    return inputs;
+  }
+
+  /**
+   * Group k's AdamW arithmetic, pure (nothing is assigned): {@link groupInputs} in → the new parameters
+   * (`param/<name>`, each in its shape) and moments (`m`, `v`) out. A compiled update traces it once and runs it as
+   * one graph; applyFlat runs it eagerly. Either way {@link assignGroup} then takes the new values.
+   */
+  groupStep(k: number, inputs: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
+    const { beta1, beta2, epsilon } = this.opts;
+    const group = this.groups[k];
+    return tf.tidy(() => {
+      const { m, v, grad, stepSize, biasCorrection2Sqrt, decayFactor } = inputs; // m, v, grad: [N]
+      const param = flatten(group.names.map((name) => inputs[`param/${name}`])); // [N]
+      const decayed = group.decays ? param.mul(decayFactor) : param;
+      const newM = m.mul(beta1).add(grad.mul(1 - beta1));
+      const newV = v.mul(beta2).add(grad.square().mul(1 - beta2));
+      const denominator = newV.sqrt().div(biasCorrection2Sqrt).add(epsilon);
+      const updated = decayed.sub(newM.div(denominator).mul(stepSize));
+      const pieces = group.names.length === 1 ? [updated] : tf.split(updated, group.sizes);
+      const out: Record<string, tf.Tensor> = { m: newM, v: newV };
+      group.names.forEach((name, i) => (out[`param/${name}`] = pieces[i].reshape(group.shapes[i])));
+      return out;
+    });
+  }
+
+  /** Takes group k's new values from {@link groupStep} into the parameters and moments, and disposes `next`. */
+  assignGroup(k: number, params: Map<string, tf.Variable>, next: Record<string, tf.Tensor>): void {
+    const group = this.groups[k];
+    group.m.assign(next.m);
+    group.v.assign(next.v);
+    group.names.forEach((name) => params.get(name)!.assign(next[`param/${name}`]));
+    tf.dispose(Object.values(next));
   }
 
   /** The moments as host tensors, in torch's state names (`<param>.exp_avg`, `<param>.exp_avg_sq`), for checkpoints. */

@@ -215,15 +215,24 @@ export class DPOTrainer {
   }
 
   /**
-   * With compileStep: the graphs built so far (one per batch shape; with gradient accumulation, one per micro-batch
-   * shape and one that sums and clips), updates that ran graphs only, updates that traced, and the seconds spent
-   * tracing and loading graphs.
+   * With compileStep: the graphs built so far (one per batch shape — with gradient accumulation, one per micro-batch
+   * shape and one that sums and clips — and AdamW's, one per parameter group), the TensorFlow ops of each gradient
+   * graph and of AdamW's together, updates that ran graphs only, updates that traced, and the seconds spent tracing
+   * and loading graphs.
    */
-  compileStats(): { graphs: number; opsPerGraph: number[]; graphRuns: number; tracedUpdates: number; compileSeconds: number } | null {
+  compileStats(): {
+    graphs: number;
+    opsPerGraph: number[];
+    optimizerOps: number;
+    graphRuns: number;
+    tracedUpdates: number;
+    compileSeconds: number;
+  } | null {
     return this.compiled
       ? {
           graphs: this.compiled.graphCount,
           opsPerGraph: this.compiled.opsPerGraph,
+          optimizerOps: this.compiled.optimizerOps,
           graphRuns: this.compiled.graphRuns,
           tracedUpdates: this.compiled.tracedUpdates,
           compileSeconds: this.compiled.compileSeconds,
