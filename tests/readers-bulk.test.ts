@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
-import { loadPreferenceData, loadPreferenceDataset } from "../src/data/dataset";
+import { loadPreferenceData, loadPreferenceDataset, streamPreferenceRows } from "../src/data/dataset";
 import { planFlatColumns } from "../src/data/parquet";
 import { readRawRows, readRawRowsSync, RawItem, RawRow, RowError } from "../src/data/readers";
 import { classifyRow, convertRow } from "../src/data/rows";
@@ -332,6 +332,10 @@ pq.write_table(table, sys.argv[1] + "/delta.parquet", use_dictionary=False, colu
         }
         expect({ rows: loaded.rows, skipped: loaded.skipped }, `${name} ${JSON.stringify(opts)}`).toEqual(byRow);
         expect(loaded.skipped.length, name).toBeGreaterThan(0);
+        const streamed = { rows: [] as unknown[], skipped: [] as unknown[] };
+        for await (const row of streamPreferenceRows(file, null, { ...opts, skipInvalid: true, onSkip: (s) => streamed.skipped.push(s) }))
+          streamed.rows.push(row);
+        expect(streamed, `${name} ${JSON.stringify(opts)} streamed`).toEqual(byRow);
       }
     }
     // a corrupt page (snappy stream damaged inside row group 2) names its rows, never yields garbage

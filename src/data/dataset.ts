@@ -265,21 +265,45 @@ export async function* streamPreferenceRows(
   const renderer = tokenizer ?? chatmlRenderer();
   let first: { kind: RowKind; source: RowSource } | null = null;
   const skipped: SkippedRow[] = [];
+  // an invalid row: thrown, or with skipInvalid passed to onSkip (default: one line on stderr)
+  const skip = (e: unknown) => {
+    handle(e, skipped, opts);
+    const s = skipped.pop()!;
+    if (opts.onSkip) opts.onSkip(s);
+    else console.warn(`${formatSource(s.source)}: skipped: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`);
+  };
+  const columns = opts.columns ?? {};
   for (const file of files) {
-    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) for (const item of Array.isArray(batch) ? batch : columnBatchRows(batch)) {
-      try {
-        if (item instanceof RowError) throw item;
-        const kind = rowKind(item, format, opts);
-        first ??= { kind, source: item.source };
-        if (kindName(kind) !== kindName(first.kind)) {
-          throw new RowError(item.source, null, `row is ${kindName(kind)} but the data set is ${kindName(first.kind)} (from its first row, ${formatSource(first.source)})`);
+    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) {
+      // a Parquet row group of standard rows (the stream's kind): each row built straight from the columns
+      const standard = Array.isArray(batch) ? null : standardColumns(batch, format, opts);
+      if (standard && (first === null || kindName(first.kind) === kindName(standard.kind))) {
+        first ??= { kind: standard.kind, source: { file, line: standard.firstRow, unit: "row" } };
+        const { firstRow, prompt, chosen, rejected } = standard;
+        for (let i = 0; i < prompt.length; i++) {
+          let row: PreferenceRow;
+          try {
+            row = standardRow(prompt[i], chosen[i], rejected[i], { file, line: firstRow + i, unit: "row" }, columns, true);
+          } catch (e) {
+            skip(e);
+            continue;
+          }
+          yield row;
         }
-        yield convertRow(item, kind, { columns: opts.columns, renderer });
-      } catch (e) {
-        handle(e, skipped, opts);
-        const s = skipped.pop()!;
-        if (opts.onSkip) opts.onSkip(s);
-        else console.warn(`${formatSource(s.source)}: skipped: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`);
+        continue;
+      }
+      for (const item of Array.isArray(batch) ? batch : columnBatchRows(batch)) {
+        try {
+          if (item instanceof RowError) throw item;
+          const kind = rowKind(item, format, opts);
+          first ??= { kind, source: item.source };
+          if (kindName(kind) !== kindName(first.kind)) {
+            throw new RowError(item.source, null, `row is ${kindName(kind)} but the data set is ${kindName(first.kind)} (from its first row, ${formatSource(first.source)})`);
+          }
+          yield convertRow(item, kind, { columns: opts.columns, renderer });
+        } catch (e) {
+          skip(e);
+        }
       }
     }
   }
