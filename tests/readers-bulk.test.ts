@@ -7,9 +7,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
-import { loadPreferenceData, loadPreferenceDataset } from "../src/data/dataset";
+import { loadPreferenceData, loadPreferenceDataset, streamPreferenceRows } from "../src/data/dataset";
 import { planFlatColumns } from "../src/data/parquet";
 import { readRawRows, readRawRowsSync, RawItem, RawRow, RowError } from "../src/data/readers";
+import { classifyRow, convertRow } from "../src/data/rows";
+import { InPlaceSnappy } from "../src/data/snappy";
 import { decodeUtf8Block } from "../src/data/utf8";
 import { pythonWith } from "./helpers/python";
 import { NEEDS, skipUnless } from "./helpers/skip";
@@ -204,6 +206,35 @@ describe("JSONL read a block at a time", () => {
 
 const py = pythonWith("pyarrow");
 
+describe("snappy pages decompressed in place (snappy.ts)", () => {
+  it("gives hysnappy's bytes as a view of its memory; a wrong length or a damaged block is an error", async () => {
+    const { snappyCompress, snappyUncompress } = await import("hysnappy");
+    const snappy = InPlaceSnappy.create();
+    expect(snappy).not.toBeNull();
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
+    // text-like (compressible) and random bytes, small to larger than the module's initial memory
+    for (const size of [0, 1, 100, 70_000, 300_000, 3_000_000]) {
+      const words = ["the ", "model ", "answer ", "é ", "\0\0\0\0"];
+      const input =
+        size > 100_000 && size < 1_000_000
+          ? Uint8Array.from({ length: size }, () => Math.floor(random() * 256))
+          : Buffer.from(Array.from({ length: size }, () => words[Math.floor(random() * words.length)]).join("")).subarray(0, size);
+      const compressed = snappyCompress(input);
+      const out = snappy!.decompress(compressed, input.length);
+      expect(Buffer.from(out).equals(Buffer.from(input)), `${size}`).toBe(true);
+      expect(Buffer.from(out).equals(Buffer.from(snappyUncompress(compressed, input.length)))).toBe(true);
+      if (size > 0)
+        expect(() => snappy!.decompress(compressed, input.length - 1)).toThrow(
+          `SNAPPY page decompresses to ${input.length} bytes, the page header says ${input.length - 1}`,
+        );
+    }
+    const compressed = snappyCompress(Buffer.from("the model answer ".repeat(1000)));
+    expect(() => snappy!.decompress(compressed.subarray(0, compressed.length - 10), 17_000)).toThrow("SNAPPY page cannot be decompressed");
+    expect(() => snappy!.decompress(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 5)).toThrow("SNAPPY page has a malformed length header");
+  });
+});
+
 describe.skipIf(skipUnless(py, "Parquet bulk string decoding (.venv pyarrow)", NEEDS.venv))("Parquet strings decoded a page at a time (pyarrow files)", () => {
   function pyarrow(script: string, ...args: string[]): void {
     const r = spawnSync(py!, ["-c", `import sys, pyarrow as pa, pyarrow.parquet as pq\n${script}`, ...args], { encoding: "utf8" });
@@ -282,6 +313,30 @@ pq.write_table(table, sys.argv[1] + "/delta.parquet", use_dictionary=False, colu
         expect(Buffer.from((raw[2599] as { value: { blob: Uint8Array } }).value.blob).toString(), name).toBe(want.prompt[2599]);
       }
       expect(raw[1234].source, name).toEqual({ file, line: 1235, unit: "row" });
+      // the loader builds standard rows straight from the columns: the same rows and skipped rows (null rejected,
+      // empty chosen) as converting each raw row, under auto and forced formats and a column mapping (a binary column)
+      for (const opts of name === "required.parquet"
+        ? []
+        : [{}, { format: "standard" as const }, { format: "implicit" as const }, { columns: { prompt: "blob" } }]) {
+        const loaded = await loadPreferenceData(file, null, { ...opts, skipInvalid: true });
+        const byRow = { rows: [] as unknown[], skipped: [] as unknown[] };
+        for (const item of raw as RawRow[]) {
+          try {
+            const kind =
+              opts.format === "implicit" ? { format: "implicit" as const, conversational: false, promptIgnored: true } : classifyRow(item, opts.columns);
+            byRow.rows.push(convertRow(item, kind, { columns: opts.columns }));
+          } catch (e) {
+            if (!(e instanceof RowError)) throw e;
+            byRow.skipped.push({ source: e.source, field: e.field, reason: e.reason });
+          }
+        }
+        expect({ rows: loaded.rows, skipped: loaded.skipped }, `${name} ${JSON.stringify(opts)}`).toEqual(byRow);
+        expect(loaded.skipped.length, name).toBeGreaterThan(0);
+        const streamed = { rows: [] as unknown[], skipped: [] as unknown[] };
+        for await (const row of streamPreferenceRows(file, null, { ...opts, skipInvalid: true, onSkip: (s) => streamed.skipped.push(s) }))
+          streamed.rows.push(row);
+        expect(streamed, `${name} ${JSON.stringify(opts)} streamed`).toEqual(byRow);
+      }
     }
     // a corrupt page (snappy stream damaged inside row group 2) names its rows, never yields garbage
     const good = fs.readFileSync(path.join(sub, "snappy-1.0-False.parquet"));

@@ -15,8 +15,8 @@ import type { Tokenizer } from "../tokenizer/tokenizer";
 import { resolveHubDataset, HubDatasetOptions } from "../hub/dataset-files";
 import { looksLikeRepoId } from "../hub/repo-id";
 import type { PreferenceRow } from "./preferences";
-import { checkDataFile, formatSource, readRawBatches, RawRow, RowError, RowSource } from "./readers";
-import { chatmlRenderer, classifyRow, ColumnName, convertRow, kindName, PreferenceFormat, PREFERENCE_FORMATS, RowKind, usedColumns } from "./rows";
+import { checkDataFile, ColumnBatch, columnBatchRow, columnBatchRows, formatSource, readRawBatches, RawRow, RowError, RowSource } from "./readers";
+import { chatmlRenderer, classifyRow, ColumnName, convertRow, kindName, PreferenceFormat, PREFERENCE_FORMATS, RowKind, standardRow, usedColumns } from "./rows";
 
 export type { PreferenceFormat };
 
@@ -91,6 +91,66 @@ function forcedKind(row: RawRow, format: PreferenceFormat, opts: LoadOptions): R
   return detected;
 }
 
+/** The kind of a row under the requested format: classifyRow's, or forcedKind's. */
+function rowKind(row: RawRow, format: PreferenceFormat | "auto", opts: LoadOptions): RowKind {
+  return format === "auto" ? classifyRow(row, opts.columns) : forcedKind(row, format, opts);
+}
+
+/** A column batch's standard rows as their columns (row i: prompt[i], chosen[i], rejected[i]). */
+interface StandardColumns {
+  kind: RowKind;
+  /** 1-based row in the file of the batch's first row. */
+  firstRow: number;
+  prompt: unknown[];
+  chosen: unknown[];
+  rejected: unknown[];
+}
+
+/**
+ * The prompt, chosen and rejected columns of a column batch whose rows are all standard (as convertRow's common case
+ * takes them), else null: the rows then go the general way, one RawRow each. A flat column's values are strings,
+ * bytes or null, never missing nor message lists, so a row's kind depends only on which columns the batch has: every
+ * row's is its first row's.
+ */
+function standardColumns(batch: ColumnBatch, format: PreferenceFormat | "auto", opts: LoadOptions): StandardColumns | null {
+  if (batch.numRows === 0) return null;
+  let kind: RowKind;
+  try {
+    kind = rowKind(columnBatchRow(batch, 0), format, opts);
+  } catch {
+    return null; // each row's own error, from the general way
+  }
+  if (kind.format !== "standard" || kind.conversational) return null;
+  const name = (n: ColumnName) => opts.columns?.[n] ?? n;
+  const prompt = batch.values.get(name("prompt")), chosen = batch.values.get(name("chosen")), rejected = batch.values.get(name("rejected"));
+  return prompt && chosen && rejected ? { kind, firstRow: batch.firstRow, prompt, chosen, rejected } : null;
+}
+
+/**
+ * Converts a batch's standard rows straight from its columns (standardRow), appending each row (null when invalid,
+ * its error in `errors` under its index) and its kind, as loadPreferenceData's general loop does.
+ */
+function addStandardRows(
+  standard: StandardColumns,
+  file: string,
+  columns: Partial<Record<ColumnName, string>>,
+  converted: Array<PreferenceRow | null>,
+  kinds: RowKind[],
+  errors: Map<number, { error: unknown; source: RowSource }>,
+): void {
+  const { kind, firstRow, prompt, chosen, rejected } = standard;
+  for (let i = 0; i < prompt.length; i++) {
+    const source: RowSource = { file, line: firstRow + i, unit: "row" };
+    try {
+      converted.push(standardRow(prompt[i], chosen[i], rejected[i], source, columns, true));
+    } catch (e) {
+      errors.set(converted.length, { error: e, source });
+      converted.push(null);
+    }
+    kinds.push(kind);
+  }
+}
+
 /** Throws the error, or records the skipped row when skipInvalid. */
 function handle(e: unknown, skipped: SkippedRow[], opts: LoadOptions): void {
   if (!(e instanceof RowError) || !opts.skipInvalid) throw e;
@@ -110,35 +170,47 @@ export async function loadPreferenceData(source: string | readonly string[], tok
   // garbage collector); the data set's kind is known only at the end, so a row of another kind is converted too and
   // reported then, as is a conversion error (after any read/classify error, which stops the load at once).
   const convertOptions = { columns: opts.columns, renderer };
+  const columns = opts.columns ?? {};
   const converted: Array<PreferenceRow | null> = [];
   const kinds: RowKind[] = [];
-  const sources: RowSource[] = [];
-  const errors = new Map<number, unknown>();
+  const errors = new Map<number, { error: unknown; source: RowSource }>();
   const counts = new Map<string, { kind: RowKind; n: number; first: RowSource }>();
+  // rows of each kind, and the first of them
+  const count = (kind: RowKind, n: number, first: RowSource) => {
+    const c = counts.get(kindName(kind));
+    if (c) c.n += n;
+    else counts.set(kindName(kind), { kind, n, first });
+  };
   let totalRows = 0;
   for (const file of files) {
-    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) for (const item of batch) {
-      totalRows++;
-      let kind: RowKind;
-      try {
-        if (item instanceof RowError) throw item;
-        kind = format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts);
-      } catch (e) {
-        handle(e, skipped, opts);
+    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) {
+      // a Parquet row group of standard rows: each row built straight from the columns (no raw object per row)
+      const standard = Array.isArray(batch) ? null : standardColumns(batch, format, opts);
+      if (standard) {
+        totalRows += standard.prompt.length;
+        count(standard.kind, standard.prompt.length, { file, line: standard.firstRow, unit: "row" });
+        addStandardRows(standard, file, columns, converted, kinds, errors);
         continue;
       }
-      const name = kindName(kind);
-      const c = counts.get(name);
-      if (c) c.n++;
-      else counts.set(name, { kind, n: 1, first: item.source });
-      try {
-        converted.push(convertRow(item, kind, convertOptions));
-      } catch (e) {
-        errors.set(converted.length, e);
-        converted.push(null);
+      for (const item of Array.isArray(batch) ? batch : columnBatchRows(batch)) {
+        totalRows++;
+        let kind: RowKind;
+        try {
+          if (item instanceof RowError) throw item;
+          kind = rowKind(item, format, opts);
+        } catch (e) {
+          handle(e, skipped, opts);
+          continue;
+        }
+        count(kind, 1, item.source);
+        try {
+          converted.push(convertRow(item, kind, convertOptions));
+        } catch (e) {
+          errors.set(converted.length, { error: e, source: item.source });
+          converted.push(null);
+        }
+        kinds.push(kind);
       }
-      kinds.push(kind);
-      sources.push(item.source);
     }
   }
   if (totalRows === 0) throw new Error(`${files.join(", ")}: no rows`);
@@ -150,12 +222,12 @@ export async function loadPreferenceData(source: string | readonly string[], tok
   let promptIgnored = 0;
   for (let i = 0; i < converted.length; i++) {
     const kind = kinds[i];
+    const row = converted[i];
     try {
       if (counts.size > 1 && kindName(kind) !== majorName) {
-        throw new RowError(sources[i], null, `row is ${kindName(kind)} but the data set is ${majorName} (${major.n} of ${converted.length} rows, first at ${formatSource(major.first)}); one data set has one format`);
+        throw new RowError(row?.source ?? errors.get(i)!.source, null, `row is ${kindName(kind)} but the data set is ${majorName} (${major.n} of ${converted.length} rows, first at ${formatSource(major.first)}); one data set has one format`);
       }
-      const row = converted[i];
-      if (row === null) throw errors.get(i);
+      if (row === null) throw errors.get(i)!.error;
       rows.push(row);
       if (kind.promptIgnored) promptIgnored++;
     } catch (e) {
@@ -193,21 +265,45 @@ export async function* streamPreferenceRows(
   const renderer = tokenizer ?? chatmlRenderer();
   let first: { kind: RowKind; source: RowSource } | null = null;
   const skipped: SkippedRow[] = [];
+  // an invalid row: thrown, or with skipInvalid passed to onSkip (default: one line on stderr)
+  const skip = (e: unknown) => {
+    handle(e, skipped, opts);
+    const s = skipped.pop()!;
+    if (opts.onSkip) opts.onSkip(s);
+    else console.warn(`${formatSource(s.source)}: skipped: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`);
+  };
+  const columns = opts.columns ?? {};
   for (const file of files) {
-    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) for (const item of batch) {
-      try {
-        if (item instanceof RowError) throw item;
-        const kind = format === "auto" ? classifyRow(item, opts.columns) : forcedKind(item, format, opts);
-        first ??= { kind, source: item.source };
-        if (kindName(kind) !== kindName(first.kind)) {
-          throw new RowError(item.source, null, `row is ${kindName(kind)} but the data set is ${kindName(first.kind)} (from its first row, ${formatSource(first.source)})`);
+    for await (const batch of readRawBatches(file, { columns: usedColumns(opts.columns) })) {
+      // a Parquet row group of standard rows (the stream's kind): each row built straight from the columns
+      const standard = Array.isArray(batch) ? null : standardColumns(batch, format, opts);
+      if (standard && (first === null || kindName(first.kind) === kindName(standard.kind))) {
+        first ??= { kind: standard.kind, source: { file, line: standard.firstRow, unit: "row" } };
+        const { firstRow, prompt, chosen, rejected } = standard;
+        for (let i = 0; i < prompt.length; i++) {
+          let row: PreferenceRow;
+          try {
+            row = standardRow(prompt[i], chosen[i], rejected[i], { file, line: firstRow + i, unit: "row" }, columns, true);
+          } catch (e) {
+            skip(e);
+            continue;
+          }
+          yield row;
         }
-        yield convertRow(item, kind, { columns: opts.columns, renderer });
-      } catch (e) {
-        handle(e, skipped, opts);
-        const s = skipped.pop()!;
-        if (opts.onSkip) opts.onSkip(s);
-        else console.warn(`${formatSource(s.source)}: skipped: ${s.field === null ? "" : `field "${s.field}" `}${s.reason}`);
+        continue;
+      }
+      for (const item of Array.isArray(batch) ? batch : columnBatchRows(batch)) {
+        try {
+          if (item instanceof RowError) throw item;
+          const kind = rowKind(item, format, opts);
+          first ??= { kind, source: item.source };
+          if (kindName(kind) !== kindName(first.kind)) {
+            throw new RowError(item.source, null, `row is ${kindName(kind)} but the data set is ${kindName(first.kind)} (from its first row, ${formatSource(first.source)})`);
+          }
+          yield convertRow(item, kind, { columns: opts.columns, renderer });
+        } catch (e) {
+          skip(e);
+        }
       }
     }
   }

@@ -10,11 +10,14 @@
  * file's: {@link planFlatColumns} says no, or {@link FlatColumnDecoder.decode} throws {@link UnsupportedParquet} for
  * the row group, and readers.ts reads it with hyparquet instead.
  *
- * Snappy stays hyparquet-compressors' wasm: a pure-JS decoder into a reused buffer was tried and measured ~20% slower
- * per byte than the wasm with its copies (about 60-90 ms more CPU on the 100k-row benchmark file).
+ * Snappy stays hysnappy's wasm (what hyparquet-compressors runs), called in place (snappy.ts): a page is decompressed
+ * into the module's memory and decoded from there, with no copy out. A pure-JS decoder into a reused buffer was tried
+ * and measured ~20% slower per byte than the wasm even with its copies (about 60-90 ms more CPU on the 100k-row
+ * benchmark file).
  */
 import type { ColumnChunk, Compressors, SchemaTree } from "hyparquet";
 import { isAscii } from "buffer";
+import { InPlaceSnappy } from "./snappy";
 import { decodeUtf8Block } from "./utf8";
 
 /** A page or column this decoder does not handle: the caller reads the row group with the general reader. */
@@ -302,13 +305,21 @@ export class FlatColumnDecoder {
   private starts = new Int32Array(0);
   private lengths = new Int32Array(0);
 
+  /** Snappy pages are decompressed into this instance's memory (snappy.ts); null: hyparquet-compressors' copies. */
+  private readonly snappy = InPlaceSnappy.create();
+
   constructor(private readonly compressors: Compressors) {}
 
+  /**
+   * A page's bytes, writable and this decoder's own until the next call (a snappy page is a view of the wasm memory
+   * the next page overwrites): every value is made a string or copied out before the next page is decompressed.
+   */
   private decompress(codec: string, input: Uint8Array, size: number): Uint8Array {
     if (codec === "UNCOMPRESSED") {
       if (input.length !== size) throw new Error(`uncompressed page of ${input.length} bytes, the header says ${size}`);
       return input;
     }
+    if (codec === "SNAPPY" && this.snappy) return this.snappy.decompress(input, size);
     const decompress = this.compressors[codec as keyof Compressors];
     if (!decompress) throw new UnsupportedParquet(`codec ${codec}`);
     const out = decompress(input, size);

@@ -5,7 +5,10 @@
  * file shows it (for a CSV record or JSON element: the line it starts on), or the 1-based row for Parquet.
  *
  * Memory stays flat in the file size for JSONL and CSV (read as a byte stream, one line at a time) and for Parquet
- * (one row group at a time). A JSON document is parsed whole (JSON has no row boundaries to stream by).
+ * (one row group at a time; the next group's bytes are read while this one is decoded). A JSON document is parsed
+ * whole (JSON has no row boundaries to stream by). A Parquet row group of flat columns (parquet.ts) comes out of
+ * {@link readRawBatches} as its decoded columns (a ColumnBatch), from which the loader builds rows without a raw
+ * object per row; {@link readRawRows} gives its rows as RawRows like any other reader's.
  *
  * Text is decoded strictly (utf8.ts: validated natively, then transcoded): invalid bytes are an error naming the line,
  * never U+FFFD. Decoding is done in bulk (a JSONL block of ~1 MB, a Parquet page's string values) and each row's strings
@@ -584,7 +587,7 @@ async function fileBuffer(handle: fs.promises.FileHandle): Promise<import("hypar
 }
 
 /** Parquet rows, one row group at a time (string values decoded in bulk, see decodeStrings). */
-async function* parquetRows(file: string, gzip: boolean, columns: readonly string[] | undefined): AsyncGenerator<RawItem[]> {
+async function* parquetRows(file: string, gzip: boolean, columns: readonly string[] | undefined): AsyncGenerator<RawBatch> {
   const [hp, { compressors }] = await loadHyparquet();
   let buffer: import("hyparquet").AsyncBuffer;
   let handle: fs.promises.FileHandle | null = null;
@@ -630,28 +633,54 @@ function pageStringDecoder(): (bytes: Uint8Array) => string | Uint8Array {
   };
 }
 
-/** One row group's rows from flat columns: each column chunk read and decoded (parquet.ts), then zipped into objects. */
-async function flatRows(
-  buffer: import("hyparquet").AsyncBuffer,
-  chunks: import("hyparquet").ColumnChunk[],
-  plan: FlatColumn[],
-  decoder: FlatColumnDecoder,
-  numRows: number,
-): Promise<Record<string, unknown>[]> {
-  const columns: unknown[][] = [];
-  for (const column of plan) {
-    const chunk = chunks[column.chunkIndex];
-    const { start, end } = chunkRange(chunk);
-    const bytes = new Uint8Array(await buffer.slice(start, end));
-    columns.push(decoder.decode(column, chunk.meta_data!.codec, bytes, numRows));
-  }
-  const rows: Record<string, unknown>[] = new Array(numRows);
-  for (let i = 0; i < numRows; i++) {
-    const row: Record<string, unknown> = {};
-    for (let c = 0; c < plan.length; c++) row[plan[c].name] = columns[c][i];
-    rows[i] = row;
-  }
+/**
+ * The rows of a Parquet row group read by the direct decoder (parquet.ts), kept as its columns: the loader builds its
+ * rows straight from them (dataset.ts), without a raw object per row; {@link columnBatchRows} makes them RawRows.
+ */
+export interface ColumnBatch {
+  file: string;
+  /** 1-based row, in the file, of the batch's first row. */
+  firstRow: number;
+  numRows: number;
+  /** Each decoded column by name: row i's value is at [i] (a string; bytes when binary or not valid UTF-8; null). */
+  values: Map<string, unknown[]>;
+  /** All of the file's columns, when only some were read (RawRow.columns). */
+  columns?: readonly string[];
+}
+
+/** A batch of raw rows, or a Parquet row group as columns (see {@link readRawBatches}). */
+export type RawBatch = RawItem[] | ColumnBatch;
+
+/** Row `i` of a column batch as a RawRow (what any other reader gives); its strings all came from strict decoding. */
+export function columnBatchRow(batch: ColumnBatch, i: number): RawRow {
+  const value: Record<string, unknown> = {};
+  for (const [name, column] of batch.values) value[name] = column[i];
+  const source: RowSource = { file: batch.file, line: batch.firstRow + i, unit: "row" };
+  return batch.columns ? { value, source, columns: batch.columns, wellFormed: true } : { value, source, wellFormed: true };
+}
+
+/** All rows of a column batch as RawRows. */
+export function columnBatchRows(batch: ColumnBatch): RawRow[] {
+  const rows: RawRow[] = new Array(batch.numRows);
+  for (let i = 0; i < batch.numRows; i++) rows[i] = columnBatchRow(batch, i);
   return rows;
+}
+
+/** The bytes of one row group's planned column chunks, read from the file (each an own copy the decoder may change). */
+function readChunks(buffer: import("hyparquet").AsyncBuffer, chunks: import("hyparquet").ColumnChunk[], plan: FlatColumn[]): Promise<Uint8Array[]> {
+  return Promise.all(
+    plan.map(async (column) => {
+      const { start, end } = chunkRange(chunks[column.chunkIndex]);
+      return new Uint8Array(await buffer.slice(start, end));
+    }),
+  );
+}
+
+/** One row group's flat columns, decoded (parquet.ts) from their chunks' bytes. */
+function flatColumns(chunks: import("hyparquet").ColumnChunk[], bytes: Uint8Array[], plan: FlatColumn[], decoder: FlatColumnDecoder, numRows: number): Map<string, unknown[]> {
+  const values = new Map<string, unknown[]>();
+  plan.forEach((column, c) => values.set(column.name, decoder.decode(column, chunks[column.chunkIndex].meta_data!.codec, bytes[c], numRows)));
+  return values;
 }
 
 async function* parquetGroups(
@@ -660,7 +689,7 @@ async function* parquetGroups(
   file: string,
   buffer: import("hyparquet").AsyncBuffer,
   wanted: readonly string[] | undefined,
-): AsyncGenerator<RawItem[]> {
+): AsyncGenerator<RawBatch> {
   let metadata: import("hyparquet").FileMetaData;
   try {
     metadata = await hp.parquetMetadataAsync(buffer);
@@ -678,27 +707,43 @@ async function* parquetGroups(
   // flat string columns (what preference data sets hold) are decoded directly (parquet.ts), anything else by hyparquet
   const plan = planFlatColumns(schema, metadata.row_groups, readColumns ?? all, compressors);
   const decoder = plan && new FlatColumnDecoder(compressors);
+  // the next row group's chunks are read (file I/O, off the main thread) while this one is decoded; a read's error
+  // is reported when its row group's turn comes (the no-op catch only keeps it from being an unhandled rejection)
+  const prefetch = (g: number) => {
+    if (!plan || g >= metadata.row_groups.length) return null;
+    const read = readChunks(buffer, metadata.row_groups[g].columns, plan);
+    read.catch(() => {});
+    return read;
+  };
+  let next = prefetch(0);
   let start = 0;
-  for (const group of metadata.row_groups) {
+  for (let g = 0; g < metadata.row_groups.length; g++) {
+    const group = metadata.row_groups[g];
     const end = start + Number(group.num_rows);
-    let rows: Record<string, unknown>[] | undefined;
-    // the direct decoder's strings all come from strict UTF-8 decoding (hyparquet's rows may hold parsed JSON)
-    let wellFormed = false;
+    const read = next;
+    next = prefetch(g + 1);
+    let values: Map<string, unknown[]> | undefined;
     try {
-      if (plan && decoder) rows = await flatRows(buffer, group.columns, plan, decoder, end - start);
-      wellFormed = rows !== undefined;
+      if (plan && decoder && read) values = flatColumns(group.columns, await read, plan, decoder, end - start);
     } catch (e) {
       if (!(e instanceof UnsupportedParquet)) throw new Error(`${file}: rows ${start + 1}-${end}: cannot decode Parquet row group (${(e as Error).message})`);
     }
+    if (values) {
+      yield partial ? { file, firstRow: start + 1, numRows: end - start, values, columns: all } : { file, firstRow: start + 1, numRows: end - start, values };
+      start = end;
+      continue;
+    }
+    let rows: Record<string, unknown>[];
     try {
-      rows ??= await hp.parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, columns: readColumns, compressors, utf8: false, parsers });
+      rows = await hp.parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, columns: readColumns, compressors, utf8: false, parsers });
     } catch (e) {
       throw new Error(`${file}: rows ${start + 1}-${end}: cannot decode Parquet row group (${(e as Error).message})`);
     }
+    // hyparquet's rows may hold parsed JSON (escapes): not wellFormed
     const items: RawItem[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const source: RowSource = { file, line: start + i + 1, unit: "row" };
-      items[i] = partial ? { value: rows[i], source, columns: all, wellFormed } : { value: rows[i], source, wellFormed };
+      items[i] = partial ? { value: rows[i], source, columns: all, wellFormed: false } : { value: rows[i], source, wellFormed: false };
     }
     yield items;
     start = end;
@@ -707,9 +752,10 @@ async function* parquetGroups(
 
 /**
  * Raw rows of one data file as an async stream of batches (a JSONL/CSV chunk of ~1 MB, a Parquet row group, a whole
- * JSON document): what the loaders iterate, sparing an await per row. See {@link readRawRows}.
+ * JSON document): what the loaders iterate, sparing an await per row. A Parquet row group of flat columns comes as a
+ * {@link ColumnBatch}. See {@link readRawRows}.
  */
-export async function* readRawBatches(file: string, opts: ReadOptions = {}): AsyncGenerator<RawItem[]> {
+export async function* readRawBatches(file: string, opts: ReadOptions = {}): AsyncGenerator<RawBatch> {
   checkDataFile(file);
   const { kind, gzip } = fileKind(file);
   if (kind === "parquet") {
@@ -734,7 +780,7 @@ export async function* readRawBatches(file: string, opts: ReadOptions = {}): Asy
  * {@link RowError} (the caller stops or skips); a file that cannot be read at all throws.
  */
 export async function* readRawRows(file: string, opts: ReadOptions = {}): AsyncGenerator<RawItem> {
-  for await (const batch of readRawBatches(file, opts)) for (const item of batch) yield item;
+  for await (const batch of readRawBatches(file, opts)) for (const item of Array.isArray(batch) ? batch : columnBatchRows(batch)) yield item;
 }
 
 /** Path for messages, relative when under the working directory. */

@@ -151,6 +151,8 @@ const isWellFormed = (s: string): boolean => (nativeIsWellFormed ? nativeIsWellF
  * so the lone-surrogate scan is skipped (bytes decoded here are well-formed either way).
  */
 export function textField(v: unknown, source: RowSource, field: string, allowEmpty = false, wellFormed = false): string {
+  // the common case first: a string that passes every check below
+  if (typeof v === "string" && (allowEmpty || !isBlank(v)) && (wellFormed || isWellFormed(v))) return v;
   if (v instanceof Uint8Array) {
     try {
       v = decodeUtf8(v);
@@ -226,17 +228,24 @@ export interface ConvertOptions {
   renderer?: ChatRenderer;
 }
 
+/**
+ * A standard row's values (the common case: no intermediate objects) -> a checked preference row with `source`;
+ * throws RowError on any problem. `wellFormed` as for {@link textField}. Also used by the loader on Parquet columns.
+ */
+export function standardRow(prompt: unknown, chosen: unknown, rejected: unknown, source: RowSource, columns: Partial<Record<ColumnName, string>>, wellFormed: boolean): PreferenceRow {
+  const chosenText = textField(chosen, source, columns.chosen ?? "chosen", false, wellFormed);
+  const rejectedText = textField(rejected, source, columns.rejected ?? "rejected", false, wellFormed);
+  if (chosenText === rejectedText) throw new RowError(source, columns.rejected ?? "rejected", `is identical to "${columns.chosen ?? "chosen"}" (nothing to prefer)`);
+  return { prompt: textField(prompt, source, columns.prompt ?? "prompt", false, wellFormed), chosen: chosenText, rejected: rejectedText, source };
+}
+
 /** One raw row of kind `kind` -> a checked preference row with its source; throws RowError on any problem. */
 export function convertRow(row: RawRow, kind: RowKind, opts: ConvertOptions = {}): PreferenceRow {
   const columns = opts.columns ?? NO_MAPPING;
   const src = row.source;
   const wellFormed = row.wellFormed === true;
   if (kind.format === "standard" && !kind.conversational) {
-    // the common case, without the general path's intermediate objects
-    const chosen = textField(get(row, "chosen", columns), src, columns.chosen ?? "chosen", false, wellFormed);
-    const rejected = textField(get(row, "rejected", columns), src, columns.rejected ?? "rejected", false, wellFormed);
-    if (chosen === rejected) throw new RowError(src, columns.rejected ?? "rejected", `is identical to "${columns.chosen ?? "chosen"}" (nothing to prefer)`);
-    return { prompt: textField(get(row, "prompt", columns), src, columns.prompt ?? "prompt", false, wellFormed), chosen, rejected, source: src };
+    return standardRow(get(row, "prompt", columns), get(row, "chosen", columns), get(row, "rejected", columns), src, columns, wellFormed);
   }
   const col = (n: ColumnName) => columns[n] ?? n;
   // the built-in template is parsed only for rows that need a template
