@@ -62,14 +62,15 @@ export interface BackendOptions {
 }
 
 /**
- * Widest hidden size at which one thread per op is faster (native backend). Measured on 2 cores, interleaved
- * (`npm run bench`, --threads 1 vs 2 on the TensorFlow side, which is 1 vs 2 threads per op with 2 ops at once):
- * the 64-wide course model ~1.3× faster per update (compiled and eager), 4 layers × 256 ~1.05–1.1×; GPT-2-small
- * (768 wide) eager needs every core inside its matmuls. Below this width an op's work is smaller than the cost of
- * handing half of it to another thread, and the graph's independent ops (policy and reference, the two gradients of a
- * matmul) keep the cores busy instead.
+ * Widest hidden size given one thread per op (native backend). Measured on 2 cores, idle, interleaved (`npm run bench`,
+ * TF_NUM_INTRAOP_THREADS 1 vs 2 with 2 ops at once): the 64-wide course model's compiled update 1.4× faster (21 → 15
+ * ms) and its eager update 1.4× (71 → 52 ms); at 256 wide (the 4x256 config) the compiled update 1.05× faster but the
+ * eager one 1.3× slower (its matmuls need both cores, eager ops run one at a time), so 256 keeps TensorFlow's defaults;
+ * 128 is between the two and was not measured. Below this width an op's work is smaller than the cost of handing half
+ * of it to another thread, and the graph's independent ops (policy and reference, a matmul's two gradients) keep the
+ * cores busy instead.
  */
-export const ONE_THREAD_PER_OP_MAX_WIDTH = 256;
+export const ONE_THREAD_PER_OP_MAX_WIDTH = 128;
 
 /** The hidden size in a model folder's config.json (hidden_size, n_embd or d_model), or null when it has none. */
 function modelWidth(dir: string): number | null {

@@ -24,6 +24,7 @@ describe("nativeThreadsFor", () => {
   });
 
   it("gives a wide model, or one of unknown width, every core inside each op", () => {
+    expect(nativeThreadsFor(256, 2)).toMatchObject({ intraOp: 2, interOp: 2 });
     expect(nativeThreadsFor(768, 2)).toMatchObject({ intraOp: 2, interOp: 2 });
     expect(nativeThreadsFor(ONE_THREAD_PER_OP_MAX_WIDTH + 1, 4)).toMatchObject({ intraOp: 4, interOp: 4 });
     expect(nativeThreadsFor(null, 2)).toMatchObject({ intraOp: 2, interOp: 2, reason: "model width unknown" });
