@@ -128,50 +128,57 @@ describe("wasm kernels", () => {
 
   it("batched matMul, slices, split, unstack, tile, gather and identity equal the cpu backend's", async () => {
     if (backend !== "wasm") return; // the kernels are installed on wasm only
-    await expectLikeCpu(
-      "batched matMul",
+    // [name, shapes of a and b, transposeA and transposeB, tolerance]
+    const matMuls: [string, number[][], boolean, number][] = [
       [
-        [4, 2, 9, 16],
-        [4, 2, 16, 7],
+        "batched matMul",
+        [
+          [4, 2, 9, 16],
+          [4, 2, 16, 7],
+        ],
+        false,
+        1e-5,
       ],
-      (a, b) => tf.matMul(a, b),
-      1e-5,
-    );
-    await expectLikeCpu(
-      "matMul with one shared weight",
       [
-        [3, 5, 7],
-        [1, 7, 4],
+        "matMul with one shared weight",
+        [
+          [3, 5, 7],
+          [1, 7, 4],
+        ],
+        false,
+        1e-5,
       ],
-      (a, b) => tf.matMul(a, b),
-      1e-5,
-    );
-    await expectLikeCpu(
-      "matMul of single rows",
       [
-        [6, 1, 7],
-        [6, 7, 4],
+        "matMul of single rows",
+        [
+          [6, 1, 7],
+          [6, 7, 4],
+        ],
+        false,
+        1e-5,
       ],
-      (a, b) => tf.matMul(a, b),
-      1e-5,
-    );
-    await expectLikeCpu(
-      "empty matMul (inner size 0)",
       [
-        [2, 3, 0],
-        [2, 0, 4],
+        "empty matMul (inner size 0)",
+        [
+          [2, 3, 0],
+          [2, 0, 4],
+        ],
+        false,
+        0,
       ],
-      (a, b) => tf.matMul(a, b),
-    );
-    await expectLikeCpu(
-      "transposed batched matMul",
       [
-        [3, 7, 5],
-        [3, 4, 7],
+        "transposed batched matMul",
+        [
+          [3, 7, 5],
+          [3, 4, 7],
+        ],
+        true,
+        1e-5,
       ],
-      (a, b) => tf.matMul(a, b, true, true),
-      1e-5,
-    );
+    ];
+    for (const [name, shapes, transposed, tol] of matMuls) {
+      await expectLikeCpu(name, shapes, (a, b) => tf.matMul(a, b, transposed, transposed), tol);
+    }
     await expectLikeCpu("strided slice", [[8, 4, 11, 16]], (a) => a.slice([1, 0, 2, 8], [5, 4, 7, 8]));
     await expectLikeCpu("contiguous slice", [[8, 4, 11, 16]], (a) => a.slice([2, 1, 0, 0], [3, 2, 11, 16]));
     await expectLikeCpu("split", [[10, 6]], (a) => [...tf.split(a, [3, 3, 4], 0), ...tf.split(a, [1, 5], 1)]);
