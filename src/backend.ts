@@ -72,7 +72,11 @@ export interface BackendOptions {
  */
 export const ONE_THREAD_PER_OP_MAX_WIDTH = 128;
 
-/** The hidden size in a model folder's config.json (hidden_size, n_embd or d_model), or null when it has none. */
+/**
+ * The hidden size in a model folder's config.json (hidden_size, n_embd or d_model), or null when it has none. Read
+ * here, not through the model's config parser: the backend imports nothing from src/model (ARCHITECTURE.md), and
+ * only this one number is needed before TensorFlow starts.
+ */
 function modelWidth(dir: string): number | null {
   try {
     const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
